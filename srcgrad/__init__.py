@@ -1,0 +1,33 @@
+"""srcgrad: automatic differentiation by source transformation, compiled with Numba.
+
+    import srcgrad
+
+    @srcgrad.grad
+    def f(x):
+        ...
+
+    f(1.5)            # the gradient, from generated source compiled with Numba
+    srcgrad.show(f)   # the generated adjoint
+"""
+
+__version__ = "0.1.0"
+
+from .api import GradFunction, grad, show, stop_gradient, value_and_grad  # noqa: E402
+from .errors import (  # noqa: E402
+    MissingRuleError,
+    NonScalarOutputError,
+    SourceError,
+    SourceUnavailableError,
+    SrcgradError,
+    TypeInferenceError,
+    UnsupportedSyntaxError,
+    UsageError,
+)
+from .pipeline import InternalError  # noqa: E402
+
+__all__ = [
+    "grad", "value_and_grad", "show", "stop_gradient", "GradFunction",
+    "SrcgradError", "SourceError", "UnsupportedSyntaxError", "MissingRuleError",
+    "TypeInferenceError", "NonScalarOutputError", "UsageError", "SourceUnavailableError",
+    "InternalError",
+]

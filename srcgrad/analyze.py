@@ -1,0 +1,132 @@
+"""Stage 5, analyze: activity, statement positions, and which values are stable.
+
+*Active* variables are floats that both depend on a ``wrt`` input (varied)
+and influence the output (useful); only they get adjoints. *Stable* answers
+the to-be-recorded question: a value read at some point is stable when no
+later statement (in execution order) can overwrite it before the reverse
+sweep reads it back, so the reverse sweep may use the variable as it stands
+instead of taping it.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .core import names_read, operands, walk_stmts
+from .infer import Typed
+from .rules import rule_for
+
+
+def rule_key(value: ast.expr) -> str:
+    """The rules-table key of a core right-hand side."""
+    if isinstance(value, ast.BinOp):
+        return type(value.op).__name__
+    if isinstance(value, ast.UnaryOp):
+        return type(value.op).__name__
+    if isinstance(value, ast.Compare):
+        return "compare"
+    if isinstance(value, ast.Call):
+        from .core import dotted
+        return dotted(value.func) or "?"
+    return "copy"
+
+
+def differentiable_operands(value: ast.expr) -> list[tuple[int, str]]:
+    """(position, name) of operands that may carry a derivative through `value`."""
+    key = rule_key(value)
+    if key == "compare" or key in ("Not", "Invert", "BitAnd", "BitOr", "BitXor",
+                                   "LShift", "RShift"):
+        return []
+    rule = rule_for(key)
+    out = []
+    for i, arg in enumerate(operands(value)):
+        if not isinstance(arg, ast.Name):
+            continue
+        if rule is not None and (i >= len(rule.partials) or rule.partials[i] is None):
+            continue
+        out.append((i, arg.id))  # a missing rule counts as differentiable
+    return out
+
+
+@dataclass
+class Analysis:
+    active: set[str]
+    position: dict[int, int] = field(default_factory=dict)   # id(stmt) -> number
+    end: dict[int, int] = field(default_factory=dict)        # id(stmt) -> last number inside
+    assigned_at: dict[str, list[int]] = field(default_factory=dict)
+    reads: dict[str, int] = field(default_factory=dict)      # name -> number of reads
+
+    def pos(self, stmt: ast.stmt) -> int:
+        return self.position[id(stmt)]
+
+    def stable(self, name: str, at: int, loops: list[ast.stmt]) -> bool:
+        """True when the value of `name` read at position `at` (inside `loops`)
+        is still in the variable when the reverse sweep reaches that point."""
+        for p in self.assigned_at.get(name, []):
+            if p >= at:
+                return False
+            for loop in loops:
+                if self.position[id(loop)] <= p <= self.end[id(loop)]:
+                    return False
+        return True
+
+
+def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | None
+            ) -> Analysis:
+    ana = Analysis(active=set())
+    counter = [0]
+
+    def number(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            ana.position[id(stmt)] = counter[0]
+            counter[0] += 1
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                number(stmt.body)
+                number(stmt.orelse)
+            ana.end[id(stmt)] = counter[0] - 1
+
+    number(tree.body)
+    for param in (a.arg for a in tree.args.args):
+        ana.assigned_at.setdefault(param, []).append(-1)
+    assigns: list[tuple[str, ast.expr]] = []
+    for stmt in walk_stmts(tree.body):
+        p = ana.position[id(stmt)]
+        if isinstance(stmt, ast.Assign):
+            name = stmt.targets[0].id
+            ana.assigned_at.setdefault(name, []).append(p)
+            assigns.append((name, stmt.value))
+            for r in names_read(stmt.value):
+                ana.reads[r] = ana.reads.get(r, 0) + 1
+        elif isinstance(stmt, ast.For):
+            ana.assigned_at.setdefault(stmt.target.id, []).append(p)
+            for arg in stmt.iter.args:
+                if isinstance(arg, ast.Name):
+                    ana.reads[arg.id] = ana.reads.get(arg.id, 0) + 1
+        elif isinstance(stmt, (ast.If, ast.While)):
+            ana.reads[stmt.test.id] = ana.reads.get(stmt.test.id, 0) + 1
+        elif isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
+            ana.reads[stmt.value.id] = ana.reads.get(stmt.value.id, 0) + 1
+
+    floats = {name for name in typed.types if typed.is_float(name)}
+    varied = {w for w in wrt if w in floats}
+    changed = True
+    while changed:
+        changed = False
+        for name, value in assigns:
+            if name in floats and name not in varied and any(
+                    arg in varied for _, arg in differentiable_operands(value)):
+                varied.add(name)
+                changed = True
+    useful = {output} if output in floats else set()
+    changed = True
+    while changed:
+        changed = False
+        for name, value in assigns:
+            if name in useful:
+                for _, arg in differentiable_operands(value):
+                    if arg in floats and arg not in useful:
+                        useful.add(arg)
+                        changed = True
+    ana.active = varied & useful
+    return ana

@@ -1,0 +1,190 @@
+"""The public API: grad, value_and_grad, show, stop_gradient."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+
+import numpy as np
+from numba import types as nbtypes
+from numba.extending import register_jitable
+
+from .capture import unwrap
+from .errors import UsageError
+from .infer import arg_type_of
+from .pipeline import Built, build, front
+
+
+@register_jitable
+def stop_gradient(x):
+    """Identity in the forward pass; no gradient flows through it."""
+    return x
+
+
+def _resolve_wrt(wrt, params: list[str], name: str) -> tuple[list[int], bool]:
+    single = not isinstance(wrt, (tuple, list))
+    items = [wrt] if single else list(wrt)
+    if not items:
+        raise UsageError("wrt is empty; name at least one parameter")
+    indices = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise UsageError(f"wrt must be an int, a parameter name, or a tuple of those; "
+                             f"got {item!r}")
+        if isinstance(item, str):
+            if item not in params:
+                raise UsageError(f"wrt={item!r} names no parameter of {name}; its parameters "
+                                 f"are {', '.join(params) or '(none)'}")
+            index = params.index(item)
+        else:
+            if not -len(params) <= item < len(params):
+                raise UsageError(f"wrt={item} is out of range: {name} has {len(params)} "
+                                 f"parameter(s) ({', '.join(params) or 'none'})")
+            index = item % len(params)
+        if index in indices:
+            raise UsageError(f"wrt names parameter {params[index]!r} twice")
+        indices.append(index)
+    return indices, single
+
+
+class GradFunction:
+    """The gradient of a scalar function, generated as source and compiled.
+
+    Calling it returns the gradient (or ``(value, gradient)`` for
+    ``value_and_grad``). ``.source`` is the generated adjoint module.
+    """
+
+    def __init__(self, fn, wrt=0, jit: bool = True, with_value: bool = False) -> None:
+        self._cap = front(fn)
+        self._fn = unwrap(fn)
+        self._signature = inspect.signature(self._fn)
+        self._params = list(self._cap.params)
+        self._wrt, self._single = _resolve_wrt(wrt, self._params, self._cap.name)
+        self._wrt_names = [self._params[i] for i in self._wrt]
+        self._jit = jit
+        self._with_value = with_value
+        self._specs: dict[tuple, Built] = {}
+        self._last: Built | None = None
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, self._fn)
+
+    def __repr__(self) -> str:
+        kind = "value_and_grad" if self._with_value else "grad"
+        return f"<srcgrad.{kind} of {self._cap.name} wrt {', '.join(self._wrt_names)}>"
+
+    # arguments -------------------------------------------------------------
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs and len(args) == len(self._params):
+            return args
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UsageError(f"{self._cap.name}(): {exc}") from None
+        bound.apply_defaults()
+        return tuple(bound.arguments[p] for p in self._params)
+
+    def _types(self, args: tuple) -> tuple:
+        types = tuple(arg_type_of(a) for a in args)
+        for i in self._wrt:
+            typ = types[i]
+            if not isinstance(typ, nbtypes.Float):
+                hint = " (write 2.0, not 2)" if isinstance(typ, nbtypes.Integer) else ""
+                raise UsageError(
+                    f"cannot differentiate with respect to {self._params[i]!r}: it is "
+                    f"{typ}, not a float{hint}. Pass a float value, or leave it out of wrt")
+        return types
+
+    def _specialize(self, types: tuple) -> Built:
+        built = self._specs.get(types)
+        if built is None:
+            with self._lock:
+                built = self._specs.get(types)
+                if built is None:
+                    built = build(self._cap, types, self._wrt_names, self._jit)
+                    self._specs[types] = built
+        self._last = built
+        return built
+
+    def _run(self, args: tuple, kwargs: dict, seed=1.0):
+        args = self._bind(args, kwargs)
+        built = self._specialize(self._types(args))
+        value, grads, tape_bytes = built.fn(*args, seed)
+        grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
+        return value, (grads[0] if self._single else grads), tape_bytes
+
+    def __call__(self, *args, **kwargs):
+        value, grads, _ = self._run(args, kwargs)
+        if self._with_value:
+            return _like_value(value), grads
+        return grads
+
+    # inspection ------------------------------------------------------------
+
+    def tape_bytes(self, *args, **kwargs) -> int:
+        """Bytes of tape the gradient uses at these arguments."""
+        return int(self._run(args, kwargs)[2])
+
+    def source_for(self, *args, **kwargs) -> str:
+        """The generated adjoint module for arguments like these (no compile)."""
+        from .pipeline import generate
+        types = self._types(self._bind(args, kwargs))
+        if types in self._specs:
+            return self._specs[types].source
+        return generate(self._cap, types, self._wrt_names)[0]
+
+    @property
+    def source(self) -> str:
+        """The generated adjoint module: for the last call's argument types, or for
+        float64 arguments before the first call."""
+        if self._last is not None:
+            return self._last.source
+        from .pipeline import generate
+        types = tuple(nbtypes.float64 for _ in self._params)
+        return generate(self._cap, types, self._wrt_names)[0]
+
+
+def _like(arg, g):
+    """A gradient with the type of its argument."""
+    if isinstance(arg, np.floating):
+        return type(arg)(g)
+    return float(g)
+
+
+def _like_value(value):
+    if isinstance(value, (np.floating, float)):
+        return float(value) if not isinstance(value, np.float32) else value
+    return value
+
+
+def _decorator(fn, wrt, jit, with_value):
+    if fn is None:
+        return lambda f: GradFunction(f, wrt=wrt, jit=jit, with_value=with_value)
+    if isinstance(fn, (int, str, tuple, list)) and not callable(fn):
+        raise UsageError(f"grad() takes the function first; to choose parameters write "
+                         f"grad(f, wrt={fn!r}) or @grad(wrt={fn!r})")
+    return GradFunction(fn, wrt=wrt, jit=jit, with_value=with_value)
+
+
+def grad(fn=None, wrt=0, *, jit: bool = True):
+    """The gradient of scalar-valued `fn` with respect to parameter(s) `wrt`.
+
+    `wrt` is a position, a name, or a tuple of those (then a tuple of
+    gradients comes back in that order). Works as ``grad(f)``, ``@grad`` and
+    ``@grad(wrt=(0, 1))``. ``jit=False`` runs the same generated source as plain
+    Python, for stepping through with pdb.
+    """
+    return _decorator(fn, wrt, jit, with_value=False)
+
+
+def value_and_grad(fn=None, wrt=0, *, jit: bool = True):
+    """Like grad, but the returned function gives ``(value, gradient)``."""
+    return _decorator(fn, wrt, jit, with_value=True)
+
+
+def show(g) -> None:
+    """Print the generated adjoint source of a grad / value_and_grad function."""
+    if not isinstance(g, GradFunction):
+        raise UsageError(f"show() takes a function made by srcgrad.grad, got {g!r}")
+    print(g.source)

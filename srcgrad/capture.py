@@ -1,0 +1,181 @@
+"""Stage 1, capture: read a function's source, parse it, resolve its globals.
+
+The result remembers the file and line numbers so that every later error and
+every comment in the generated source points at the user's own code.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import textwrap
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError
+
+# Modules whose attributes the generated source may name directly.
+KNOWN_MODULES = {"math": math, "np": np}
+
+# Builtins a user function may call.
+KNOWN_BUILTINS = {"abs", "min", "max", "float", "int", "round", "range", "len", "bool"}
+
+
+def _qualified_function_names() -> dict[int, str]:
+    """Map id(function object) -> canonical dotted name, for `from math import sin`."""
+    table: dict[int, str] = {}
+    for name in dir(math):
+        obj = getattr(math, name)
+        if callable(obj):
+            table[id(obj)] = f"math.{name}"
+    for name in KNOWN_BUILTINS:
+        table[id(getattr(builtins, name))] = name
+    return table
+
+
+_FUNCTION_NAMES = _qualified_function_names()
+
+
+@dataclass
+class Captured:
+    """A parsed user function and what its free names refer to."""
+
+    fn: types.FunctionType
+    name: str
+    filename: str
+    tree: ast.FunctionDef
+    file_lines: list[str]
+    params: list[str]
+    # Free names read by the body, resolved: 'module' -> canonical module
+    # name, 'function' -> canonical dotted function name, 'constant' -> value.
+    modules: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, object] = field(default_factory=dict)
+
+    def line_text(self, lineno: int) -> str:
+        if 1 <= lineno <= len(self.file_lines):
+            return self.file_lines[lineno - 1].strip()
+        return ""
+
+    def error(self, cls, node: ast.AST, message: str, hint: str = "", construct: str = ""):
+        return cls(message, self.filename, getattr(node, "lineno", 0),
+                   getattr(node, "col_offset", 0), construct=construct, hint=hint)
+
+
+def unwrap(fn):
+    """The plain Python function behind `fn` (a Numba dispatcher's `py_func`)."""
+    py_func = getattr(fn, "py_func", None)
+    if isinstance(py_func, types.FunctionType):
+        return py_func
+    return fn
+
+
+def capture(fn) -> Captured:
+    """Parse `fn`'s source into a FunctionDef whose line numbers are the file's."""
+    fn = unwrap(fn)
+    if not isinstance(fn, types.FunctionType):
+        raise UsageError(
+            f"srcgrad differentiates Python functions, got {type(fn).__name__} {fn!r}; "
+            "pass a function defined with `def` in a .py file")
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    except (OSError, TypeError) as exc:
+        raise SourceUnavailableError(
+            f"cannot read the source of {fn.__qualname__} ({exc}); srcgrad transforms source "
+            "code, so define the function in a .py file (not in the interactive prompt or "
+            "with exec) and import it") from exc
+    source = textwrap.dedent("".join(lines))
+    try:
+        module = ast.parse(source)
+    except SyntaxError as exc:
+        raise SourceUnavailableError(
+            f"cannot parse the source of {fn.__qualname__} in {filename}: {exc}") from exc
+    tree = module.body[0]
+    if isinstance(tree, ast.AsyncFunctionDef):
+        raise UnsupportedSyntaxError("async functions cannot be differentiated", filename,
+                                     first, 0, construct="async def")
+    if not isinstance(tree, ast.FunctionDef):
+        raise SourceUnavailableError(
+            f"{fn.__qualname__} is not defined by a `def` statement (a lambda?); "
+            "write it with def in a .py file")
+    ast.increment_lineno(tree, first - 1)
+    tree.decorator_list = []
+    try:
+        file_lines = inspect.getsource(inspect.getmodule(fn)).splitlines() \
+            if inspect.getmodule(fn) else []
+    except (OSError, TypeError):
+        file_lines = []
+    if not file_lines:
+        file_lines = [""] * (first - 1) + source.splitlines()
+    params = [a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
+    cap = Captured(fn=fn, name=tree.name, filename=filename, tree=tree,
+                   file_lines=file_lines, params=params)
+    _resolve_free_names(cap)
+    return cap
+
+
+def _assigned_names(tree: ast.FunctionDef) -> set[str]:
+    names = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _resolve_free_names(cap: Captured) -> None:
+    local = _assigned_names(cap.tree)
+    closure = inspect.getclosurevars(cap.fn)
+    scope = {**closure.builtins, **closure.globals, **closure.nonlocals}
+    for node in ast.walk(cap.tree):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
+            continue
+        name = node.id
+        if name in local or name in cap.modules or name in cap.functions \
+                or name in cap.constants:
+            continue
+        if name in scope:
+            value = scope[name]
+        elif hasattr(builtins, name):
+            value = getattr(builtins, name)
+        else:
+            raise cap.error(UnsupportedSyntaxError, node,
+                            f"name '{name}' is not defined",
+                            hint="define it as a parameter, a local variable or a global")
+        if isinstance(value, types.ModuleType):
+            if value is math:
+                cap.modules[name] = "math"
+            elif value is np:
+                cap.modules[name] = "np"
+            elif value.__name__ == "srcgrad":
+                cap.modules[name] = "srcgrad"
+            else:
+                raise cap.error(UnsupportedSyntaxError, node,
+                                f"module '{value.__name__}' cannot be used here",
+                                hint="srcgrad understands the math and numpy modules")
+        elif isinstance(value, (bool, int, float, np.floating, np.integer)):
+            cap.constants[name] = value
+        elif id(value) in _FUNCTION_NAMES:
+            cap.functions[name] = _FUNCTION_NAMES[id(value)]
+        elif callable(value):
+            cap.functions[name] = _callable_name(cap, node, name, value)
+        else:
+            raise cap.error(UnsupportedSyntaxError, node,
+                            f"global '{name}' is a {type(value).__name__}, which srcgrad "
+                            "cannot read", hint="pass it as an argument instead")
+
+
+def _callable_name(cap: Captured, node: ast.AST, name: str, value) -> str:
+    module = getattr(value, "__module__", "") or ""
+    qual = getattr(value, "__name__", name)
+    if module == "srcgrad" or module.startswith("srcgrad."):
+        return f"srcgrad.{qual}"
+    if isinstance(value, np.ufunc) or module.startswith("numpy"):
+        return f"np.{qual}"
+    raise cap.error(UnsupportedSyntaxError, node,
+                    f"call to '{name}', a user-defined function, is not supported yet",
+                    hint="inline its body into the function you differentiate")

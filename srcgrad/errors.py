@@ -1,0 +1,52 @@
+"""Every error srcgrad raises on purpose derives from :class:`SrcgradError`.
+
+Errors about the user's code carry the file, line and column, and the message
+says what to do instead, so a user can click the location and act on it.
+"""
+
+from __future__ import annotations
+
+
+class SrcgradError(Exception):
+    """Base class of every error srcgrad raises on purpose."""
+
+
+class SourceError(SrcgradError):
+    """An error located in the user's source code (file, line, column)."""
+
+    def __init__(self, message: str, filename: str = "<unknown>", lineno: int = 0,
+                 col: int = 0, construct: str = "", hint: str = "") -> None:
+        self.filename = filename
+        self.lineno = lineno
+        self.col = col
+        self.construct = construct
+        self.hint = hint
+        self.detail = message
+        text = f"{filename}:{lineno}:{col + 1}: {message}"
+        if hint:
+            text += f"\n  hint: {hint}"
+        super().__init__(text)
+
+
+class UnsupportedSyntaxError(SourceError):
+    """The function uses syntax outside the language srcgrad differentiates."""
+
+
+class MissingRuleError(SourceError):
+    """A call to a function that has no derivative rule."""
+
+
+class TypeInferenceError(SourceError):
+    """Numba could not infer the types of the (normalized) function."""
+
+
+class NonScalarOutputError(SrcgradError):
+    """``grad`` was asked for the gradient of a function whose output is not a float scalar."""
+
+
+class UsageError(SrcgradError, TypeError):
+    """srcgrad was called the wrong way: bad ``wrt``, not a function, bad arguments."""
+
+
+class SourceUnavailableError(SrcgradError):
+    """The function's source code cannot be read (defined in a REPL, built-in, ...)."""

@@ -1,0 +1,193 @@
+"""Stage 2, fence: reject what srcgrad cannot differentiate, before any work.
+
+Each rejection names the user's file, line and construct, and says what to
+write instead.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .capture import Captured
+from .errors import UnsupportedSyntaxError
+
+# Constructs rejected outright: node type -> (construct, what to do instead).
+_REJECTED: dict[type, tuple[str, str]] = {
+    ast.Try: ("try/except", "remove the try statement; check inputs before calling"),
+    ast.With: ("with", "move the with statement outside the differentiated function"),
+    ast.AsyncWith: ("async with", "remove it"),
+    ast.AsyncFor: ("async for", "use a plain for loop over range()"),
+    ast.Raise: ("raise", "validate inputs before calling the differentiated function"),
+    ast.Assert: ("assert", "check the condition outside the differentiated function"),
+    ast.Delete: ("del", "remove the del statement"),
+    ast.Global: ("global", "pass the value as an argument and return the result"),
+    ast.Nonlocal: ("nonlocal", "pass the value as an argument and return the result"),
+    ast.Import: ("import", "import at module level"),
+    ast.ImportFrom: ("import", "import at module level"),
+    ast.ClassDef: ("class definition", "define classes outside; pass numbers in"),
+    ast.FunctionDef: ("nested function definition",
+                      "define the helper at module level and inline it for now"),
+    ast.AsyncFunctionDef: ("nested function definition", "define it at module level"),
+    ast.Lambda: ("lambda", "write the expression inline"),
+    ast.Yield: ("yield", "return a value instead of yielding"),
+    ast.YieldFrom: ("yield from", "return a value instead"),
+    ast.Await: ("await", "remove it"),
+    ast.ListComp: ("list comprehension", "write a for loop"),
+    ast.SetComp: ("set comprehension", "write a for loop"),
+    ast.DictComp: ("dict comprehension", "write a for loop"),
+    ast.GeneratorExp: ("generator expression", "write a for loop"),
+    ast.Dict: ("dict", "use separate float variables"),
+    ast.Set: ("set", "use separate variables"),
+    ast.List: ("list", "use separate float variables (arrays come with NumPy support)"),
+    ast.JoinedStr: ("f-string", "remove string work from the differentiated function"),
+    ast.NamedExpr: ("assignment expression (:=)", "assign in a separate statement"),
+    ast.Starred: ("starred expression", "pass arguments one by one"),
+    ast.Subscript: ("indexing", "use scalar variables (array indexing is not supported yet)"),
+    ast.Slice: ("slice", "use scalar variables (slicing is not supported yet)"),
+}
+if hasattr(ast, "Match"):
+    _REJECTED[ast.Match] = ("match", "use if/elif/else")
+if hasattr(ast, "TryStar"):
+    _REJECTED[ast.TryStar] = ("try/except*", "remove the try statement")
+
+
+def fence(cap: Captured) -> Captured:
+    """Raise UnsupportedSyntaxError on the first construct outside the language."""
+    tree = cap.tree
+    args = tree.args
+    if args.vararg or args.kwarg:
+        raise cap.error(UnsupportedSyntaxError, tree, "*args and **kwargs are not supported",
+                        hint="list the parameters one by one", construct="*args")
+    _check_block(cap, tree.body, top=True)
+    if not _always_returns(tree.body):
+        raise cap.error(UnsupportedSyntaxError, tree,
+                        f"{tree.name} can reach its end without returning a value",
+                        hint="end every path with `return <float expression>`",
+                        construct="missing return")
+    return cap
+
+
+def _reject(cap: Captured, node: ast.AST, construct: str, hint: str):
+    raise cap.error(UnsupportedSyntaxError, node, f"'{construct}' is not supported",
+                    hint=hint, construct=construct)
+
+
+def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
+                 in_loop: bool = False) -> None:
+    for i, stmt in enumerate(body):
+        if type(stmt) in _REJECTED:
+            construct, hint = _REJECTED[type(stmt)]
+            _reject(cap, stmt, construct, hint)
+        if isinstance(stmt, ast.Expr):
+            is_doc = top and i == 0 and isinstance(stmt.value, ast.Constant) \
+                and isinstance(stmt.value.value, str)
+            if not is_doc:
+                _reject(cap, stmt, "expression statement",
+                        "an expression whose value is not assigned has no effect on the "
+                        "result; remove it or assign it")
+            continue
+        if isinstance(stmt, (ast.For, ast.While)) and stmt.orelse:
+            _reject(cap, stmt, f"{type(stmt).__name__.lower()}/else",
+                    "set a flag before `break` and test it after the loop")
+        if isinstance(stmt, ast.For):
+            _check_for(cap, stmt)
+        if isinstance(stmt, (ast.Break, ast.Continue)) and not in_loop:
+            _reject(cap, stmt, type(stmt).__name__.lower(), "use it inside a loop")
+        if isinstance(stmt, ast.Return) and stmt.value is None:
+            _reject(cap, stmt, "return without a value", "return a float expression")
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                _check_target(cap, target)
+        if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+            _check_target(cap, stmt.target, allow_tuple=False)
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
+                _reject(cap, stmt, "annotation without a value", "assign a value")
+        children = stmt.iter.args if isinstance(stmt, ast.For) else ast.iter_child_nodes(stmt)
+        for child in children:
+            if isinstance(child, ast.expr):
+                _check_expr(cap, child)
+        if isinstance(stmt, (ast.If, ast.For, ast.While)):
+            loop = in_loop or isinstance(stmt, (ast.For, ast.While))
+            _check_block(cap, stmt.body, in_loop=loop)
+            _check_block(cap, stmt.orelse, in_loop=in_loop)
+
+
+def _check_for(cap: Captured, stmt: ast.For) -> None:
+    it = stmt.iter
+    is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) \
+        and cap.functions.get(it.func.id) == "range"
+    if not is_range:
+        _reject(cap, stmt, "for over a non-range iterable",
+                "loop over an index: `for i in range(n):`")
+    if it.keywords or not 1 <= len(it.args) <= 3:
+        _reject(cap, stmt, "range() with these arguments", "use range(stop), range(start, "
+                "stop) or range(start, stop, step)")
+    if not isinstance(stmt.target, ast.Name):
+        _reject(cap, stmt, "for with a tuple target", "loop over one index variable")
+
+
+def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> None:
+    if isinstance(target, ast.Name):
+        return
+    if allow_tuple and isinstance(target, ast.Tuple):
+        for elt in target.elts:
+            if not isinstance(elt, ast.Name):
+                _reject(cap, elt, "nested or starred tuple target", "assign names one by one")
+        return
+    if isinstance(target, ast.Subscript):
+        _reject(cap, target, "assignment to an element",
+                "use scalar variables (array writes are not supported yet)")
+    if isinstance(target, ast.Attribute):
+        _reject(cap, target, "assignment to an attribute", "use a local variable")
+    _reject(cap, target, "this assignment target", "assign to a plain variable name")
+
+
+def _check_expr(cap: Captured, expr: ast.expr) -> None:
+    for node in ast.walk(expr):
+        if type(node) in _REJECTED:
+            construct, hint = _REJECTED[type(node)]
+            _reject(cap, node, construct, hint)
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)):
+            kind = type(node.value).__name__
+            if node.value is None:
+                kind = "None"
+            _reject(cap, node, f"{kind} constant", "use int and float values only")
+        if isinstance(node, ast.Call):
+            if node.keywords:
+                _reject(cap, node, "keyword arguments in a call",
+                        "pass the arguments by position")
+            _check_callee(cap, node)
+        if isinstance(node, ast.Attribute) and not _is_module_attribute(cap, node):
+            _reject(cap, node, f"attribute '.{node.attr}'",
+                    "use math.* or np.* functions and constants")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            _reject(cap, node, "@", "matrix products come with NumPy array support")
+
+
+def _is_module_attribute(cap: Captured, node: ast.Attribute) -> bool:
+    return isinstance(node.value, ast.Name) and node.value.id in cap.modules
+
+
+def _check_callee(cap: Captured, node: ast.Call) -> None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        if func.id in cap.functions:
+            if cap.functions[func.id] == "range":
+                _reject(cap, node, "range() outside a for statement",
+                        "use range() only as `for i in range(...)`")
+            return
+        _reject(cap, node, f"call to '{func.id}'",
+                "call math.* functions, abs, min, max, float or int")
+    if isinstance(func, ast.Attribute) and _is_module_attribute(cap, func):
+        return
+    _reject(cap, node, "this call", "call math.* functions, abs, min, max, float or int")
+
+
+def _always_returns(body: list[ast.stmt]) -> bool:
+    for stmt in body:
+        if isinstance(stmt, ast.Return):
+            return True
+        if isinstance(stmt, ast.If) and _always_returns(stmt.body) \
+                and _always_returns(stmt.orelse):
+            return True
+    return False

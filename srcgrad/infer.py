@@ -1,0 +1,145 @@
+"""Stage 4, types: read Numba's own type inference of the normalized primal.
+
+The normalized function is compiled to Python bytecode and handed to Numba's
+front end and type inference only (no code generation, ~10 ms). Numba unifies
+the types of each variable over all its assignments, which is what activity
+needs: a variable is a float if any assignment makes it one. Integers and
+booleans are never active.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from numba import types as nbtypes
+from numba.core import compiler, errors as nberrors, typed_passes
+from numba.core.registry import cpu_target
+from numba.core.target_extension import target_override
+
+from .capture import Captured
+from .emit import emit_function
+from .errors import NonScalarOutputError, TypeInferenceError
+from .normalize import Normalized
+
+_REFRESHED = False
+
+
+@dataclass
+class Typed:
+    """Numba types of every variable of the normalized function."""
+
+    types: dict[str, nbtypes.Type]
+    return_type: nbtypes.Type
+    arg_types: tuple[nbtypes.Type, ...]
+
+    def is_float(self, name: str) -> bool:
+        return isinstance(self.types.get(name), nbtypes.Float)
+
+    def kind(self, name: str) -> str:
+        """'f' (float), 'i' (integer) or 'b' (boolean): which tape holds it."""
+        typ = self.types.get(name)
+        if isinstance(typ, nbtypes.Boolean):
+            return "b"
+        if isinstance(typ, nbtypes.Integer):
+            return "i"
+        return "f"
+
+
+def namespace(cap: Captured) -> dict:
+    """Globals for running normalized or generated code of this function."""
+    import srcgrad
+    ns = {"math": math, "np": np, "srcgrad": srcgrad}
+    ns.update(cap.constants)
+    return ns
+
+
+def build_python_function(norm: Normalized, cap: Captured, name: str | None = None):
+    emitted = emit_function(norm.tree)
+    code = compile(emitted.text, f"<srcgrad normalized {cap.name}>", "exec")
+    ns = namespace(cap)
+    exec(code, ns)
+    return ns[norm.tree.name], emitted
+
+
+def infer_types(norm: Normalized, cap: Captured, arg_types: tuple) -> Typed:
+    global _REFRESHED
+    fn, emitted = build_python_function(norm, cap)
+    typing_ctx = cpu_target.typing_context
+    target_ctx = cpu_target.target_context
+    if not _REFRESHED:
+        typing_ctx.refresh()
+        target_ctx.refresh()
+        _REFRESHED = True
+    try:
+        interp = compiler.run_frontend(fn)
+        with target_override("cpu"):
+            result = typed_passes.type_inference_stage(
+                typing_ctx, target_ctx, interp, tuple(arg_types), None)
+    except nberrors.TypingError as exc:
+        raise _typing_error(exc, emitted, cap) from None
+    table = {k: v for k, v in result.typemap.items() if not k.startswith("$")}
+    for key in [k for k in table if k.startswith("arg.")]:
+        table.setdefault(key[4:], table[key])
+        del table[key]
+    # Numba keeps a version suffix on some names (x.1): fold them into x.
+    merged: dict[str, nbtypes.Type] = {}
+    for key, typ in table.items():
+        base = key.split(".")[0]
+        if base in merged and merged[base] != typ:
+            unified = typing_ctx.unify_pairs(merged[base], typ)
+            merged[base] = unified if unified is not None else typ
+        else:
+            merged[base] = typ
+    return Typed(types=merged, return_type=result.return_type, arg_types=tuple(arg_types))
+
+
+def _typing_error(exc: Exception, emitted, cap: Captured) -> TypeInferenceError:
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lineno = 0
+    match = re.search(r'File "<srcgrad normalized [^>]*>", line (\d+)', message)
+    if match:
+        gen_line = int(match.group(1))
+        if 1 <= gen_line <= len(emitted.linemap):
+            lineno = emitted.linemap[gen_line - 1] or 0
+    first = message.strip().splitlines()[0] if message.strip() else "typing failed"
+    return TypeInferenceError(
+        f"Numba cannot type this code: {first}", cap.filename, lineno,
+        hint="srcgrad compiles your function with Numba in nopython mode; use floats, ints "
+             "and the math functions on them")
+
+
+def check_scalar_output(typed: Typed, cap: Captured) -> None:
+    rt = typed.return_type
+    if isinstance(rt, nbtypes.Float):
+        return
+    if isinstance(rt, nbtypes.Array):
+        raise NonScalarOutputError(
+            f"{cap.name} returns an array ({rt}), but grad needs a scalar float output; "
+            "reduce it to a scalar (e.g. .sum()) or use srcgrad.vjp with a cotangent")
+    if isinstance(rt, (nbtypes.BaseTuple,)):
+        raise NonScalarOutputError(
+            f"{cap.name} returns a tuple ({rt}); grad needs one float; return one value "
+            "or use srcgrad.vjp")
+    raise NonScalarOutputError(
+        f"{cap.name} returns {rt}, not a float, so its gradient is not defined; "
+        "return a float expression (an integer or boolean output has no gradient)")
+
+
+def arg_type_of(value) -> nbtypes.Type:
+    """The Numba type of one argument, with a fast path for Python scalars."""
+    if type(value) is float:
+        return nbtypes.float64
+    if type(value) is int:
+        return nbtypes.int64
+    if type(value) is bool:
+        return nbtypes.boolean
+    from numba import typeof
+    return typeof(value)
+
+
+__all__ = ["infer_types", "Typed", "arg_type_of", "check_scalar_output", "namespace",
+           "build_python_function", "ast"]

@@ -1,0 +1,83 @@
+"""Stage 9, compile: write the generated module to a file, import it, njit it.
+
+The module is written under a content-hash name in the cache folder
+(``$SRCGRAD_CACHE_DIR``, else ``~/.cache/srcgrad``): a real file, so Numba's
+on-disk cache works across processes and tracebacks show generated lines.
+Compiled functions are also cached in memory by source hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numba
+
+_LOCK = threading.RLock()
+_MODULES: dict[str, object] = {}
+_COMPILED: dict[tuple[str, str, bool], object] = {}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("SRCGRAD_CACHE_DIR")
+    if env:
+        path = Path(env)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".cache")
+        path = Path(base) / "srcgrad"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.touch()
+    except OSError:
+        path = Path(tempfile.gettempdir()) / "srcgrad"
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def source_hash(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:20]
+
+
+def module_path(name: str, source: str) -> Path:
+    return cache_dir() / f"srcgrad_{name}_{source_hash(source)}.py"
+
+
+def load_module(name: str, source: str):
+    """Import the generated module (writing its file first if needed)."""
+    path = module_path(name, source)
+    key = str(path)
+    with _LOCK:
+        if key in _MODULES:
+            return _MODULES[key]
+        if not path.exists() or path.read_text() != source:
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)
+        mod_name = path.stem
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+        _MODULES[key] = module
+        return module
+
+
+def compiled(name: str, source: str, func_name: str, jit: bool):
+    """The function `func_name` of the generated module, njit-ed unless jit=False."""
+    key = (source_hash(source) + name, func_name, jit)
+    with _LOCK:
+        if key in _COMPILED:
+            return _COMPILED[key]
+        module = load_module(name, source)
+        fn = getattr(module, func_name)
+        if jit:
+            fn = numba.njit(cache=True, error_model="numpy")(fn)
+        _COMPILED[key] = fn
+        return fn

@@ -1,0 +1,487 @@
+"""Stage 3, normalize: lower a user function to the core language (see core.py).
+
+Two passes. ``lower_jumps`` turns ``break``, ``continue`` and early ``return``
+into flags, so that every loop body runs straight to its end (a real ``break``
+survives only as ``if flag: break`` at the end of a body) and the function
+has one exit. ``ANF`` then splits every expression into one operation per
+statement with explicit temporaries, turns conditional expressions and
+short-circuit ``and``/``or`` into ``if`` statements, and replaces aliases
+(``from math import sin``, ``import math as m``) by canonical names.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from .capture import Captured
+from .core import assign, const, is_atom, load, name_node, walk_stmts
+from .errors import UnsupportedSyntaxError
+
+
+class Namer:
+    """Deterministic fresh names that never collide with the user's."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = set(taken)
+        self.counters: dict[str, int] = {}
+
+    def fresh(self, prefix: str) -> str:
+        while True:
+            n = self.counters.get(prefix, 0) + 1
+            self.counters[prefix] = n
+            name = f"{prefix}{n}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+    def exact(self, name: str) -> str:
+        """`name` itself if free, else a numbered variant."""
+        if name not in self.taken:
+            self.taken.add(name)
+            return name
+        return self.fresh(name)
+
+
+def user_names(tree: ast.FunctionDef) -> set[str]:
+    names = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+    names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    return names
+
+
+@dataclass
+class Normalized:
+    """The core-language function and the names it introduced."""
+
+    tree: ast.FunctionDef
+    namer: Namer
+    params: list[str]
+    temps: set[str]
+
+
+def normalize(cap: Captured) -> Normalized:
+    namer = Namer(user_names(cap.tree) | set(cap.modules) | {"math", "np", "srcgrad"})
+    body = JumpLowering(namer).function(cap.tree.body)
+    anf = ANF(cap, namer)
+    new_body = anf.block(body)
+    tree = ast.FunctionDef(
+        name=cap.tree.name, args=cap.tree.args, body=new_body, decorator_list=[],
+        returns=None, type_comment=None, type_params=[], lineno=cap.tree.lineno,
+        col_offset=0)
+    tree.srcline = cap.tree.lineno
+    _renumber_temps(tree, anf.temps)
+    return Normalized(tree=tree, namer=namer, params=list(cap.params), temps=anf.temps)
+
+
+# ----------------------------------------------------------------- jumps
+
+
+@dataclass
+class _Loop:
+    brk: str | None   # set when the loop must stop (break, or a return inside)
+    skip: str | None  # set when the rest of the iteration must be skipped
+
+
+def _contains_return(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Return) for n in ast.walk(node))
+
+
+def _own_jumps(stmts: list[ast.stmt], kind: type) -> bool:
+    """True when a break/continue in `stmts` belongs to the enclosing loop."""
+    for stmt in stmts:
+        if isinstance(stmt, kind):
+            return True
+        if isinstance(stmt, ast.If) and (_own_jumps(stmt.body, kind)
+                                         or _own_jumps(stmt.orelse, kind)):
+            return True
+    return False
+
+
+def _at(node: ast.stmt, like: ast.AST) -> ast.stmt:
+    node.lineno = getattr(like, "lineno", 0)
+    node.col_offset = getattr(like, "col_offset", 0)
+    return node
+
+
+class JumpLowering:
+    """break / continue / early return  ->  flags, guards and one exit."""
+
+    def __init__(self, namer: Namer) -> None:
+        self.namer = namer
+        self.flagged = False
+        self.ret = ""
+        self.returned = ""
+
+    def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        returns = [n for n in ast.walk(ast.Module(body, [])) if isinstance(n, ast.Return)]
+        self.flagged = not (len(returns) == 1 and body and body[-1] is returns[0])
+        if not self.flagged:
+            return self.block(body, [])
+        self.ret = self.namer.exact("_ret")
+        self.returned = self.namer.exact("_returned")
+        first = body[0]
+        out: list[ast.stmt] = [_at(self._set(self.returned, False), first)]
+        out += self.block(body, [])
+        out.append(_at(ast.Return(load(self.ret)), body[-1]))
+        return out
+
+    @staticmethod
+    def _set(name: str, value) -> ast.Assign:
+        return ast.Assign([ast.Name(name, ast.Store())], const(value))
+
+    def _may_jump(self, stmt: ast.stmt, loops: list[_Loop]) -> bool:
+        if self.flagged and _contains_return(stmt):
+            return True
+        if not loops or isinstance(stmt, (ast.For, ast.While)):
+            return False
+        return _own_jumps([stmt], ast.Break) or _own_jumps([stmt], ast.Continue)
+
+    def block(self, stmts: list[ast.stmt], loops: list[_Loop]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for i, stmt in enumerate(stmts):
+            out += self.stmt(stmt, loops)
+            if isinstance(stmt, (ast.Return, ast.Break, ast.Continue)):
+                break  # what follows is dead code
+            rest = stmts[i + 1:]
+            if rest and self._may_jump(stmt, loops):
+                guard = loops[-1].skip if loops else self.returned
+                test = ast.UnaryOp(ast.Not(), load(guard))
+                out.append(_at(ast.If(test, self.block(rest, loops), []), rest[0]))
+                break
+        return out
+
+    def stmt(self, stmt: ast.stmt, loops: list[_Loop]) -> list[ast.stmt]:
+        if isinstance(stmt, ast.Return):
+            if not self.flagged:
+                return [stmt]
+            out = [ast.Assign([ast.Name(self.ret, ast.Store())], stmt.value),
+                   self._set(self.returned, True)]
+            for loop in loops:
+                out.append(self._set(loop.brk, True))
+                if loop.skip != loop.brk:
+                    out.append(self._set(loop.skip, True))
+            return [_at(s, stmt) for s in out]
+        if isinstance(stmt, ast.Break):
+            loop = loops[-1]
+            out = [self._set(loop.brk, True)]
+            if loop.skip != loop.brk:
+                out.append(self._set(loop.skip, True))
+            return [_at(s, stmt) for s in out]
+        if isinstance(stmt, ast.Continue):
+            return [_at(self._set(loops[-1].skip, True), stmt)]
+        if isinstance(stmt, ast.If):
+            return [_at(ast.If(stmt.test, self.block(stmt.body, loops),
+                               self.block(stmt.orelse, loops)), stmt)]
+        if isinstance(stmt, (ast.For, ast.While)):
+            return self._loop(stmt, loops)
+        return [stmt]
+
+    def _loop(self, stmt: ast.For | ast.While, loops: list[_Loop]) -> list[ast.stmt]:
+        has_break = _own_jumps(stmt.body, ast.Break) or (self.flagged
+                                                         and _contains_return(stmt))
+        has_continue = _own_jumps(stmt.body, ast.Continue)
+        brk = self.namer.fresh("_break") if has_break else None
+        if has_continue:
+            skip = self.namer.fresh("_skip")
+        else:
+            skip = brk
+        loop = _Loop(brk, skip)
+        body = self.block(stmt.body, loops + [loop])
+        pre: list[ast.stmt] = []
+        if has_continue:
+            body.insert(0, _at(self._set(skip, False), stmt.body[0]))
+        if has_break:
+            pre.append(_at(self._set(brk, False), stmt))
+            body.append(_at(ast.If(load(brk), [_at(ast.Break(), stmt)], []), stmt))
+        if isinstance(stmt, ast.For):
+            new = ast.For(stmt.target, stmt.iter, body, [])
+        else:
+            new = ast.While(stmt.test, body, [])
+        return pre + [_at(new, stmt)]
+
+
+# ------------------------------------------------------------------- ANF
+
+_COMPOUND_FUNCS = {"max", "min", "math.hypot"}
+
+
+class ANF:
+    """One operation per statement, explicit temporaries, canonical names."""
+
+    def __init__(self, cap: Captured, namer: Namer) -> None:
+        self.cap = cap
+        self.namer = namer
+        self.line: int | None = None
+        self.temps: set[str] = set()
+
+    def error(self, node: ast.AST, message: str, hint: str = "") -> UnsupportedSyntaxError:
+        return self.cap.error(UnsupportedSyntaxError, node, message, hint=hint)
+
+    def temp(self, prefix: str = "_t") -> str:
+        name = self.namer.fresh(prefix)
+        self.temps.add(name)
+        return name
+
+    def put(self, out: list[ast.stmt], stmt: ast.stmt) -> None:
+        if getattr(stmt, "srcline", None) is None:
+            stmt.srcline = self.line
+        out.append(stmt)
+
+    # statements ----------------------------------------------------------
+
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for stmt in stmts:
+            saved = self.line
+            self.line = getattr(stmt, "lineno", None) or saved
+            self.stmt(stmt, out)
+            self.line = saved
+        return out
+
+    def stmt(self, stmt: ast.stmt, out: list[ast.stmt]) -> None:
+        if isinstance(stmt, ast.Assign):
+            self._assign(stmt, out)
+        elif isinstance(stmt, ast.AugAssign):
+            value = ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value)
+            self.expr_into(stmt.target.id, value, out)
+        elif isinstance(stmt, ast.AnnAssign):
+            self.expr_into(stmt.target.id, stmt.value, out)
+        elif isinstance(stmt, ast.Return):
+            self.put(out, ast.Return(self.atom(stmt.value, out)))
+        elif isinstance(stmt, ast.If):
+            test = self.condition(stmt.test, out)
+            node = ast.If(test, self.block(stmt.body), self.block(stmt.orelse))
+            self.put(out, node)
+        elif isinstance(stmt, ast.For):
+            self._for(stmt, out)
+        elif isinstance(stmt, ast.While):
+            self._while(stmt, out)
+        elif isinstance(stmt, ast.Break):
+            self.put(out, ast.Break())
+        elif isinstance(stmt, (ast.Pass, ast.Expr)):
+            pass  # docstrings and pass
+        else:
+            raise self.error(stmt, f"'{type(stmt).__name__}' is not supported")
+
+    def _assign(self, stmt: ast.Assign, out: list[ast.stmt]) -> None:
+        targets = stmt.targets
+        if len(targets) == 1 and isinstance(targets[0], ast.Name):
+            self.expr_into(targets[0].id, stmt.value, out)
+            return
+        if len(targets) > 1:  # a = b = value
+            value = self.atom(stmt.value, out)
+            if isinstance(value, ast.Name) and any(
+                    isinstance(t, ast.Name) and t.id == value.id for t in targets):
+                value = self._copy_to_temp(value, out)
+            for target in targets:
+                self._assign(ast.Assign([target], value), out)
+            return
+        target = targets[0]
+        value = stmt.value
+        if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
+            raise self.error(stmt, "tuple assignment needs a tuple of the same length on the "
+                             "right", hint="write `a, b = x, y` or assign one by one")
+        # Evaluate the whole right side first: a, b = b, a + b * x.
+        written = {t.id for t in target.elts}
+        temps = []
+        for elt in value.elts:
+            atom = self.atom(elt, out)
+            if isinstance(atom, ast.Name) and atom.id in written:
+                atom = self._copy_to_temp(atom, out)
+            temps.append(atom)
+        for name, atom in zip(target.elts, temps):
+            self.put(out, assign(name.id, atom))
+
+    def _copy_to_temp(self, atom: ast.Name, out: list[ast.stmt]) -> ast.Name:
+        name = self.temp()
+        self.put(out, assign(name, atom))
+        return load(name)
+
+    def _for(self, stmt: ast.For, out: list[ast.stmt]) -> None:
+        call = stmt.iter
+        bounds = [self.atom(a, out) for a in call.args]
+        if len(bounds) == 3 and isinstance(bounds[2], ast.Constant) and bounds[2].value == 0:
+            raise self.error(stmt, "range() step must not be zero")
+        var = stmt.target.id
+        body_src = stmt.body
+        assigned = {n.id for s in body_src for n in ast.walk(s)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        prefix: list[ast.stmt] = []
+        if var in assigned:  # the body rebinds the loop variable: iterate a fresh one
+            loop_var = self.temp("_i")
+            prefix = [assign(var, load(loop_var), self.line)]
+        else:
+            loop_var = var
+        body = prefix + self.block(body_src)
+        node = ast.For(ast.Name(loop_var, ast.Store()),
+                       ast.Call(load("range"), bounds, []), body, [])
+        self.put(out, node)
+
+    def _while(self, stmt: ast.While, out: list[ast.stmt]) -> None:
+        if isinstance(stmt.test, ast.Name):
+            self.put(out, ast.While(load(stmt.test.id), self.block(stmt.body), []))
+            return
+        test_stmts: list[ast.stmt] = []
+        flag = self.temp("_w")
+        self.expr_into(flag, stmt.test, test_stmts)
+        out.extend(test_stmts)
+        body = self.block(stmt.body)
+        from .core import clone
+        body += [clone(s) for s in test_stmts]
+        self.put(out, ast.While(load(flag), body, []))
+
+    # expressions ---------------------------------------------------------
+
+    def condition(self, test: ast.expr, out: list[ast.stmt]) -> ast.Name:
+        if isinstance(test, ast.Name) and not self._global(test.id):
+            return load(test.id)
+        name = self.temp("_c")
+        self.expr_into(name, test, out)
+        return load(name)
+
+    def _global(self, name: str) -> bool:
+        cap = self.cap
+        return name in cap.constants or name in cap.functions or name in cap.modules
+
+    def atom(self, expr: ast.expr, out: list[ast.stmt]) -> ast.expr:
+        simple = self._simple_atom(expr)
+        if simple is not None:
+            return simple
+        name = self.temp()
+        self.expr_into(name, expr, out)
+        return load(name)
+
+    def _simple_atom(self, expr: ast.expr) -> ast.expr | None:
+        if isinstance(expr, ast.Constant):
+            return const(expr.value)
+        if isinstance(expr, ast.Name):
+            if expr.id in self.cap.functions or expr.id in self.cap.modules:
+                raise self.error(expr, f"'{expr.id}' is used as a value",
+                                 hint="call it, or use a number")
+            return load(expr.id)
+        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name):
+            module = self.cap.modules.get(expr.value.id)
+            if module:
+                return name_node(f"{module}.{expr.attr}")
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub) \
+                and isinstance(expr.operand, ast.Constant) \
+                and not isinstance(expr.operand.value, bool):
+            return const(-expr.operand.value)
+        return None
+
+    def expr_into(self, target: str, expr: ast.expr, out: list[ast.stmt]) -> None:
+        """Emit statements that leave the value of `expr` in variable `target`."""
+        simple = self._simple_atom(expr)
+        if simple is not None:
+            self.put(out, assign(target, simple))
+        elif isinstance(expr, ast.BinOp):
+            left = self.atom(expr.left, out)
+            right = self.atom(expr.right, out)
+            self.put(out, assign(target, ast.BinOp(left, expr.op, right)))
+        elif isinstance(expr, ast.UnaryOp):
+            if isinstance(expr.op, ast.UAdd):
+                self.expr_into(target, expr.operand, out)
+                return
+            operand = self.atom(expr.operand, out)
+            self.put(out, assign(target, ast.UnaryOp(expr.op, operand)))
+        elif isinstance(expr, ast.Compare):
+            self._compare(target, expr, out)
+        elif isinstance(expr, ast.BoolOp):
+            self._boolop(target, expr, out)
+        elif isinstance(expr, ast.IfExp):
+            test = self.condition(expr.test, out)
+            body: list[ast.stmt] = []
+            orelse: list[ast.stmt] = []
+            self.expr_into(target, expr.body, body)
+            self.expr_into(target, expr.orelse, orelse)
+            self.put(out, ast.If(test, body, orelse))
+        elif isinstance(expr, ast.Call):
+            self._call(target, expr, out)
+        else:
+            raise self.error(expr, f"'{type(expr).__name__}' expressions are not supported")
+
+    def _compare(self, target: str, expr: ast.Compare, out: list[ast.stmt]) -> None:
+        left = self.atom(expr.left, out)
+        right = self.atom(expr.comparators[0], out)
+        self.put(out, assign(target, ast.Compare(left, [expr.ops[0]], [right])))
+        if len(expr.ops) == 1:
+            return
+        # a < b < c  ->  t = a < b; if t: t = b < c   (c evaluated only when needed)
+        rest = ast.Compare(right, expr.ops[1:], expr.comparators[1:])
+        body: list[ast.stmt] = []
+        self._compare(target, rest, body)
+        self.put(out, ast.If(load(target), body, []))
+
+    def _boolop(self, target: str, expr: ast.BoolOp, out: list[ast.stmt]) -> None:
+        # t = A and B  ->  t = A; if t: t = B        (or: if not t: t = B)
+        self.expr_into(target, expr.values[0], out)
+        for value in expr.values[1:]:
+            body: list[ast.stmt] = []
+            self.expr_into(target, value, body)
+            if isinstance(expr.op, ast.And):
+                test = load(target)
+            else:
+                test = load(self.temp("_c"))
+                self.put(out, assign(test.id, ast.UnaryOp(ast.Not(), load(target))))
+            self.put(out, ast.If(test, body, []))
+
+    def callee(self, func: ast.expr) -> str:
+        if isinstance(func, ast.Name):
+            return self.cap.functions[func.id]
+        return f"{self.cap.modules[func.value.id]}.{func.attr}"
+
+    def _call(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        fname = self.callee(expr.func)
+        args = expr.args
+        if fname in _COMPOUND_FUNCS and len(args) > 2:
+            # max(a, b, c) -> max(max(a, b), c)
+            nested = ast.Call(expr.func, args[:-1], [])
+            ast.copy_location(nested, expr)
+            self._call(target, ast.Call(expr.func, [nested, args[-1]], []), out)
+            return
+        if fname in ("max", "min") and len(args) < 2:
+            raise self.error(expr, f"{fname}() of a sequence is not supported",
+                             hint=f"pass the values: {fname}(a, b)")
+        if fname == "math.log" and len(args) == 2:
+            # log(x, base) -> log(x) / log(base)
+            num = self.atom(ast.Call(expr.func, [args[0]], []), out)
+            den = self.atom(ast.Call(expr.func, [args[1]], []), out)
+            self.put(out, assign(target, ast.BinOp(num, ast.Div(), den)))
+            return
+        atoms = [self.atom(a, out) for a in args]
+        self.put(out, assign(target, ast.Call(name_node(fname), atoms, [])))
+
+
+def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
+    """Number temporaries in the order they are first written, for readability."""
+    by_prefix: dict[str, list[str]] = {}
+    order: list[str] = []
+    for stmt in walk_stmts(tree.body):
+        targets = [stmt.targets[0].id] if isinstance(stmt, ast.Assign) else \
+            [stmt.target.id] if isinstance(stmt, ast.For) else []
+        for name in targets:
+            if name in temps and name not in order:
+                order.append(name)
+    for name in order:
+        prefix = name.rstrip("0123456789")
+        by_prefix.setdefault(prefix, []).append(name)
+    mapping: dict[str, str] = {}
+    for names in by_prefix.values():
+        ranked = sorted(names, key=lambda n: int(n[len(n.rstrip("0123456789")):]))
+        mapping.update(zip(names, ranked))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in mapping:
+            node.id = mapping[node.id]
+
+
+def assigned_names(body: list[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for stmt in walk_stmts(body):
+        if isinstance(stmt, ast.Assign):
+            names.add(stmt.targets[0].id)
+        elif isinstance(stmt, ast.For):
+            names.add(stmt.target.id)
+    return names
+
+
+__all__ = ["normalize", "Normalized", "Namer", "assigned_names", "is_atom"]
