@@ -115,18 +115,47 @@ class Reverse:
     def push(self, kind: str, value: ast.expr, line: int | None) -> ast.stmt:
         self.tapes.add(kind)
         buf, top = self.tape_names[kind]
-        call = ast.Call(load(f"push_{kind}"), [load(buf), load(top), value], [])
-        node = ast.Assign([ast.Tuple([ast.Name(buf, ast.Store()), ast.Name(top, ast.Store())],
-                                     ast.Store())], call)
-        return _stmt(node, line)
+        call = ast.Call(load("push"), [load(buf), load(top), value], [])
+        return _stmt(assign(top, call), line)
 
     def pop(self, kind: str, into: str, line: int | None) -> ast.stmt:
         self.tapes.add(kind)
         buf, top = self.tape_names[kind]
-        call = ast.Call(load(f"pop_{kind}"), [load(buf), load(top)], [])
+        call = ast.Call(load("pop"), [load(buf), load(top)], [])
         node = ast.Assign([ast.Tuple([ast.Name(into, ast.Store()), ast.Name(top, ast.Store())],
                                      ast.Store())], call)
         return _stmt(node, line)
+
+    def reserve(self, counts: dict[str, int], n: ast.expr | None, line) -> list[ast.stmt]:
+        """Make room on each tape for `n` times `counts` more values."""
+        out = []
+        for kind in "fib":
+            if counts.get(kind):
+                buf, top = self.tape_names[kind]
+                c = const(counts[kind])
+                size = c if n is None else (n if counts[kind] == 1 else
+                                            ast.BinOp(n, ast.Mult(), c))
+                call = ast.Call(load("reserve"), [load(buf), load(top), size], [])
+                self.runtime_names.add("reserve")
+                out.append(_stmt(assign(buf, call), line))
+        return out
+
+    def count_pushes(self, body: list[ast.stmt]) -> dict[str, int]:
+        """Most values one pass through `body` pushes per tape, leaving out the
+        bodies of nested loops (which reserve for themselves)."""
+        tops = {top: kind for kind, (_, top) in self.tape_names.items()}
+        counts: dict[str, int] = {}
+        for stmt in body:
+            if isinstance(stmt, ast.If):
+                a, b = self.count_pushes(stmt.body), self.count_pushes(stmt.orelse)
+                for kind in set(a) | set(b):
+                    counts[kind] = counts.get(kind, 0) + max(a.get(kind, 0), b.get(kind, 0))
+            elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) \
+                    and isinstance(stmt.value.func, ast.Name) \
+                    and stmt.value.func.id == "push":
+                kind = tops[stmt.targets[0].id]
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
 
     # structure -----------------------------------------------------------
 
@@ -397,6 +426,13 @@ class Reverse:
                                                         [start, stop, step], [])), line))
                 self.runtime_names.add("range_len")
         self.loop_info[id(node)] = info
+        per_iteration = self.count_pushes(body)
+        if per_iteration:
+            trips = stop if _is_const(start, 0) and _is_const(step, 1) else \
+                ast.Call(load("range_len"), [start, stop, step], [])
+            if isinstance(trips, ast.Call):
+                self.runtime_names.add("range_len")
+            pre += self.reserve(per_iteration, trips, line)
         out = pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
         out += post
         if info["kind"] == "count" and info["taped"]:
@@ -409,6 +445,7 @@ class Reverse:
         if not self.needs_rev(node):
             return [_stmt(ast.While(node.test, body, []), line)]
         count = self.namer.fresh("_n")
+        body[:0] = self.reserve(self.count_pushes(body), None, line)
         body.insert(0, _stmt(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
                                            const(1)), line))
         self.loop_info[id(node)] = {"count": count, "taped": bool(loops), "line": line}
@@ -511,11 +548,13 @@ class Reverse:
         rev = self.rev_block(tree.body[:-1], [])
         line0 = tree.srcline
         init: list[ast.stmt] = []
+        top_level = self.count_pushes(fwd)
         for kind in "fib":
             if kind in self.tapes:
                 buf, top = self.tape_names[kind]
-                init.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"),
-                                                       [const(TAPE_CAPACITY)], [])), None))
+                size = const(max(TAPE_CAPACITY, top_level.get(kind, 0)))
+                init.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"), [size], [])),
+                                  None))
                 init.append(_stmt(assign(top, const(0)), None))
         adjoints: list[str] = []
         for stmt in walk_stmts(tree.body):
@@ -600,6 +639,7 @@ def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
             wrt: list[str]) -> tuple[ast.FunctionDef, set[str], set[str]]:
     rev = Reverse(norm, cap, typed, ana, wrt)
     fn = rev.run()
-    helpers = {f"tape_{k}" for k in rev.tapes} | {f"push_{k}" for k in rev.tapes} \
-        | {f"pop_{k}" for k in rev.tapes} | rev.runtime_names
+    helpers = {f"tape_{k}" for k in rev.tapes} | rev.runtime_names
+    if rev.tapes:
+        helpers |= {"push", "pop"}
     return fn, helpers, set(rev.adj.values())

@@ -1,11 +1,14 @@
 """The tape used by generated adjoints: typed stacks on NumPy buffers.
 
-A tape is a pair ``(buffer, top)`` held in two local variables of the
-generated function: ``_tf, _nf`` for floats, ``_ti, _ni`` for integers and
-``_tb, _nb`` for booleans (branch decisions). ``push_*`` returns the buffer
-(grown by doubling when full) and the new top; ``pop_*`` returns the value and
-the new top. The helpers are plain Python functions registered with Numba, so
-the same generated module runs compiled (Numba inlines them) and uncompiled
+A tape is a buffer and its top, held in two local variables of the generated
+function: ``_tf, _nf`` for floats, ``_ti, _ni`` for integers and ``_tb, _nb``
+for booleans (branch decisions). Before a loop the forward sweep reserves room
+for everything the loop will push (``reserve``), so ``push`` itself never
+reallocates: rebinding a buffer inside a hot loop costs Numba a reference
+count update per iteration, several times the cost of the store.
+
+The helpers are plain Python functions registered with Numba, so the same
+generated module runs compiled (Numba inlines them) and uncompiled
 (``jit=False``) without change.
 """
 
@@ -14,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba.extending import register_jitable
 
-__all__ = ["tape_f", "tape_i", "tape_b", "push_f", "push_i", "push_b",
-           "pop_f", "pop_i", "pop_b"]
+__all__ = ["tape_f", "tape_i", "tape_b", "reserve", "push", "pop", "range_len"]
 
 
 @register_jitable
@@ -34,46 +36,36 @@ def tape_b(capacity):
 
 
 @register_jitable
-def _grown(buf):
-    new = np.empty(2 * buf.shape[0] + 16, buf.dtype)
-    new[: buf.shape[0]] = buf
+def reserve(buf, top, n):
+    """`buf`, or a larger copy of it, with room for `n` more values above `top`."""
+    if top + n <= buf.shape[0]:
+        return buf
+    size = max(2 * buf.shape[0], top + n)
+    new = np.empty(size, buf.dtype)
+    new[:top] = buf[:top]
     return new
 
 
 @register_jitable
-def push_f(buf, top, value):
-    if top == buf.shape[0]:
-        buf = _grown(buf)
+def push(buf, top, value):
+    """Store `value` at `top`; return the new top."""
+    if top >= buf.shape[0]:
+        raise IndexError("srcgrad internal error: tape overflow (reserve was too small)")
     buf[top] = value
-    return buf, top + 1
+    return top + 1
 
 
 @register_jitable
-def push_i(buf, top, value):
-    if top == buf.shape[0]:
-        buf = _grown(buf)
-    buf[top] = value
-    return buf, top + 1
-
-
-@register_jitable
-def push_b(buf, top, value):
-    if top == buf.shape[0]:
-        buf = _grown(buf)
-    buf[top] = value
-    return buf, top + 1
-
-
-@register_jitable
-def pop_f(buf, top):
+def pop(buf, top):
+    """The value below `top`, and the new top."""
     return buf[top - 1], top - 1
 
 
 @register_jitable
-def pop_i(buf, top):
-    return buf[top - 1], top - 1
-
-
-@register_jitable
-def pop_b(buf, top):
-    return buf[top - 1], top - 1
+def range_len(start, stop, step):
+    """len(range(start, stop, step)), for running a loop backwards."""
+    if step > 0:
+        n = (stop - start + step - 1) // step
+    else:
+        n = (start - stop - step - 1) // (-step)
+    return n if n > 0 else 0
