@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError
+from .errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError  # noqa: F401
 
 # Modules whose attributes the generated source may name directly.
 KNOWN_MODULES = {"math": math, "np": np}
@@ -55,6 +55,9 @@ class Captured:
     modules: dict[str, str] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)
     constants: dict[str, object] = field(default_factory=dict)
+    # Free names srcgrad cannot use: (node, message, hint), raised by the fence
+    # after its syntax checks.
+    problems: list[tuple[ast.AST, str, str]] = field(default_factory=list)
 
     def line_text(self, lineno: int) -> str:
         if 1 <= lineno <= len(self.file_lines):
@@ -143,9 +146,9 @@ def _resolve_free_names(cap: Captured) -> None:
         elif hasattr(builtins, name):
             value = getattr(builtins, name)
         else:
-            raise cap.error(UnsupportedSyntaxError, node,
-                            f"name '{name}' is not defined",
-                            hint="define it as a parameter, a local variable or a global")
+            cap.problems.append((node, f"name '{name}' is not defined",
+                                 "define it as a parameter, a local variable or a global"))
+            continue
         if isinstance(value, types.ModuleType):
             if value is math:
                 cap.modules[name] = "math"
@@ -154,28 +157,30 @@ def _resolve_free_names(cap: Captured) -> None:
             elif value.__name__ == "srcgrad":
                 cap.modules[name] = "srcgrad"
             else:
-                raise cap.error(UnsupportedSyntaxError, node,
-                                f"module '{value.__name__}' cannot be used here",
-                                hint="srcgrad understands the math and numpy modules")
+                cap.problems.append((node, f"module '{value.__name__}' cannot be used here",
+                                     "srcgrad understands the math and numpy modules"))
         elif isinstance(value, (bool, int, float, np.floating, np.integer)):
             cap.constants[name] = value
         elif id(value) in _FUNCTION_NAMES:
             cap.functions[name] = _FUNCTION_NAMES[id(value)]
         elif callable(value):
-            cap.functions[name] = _callable_name(cap, node, name, value)
+            qualified = _callable_name(name, value)
+            if qualified:
+                cap.functions[name] = qualified
+            else:
+                cap.problems.append((node, f"call to '{name}', a user-defined function, "
+                                     "is not supported yet",
+                                     "inline its body into the function you differentiate"))
         else:
-            raise cap.error(UnsupportedSyntaxError, node,
-                            f"global '{name}' is a {type(value).__name__}, which srcgrad "
-                            "cannot read", hint="pass it as an argument instead")
+            cap.problems.append((node, f"global '{name}' is a {type(value).__name__}, which "
+                                 "srcgrad cannot read", "pass it as an argument instead"))
 
 
-def _callable_name(cap: Captured, node: ast.AST, name: str, value) -> str:
+def _callable_name(name: str, value) -> str | None:
     module = getattr(value, "__module__", "") or ""
     qual = getattr(value, "__name__", name)
     if module == "srcgrad" or module.startswith("srcgrad."):
         return f"srcgrad.{qual}"
     if isinstance(value, np.ufunc) or module.startswith("numpy"):
         return f"np.{qual}"
-    raise cap.error(UnsupportedSyntaxError, node,
-                    f"call to '{name}', a user-defined function, is not supported yet",
-                    hint="inline its body into the function you differentiate")
+    return None

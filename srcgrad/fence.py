@@ -59,6 +59,10 @@ def fence(cap: Captured) -> Captured:
         raise cap.error(UnsupportedSyntaxError, tree, "*args and **kwargs are not supported",
                         hint="list the parameters one by one", construct="*args")
     _check_block(cap, tree.body, top=True)
+    if cap.problems:
+        node, message, hint = min(cap.problems, key=lambda p: (p[0].lineno, p[0].col_offset))
+        raise cap.error(UnsupportedSyntaxError, node, message, hint=hint,
+                        construct="name")
     if not _always_returns(tree.body):
         raise cap.error(UnsupportedSyntaxError, tree,
                         f"{tree.name} can reach its end without returning a value",
@@ -82,6 +86,7 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
             is_doc = top and i == 0 and isinstance(stmt.value, ast.Constant) \
                 and isinstance(stmt.value.value, str)
             if not is_doc:
+                _check_expr(cap, stmt.value)
                 _reject(cap, stmt, "expression statement",
                         "an expression whose value is not assigned has no effect on the "
                         "result; remove it or assign it")
@@ -171,6 +176,8 @@ def _is_module_attribute(cap: Captured, node: ast.Attribute) -> bool:
 def _check_callee(cap: Captured, node: ast.Call) -> None:
     func = node.func
     if isinstance(func, ast.Name):
+        if any(p[0] is func for p in cap.problems):
+            return  # reported after the syntax checks
         if func.id in cap.functions:
             if cap.functions[func.id] == "range":
                 _reject(cap, node, "range() outside a for statement",

@@ -106,11 +106,13 @@ def emit_module(cap: Captured, fn, helpers: set[str], wrt: list[str]) -> Emitted
            '"""')
     for line in doc.splitlines():
         out.add(line)
-    out.add("import math")
-    out.add("")
-    out.add("import numpy as np")
-    out.add("")
-    out.add("import srcgrad")
+    import ast as _ast
+    used = {n.id for n in _ast.walk(fn) if isinstance(n, _ast.Name)}
+    imports = [line for module, line in (("math", "import math"),
+                                         ("np", "import numpy as np"),
+                                         ("srcgrad", "import srcgrad")) if module in used]
+    for line in imports:
+        out.add(line)
     if helpers:
         out.add(f"from srcgrad.runtime import {', '.join(sorted(helpers))}")
     if cap.constants:
