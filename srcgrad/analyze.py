@@ -56,6 +56,7 @@ class Analysis:
     end: dict[int, int] = field(default_factory=dict)        # id(stmt) -> last number inside
     assigned_at: dict[str, list[int]] = field(default_factory=dict)
     reads: dict[str, int] = field(default_factory=dict)      # name -> number of reads
+    first_read: dict[str, int] = field(default_factory=dict)  # name -> earliest position
 
     def pos(self, stmt: ast.stmt) -> int:
         return self.position[id(stmt)]
@@ -90,6 +91,11 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | N
     for param in (a.arg for a in tree.args.args):
         ana.assigned_at.setdefault(param, []).append(-1)
     assigns: list[tuple[str, ast.expr]] = []
+
+    def note_read(name: str, p: int) -> None:
+        ana.reads[name] = ana.reads.get(name, 0) + 1
+        ana.first_read[name] = min(ana.first_read.get(name, p), p)
+
     for stmt in walk_stmts(tree.body):
         p = ana.position[id(stmt)]
         if isinstance(stmt, ast.Assign):
@@ -97,16 +103,16 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | N
             ana.assigned_at.setdefault(name, []).append(p)
             assigns.append((name, stmt.value))
             for r in names_read(stmt.value):
-                ana.reads[r] = ana.reads.get(r, 0) + 1
+                note_read(r, p)
         elif isinstance(stmt, ast.For):
             ana.assigned_at.setdefault(stmt.target.id, []).append(p)
             for arg in stmt.iter.args:
                 if isinstance(arg, ast.Name):
-                    ana.reads[arg.id] = ana.reads.get(arg.id, 0) + 1
+                    note_read(arg.id, p)
         elif isinstance(stmt, (ast.If, ast.While)):
-            ana.reads[stmt.test.id] = ana.reads.get(stmt.test.id, 0) + 1
+            note_read(stmt.test.id, p)
         elif isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
-            ana.reads[stmt.value.id] = ana.reads.get(stmt.value.id, 0) + 1
+            note_read(stmt.value.id, p)
 
     floats = {name for name in typed.types if typed.is_float(name)}
     varied = {w for w in wrt if w in floats}

@@ -65,6 +65,8 @@ class GradFunction:
         self._jit = jit
         self._with_value = with_value
         self._specs: dict[tuple, Built] = {}
+        # Python-scalar argument types -> (compiled function, convert gradients?)
+        self._fast: dict[tuple, tuple] = {}
         self._last: Built | None = None
         self._lock = threading.Lock()
         functools.update_wrapper(self, self._fn)
@@ -108,10 +110,23 @@ class GradFunction:
         return built
 
     def _run(self, args: tuple, kwargs: dict, seed=1.0):
-        args = self._bind(args, kwargs)
-        built = self._specialize(self._types(args))
+        if kwargs or len(args) != len(self._params):
+            args = self._bind(args, kwargs)
+        key = tuple(map(type, args))
+        fast = self._fast.get(key)
+        if fast is None:
+            built = self._specialize(self._types(args))
+            plain = all(t in (float, int, bool) for t in key)
+            fast = (built, not plain)
+            if plain:
+                self._fast[key] = fast
+        built, convert = fast
+        self._last = built
         value, grads, tape_bytes = built.fn(*args, seed)
-        grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
+        if convert:
+            grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
+        elif not self._jit:
+            grads = tuple(float(g) for g in grads)
         return value, (grads[0] if self._single else grads), tape_bytes
 
     def __call__(self, *args, **kwargs):
@@ -141,8 +156,22 @@ class GradFunction:
         if self._last is not None:
             return self._last.source
         from .pipeline import generate
-        types = tuple(nbtypes.float64 for _ in self._params)
-        return generate(self._cap, types, self._wrt_names)[0]
+        return generate(self._cap, self._preview_types(), self._wrt_names)[0]
+
+    def _preview_types(self) -> tuple:
+        """Argument types to show source for before any call: from annotations
+        (int, float, bool) or default values, else float64."""
+        types = []
+        for name in self._params:
+            param = self._signature.parameters[name]
+            hint = param.annotation
+            if hint in (int, "int") or (hint is param.empty and type(param.default) is int):
+                types.append(nbtypes.int64)
+            elif hint in (bool, "bool") or type(param.default) is bool:
+                types.append(nbtypes.boolean)
+            else:
+                types.append(nbtypes.float64)
+        return tuple(types)
 
 
 def _like(arg, g):

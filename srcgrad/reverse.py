@@ -324,17 +324,18 @@ class Reverse:
                                                    expr), line))
                 assigned_here.add(name)
             if not self_ref and not keep_bt and not self._single_use(t, seg) \
-                    and not self._written_once(t, loops):
+                    and not self._adjoint_dead_after(t, stmt, loops):
                 out.append(_stmt(assign(bt, const(0.0)), line))
             plan.adjoint += out
+        plan.adjoint = _fold_zeroing(plan.adjoint)
         return plan
 
-    def _written_once(self, name: str, loops: list[ast.stmt]) -> bool:
-        """Assigned by one statement, outside loops, and not a parameter: its adjoint
-        is never read again after that statement is reversed."""
-        return not loops and self.assign_count.get(name) == 1 \
-            and name not in self.ana.assigned_at.get("", []) \
-            and -1 not in self.ana.assigned_at.get(name, [])
+    def _adjoint_dead_after(self, name: str, stmt: ast.stmt, loops: list[ast.stmt]) -> bool:
+        """Once `stmt` (which writes `name`) is reversed, is b_name never read again?
+        True outside loops when no earlier statement reads `name` and it is not a
+        gradient the function returns."""
+        return not loops and name not in self.wrt \
+            and self.ana.first_read.get(name, 1 << 60) >= self.ana.pos(stmt)
 
     @staticmethod
     def _first_read(seg: list[ast.stmt], name: str) -> int:
@@ -592,6 +593,32 @@ class Reverse:
                              col_offset=0)
         fn.sections = (len(init), len(fwd), len(mid), len(rev))
         return fn
+
+
+def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """`b = 0.0` followed (before any other use of b) by `b += e` becomes `b = e`."""
+    out = list(stmts)
+    k = 0
+    while k < len(out):
+        stmt = out[k]
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) \
+                and stmt.value.value == 0.0 and isinstance(stmt.targets[0], ast.Name):
+            name = stmt.targets[0].id
+            for m in range(k + 1, len(out)):
+                later = out[m]
+                uses = {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}
+                if name not in uses:
+                    continue
+                if isinstance(later, ast.AugAssign) and later.target.id == name \
+                        and isinstance(later.op, ast.Add) and name not in {
+                            n.id for n in ast.walk(later.value) if isinstance(n, ast.Name)}:
+                    new = assign(name, later.value, getattr(later, "srcline", None))
+                    out[m] = new
+                    del out[k]
+                    k -= 1
+                break
+        k += 1
+    return out
 
 
 class _Slot:
