@@ -140,6 +140,50 @@ class Reverse:
                 out.append(_stmt(assign(buf, call), line))
         return out
 
+    def place_reserves(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """Insert `reserve` calls so that every push has room, without reserving
+        inside hot loops. Statements between loops form chunks that reserve
+        what they push on entry; a loop with no loop inside reserves for all its
+        iterations before it starts (a `while`, at the top of each iteration); a
+        loop with loops inside places reserves in its body the same way."""
+        out: list[ast.stmt] = []
+        chunk: list[ast.stmt] = []
+
+        def flush() -> None:
+            if chunk:
+                out.extend(self.reserve(self.count_pushes(chunk), None,
+                                        getattr(chunk[0], "srcline", None)))
+                out.extend(chunk)
+                chunk.clear()
+
+        for stmt in body:
+            if not _contains_loop(stmt):
+                chunk.append(stmt)
+                continue
+            flush()
+            line = getattr(stmt, "srcline", None)
+            if isinstance(stmt, ast.If):
+                stmt.body = self.place_reserves(stmt.body)
+                stmt.orelse = self.place_reserves(stmt.orelse)
+            elif any(_contains_loop(s) for s in stmt.body):
+                stmt.body = self.place_reserves(stmt.body)
+            elif isinstance(stmt, ast.While):
+                stmt.body = self.reserve(self.count_pushes(stmt.body), None, line) \
+                    + stmt.body
+            else:
+                args = stmt.iter.args
+                start, stop, step = (const(0), args[0], const(1)) if len(args) == 1 else \
+                    (args[0], args[1], const(1)) if len(args) == 2 else tuple(args)
+                if _is_const(start, 0) and _is_const(step, 1):
+                    trips = stop
+                else:
+                    trips = ast.Call(load("range_len"), [start, stop, step], [])
+                    self.runtime_names.add("range_len")
+                out.extend(self.reserve(self.count_pushes(stmt.body), trips, line))
+            out.append(stmt)
+        flush()
+        return out
+
     def count_pushes(self, body: list[ast.stmt]) -> dict[str, int]:
         """Most values one pass through `body` pushes per tape, leaving out the
         bodies of nested loops (which reserve for themselves)."""
@@ -332,10 +376,12 @@ class Reverse:
 
     def _adjoint_dead_after(self, name: str, stmt: ast.stmt, loops: list[ast.stmt]) -> bool:
         """Once `stmt` (which writes `name`) is reversed, is b_name never read again?
-        True outside loops when no earlier statement reads `name` and it is not a
-        gradient the function returns."""
+        True outside loops when no earlier statement reads or writes `name` (whose
+        adjoints would read b_name) and it is not a gradient the function returns."""
+        at = self.ana.pos(stmt)
         return not loops and name not in self.wrt \
-            and self.ana.first_read.get(name, 1 << 60) >= self.ana.pos(stmt)
+            and self.ana.first_read.get(name, 1 << 60) >= at \
+            and all(p >= at for p in self.ana.assigned_at.get(name, []))
 
     @staticmethod
     def _first_read(seg: list[ast.stmt], name: str) -> int:
@@ -427,13 +473,6 @@ class Reverse:
                                                         [start, stop, step], [])), line))
                 self.runtime_names.add("range_len")
         self.loop_info[id(node)] = info
-        per_iteration = self.count_pushes(body)
-        if per_iteration:
-            trips = stop if _is_const(start, 0) and _is_const(step, 1) else \
-                ast.Call(load("range_len"), [start, stop, step], [])
-            if isinstance(trips, ast.Call):
-                self.runtime_names.add("range_len")
-            pre += self.reserve(per_iteration, trips, line)
         out = pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
         out += post
         if info["kind"] == "count" and info["taped"]:
@@ -446,7 +485,6 @@ class Reverse:
         if not self.needs_rev(node):
             return [_stmt(ast.While(node.test, body, []), line)]
         count = self.namer.fresh("_n")
-        body[:0] = self.reserve(self.count_pushes(body), None, line)
         body.insert(0, _stmt(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
                                            const(1)), line))
         self.loop_info[id(node)] = {"count": count, "taped": bool(loops), "line": line}
@@ -545,15 +583,14 @@ class Reverse:
         ret = tree.body[-1]
         assert isinstance(ret, ast.Return)
         seed = self.namer.exact("_seed")
-        fwd = self.fwd_block(tree.body, [])
+        fwd = self.place_reserves(self.fwd_block(tree.body, []))
         rev = self.rev_block(tree.body[:-1], [])
         line0 = tree.srcline
         init: list[ast.stmt] = []
-        top_level = self.count_pushes(fwd)
         for kind in "fib":
             if kind in self.tapes:
                 buf, top = self.tape_names[kind]
-                size = const(max(TAPE_CAPACITY, top_level.get(kind, 0)))
+                size = const(TAPE_CAPACITY)
                 init.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"), [size], [])),
                                   None))
                 init.append(_stmt(assign(top, const(0)), None))
@@ -644,6 +681,16 @@ def _operand_slots(value: ast.expr) -> list[_Slot]:
     if isinstance(value, ast.Call):
         return [_Slot(value, "args", i) for i in range(len(value.args))]
     return []
+
+
+def _contains_loop(stmt: ast.stmt) -> bool:
+    return any(isinstance(s, (ast.For, ast.While)) for s in _walk_one(stmt))
+
+
+def _walk_one(stmt: ast.stmt):
+    yield stmt
+    for child in getattr(stmt, "body", []) + getattr(stmt, "orelse", []):
+        yield from _walk_one(child)
 
 
 def _is_const(node, value) -> bool:

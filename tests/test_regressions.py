@@ -1,0 +1,90 @@
+"""Programs that once gave wrong gradients (found by random program testing)."""
+
+from __future__ import annotations
+
+import pytest
+
+import srcgrad
+
+SOURCE = '''
+import math
+
+def reassigned_once_more(x, y, n):
+    b = y
+    b = ((max(-1.88, y) + math.cos(1.96))) ** 2
+    return b
+
+def reassigned_from_other(x, y, n):
+    b = y
+    b = math.tanh(min(abs(1.47), (x + 1.21)))
+    s, b = b, (((1.11 / (1.5 + n * n)) * n)) ** 2
+    return min(((s) ** 2 * min(-1.0, 0.62)), 0.5)
+
+def return_inside_while_for(x, y, n):
+    a = x
+    b = y
+    c = 0.5
+    a = math.exp(math.sin((-0.96) ** 2))
+    for i0 in range(n, 0, -1):
+        a *= math.tanh(y)
+    w0 = 0
+    while w0 < 6 and (max(a, n) - max(b, n)) < 1.23:
+        for i1 in range(n, 0, -1):
+            if math.cos(math.exp(math.sin(-1.86))) > 0.01:
+                return ((math.cos(c) - c) * min(math.exp(math.sin(w0)), (i1 * a)))
+    return 1.0
+
+def pushes_after_inner_while(x, y, n):
+    c = 0.5
+    for i1 in range(n, 0, -1):
+        c += i1 + c
+        w2 = 0
+        while w2 < 6 and y < 0.98:
+            w2 += 1
+            c = c * x + w2
+        c = math.sin(c) + y
+    return c
+
+def decision_inside_branch(x, n):
+    t = 0.0
+    for i in range(n):
+        for j in range(3):
+            if x * i > 4.0:
+                return t
+            if j == 1:
+                continue
+            t = t + x * j
+    return t * x
+'''
+
+CASES = [
+    ("reassigned_once_more", (0.37, -0.61, 4), (0, 1)),
+    ("reassigned_from_other", (0.37, -0.61, 4), (0, 1)),
+    ("return_inside_while_for", (0.37, -0.61, 4), (0, 1)),
+    ("pushes_after_inner_while", (0.37, -0.61, 4), (0, 1)),
+    ("decision_inside_branch", (0.7, 5), (0,)),
+    ("decision_inside_branch", (0.3, 5), (0,)),
+]
+
+
+def _fd(f, args, i, h=1e-6):
+    a = list(args)
+    a[i] += h
+    up = f(*a)
+    a[i] -= 2 * h
+    return (up - f(*a)) / (2 * h)
+
+
+@pytest.fixture(scope="module")
+def mod(make_module):
+    return make_module(SOURCE)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("name, args, wrt", CASES)
+def test_regression(mod, name, args, wrt, jit):
+    f = getattr(mod, name)
+    value, grads = srcgrad.value_and_grad(f, wrt=wrt, jit=jit)(*args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    expected = [_fd(f, args, i) for i in wrt]
+    assert list(grads) == pytest.approx(expected, rel=1e-6, abs=1e-8)
