@@ -102,14 +102,12 @@ defrule("math.log1p", "x", "g / (1.0 + x)")
 defrule("math.log10", "x", "g / (x * 2.302585092994046)")
 defrule("math.log2", "x", "g / (x * 0.6931471805599453)")
 defrule("math.sqrt", "x", "g * 0.5 / ans")
-defrule("math.cbrt", "x", "g / (3.0 * ans * ans)")
 defrule("math.pow", "x, y", "g * y * x ** (y - 1)",
         "g * math.log(x if x != 0 else 1.0) * ans")
 defrule("math.fabs", "x", "g * (1.0 if x >= 0 else -1.0)")
 defrule("math.erf", "x", "g * 1.1283791670955126 * math.exp(-x * x)")
 defrule("math.erfc", "x", "-g * 1.1283791670955126 * math.exp(-x * x)")
 defrule("math.copysign", "x, y", "g * (1.0 if (x >= 0) == (ans >= 0) else -1.0)", None)
-defrule("math.fmod", "x, y", "g", "-g * math.trunc(x / y)")
 
 # ----- piecewise constant -----
 defzero("math.floor", "math.ceil", "math.trunc", "math.isnan", "math.isinf",
@@ -124,15 +122,17 @@ _NP_ALIASES = {
     "arctan": "atan", "arctan2": "atan2", "hypot": "hypot", "sinh": "sinh",
     "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
     "arctanh": "atanh", "exp": "exp", "expm1": "expm1", "exp2": "exp2", "log": "log",
-    "log1p": "log1p", "log10": "log10", "log2": "log2", "sqrt": "sqrt", "cbrt": "cbrt",
+    "log1p": "log1p", "log10": "log10", "log2": "log2", "sqrt": "sqrt",
     "power": "pow", "fabs": "fabs", "abs": "fabs", "absolute": "fabs", "floor": "floor",
     "ceil": "ceil", "trunc": "trunc", "degrees": "degrees", "radians": "radians",
-    "deg2rad": "radians", "rad2deg": "degrees", "copysign": "copysign", "fmod": "fmod",
+    "deg2rad": "radians", "rad2deg": "degrees", "copysign": "copysign",
     "isnan": "isnan", "isinf": "isinf", "isfinite": "isfinite",
 }
 for _np_name, _math_name in _NP_ALIASES.items():
     RULES[f"np.{_np_name}"] = RULES[f"math.{_math_name}"]
 defrule("np.square", "x", "g * 2.0 * x")
+defrule("np.cbrt", "x", "g / (3.0 * ans * ans)")  # math.cbrt: Numba cannot compile it
+defrule("np.fmod", "x, y", "g", "-g * math.trunc(x / y)")
 defrule("np.sign", "x", None)
 
 
