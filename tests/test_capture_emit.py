@@ -46,8 +46,8 @@ def test_capture_resolves_aliases_globals_and_closures(mod):
     assert cap.functions["sin"] == "math.sin"
     assert cap.modules["m"] == "math"
     assert cap.constants == {"SCALE": 3.0, "COUNT": 4, "offset": 0.25}
-    assert cap.tree.lineno == 12  # the file's line, not the snippet's
-    assert cap.line_text(13) == "return sin(x) * SCALE + m.cos(x) * COUNT + offset"
+    assert cap.tree.lineno == 11  # the file's line, not the snippet's
+    assert cap.line_text(12) == "return sin(x) * SCALE + m.cos(x) * COUNT + offset"
 
 
 def test_closure_constants_are_read_as_constants(mod):
