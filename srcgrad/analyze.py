@@ -61,6 +61,10 @@ class Analysis:
     def pos(self, stmt: ast.stmt) -> int:
         return self.position[id(stmt)]
 
+    def assigned_within(self, name: str, loop: ast.stmt) -> bool:
+        start, end = self.position[id(loop)], self.end[id(loop)]
+        return any(start <= p <= end for p in self.assigned_at.get(name, []))
+
     def stable(self, name: str, at: int, loops: list[ast.stmt]) -> bool:
         """True when the value of `name` read at position `at` (inside `loops`)
         is still in the variable when the reverse sweep reaches that point."""

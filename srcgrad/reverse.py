@@ -89,6 +89,7 @@ class Reverse:
         self.tape_names = {k: (self.namer.exact(f"_t{k}"), self.namer.exact(f"_n{k}"))
                            for k in "fib"}
         self.no_init: set[str] = set()
+        self.hoisted: dict[int, list[str]] = {}  # id(loop) -> values taped at its entry
         self.assign_count: dict[str, int] = {}
         for stmt in walk_stmts(norm.tree.body):
             t = target_of(stmt)
@@ -303,8 +304,20 @@ class Reverse:
                            key=lambda n: (self._first_read(seg, n), n)):
             if name in self.cap.constants or name in loop_vars:
                 continue
-            if not self.ana.stable(name, at, loops):
+            if self.ana.stable(name, at, loops):
+                continue
+            # Not written inside some enclosing loop: tape it once per entry to the
+            # outermost such loop instead of once per execution of the segment.
+            outer = next((j for j, lp in enumerate(loops)
+                          if not self.ana.assigned_within(name, lp)), None)
+            if outer is None:
                 plan.saves.append(name)
+                continue
+            loop = loops[outer]
+            if not self.ana.stable(name, self.ana.pos(loop), loops[:outer]):
+                hoisted = self.hoisted.setdefault(id(loop), [])
+                if name not in hoisted:
+                    hoisted.append(name)
 
         # Names of recomputed values.
         names: dict[tuple[str, int], str] = {}
@@ -473,6 +486,9 @@ class Reverse:
                                                         [start, stop, step], [])), line))
                 self.runtime_names.add("range_len")
         self.loop_info[id(node)] = info
+        # Values the body reads but never writes are taped once, after the loop
+        # (they are unchanged by it), so the reverse sweep pops them before the body.
+        post[:0] = self._push_hoisted(node)
         out = pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
         out += post
         if info["kind"] == "count" and info["taped"]:
@@ -489,10 +505,29 @@ class Reverse:
                                            const(1)), line))
         self.loop_info[id(node)] = {"count": count, "taped": bool(loops), "line": line}
         out = [_stmt(assign(count, const(0)), line),
-               _stmt(ast.While(node.test, body, []), line)]
+               _stmt(ast.While(node.test, body, []), line)] + self._push_hoisted(node)
         if loops:
             out.append(self.push("i", load(count), line))
         return out
+
+    def _zero(self, name: str) -> ast.expr:
+        from numba import types as nbtypes
+        typ = self.typed.types.get(name)
+        if isinstance(typ, nbtypes.Boolean):
+            return const(False)
+        if isinstance(typ, nbtypes.Integer):
+            return const(0)
+        if isinstance(typ, nbtypes.Float) and typ.bitwidth == 32:
+            return ast.Call(name_node("np.float32"), [const(0.0)], [])
+        return const(0.0)
+
+    def _push_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
+        return [self.push(self.typed.kind(n), load(n), loop.srcline)
+                for n in self.hoisted.get(id(loop), [])]
+
+    def _pop_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
+        return [self.pop(self.typed.kind(n), n, loop.srcline)
+                for n in reversed(self.hoisted.get(id(loop), []))]
 
     # reverse sweep -------------------------------------------------------
 
@@ -537,12 +572,13 @@ class Reverse:
         out: list[ast.stmt] = []
         if info["kind"] == "bounds":
             start, stop, step = info["start"], info["stop"], info["step"]
+            out += self._pop_hoisted(node)
             if _is_const(step, 1):
                 first = ast.BinOp(stop, ast.Sub(), const(1))
                 bound = ast.BinOp(start, ast.Sub(), const(1)) \
                     if not _is_const(start, 0) else const(-1)
                 it = ast.Call(load("range"), [first, bound, const(-1)], [])
-                return [_stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)]
+                return out + [_stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)]
             count = self.namer.fresh("_n")
             out.append(_stmt(assign(count, ast.Call(load("range_len"), [start, stop, step],
                                                     [])), line))
@@ -554,6 +590,7 @@ class Reverse:
             # Bounds were pushed start-then-step: pop step first.
             step = self._restore(info["step"], line, out)
             start = self._restore(info["start"], line, out)
+            out += self._pop_hoisted(node)
         k = self.namer.fresh("_k")
         it = ast.Call(load("range"), [ast.BinOp(load(count), ast.Sub(), const(1)),
                                       const(-1), const(-1)], [])
@@ -569,6 +606,7 @@ class Reverse:
         out: list[ast.stmt] = []
         if info["taped"]:
             out.append(self.pop("i", info["count"], line))
+        out += self._pop_hoisted(node)
         k = self.namer.fresh("_k")
         body = self.rev_block(node.body, loops + [node])
         it = ast.Call(load("range"), [load(info["count"])], [])
@@ -594,6 +632,12 @@ class Reverse:
                 init.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"), [size], [])),
                                   None))
                 init.append(_stmt(assign(top, const(0)), None))
+        # Variables assigned on some paths only: Numba must see them defined on all.
+        params = {a.arg for a in tree.args.args}
+        maybe = [n for n in _assigned_in_order(tree.body)
+                 if n not in _definitely_assigned(tree.body, set(params))]
+        for name in maybe:
+            init.append(_stmt(assign(name, self._zero(name)), None))
         adjoints: list[str] = []
         for stmt in walk_stmts(tree.body):
             t = target_of(stmt)
@@ -681,6 +725,27 @@ def _operand_slots(value: ast.expr) -> list[_Slot]:
     if isinstance(value, ast.Call):
         return [_Slot(value, "args", i) for i in range(len(value.args))]
     return []
+
+
+def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
+    names: list[str] = []
+    for stmt in walk_stmts(body):
+        t = target_of(stmt) or (stmt.target.id if isinstance(stmt, ast.For) else None)
+        if t and t not in names:
+            names.append(t)
+    return names
+
+
+def _definitely_assigned(body: list[ast.stmt], defined: set[str]) -> set[str]:
+    """Variables assigned on every path through `body` (loops may run zero times)."""
+    for stmt in body:
+        t = target_of(stmt)
+        if t:
+            defined = defined | {t}
+        elif isinstance(stmt, ast.If):
+            defined = _definitely_assigned(stmt.body, defined) \
+                & _definitely_assigned(stmt.orelse, defined)
+    return defined
 
 
 def _contains_loop(stmt: ast.stmt) -> bool:

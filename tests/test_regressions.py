@@ -55,6 +55,22 @@ def decision_inside_branch(x, n):
                 continue
             t = t + x * j
     return t * x
+
+def value_read_in_inner_while(x, y, n):
+    a = x
+    b = y
+    s = 0.0
+    for i0 in range(1, 5, 1):
+        if (math.cos(-1.12) + (n + b)) > 0.05:
+            for i2 in range(0, n, 1):
+                a -= (((-1.74 * a) + (b * a)) * (math.tanh(s) / (1.5 + abs(n) * abs(n))))
+            b -= math.cos(math.tanh(math.tanh(1.54)))
+        if (n * (-1.16) ** 2) > 0.45:
+            w2 = 0
+            while w2 < 6 and max(1.57, (a * y)) < 2.46:
+                w2 += 1
+                b *= math.tanh(min((math.cos(-1.03) / (1.5 + (1.26) ** 2 * (1.26) ** 2)), a))
+    return (math.tanh(y) - ((-1.15 * 1.05) - (1.2 - b)))
 '''
 
 CASES = [
@@ -63,6 +79,7 @@ CASES = [
     ("return_inside_while_for", (0.37, -0.61, 4), (0, 1)),
     ("pushes_after_inner_while", (0.37, -0.61, 4), (0, 1)),
     ("decision_inside_branch", (0.7, 5), (0,)),
+    ("value_read_in_inner_while", (0.37, -0.61, 4), (0, 1)),
     ("decision_inside_branch", (0.3, 5), (0,)),
 ]
 
