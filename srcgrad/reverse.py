@@ -632,12 +632,6 @@ class Reverse:
                 init.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"), [size], [])),
                                   None))
                 init.append(_stmt(assign(top, const(0)), None))
-        # Variables assigned on some paths only: Numba must see them defined on all.
-        params = {a.arg for a in tree.args.args}
-        maybe = [n for n in _assigned_in_order(tree.body)
-                 if n not in _definitely_assigned(tree.body, set(params))]
-        for name in maybe:
-            init.append(_stmt(assign(name, self._zero(name)), None))
         adjoints: list[str] = []
         for stmt in walk_stmts(tree.body):
             t = target_of(stmt)
@@ -672,7 +666,14 @@ class Reverse:
                              body=init + fwd + mid + rev + [final], decorator_list=[],
                              returns=None, type_comment=None, type_params=[], lineno=1,
                              col_offset=0)
-        fn.sections = (len(init), len(fwd), len(mid), len(rev))
+        # Variables read where some path has not assigned them yet (the reverse sweep
+        # reads a branch's decision only when the branch ran): define them for Numba.
+        params = {a.arg for a in tree.args.args} | {seed}
+        local = set(_assigned_in_order(fn.body))
+        needs: list[str] = []
+        _scan_reads(fn.body, set(params), needs)
+        inits = [_stmt(assign(n, self._zero(n)), None) for n in needs if n in local]
+        fn.body[len(init):len(init)] = inits
         return fn
 
 
@@ -736,15 +737,34 @@ def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
     return names
 
 
-def _definitely_assigned(body: list[ast.stmt], defined: set[str]) -> set[str]:
-    """Variables assigned on every path through `body` (loops may run zero times)."""
+def _scan_reads(body: list[ast.stmt], defined: set[str], needs: list[str]) -> set[str]:
+    """Collect in `needs` the names read at a point where some path has not assigned
+    them; return the names assigned on every path through `body`."""
+    def read(node: ast.AST | None) -> None:
+        for n in ast.walk(node) if node is not None else ():
+            if isinstance(n, ast.Name) and n.id not in defined and n.id not in needs:
+                needs.append(n.id)
+
     for stmt in body:
-        t = target_of(stmt)
-        if t:
-            defined = defined | {t}
+        if isinstance(stmt, ast.Assign):
+            read(stmt.value)
+            for t in stmt.targets:
+                defined = defined | {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(stmt, ast.AugAssign):
+            read(stmt.value)
+            read(ast.Name(stmt.target.id, ast.Load()))
         elif isinstance(stmt, ast.If):
-            defined = _definitely_assigned(stmt.body, defined) \
-                & _definitely_assigned(stmt.orelse, defined)
+            read(stmt.test)
+            defined = _scan_reads(stmt.body, set(defined), needs) \
+                & _scan_reads(stmt.orelse, set(defined), needs)
+        elif isinstance(stmt, ast.For):
+            read(stmt.iter)
+            _scan_reads(stmt.body, defined | {stmt.target.id}, needs)
+        elif isinstance(stmt, ast.While):
+            read(stmt.test)
+            _scan_reads(stmt.body, set(defined), needs)
+        elif isinstance(stmt, ast.Return):
+            read(stmt.value)
     return defined
 
 

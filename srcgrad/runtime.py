@@ -42,7 +42,8 @@ def reserve(buf, top, n):
         return buf
     size = max(2 * buf.shape[0], top + n)
     new = np.empty(size, buf.dtype)
-    new[:top] = buf[:top]
+    for k in range(top):  # a loop: a slice copy costs Numba ~2 s more to compile
+        new[k] = buf[k]
     return new
 
 

@@ -1,0 +1,449 @@
+"""Shared helpers for srcgrad benchmarks.
+
+Everything here is deliberately free of srcgrad imports at module level, so a
+benchmark can still check and time its non-srcgrad peers while the engine is
+broken.
+
+Pieces:
+
+* :func:`time_interleaved` -- wall-time per call for several peers, sampled in
+  interleaved (rotating) order, summarised as median / min / quartiles / IQR.
+* :func:`summarize` -- the summary statistics used everywhere.
+* :func:`fd4_gradient` -- 4th-order central finite differences.
+* :func:`check_close` / :class:`CheckFailed` -- loud agreement checks.
+* :func:`first_call_subprocess` -- first-call latency (transform + compile +
+  one call) measured in a fresh interpreter with a chosen ``SRCGRAD_CACHE_DIR``.
+* :func:`machine_info` -- CPU model, core count, library versions, date.
+* :func:`write_json`, :func:`format_table`, :func:`fmt_time`,
+  :func:`loglog_plot`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import importlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+# --------------------------------------------------------------------------
+# statistics and timing
+# --------------------------------------------------------------------------
+
+def summarize(samples: Sequence[float]) -> dict:
+    """Median, min, max, mean, quartiles and IQR of a list of samples (seconds)."""
+    a = np.asarray(samples, dtype=float)
+    q1, med, q3 = np.percentile(a, [25.0, 50.0, 75.0])
+    return {
+        "median": float(med),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+        "q1": float(q1),
+        "q3": float(q3),
+        "iqr": float(q3 - q1),
+        "repeats": int(a.size),
+    }
+
+
+def _time_loop(fn: Callable, args: tuple, number: int) -> float:
+    pc = time.perf_counter
+    t0 = pc()
+    for _ in range(number):
+        fn(*args)
+    return pc() - t0
+
+
+def calibrate_number(fn: Callable, args: tuple, min_sample_s: float, max_number: int = 1_000_000) -> int:
+    """Smallest number of back-to-back calls (1, 2, 5, 10, 20, ...) taking >= min_sample_s."""
+    fn(*args)  # warm-up (also triggers any lazy compilation)
+    number = 1
+    steps = (1, 2, 5)
+    k = 0
+    while number < max_number:
+        if _time_loop(fn, args, number) >= min_sample_s:
+            return number
+        k += 1
+        number = steps[k % 3] * 10 ** (k // 3)
+    return max_number
+
+
+def time_interleaved(
+    peers: Mapping[str, tuple[Callable, tuple]],
+    repeats: int,
+    min_sample_s: float = 2e-3,
+) -> dict[str, dict]:
+    """Time several peers, interleaved, and return per-call statistics for each.
+
+    ``peers`` maps a name to ``(fn, args)``.  For each peer a loop count
+    ``number`` is calibrated so that one sample (``number`` back-to-back calls)
+    lasts at least ``min_sample_s``; a sample's per-call time is its wall time
+    divided by ``number``.  The ``repeats`` samples of all peers are taken in
+    rounds, one sample per peer per round, with the order rotated each round so
+    that no peer is always first after another.  The garbage collector is off
+    while sampling.  Returns ``{name: summarize(samples) | {"number": n, "samples": [...]}}``.
+    """
+    names = list(peers)
+    numbers = {name: calibrate_number(*peers[name], min_sample_s) for name in names}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                fn, args = peers[name]
+                samples[name].append(_time_loop(fn, args, numbers[name]) / numbers[name])
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    out = {}
+    for name in names:
+        s = summarize(samples[name])
+        s["number"] = numbers[name]
+        s["samples"] = samples[name]
+        out[name] = s
+    return out
+
+
+# --------------------------------------------------------------------------
+# correctness checks
+# --------------------------------------------------------------------------
+
+class CheckFailed(AssertionError):
+    """A benchmark's peers disagree; no timing is reported for wrong answers."""
+
+
+def rel_err(got, want) -> np.ndarray:
+    got = np.atleast_1d(np.asarray(got, dtype=float))
+    want = np.atleast_1d(np.asarray(want, dtype=float))
+    return np.abs(got - want) / np.maximum(np.abs(want), np.finfo(float).tiny)
+
+
+def check_close(label: str, got, want, rtol: float, names: Sequence[str] | None = None) -> float:
+    """Raise :class:`CheckFailed` unless every component agrees to ``rtol`` (relative).
+
+    Returns the largest relative error (for the record).
+    """
+    got_a = np.atleast_1d(np.asarray(got, dtype=float))
+    want_a = np.atleast_1d(np.asarray(want, dtype=float))
+    if got_a.shape != want_a.shape:
+        raise CheckFailed(f"{label}: shape mismatch {got_a.shape} vs {want_a.shape}")
+    if not (np.all(np.isfinite(got_a)) and np.all(np.isfinite(want_a))):
+        raise CheckFailed(f"{label}: non-finite values: got={got_a.tolist()} want={want_a.tolist()}")
+    err = rel_err(got_a, want_a)
+    if np.any(err > rtol):
+        names = list(names) if names is not None else [str(i) for i in range(got_a.size)]
+        lines = [f"{label}: relative error exceeds rtol={rtol:g}"]
+        for nm, g, w, e in zip(names, got_a, want_a, err):
+            flag = "  <-- FAIL" if e > rtol else ""
+            lines.append(f"    {nm:>8}: got {g!r:>24}  want {w!r:>24}  rel.err {e:.3e}{flag}")
+        raise CheckFailed("\n".join(lines))
+    return float(err.max())
+
+
+def fd4_gradient(f: Callable[..., float], args: Sequence, wrt: Iterable[int], rel_step: float = 1e-3) -> np.ndarray:
+    """4th-order central finite differences of scalar ``f`` at ``args`` w.r.t. positions ``wrt``.
+
+    Step for argument k is ``rel_step * max(|args[k]|, 1e-3)``:
+    ``(-f(p+2e) + 8 f(p+e) - 8 f(p-e) + f(p-2e)) / (12 e)``.
+    """
+    args = list(args)
+    out = []
+    for k in wrt:
+        e = rel_step * max(abs(float(args[k])), 1e-3)
+
+        def ev(d, k=k):
+            a = list(args)
+            a[k] = float(args[k]) + d
+            return float(f(*a))
+
+        out.append((-ev(2 * e) + 8 * ev(e) - 8 * ev(-e) + ev(-2 * e)) / (12 * e))
+    return np.asarray(out)
+
+
+# --------------------------------------------------------------------------
+# first-call latency in a fresh interpreter
+# --------------------------------------------------------------------------
+
+_CHILD_CODE = r"""
+import json, sys, time
+t_start = time.perf_counter()
+spec = json.loads(sys.argv[1])
+import importlib
+kind = spec["kind"]
+if kind in ("srcgrad_grad", "srcgrad_value_and_grad"):
+    import srcgrad
+t_import_srcgrad = time.perf_counter()
+mod = importlib.import_module(spec["module"])
+t_import_module = time.perf_counter()
+f = getattr(mod, spec["func"])
+args = tuple(spec["args"])
+if kind == "srcgrad_grad":
+    g = srcgrad.grad(f, wrt=tuple(spec["wrt"]))
+elif kind == "srcgrad_value_and_grad":
+    g = srcgrad.value_and_grad(f, wrt=tuple(spec["wrt"]))
+else:
+    g = f
+t_construct = time.perf_counter()
+g(*args)
+t_first = time.perf_counter()
+g(*args)
+t_second = time.perf_counter()
+steady = []
+for _ in range(spec.get("steady_calls", 5)):
+    a = time.perf_counter(); g(*args); steady.append(time.perf_counter() - a)
+steady.sort()
+print("@@RESULT@@" + json.dumps({
+    "import_srcgrad_s": t_import_srcgrad - t_start,
+    "import_module_s": t_import_module - t_import_srcgrad,
+    "construct_s": t_construct - t_import_module,
+    "first_call_s": t_first - t_construct,
+    "second_call_s": t_second - t_first,
+    "steady_call_median_s": steady[len(steady) // 2],
+}))
+"""
+
+
+def _dir_size(path: Path) -> tuple[int, int]:
+    files = 0
+    size = 0
+    for p in path.rglob("*"):
+        if p.is_file():
+            files += 1
+            size += p.stat().st_size
+    return files, size
+
+
+def first_call_subprocess(
+    module: str,
+    func: str,
+    args: Sequence,
+    wrt: Sequence[int] = (),
+    kind: str = "srcgrad_grad",
+    cache_dir: str | os.PathLike | None = None,
+    timeout: float = 900.0,
+) -> dict:
+    """Run ``func`` from ``module`` for the first time in a fresh Python process.
+
+    ``kind`` is ``"srcgrad_grad"`` (time ``srcgrad.grad(f, wrt)`` and its first
+    call), ``"srcgrad_value_and_grad"``, or ``"plain"`` (just call ``f``; for a
+    ``numba.njit`` dispatcher that is Numba's compile + one call).  The child's
+    ``SRCGRAD_CACHE_DIR`` is set to ``cache_dir`` when given.  Returns the
+    child's phase timings plus:
+
+    * ``first_call_total_s`` = construct + first call (transform + compile + one run),
+    * ``first_call_overhead_s`` = that minus a steady-state call,
+    * ``process_wall_s`` = whole subprocess wall time incl. interpreter start-up,
+    * ``cache_files`` / ``cache_bytes`` in ``cache_dir`` afterwards.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if cache_dir is not None:
+        env["SRCGRAD_CACHE_DIR"] = str(cache_dir)
+    spec = {"kind": kind, "module": module, "func": func, "args": list(args), "wrt": list(wrt)}
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD_CODE, json.dumps(spec)],
+        cwd=str(PROJECT_ROOT), env=env, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    wall = time.perf_counter() - t0
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("@@RESULT@@")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(
+            f"first-call subprocess ({kind} {module}.{func}) failed, rc={proc.returncode}\n"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
+        )
+    res = json.loads(line[len("@@RESULT@@"):])
+    res["first_call_total_s"] = res["construct_s"] + res["first_call_s"]
+    res["first_call_overhead_s"] = res["first_call_total_s"] - res["steady_call_median_s"]
+    res["process_wall_s"] = wall
+    if cache_dir is not None:
+        res["cache_files"], res["cache_bytes"] = _dir_size(Path(cache_dir))
+    if proc.stderr.strip():
+        res["stderr_tail"] = proc.stderr[-2000:]
+    return res
+
+
+# --------------------------------------------------------------------------
+# machine info, output
+# --------------------------------------------------------------------------
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for ln in fh:
+                if ln.lower().startswith("model name"):
+                    return ln.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(modname: str) -> str | None:
+    try:
+        mod = importlib.import_module(modname)
+    except Exception as exc:  # noqa: BLE001 - record why, don't fail
+        return f"unavailable ({type(exc).__name__}: {exc})"
+    v = getattr(mod, "__version__", None)
+    if v is None:
+        try:
+            from importlib import metadata
+            v = metadata.version(modname)
+        except Exception:  # noqa: BLE001
+            v = "unknown"
+    return str(v)
+
+
+def _git_info() -> dict:
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                  timeout=10, check=False).stdout.strip()
+        except Exception:  # noqa: BLE001
+            return ""
+    return {"commit": git("rev-parse", "--verify", "-q", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+def machine_info(packages: Sequence[str] = ("numpy", "numba", "llvmlite", "srcgrad")) -> dict:
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except AttributeError:
+        affinity = None
+    info = {
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": affinity,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "versions": {p: _version(p) for p in packages},
+        "git": _git_info(),
+        "loadavg_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "env": {k: os.environ[k] for k in sorted(os.environ) if k.startswith(("NUMBA_", "SRCGRAD_", "OMP_"))},
+    }
+    return info
+
+
+def _jsonable(o: Any):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, np.generic):
+        return _jsonable(o.item())
+    if isinstance(o, float) and not math.isfinite(o):
+        return repr(o)  # JSON has no inf/nan
+    if isinstance(o, Path):
+        return str(o)
+    return o
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for j, r in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def loglog_plot(
+    path: str | os.PathLike,
+    xs: Sequence[float],
+    series: Mapping[str, Sequence[dict]],
+    title: str,
+    xlabel: str = "n",
+    ratios: Mapping[str, Sequence[float | None]] | None = None,
+    subtitle: str | None = None,
+) -> Path:
+    """Log-log plot of median time vs ``xs`` per peer, IQR as error bars.
+
+    ``series[name]`` is a list (aligned with ``xs``) of :func:`summarize` dicts.
+    If ``ratios`` is given, a second panel shows them (log x, linear y).
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncols = 2 if ratios else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6.0 * ncols, 4.5), squeeze=False)
+    ax = axes[0][0]
+    markers = "osD^v<>"
+    for i, (name, stats) in enumerate(series.items()):
+        pts = [(x, s) for x, s in zip(xs, stats) if s is not None]
+        if not pts:
+            continue
+        x = np.array([p[0] for p in pts], dtype=float)
+        med = np.array([p[1]["median"] for p in pts])
+        lo = med - np.array([p[1]["q1"] for p in pts])
+        hi = np.array([p[1]["q3"] for p in pts]) - med
+        ax.errorbar(x, med, yerr=[lo, hi], marker=markers[i % len(markers)], capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("wall time per call [s] (median, IQR bars)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if ratios:
+        ax2 = axes[0][1]
+        ratio_colors = plt.cm.Dark2.colors  # distinct from the time panel's default cycle
+        for i, (name, vals) in enumerate(ratios.items()):
+            pts = [(x, v) for x, v in zip(xs, vals) if v is not None]
+            if pts:
+                ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[i % len(markers)],
+                         linestyle="--", color=ratio_colors[i % len(ratio_colors)], label=name)
+        ax2.set_xscale("log")
+        ax2.set_xlabel(xlabel)
+        ax2.set_ylabel("ratio of median times")
+        ax2.set_title("time ratios")
+        ax2.set_ylim(bottom=0)
+        ax2.grid(True, which="both", alpha=0.3)
+        ax2.legend()
+    if subtitle:
+        fig.text(0.5, 0.005, subtitle, ha="center", va="bottom", fontsize=7, alpha=0.8)
+    fig.tight_layout(rect=(0, 0.03 if subtitle else 0, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
