@@ -17,24 +17,14 @@ temporary.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
-from .analyze import Analysis, rule_key
+from .analyze import Analysis
 from .capture import Captured
-from .core import assign, const, load, name_node, operands, target_of, walk_stmts
-from .errors import MissingRuleError
+from .core import assign, const, load, name_node, target_of, walk_stmts
 from .infer import Typed
 from .normalize import Normalized
-from .rules import rule_for
-
-TAPE_CAPACITY = 64
-
-
-@dataclass
-class _Plan:
-    saves: list[str] = field(default_factory=list)
-    replay: list[ast.stmt] = field(default_factory=list)
-    adjoint: list[ast.stmt] = field(default_factory=list)
+from .segment import SegmentAdjoints, _Plan
+from .tapegen import TapeWriter, _is_const
 
 
 def _stmt(node: ast.stmt, line: int | None) -> ast.stmt:
@@ -56,23 +46,7 @@ def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
     return items
 
 
-class _Subst(ast.NodeTransformer):
-    def __init__(self, mapping: dict[str, ast.expr]) -> None:
-        self.mapping = mapping
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.mapping:
-            import copy
-            return copy.deepcopy(self.mapping[node.id])
-        return node
-
-
-def _substitute(template: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
-    import copy
-    return _Subst(mapping).visit(copy.deepcopy(template))
-
-
-class Reverse:
+class Reverse(SegmentAdjoints):
     def __init__(self, norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
                  wrt: list[str]) -> None:
         self.norm = norm
@@ -83,11 +57,9 @@ class Reverse:
         self.namer = norm.namer
         self.adj: dict[str, str] = {}
         self.plans: dict[int, _Plan] = {}
-        self.tapes: set[str] = set()
         self.decision: dict[int, str | None] = {}   # id(if) -> name popped into
         self.loop_info: dict[int, dict] = {}
-        self.tape_names = {k: (self.namer.exact(f"_t{k}"), self.namer.exact(f"_n{k}"))
-                           for k in "fib"}
+        self.tape = TapeWriter(self.namer)
         self.no_init: set[str] = set()
         self.hoisted: dict[int, list[str]] = {}  # id(loop) -> values taped at its entry
         self.assign_count: dict[str, int] = {}
@@ -103,104 +75,7 @@ class Reverse:
             self.adj[name] = self.namer.exact(f"b_{name}")
         return self.adj[name]
 
-    def _single_use(self, name: str, segment: list[ast.stmt]) -> bool:
-        """A temporary written once and read once, both inside `segment`."""
-        if name not in self.norm.temps or self.assign_count.get(name) != 1 \
-                or self.ana.reads.get(name) != 1:
-            return False
-        in_seg = [s for s in segment if target_of(s) == name]
-        return bool(in_seg)
-
     # tape ----------------------------------------------------------------
-
-    def push(self, kind: str, value: ast.expr, line: int | None) -> ast.stmt:
-        self.tapes.add(kind)
-        buf, top = self.tape_names[kind]
-        call = ast.Call(load("push"), [load(buf), load(top), value], [])
-        return _stmt(assign(top, call), line)
-
-    def pop(self, kind: str, into: str, line: int | None) -> ast.stmt:
-        self.tapes.add(kind)
-        buf, top = self.tape_names[kind]
-        call = ast.Call(load("pop"), [load(buf), load(top)], [])
-        node = ast.Assign([ast.Tuple([ast.Name(into, ast.Store()), ast.Name(top, ast.Store())],
-                                     ast.Store())], call)
-        return _stmt(node, line)
-
-    def reserve(self, counts: dict[str, int], n: ast.expr | None, line) -> list[ast.stmt]:
-        """Make room on each tape for `n` times `counts` more values."""
-        out = []
-        for kind in "fib":
-            if counts.get(kind):
-                buf, top = self.tape_names[kind]
-                c = const(counts[kind])
-                size = c if n is None else (n if counts[kind] == 1 else
-                                            ast.BinOp(n, ast.Mult(), c))
-                call = ast.Call(load("reserve"), [load(buf), load(top), size], [])
-                self.runtime_names.add("reserve")
-                out.append(_stmt(assign(buf, call), line))
-        return out
-
-    def place_reserves(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        """Insert `reserve` calls so that every push has room, without reserving
-        inside hot loops. Statements between loops form chunks that reserve
-        what they push on entry; a loop with no loop inside reserves for all its
-        iterations before it starts (a `while`, at the top of each iteration); a
-        loop with loops inside places reserves in its body the same way."""
-        out: list[ast.stmt] = []
-        chunk: list[ast.stmt] = []
-
-        def flush() -> None:
-            if chunk:
-                out.extend(self.reserve(self.count_pushes(chunk), None,
-                                        getattr(chunk[0], "srcline", None)))
-                out.extend(chunk)
-                chunk.clear()
-
-        for stmt in body:
-            if not _contains_loop(stmt):
-                chunk.append(stmt)
-                continue
-            flush()
-            line = getattr(stmt, "srcline", None)
-            if isinstance(stmt, ast.If):
-                stmt.body = self.place_reserves(stmt.body)
-                stmt.orelse = self.place_reserves(stmt.orelse)
-            elif any(_contains_loop(s) for s in stmt.body):
-                stmt.body = self.place_reserves(stmt.body)
-            elif isinstance(stmt, ast.While):
-                stmt.body = self.reserve(self.count_pushes(stmt.body), None, line) \
-                    + stmt.body
-            else:
-                args = stmt.iter.args
-                start, stop, step = (const(0), args[0], const(1)) if len(args) == 1 else \
-                    (args[0], args[1], const(1)) if len(args) == 2 else tuple(args)
-                if _is_const(start, 0) and _is_const(step, 1):
-                    trips = stop
-                else:
-                    trips = ast.Call(load("range_len"), [start, stop, step], [])
-                    self.runtime_names.add("range_len")
-                out.extend(self.reserve(self.count_pushes(stmt.body), trips, line))
-            out.append(stmt)
-        flush()
-        return out
-
-    def count_pushes(self, body: list[ast.stmt]) -> dict[str, int]:
-        """Most values one pass through `body` pushes per tape, leaving out the
-        bodies of nested loops (which reserve for themselves)."""
-        tops = {top: kind for kind, (_, top) in self.tape_names.items()}
-        counts: dict[str, int] = {}
-        for stmt in body:
-            if isinstance(stmt, ast.If):
-                a, b = self.count_pushes(stmt.body), self.count_pushes(stmt.orelse)
-                for kind in set(a) | set(b):
-                    counts[kind] = counts.get(kind, 0) + max(a.get(kind, 0), b.get(kind, 0))
-            elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) \
-                    and isinstance(stmt.value.func, ast.Name) \
-                    and stmt.value.func.id == "push":
-                kind = tops[stmt.targets[0].id]
-                counts[kind] = counts.get(kind, 0) + 1
-        return counts
 
     # structure -----------------------------------------------------------
 
@@ -218,191 +93,6 @@ class Reverse:
 
     # segments ------------------------------------------------------------
 
-    def plan(self, seg: list[ast.stmt], loops: list[ast.stmt]) -> _Plan:
-        key = id(seg[0])
-        if key in self.plans:
-            return self.plans[key]
-        plan = _Plan()
-        self.plans[key] = plan
-        active = self.ana.active
-        # Versions: (name, k) is the k-th value `name` takes in the segment; 0 = on entry.
-        version: dict[str, int] = {}
-        arg_versions: list[list[tuple[str, int] | None]] = []
-        target_version: list[tuple[str, int]] = []
-        for stmt in seg:
-            ops = operands(stmt.value)
-            arg_versions.append([(a.id, version.get(a.id, 0)) if isinstance(a, ast.Name)
-                                 else None for a in ops])
-            t = target_of(stmt)
-            version[t] = version.get(t, 0) + 1
-            target_version.append((t, version[t]))
-        last = dict(version)
-        defined_by = {tv: j for j, tv in enumerate(target_version)}
-
-        # Adjoint contributions (in reverse order) and the values they need.
-        needed: set[tuple[str, int]] = set()
-        contribs: list[tuple[int, list[tuple[str, ast.expr]]]] = []
-        for j in range(len(seg) - 1, -1, -1):
-            stmt = seg[j]
-            t = target_of(stmt)
-            if t not in active:
-                continue
-            key_ = rule_key(stmt.value)
-            rule = rule_for(key_)
-            ops = operands(stmt.value)
-            act = [(i, a.id) for i, a in enumerate(ops)
-                   if isinstance(a, ast.Name) and a.id in active]
-            if rule is None:
-                if act:
-                    raise self.cap.error(
-                        MissingRuleError, _located(stmt),
-                        f"no derivative rule for '{key_}'",
-                        hint="use a function srcgrad knows (see docs/language.md), or "
-                             "wrap the call in srcgrad.stop_gradient if it should not "
-                             "carry a gradient")
-                contribs.append((j, []))
-                continue
-            exprs = []
-            for i, name in act:
-                if i >= len(rule.partials) or rule.partials[i] is None:
-                    continue
-                mapping: dict[str, ast.expr] = {}
-                for n in rule.needs(i):
-                    if n == "ans":
-                        needed.add(target_version[j])
-                        mapping["ans"] = ("ver", target_version[j])
-                    else:
-                        k = rule.params.index(n)
-                        arg = ops[k]
-                        if isinstance(arg, ast.Name):
-                            needed.add(arg_versions[j][k])
-                            mapping[n] = ("ver", arg_versions[j][k])
-                        else:
-                            mapping[n] = ("expr", arg)
-                exprs.append((name, rule.parsed[i], mapping))
-            contribs.append((j, exprs))
-
-        # Values defined inside the segment are recomputed: close over their inputs.
-        replay_idx: set[int] = set()
-        work = [nv for nv in needed if nv[1] > 0]
-        while work:
-            nv = work.pop()
-            j = defined_by[nv]
-            if j in replay_idx:
-                continue
-            replay_idx.add(j)
-            for av in arg_versions[j]:
-                if av is not None and av not in needed:
-                    needed.add(av)
-                    if av[1] > 0:
-                        work.append(av)
-
-        # Values entering the segment: tape those that may be overwritten.
-        at = self.ana.pos(seg[0])
-        loop_vars = {lp.target.id for lp in loops if isinstance(lp, ast.For)}
-        for name in sorted({n for n, k in needed if k == 0},
-                           key=lambda n: (self._first_read(seg, n), n)):
-            if name in self.cap.constants or name in loop_vars:
-                continue
-            if self.ana.stable(name, at, loops):
-                continue
-            # Not written inside some enclosing loop: tape it once per entry to the
-            # outermost such loop instead of once per execution of the segment.
-            outer = next((j for j, lp in enumerate(loops)
-                          if not self.ana.assigned_within(name, lp)), None)
-            if outer is None:
-                plan.saves.append(name)
-                continue
-            loop = loops[outer]
-            if not self.ana.stable(name, self.ana.pos(loop), loops[:outer]):
-                hoisted = self.hoisted.setdefault(id(loop), [])
-                if name not in hoisted:
-                    hoisted.append(name)
-
-        # Names of recomputed values.
-        names: dict[tuple[str, int], str] = {}
-
-        def vname(nv: tuple[str, int]) -> str:
-            if nv[1] == 0:
-                return nv[0]
-            if nv not in names:
-                others = [m for m in needed if m[0] == nv[0] and m != nv]
-                if nv[1] == last[nv[0]] and not others:
-                    names[nv] = nv[0]
-                else:
-                    names[nv] = self.namer.fresh(f"{nv[0]}_")
-            return names[nv]
-
-        for j in sorted(replay_idx):
-            stmt = seg[j]
-            value = _substitute(stmt.value, {})
-            if isinstance(value, ast.Name):
-                value = load(vname(arg_versions[j][0]))
-            else:
-                for slot, av in zip(_operand_slots(value), arg_versions[j]):
-                    if av is not None:
-                        slot.set(load(vname(av)))
-            plan.replay.append(_stmt(assign(vname(target_version[j]), value),
-                                     stmt.srcline))
-
-        # Adjoint statements.
-        for j, exprs in contribs:
-            stmt = seg[j]
-            t = target_of(stmt)
-            line = stmt.srcline
-            bt = self.b(t)
-            selfs = [e for e in exprs if e[0] == t]
-            keep_bt = len(selfs) == 1 and isinstance(selfs[0][1], ast.Name) \
-                and selfs[0][1].id == "g"
-            if keep_bt:  # t = t + ...: the adjoint of t passes through unchanged
-                exprs = [e for e in exprs if e[0] != t]
-            self_ref = any(name == t for name, _, _ in exprs)
-            g: ast.expr = load(bt)
-            out: list[ast.stmt] = []
-            if self_ref and len(exprs) > 1:
-                gname = self.namer.fresh("_g")
-                out.append(_stmt(assign(gname, load(bt)), line))
-                g = load(gname)
-            assigned_here: set[str] = set()
-            for name, template, mapping in exprs:
-                subst = {"g": g}
-                for k, v in mapping.items():
-                    subst[k] = load(vname(v[1])) if v[0] == "ver" else v[1]
-                expr = _substitute(template, subst)
-                ba = self.b(name)
-                first_write = (name == t and name not in assigned_here) or (
-                    name != t and self._single_use(name, seg) and name not in assigned_here)
-                if first_write and name != t:
-                    self.no_init.add(name)
-                if first_write:
-                    out.append(_stmt(assign(ba, expr), line))
-                else:
-                    out.append(_stmt(ast.AugAssign(ast.Name(ba, ast.Store()), ast.Add(),
-                                                   expr), line))
-                assigned_here.add(name)
-            if not self_ref and not keep_bt and not self._single_use(t, seg) \
-                    and not self._adjoint_dead_after(t, stmt, loops):
-                out.append(_stmt(assign(bt, const(0.0)), line))
-            plan.adjoint += out
-        plan.adjoint = _fold_zeroing(plan.adjoint)
-        return plan
-
-    def _adjoint_dead_after(self, name: str, stmt: ast.stmt, loops: list[ast.stmt]) -> bool:
-        """Once `stmt` (which writes `name`) is reversed, is b_name never read again?
-        True outside loops when no earlier statement reads or writes `name` (whose
-        adjoints would read b_name) and it is not a gradient the function returns."""
-        at = self.ana.pos(stmt)
-        return not loops and name not in self.wrt \
-            and self.ana.first_read.get(name, 1 << 60) >= at \
-            and all(p >= at for p in self.ana.assigned_at.get(name, []))
-
-    @staticmethod
-    def _first_read(seg: list[ast.stmt], name: str) -> int:
-        for j, stmt in enumerate(seg):
-            if any(isinstance(a, ast.Name) and a.id == name for a in operands(stmt.value)):
-                return j
-        return len(seg)
-
     # forward sweep -------------------------------------------------------
 
     def fwd_block(self, body: list[ast.stmt], loops: list[ast.stmt]) -> list[ast.stmt]:
@@ -412,7 +102,7 @@ class Reverse:
                 if self.needs_rev(item):
                     plan = self.plan(item, loops)
                     for name in plan.saves:
-                        out.append(self.push(self.typed.kind(name), load(name),
+                        out.append(self.tape.push(self.typed.kind(name), load(name),
                                              item[0].srcline))
                 out += item
             elif isinstance(item, ast.If):
@@ -439,8 +129,8 @@ class Reverse:
                 # reverse sweep pops it before replaying the branch's own pops.
                 reuse = test in self.norm.temps and test.startswith("_c")
                 self.decision[id(node)] = test if reuse else self.namer.fresh("_d")
-                body.append(self.push("b", const(True), node.srcline))
-                orelse.append(self.push("b", const(False), node.srcline))
+                body.append(self.tape.push("b", const(True), node.srcline))
+                orelse.append(self.tape.push("b", const(False), node.srcline))
         return [_stmt(ast.If(node.test, body, orelse), node.srcline)]
 
     def _bound(self, atom: ast.expr, at: int, loops, pre: list, post: list, line):
@@ -452,7 +142,7 @@ class Reverse:
         copy_name = self.namer.fresh("_lo")
         pre.append(_stmt(assign(copy_name, atom), line))
         if loops:
-            post.append(self.push(self.typed.kind(atom.id), load(copy_name), line))
+            post.append(self.tape.push(self.typed.kind(atom.id), load(copy_name), line))
             return ("pop", copy_name, self.typed.kind(atom.id))
         return load(copy_name)
 
@@ -484,7 +174,7 @@ class Reverse:
             else:
                 pre.append(_stmt(assign(count, ast.Call(load("range_len"),
                                                         [start, stop, step], [])), line))
-                self.runtime_names.add("range_len")
+                self.tape.helpers.add("range_len")
         self.loop_info[id(node)] = info
         # Values the body reads but never writes are taped once, after the loop
         # (they are unchanged by it), so the reverse sweep pops them before the body.
@@ -492,7 +182,7 @@ class Reverse:
         out = pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
         out += post
         if info["kind"] == "count" and info["taped"]:
-            out.append(self.push("i", load(info["count"]), line))
+            out.append(self.tape.push("i", load(info["count"]), line))
         return out
 
     def _fwd_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
@@ -507,7 +197,7 @@ class Reverse:
         out = [_stmt(assign(count, const(0)), line),
                _stmt(ast.While(node.test, body, []), line)] + self._push_hoisted(node)
         if loops:
-            out.append(self.push("i", load(count), line))
+            out.append(self.tape.push("i", load(count), line))
         return out
 
     def _zero(self, name: str) -> ast.expr:
@@ -522,11 +212,11 @@ class Reverse:
         return const(0.0)
 
     def _push_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
-        return [self.push(self.typed.kind(n), load(n), loop.srcline)
+        return [self.tape.push(self.typed.kind(n), load(n), loop.srcline)
                 for n in self.hoisted.get(id(loop), [])]
 
     def _pop_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
-        return [self.pop(self.typed.kind(n), n, loop.srcline)
+        return [self.tape.pop(self.typed.kind(n), n, loop.srcline)
                 for n in reversed(self.hoisted.get(id(loop), []))]
 
     # reverse sweep -------------------------------------------------------
@@ -540,14 +230,14 @@ class Reverse:
                 plan = self.plan(item, loops)
                 line = item[0].srcline
                 for name in reversed(plan.saves):
-                    out.append(self.pop(self.typed.kind(name), name, line))
+                    out.append(self.tape.pop(self.typed.kind(name), name, line))
                 out += plan.replay
                 out += plan.adjoint
             elif isinstance(item, ast.If):
                 into = self.decision[id(item)]
                 test = item.test.id
                 if into is not None:
-                    out.append(self.pop("b", into, item.srcline))
+                    out.append(self.tape.pop("b", into, item.srcline))
                     test = into
                 out.append(_stmt(ast.If(load(test), self.rev_block(item.body, loops),
                                         self.rev_block(item.orelse, loops)), item.srcline))
@@ -560,7 +250,7 @@ class Reverse:
     def _restore(self, value, line, out: list[ast.stmt]) -> ast.expr:
         if isinstance(value, tuple):
             _, into, kind = value
-            out.append(self.pop(kind, into, line))
+            out.append(self.tape.pop(kind, into, line))
             return load(into)
         return value
 
@@ -582,11 +272,11 @@ class Reverse:
             count = self.namer.fresh("_n")
             out.append(_stmt(assign(count, ast.Call(load("range_len"), [start, stop, step],
                                                     [])), line))
-            self.runtime_names.add("range_len")
+            self.tape.helpers.add("range_len")
         else:
             count = info["count"]
             if info["taped"]:
-                out.append(self.pop("i", count, line))
+                out.append(self.tape.pop("i", count, line))
             # Bounds were pushed start-then-step: pop step first.
             step = self._restore(info["step"], line, out)
             start = self._restore(info["start"], line, out)
@@ -605,7 +295,7 @@ class Reverse:
         line = info["line"]
         out: list[ast.stmt] = []
         if info["taped"]:
-            out.append(self.pop("i", info["count"], line))
+            out.append(self.tape.pop("i", info["count"], line))
         out += self._pop_hoisted(node)
         k = self.namer.fresh("_k")
         body = self.rev_block(node.body, loops + [node])
@@ -616,22 +306,13 @@ class Reverse:
 
     def run(self) -> ast.FunctionDef:
         tree = self.norm.tree
-        self.runtime_names: set[str] = set()
         self.out_name = self.namer.exact("_out")
         ret = tree.body[-1]
         assert isinstance(ret, ast.Return)
         seed = self.namer.exact("_seed")
-        fwd = self.place_reserves(self.fwd_block(tree.body, []))
+        fwd = self.tape.place_reserves(self.fwd_block(tree.body, []))
         rev = self.rev_block(tree.body[:-1], [])
-        line0 = tree.srcline
-        init: list[ast.stmt] = []
-        for kind in "fib":
-            if kind in self.tapes:
-                buf, top = self.tape_names[kind]
-                size = const(TAPE_CAPACITY)
-                init.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"), [size], [])),
-                                  None))
-                init.append(_stmt(assign(top, const(0)), None))
+        init = self.tape.init()
         adjoints: list[str] = []
         for stmt in walk_stmts(tree.body):
             t = target_of(stmt)
@@ -642,12 +323,7 @@ class Reverse:
                 adjoints.append(w)
         mid: list[ast.stmt] = []
         tape_bytes = self.namer.exact("_tape_bytes")
-        size = const(0)
-        for kind, width in (("f", 8), ("i", 8), ("b", 1)):
-            if kind in self.tapes:
-                term = ast.BinOp(load(self.tape_names[kind][1]), ast.Mult(), const(width)) \
-                    if width > 1 else load(self.tape_names[kind][1])
-                size = term if _is_const(size, 0) else ast.BinOp(size, ast.Add(), term)
+        size = self.tape.size_in_bytes()
         mid.append(_stmt(assign(tape_bytes, size), None))
         seeded = ret.value.id if isinstance(ret.value, ast.Name) \
             and ret.value.id in self.ana.active else None
@@ -675,57 +351,6 @@ class Reverse:
         inits = [_stmt(assign(n, self._zero(n)), None) for n in needs if n in local]
         fn.body[len(init):len(init)] = inits
         return fn
-
-
-def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
-    """`b = 0.0` followed (before any other use of b) by `b += e` becomes `b = e`."""
-    out = list(stmts)
-    k = 0
-    while k < len(out):
-        stmt = out[k]
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) \
-                and stmt.value.value == 0.0 and isinstance(stmt.targets[0], ast.Name):
-            name = stmt.targets[0].id
-            for m in range(k + 1, len(out)):
-                later = out[m]
-                uses = {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}
-                if name not in uses:
-                    continue
-                if isinstance(later, ast.AugAssign) and later.target.id == name \
-                        and isinstance(later.op, ast.Add) and name not in {
-                            n.id for n in ast.walk(later.value) if isinstance(n, ast.Name)}:
-                    new = assign(name, later.value, getattr(later, "srcline", None))
-                    out[m] = new
-                    del out[k]
-                    k -= 1
-                break
-        k += 1
-    return out
-
-
-class _Slot:
-    def __init__(self, parent, field_name, index=None):
-        self.parent, self.field, self.index = parent, field_name, index
-
-    def set(self, node):
-        if self.index is None:
-            setattr(self.parent, self.field, node)
-        else:
-            getattr(self.parent, self.field)[self.index] = node
-
-
-def _operand_slots(value: ast.expr) -> list[_Slot]:
-    """Places in a core right-hand side holding its operands, in `operands` order."""
-    if isinstance(value, ast.BinOp):
-        return [_Slot(value, "left"), _Slot(value, "right")]
-    if isinstance(value, ast.UnaryOp):
-        return [_Slot(value, "operand")]
-    if isinstance(value, ast.Compare):
-        return [_Slot(value, "left")] + [_Slot(value, "comparators", i)
-                                         for i in range(len(value.comparators))]
-    if isinstance(value, ast.Call):
-        return [_Slot(value, "args", i) for i in range(len(value.args))]
-    return []
 
 
 def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
@@ -768,21 +393,6 @@ def _scan_reads(body: list[ast.stmt], defined: set[str], needs: list[str]) -> se
     return defined
 
 
-def _contains_loop(stmt: ast.stmt) -> bool:
-    return any(isinstance(s, (ast.For, ast.While)) for s in _walk_one(stmt))
-
-
-def _walk_one(stmt: ast.stmt):
-    yield stmt
-    for child in getattr(stmt, "body", []) + getattr(stmt, "orelse", []):
-        yield from _walk_one(child)
-
-
-def _is_const(node, value) -> bool:
-    return isinstance(node, ast.Constant) and node.value == value \
-        and not isinstance(node.value, bool)
-
-
 def _has_real_break(loop: ast.stmt) -> bool:
     last = loop.body[-1] if loop.body else None
     return isinstance(last, ast.If) and any(isinstance(s, ast.Break) for s in last.body)
@@ -798,7 +408,4 @@ def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
             wrt: list[str]) -> tuple[ast.FunctionDef, set[str], set[str]]:
     rev = Reverse(norm, cap, typed, ana, wrt)
     fn = rev.run()
-    helpers = {f"tape_{k}" for k in rev.tapes} | rev.runtime_names
-    if rev.tapes:
-        helpers |= {"push", "pop"}
-    return fn, helpers, set(rev.adj.values())
+    return fn, rev.tape.imports(), set(rev.adj.values())
