@@ -12,7 +12,7 @@
 
 __version__ = "0.1.0"
 
-from .api import GradFunction, grad, show, stop_gradient, value_and_grad  # noqa: E402
+from .api import GradFunction, grad, show, stop_gradient, value_and_grad, vjp  # noqa: E402
 from .errors import (  # noqa: E402
     MissingRuleError,
     NonScalarOutputError,
@@ -26,7 +26,7 @@ from .errors import (  # noqa: E402
 from .pipeline import InternalError  # noqa: E402
 
 __all__ = [
-    "grad", "value_and_grad", "show", "stop_gradient", "GradFunction",
+    "grad", "value_and_grad", "vjp", "show", "stop_gradient", "GradFunction",
     "SrcgradError", "SourceError", "UnsupportedSyntaxError", "MissingRuleError",
     "TypeInferenceError", "NonScalarOutputError", "UsageError", "SourceUnavailableError",
     "InternalError",

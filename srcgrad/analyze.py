@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .core import names_read, operands, walk_stmts
+from .core import MODULE_NAMES, names_read, operands, store_of, walk_stmts
 from .infer import Typed
 from .rules import rule_for
 
@@ -29,6 +29,11 @@ def rule_key(value: ast.expr) -> str:
     if isinstance(value, ast.Call):
         from .core import dotted
         return dotted(value.func) or "?"
+    if isinstance(value, ast.Subscript):
+        return "subscript"
+    if isinstance(value, ast.Attribute) and not (
+            isinstance(value.value, ast.Name) and value.value.id in MODULE_NAMES):
+        return f"attr.{value.attr}"
     return "copy"
 
 
@@ -41,11 +46,12 @@ def differentiable_operands(value: ast.expr) -> list[tuple[int, str]]:
     rule = rule_for(key)
     out = []
     for i, arg in enumerate(operands(value)):
-        if not isinstance(arg, ast.Name):
+        names = [e.id for e in arg.elts if isinstance(e, ast.Name)] \
+            if isinstance(arg, ast.Tuple) else [arg.id] if isinstance(arg, ast.Name) else []
+        if rule is not None and (i >= len(rule.partials) or (
+                rule.partials[i] is None and rule.array_partials[i] is None)):
             continue
-        if rule is not None and (i >= len(rule.partials) or rule.partials[i] is None):
-            continue
-        out.append((i, arg.id))  # a missing rule counts as differentiable
+        out += [(i, name) for name in names]  # a missing rule counts as differentiable
     return out
 
 
@@ -102,7 +108,14 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | N
 
     for stmt in walk_stmts(tree.body):
         p = ana.position[id(stmt)]
-        if isinstance(stmt, ast.Assign):
+        if isinstance(stmt, ast.Assign) and store_of(stmt) is not None:
+            # x[i] = v changes x's contents, not its binding: for activity it is an
+            # assignment (x depends on v); for stability it is none.
+            base = store_of(stmt)
+            assigns.append((base, stmt.value))
+            for r in [base] + names_read(stmt.targets[0].slice) + names_read(stmt.value):
+                note_read(r, p)
+        elif isinstance(stmt, ast.Assign):
             name = stmt.targets[0].id
             ana.assigned_at.setdefault(name, []).append(p)
             assigns.append((name, stmt.value))

@@ -55,6 +55,8 @@ class GradFunction:
     ``value_and_grad``). ``.source`` is the generated adjoint module.
     """
 
+    _mode = "grad"
+
     def __init__(self, fn, wrt=0, jit: bool = True, with_value: bool = False) -> None:
         self._cap = front(fn)
         self._fn = unwrap(fn)
@@ -91,11 +93,16 @@ class GradFunction:
         types = tuple(arg_type_of(a) for a in args)
         for i in self._wrt:
             typ = types[i]
+            if isinstance(typ, nbtypes.Array) and isinstance(typ.dtype, nbtypes.Float):
+                continue
             if not isinstance(typ, nbtypes.Float):
                 hint = " (write 2.0, not 2)" if isinstance(typ, nbtypes.Integer) else ""
+                if isinstance(typ, nbtypes.Array):
+                    hint = " (convert it with .astype(np.float64))"
                 raise UsageError(
                     f"cannot differentiate with respect to {self._params[i]!r}: it is "
-                    f"{typ}, not a float{hint}. Pass a float value, or leave it out of wrt")
+                    f"{typ}, not a float or a float array{hint}. Pass floats, or leave it "
+                    "out of wrt")
         return types
 
     def _specialize(self, types: tuple) -> Built:
@@ -104,7 +111,7 @@ class GradFunction:
             with self._lock:
                 built = self._specs.get(types)
                 if built is None:
-                    built = build(self._cap, types, self._wrt_names, self._jit)
+                    built = build(self._cap, types, self._wrt_names, self._jit, self._mode)
                     self._specs[types] = built
         self._last = built
         return built
@@ -147,7 +154,7 @@ class GradFunction:
         types = self._types(self._bind(args, kwargs))
         if types in self._specs:
             return self._specs[types].source
-        return generate(self._cap, types, self._wrt_names)[0]
+        return generate(self._cap, types, self._wrt_names, self._mode).source
 
     @property
     def source(self) -> str:
@@ -156,7 +163,7 @@ class GradFunction:
         if self._last is not None:
             return self._last.source
         from .pipeline import generate
-        return generate(self._cap, self._preview_types(), self._wrt_names)[0]
+        return generate(self._cap, self._preview_types(), self._wrt_names, self._mode).source
 
     def _preview_types(self) -> tuple:
         """Argument types to show source for before any call: from annotations
@@ -176,6 +183,8 @@ class GradFunction:
 
 def _like(arg, g):
     """A gradient with the type of its argument."""
+    if isinstance(arg, np.ndarray):
+        return np.asarray(g, dtype=arg.dtype).reshape(arg.shape)
     if isinstance(arg, np.floating):
         return type(arg)(g)
     return float(g)
@@ -185,6 +194,63 @@ def _like_value(value):
     if isinstance(value, (np.floating, float)):
         return float(value) if not isinstance(value, np.float32) else value
     return value
+
+
+class VJPFunction(GradFunction):
+    """Compiled primal and adjoint for vector-Jacobian products (see `vjp`)."""
+
+    _mode = "vjp"
+
+    def __call__(self, *args, **kwargs):
+        raise UsageError("use srcgrad.vjp(f, *args) to get (value, pullback)")
+
+    def value_and_pullback(self, args: tuple, kwargs: dict):
+        if kwargs or len(args) != len(self._params):
+            args = self._bind(args, kwargs)
+        # Keep the arguments as they are now: the pullback reruns the forward sweep.
+        args = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
+        built = self._specialize(self._types(args))
+        value = built.primal(*args)
+
+        def pullback(cotangent):
+            ct = _check_cotangent(cotangent, value)
+            _, grads, _ = built.fn(*args, ct)
+            grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
+            return grads[0] if self._single else grads
+
+        return value, pullback
+
+
+def _check_cotangent(ct, value):
+    if isinstance(value, np.ndarray):
+        ct = np.asarray(ct, dtype=value.dtype)
+        if ct.shape != value.shape:
+            raise UsageError(f"the cotangent has shape {ct.shape}, but the function's value "
+                             f"has shape {value.shape}; pass an array of the value's shape")
+        return np.ascontiguousarray(ct)
+    if isinstance(ct, np.ndarray) and ct.shape != ():
+        raise UsageError(f"the function's value is a scalar; pass a scalar cotangent, not an "
+                         f"array of shape {ct.shape}")
+    return float(ct)
+
+
+_VJP_CACHE: dict = {}
+
+
+def vjp(fn, *args, wrt=0, jit: bool = True, **kwargs):
+    """``value, pullback = vjp(f, *args)``: f's value at args, and a function mapping a
+    cotangent (an array of the value's shape, or a float) to gradients with respect to
+    `wrt` (one for an int or name, a tuple for a tuple), as ``grad`` returns them.
+
+    This is the ``y.backward(gradient)`` of PyTorch and ``jax.vjp`` of JAX. The pullback
+    reruns the compiled forward sweep with the saved arguments.
+    """
+    key = (id(fn), repr(wrt), jit)
+    entry = _VJP_CACHE.get(key)
+    if entry is None or entry[0] is not fn:
+        entry = (fn, VJPFunction(fn, wrt=wrt, jit=jit))
+        _VJP_CACHE[key] = entry
+    return entry[1].value_and_pullback(args, kwargs)
 
 
 def _decorator(fn, wrt, jit, with_value):

@@ -22,7 +22,8 @@ from .errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError  
 KNOWN_MODULES = {"math": math, "np": np}
 
 # Builtins a user function may call.
-KNOWN_BUILTINS = {"abs", "min", "max", "float", "int", "round", "range", "len", "bool"}
+KNOWN_BUILTINS = {"abs", "min", "max", "float", "int", "round", "range", "len", "bool",
+                  "enumerate"}
 
 
 def _qualified_function_names() -> dict[int, str]:

@@ -4,7 +4,10 @@ After normalization a function body holds only these statements, each with a
 ``srcline`` attribute (the user's line it came from):
 
 * ``name = op``, where ``op`` is an atom, ``a <binop> b``, ``<unop> a``,
-  ``a <cmp> b``, or ``f(a, ...)`` with ``f`` a canonical dotted name;
+  ``a <cmp> b``, ``f(a, ..., k=a)`` with ``f`` a canonical dotted name (an
+  argument may also be a tuple of atoms: ``np.zeros((n, m))``), ``x[i, a:b]``
+  (indices and slice bounds are atoms), or ``x.T`` / ``x.shape``;
+* ``x[index] = atom``, a store into an array;
 * ``if name: ... else: ...``;
 * ``for name in range(...)`` with atom bounds, and ``while name: ...``;
 * ``break``, only as ``if flag: break`` at the end of a loop body;
@@ -22,12 +25,16 @@ from collections.abc import Iterator
 MODULE_PREFIXES = ("math.", "np.", "srcgrad.")
 
 
+MODULE_NAMES = {"math", "np", "srcgrad", "np_ops"}
+
+
 def dotted(node: ast.expr) -> str | None:
-    """'math.sin' for math.sin, 'abs' for abs, None for anything else."""
+    """'math.sin' for math.sin, 'np.linalg.norm', 'abs' for abs; None otherwise."""
     if isinstance(node, ast.Name):
         return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return f"{node.value.id}.{node.attr}"
+    if isinstance(node, ast.Attribute):
+        inner = dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
     return None
 
 
@@ -41,9 +48,11 @@ def name_node(dotted_name: str) -> ast.expr:
 
 
 def is_atom(node: ast.expr) -> bool:
+    """Names, numbers, module constants (math.pi)."""
     if isinstance(node, (ast.Name, ast.Constant)):
         return True
-    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+        and node.value.id in MODULE_NAMES
 
 
 def assign(target: str, value: ast.expr, line: int | None = None) -> ast.Assign:
@@ -67,8 +76,16 @@ def target_of(stmt: ast.stmt) -> str | None:
     return None
 
 
+def store_of(stmt: ast.stmt) -> str | None:
+    """The array a store statement (x[i] = v) writes into, or None."""
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript):
+        return stmt.targets[0].value.id
+    return None
+
+
 def operands(value: ast.expr) -> list[ast.expr]:
-    """The atom operands of a core right-hand side, in order."""
+    """The positional operands of a core right-hand side, in order (the ones
+    derivative rules are written for)."""
     if isinstance(value, ast.BinOp):
         return [value.left, value.right]
     if isinstance(value, ast.UnaryOp):
@@ -77,12 +94,35 @@ def operands(value: ast.expr) -> list[ast.expr]:
         return [value.left, *value.comparators]
     if isinstance(value, ast.Call):
         return list(value.args)
+    if isinstance(value, (ast.Subscript, ast.Attribute)):
+        return [value.value]
     return [value]
 
 
-def names_read(value: ast.expr) -> list[str]:
-    """Variable names (not module attributes) a core right-hand side reads."""
-    return [a.id for a in operands(value) if isinstance(a, ast.Name)]
+
+
+def names_read(node: ast.AST) -> list[str]:
+    """Variable names a core right-hand side (or store target) reads, in order,
+    without repeats: operands, indices, keyword values; not modules or callees."""
+    out: list[str] = []
+
+    def visit(n: ast.AST) -> None:
+        if isinstance(n, ast.Name):
+            if n.id not in MODULE_NAMES and n.id not in out:
+                out.append(n.id)
+        elif isinstance(n, ast.Call):
+            for a in n.args:
+                visit(a)
+            for k in n.keywords:
+                visit(k.value)
+        elif isinstance(n, ast.Attribute):
+            visit(n.value)
+        else:
+            for child in ast.iter_child_nodes(n):
+                visit(child)
+
+    visit(node)
+    return out
 
 
 def range_args(loop: ast.For) -> tuple[ast.expr, ast.expr, ast.expr]:

@@ -38,12 +38,9 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.GeneratorExp: ("generator expression", "write a for loop"),
     ast.Dict: ("dict", "use separate float variables"),
     ast.Set: ("set", "use separate variables"),
-    ast.List: ("list", "use separate float variables (arrays come with NumPy support)"),
     ast.JoinedStr: ("f-string", "remove string work from the differentiated function"),
     ast.NamedExpr: ("assignment expression (:=)", "assign in a separate statement"),
     ast.Starred: ("starred expression", "pass arguments one by one"),
-    ast.Subscript: ("indexing", "use scalar variables (array indexing is not supported yet)"),
-    ast.Slice: ("slice", "use scalar variables (slicing is not supported yet)"),
 }
 if hasattr(ast, "Match"):
     _REJECTED[ast.Match] = ("match", "use if/elif/else")
@@ -107,7 +104,10 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
             _check_target(cap, stmt.target, allow_tuple=False)
             if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
                 _reject(cap, stmt, "annotation without a value", "assign a value")
-        children = stmt.iter.args if isinstance(stmt, ast.For) else ast.iter_child_nodes(stmt)
+        if isinstance(stmt, ast.For):
+            children = stmt.iter.args if isinstance(stmt.iter, ast.Call) else []
+        else:
+            children = ast.iter_child_nodes(stmt)
         for child in children:
             if isinstance(child, ast.expr):
                 _check_expr(cap, child)
@@ -117,18 +117,38 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
             _check_block(cap, stmt.orelse, in_loop=in_loop)
 
 
+# Array attributes and methods a function may use (methods map to np functions).
+ARRAY_ATTRIBUTES = {"T", "shape", "size", "ndim"}
+ARRAY_METHODS = {"sum", "mean", "max", "min", "prod", "dot", "reshape", "copy", "cumsum",
+                 "transpose"}
+
+
+def _is_call_to(cap: Captured, node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+        and cap.functions.get(node.func.id) == name
+
+
 def _check_for(cap: Captured, stmt: ast.For) -> None:
     it = stmt.iter
-    is_range = isinstance(it, ast.Call) and isinstance(it.func, ast.Name) \
-        and cap.functions.get(it.func.id) == "range"
-    if not is_range:
-        _reject(cap, stmt, "for over a non-range iterable",
-                "loop over an index: `for i in range(n):`")
-    if it.keywords or not 1 <= len(it.args) <= 3:
-        _reject(cap, stmt, "range() with these arguments", "use range(stop), range(start, "
-                "stop) or range(start, stop, step)")
-    if not isinstance(stmt.target, ast.Name):
-        _reject(cap, stmt, "for with a tuple target", "loop over one index variable")
+    hint = "loop over an index (`for i in range(n):`), an array (`for v in x:`) or " \
+        "`for i, v in enumerate(x):`"
+    if _is_call_to(cap, it, "range"):
+        if it.keywords or not 1 <= len(it.args) <= 3:
+            _reject(cap, stmt, "range() with these arguments", "use range(stop), "
+                    "range(start, stop) or range(start, stop, step)")
+        if not isinstance(stmt.target, ast.Name):
+            _reject(cap, stmt, "for with a tuple target", "loop over one index variable")
+    elif _is_call_to(cap, it, "enumerate"):
+        target = stmt.target
+        if len(it.args) != 1 or it.keywords or not isinstance(it.args[0], ast.Name) \
+                or not (isinstance(target, ast.Tuple) and len(target.elts) == 2
+                        and all(isinstance(e, ast.Name) for e in target.elts)):
+            _reject(cap, stmt, "this enumerate() loop", hint)
+    elif isinstance(it, ast.Name) and it.id not in cap.modules:
+        if not isinstance(stmt.target, ast.Name):
+            _reject(cap, stmt, "for with a tuple target", hint)
+    else:
+        _reject(cap, stmt, "for over a non-range iterable", hint)
 
 
 def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> None:
@@ -140,15 +160,23 @@ def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> 
                 _reject(cap, elt, "nested or starred tuple target", "assign names one by one")
         return
     if isinstance(target, ast.Subscript):
-        _reject(cap, target, "assignment to an element",
-                "use scalar variables (array writes are not supported yet)")
+        if not isinstance(target.value, ast.Name):
+            _reject(cap, target, "assignment into an expression",
+                    "write into a named array: y[i] = v")
+        _check_expr(cap, target.slice)
+        return
     if isinstance(target, ast.Attribute):
         _reject(cap, target, "assignment to an attribute", "use a local variable")
     _reject(cap, target, "this assignment target", "assign to a plain variable name")
 
 
 def _check_expr(cap: Captured, expr: ast.expr) -> None:
+    call_args = {id(a) for n in ast.walk(expr) if isinstance(n, ast.Call) for a in n.args}
     for node in ast.walk(expr):
+        if isinstance(node, ast.List) and id(node) not in call_args:
+            _reject(cap, node, "list", "use a NumPy array (np.zeros(n), np.array is not "
+                    "supported) or separate variables; lists work only as arguments, as in "
+                    "np.concatenate([a, b])")
         if type(node) in _REJECTED:
             construct, hint = _REJECTED[type(node)]
             _reject(cap, node, construct, hint)
@@ -158,19 +186,36 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
                 kind = "None"
             _reject(cap, node, f"{kind} constant", "use int and float values only")
         if isinstance(node, ast.Call):
-            if node.keywords:
+            is_method = isinstance(node.func, ast.Attribute) \
+                and not _is_module_attribute(cap, node.func)
+            if node.keywords and not is_method and not (
+                    isinstance(node.func, ast.Attribute)
+                    and cap.modules.get(getattr(node.func.value, "id", "")) == "np"):
                 _reject(cap, node, "keyword arguments in a call",
-                        "pass the arguments by position")
+                        "pass the arguments by position (keywords work for np.* functions)")
+            if any(k.arg is None for k in node.keywords):
+                _reject(cap, node, "**kwargs in a call", "pass the arguments one by one")
             _check_callee(cap, node)
-        if isinstance(node, ast.Attribute) and not _is_module_attribute(cap, node):
+        if isinstance(node, ast.Attribute) and not _is_module_attribute(cap, node) \
+                and not _is_array_attribute(cap, node):
             _reject(cap, node, f"attribute '.{node.attr}'",
-                    "use math.* or np.* functions and constants")
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-            _reject(cap, node, "@", "matrix products come with NumPy array support")
+                    "use math.* or np.* functions and constants, or the array attributes "
+                    f"{', '.join(sorted(ARRAY_ATTRIBUTES))}")
 
 
 def _is_module_attribute(cap: Captured, node: ast.Attribute) -> bool:
-    return isinstance(node.value, ast.Name) and node.value.id in cap.modules
+    if isinstance(node.value, ast.Name) and node.value.id in cap.modules:
+        return True
+    # np.linalg.norm
+    inner = node.value
+    return isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
+        and cap.modules.get(inner.value.id) == "np" and inner.attr == "linalg"
+
+
+def _is_array_attribute(cap: Captured, node: ast.Attribute) -> bool:
+    """x.T, x.shape (or a method looked up for a call: x.sum)."""
+    return node.attr in ARRAY_ATTRIBUTES | ARRAY_METHODS and not (
+        isinstance(node.value, ast.Name) and node.value.id in cap.modules)
 
 
 def _check_callee(cap: Captured, node: ast.Call) -> None:
@@ -187,6 +232,11 @@ def _check_callee(cap: Captured, node: ast.Call) -> None:
                 "call math.* functions, abs, min, max, float or int")
     if isinstance(func, ast.Attribute) and _is_module_attribute(cap, func):
         return
+    if isinstance(func, ast.Attribute) and func.attr in ARRAY_METHODS:
+        return
+    if isinstance(func, ast.Attribute):
+        _reject(cap, node, f"method '.{func.attr}()'",
+                f"use np.* functions, or the methods {', '.join(sorted(ARRAY_METHODS))}")
     _reject(cap, node, "this call", "call math.* functions, abs, min, max, float or int")
 
 

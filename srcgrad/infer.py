@@ -37,11 +37,21 @@ class Typed:
     arg_types: tuple[nbtypes.Type, ...]
 
     def is_float(self, name: str) -> bool:
-        return isinstance(self.types.get(name), nbtypes.Float)
+        """A float scalar or a float array: the types that carry derivatives."""
+        typ = self.types.get(name)
+        if isinstance(typ, nbtypes.Array):
+            return isinstance(typ.dtype, nbtypes.Float)
+        return isinstance(typ, nbtypes.Float)
+
+    def is_array(self, name: str) -> bool:
+        return isinstance(self.types.get(name), nbtypes.Array)
 
     def kind(self, name: str) -> str:
-        """'f' (float), 'i' (integer) or 'b' (boolean): which tape holds it."""
+        """Which tape holds a value: 'f' float, 'i' integer, 'b' boolean, 'a' array
+        reference."""
         typ = self.types.get(name)
+        if isinstance(typ, nbtypes.Array):
+            return "a"
         if isinstance(typ, nbtypes.Boolean):
             return "b"
         if isinstance(typ, nbtypes.Integer):
@@ -53,6 +63,11 @@ def namespace(cap: Captured) -> dict:
     """Globals for running normalized or generated code of this function."""
     import srcgrad
     ns = {"math": math, "np": np, "srcgrad": srcgrad}
+    try:
+        from srcgrad import np_ops
+        ns["np_ops"] = np_ops
+    except ImportError:  # pragma: no cover - while np_ops is being written
+        pass
     ns.update(cap.constants)
     return ns
 
@@ -112,9 +127,11 @@ def _typing_error(exc: Exception, emitted, cap: Captured) -> TypeInferenceError:
              "and the math functions on them")
 
 
-def check_scalar_output(typed: Typed, cap: Captured) -> None:
+def check_output(typed: Typed, cap: Captured, mode: str = "grad") -> None:
     rt = typed.return_type
     if isinstance(rt, nbtypes.Float):
+        return
+    if mode == "vjp" and isinstance(rt, nbtypes.Array) and isinstance(rt.dtype, nbtypes.Float):
         return
     if isinstance(rt, nbtypes.Array):
         raise NonScalarOutputError(
@@ -141,5 +158,5 @@ def arg_type_of(value) -> nbtypes.Type:
     return typeof(value)
 
 
-__all__ = ["infer_types", "Typed", "arg_type_of", "check_scalar_output", "namespace",
+__all__ = ["infer_types", "Typed", "arg_type_of", "check_output", "namespace",
            "build_python_function", "ast"]

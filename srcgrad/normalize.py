@@ -241,6 +241,13 @@ class ANF:
     def stmt(self, stmt: ast.stmt, out: list[ast.stmt]) -> None:
         if isinstance(stmt, ast.Assign):
             self._assign(stmt, out)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript):
+            # y[i] += v  ->  t = y[i]; t2 = t + v; y[i] = t2   (index evaluated once)
+            base, index = self._store_target(stmt.target, out)
+            old = self.temp()
+            self.put(out, assign(old, ast.Subscript(load(base), index, ast.Load())))
+            new = self.atom(ast.BinOp(load(old), stmt.op, stmt.value), out)
+            self._store(base, index, new, out)
         elif isinstance(stmt, ast.AugAssign):
             value = ast.BinOp(ast.Name(stmt.target.id, ast.Load()), stmt.op, stmt.value)
             self.expr_into(stmt.target.id, value, out)
@@ -263,10 +270,22 @@ class ANF:
         else:
             raise self.error(stmt, f"'{type(stmt).__name__}' is not supported")
 
+    def _store_target(self, target: ast.Subscript, out: list[ast.stmt]):
+        return target.value.id, self.index(target.slice, out)
+
+    def _store(self, base: str, index: ast.expr, value: ast.expr, out) -> None:
+        node = ast.Assign([ast.Subscript(ast.Name(base, ast.Load()), index, ast.Store())],
+                          value)
+        self.put(out, node)
+
     def _assign(self, stmt: ast.Assign, out: list[ast.stmt]) -> None:
         targets = stmt.targets
         if len(targets) == 1 and isinstance(targets[0], ast.Name):
             self.expr_into(targets[0].id, stmt.value, out)
+            return
+        if len(targets) == 1 and isinstance(targets[0], ast.Subscript):
+            base, index = self._store_target(targets[0], out)
+            self._store(base, index, self.atom(stmt.value, out), out)
             return
         if len(targets) > 1:  # a = b = value
             value = self.atom(stmt.value, out)
@@ -282,7 +301,7 @@ class ANF:
             raise self.error(stmt, "tuple assignment needs a tuple of the same length on the "
                              "right", hint="write `a, b = x, y` or assign one by one")
         # Evaluate the whole right side first: a, b = b, a + b * x.
-        written = {t.id for t in target.elts}
+        written = {t.id if isinstance(t, ast.Name) else t.value.id for t in target.elts}
         temps = []
         for elt in value.elts:
             atom = self.atom(elt, out)
@@ -290,7 +309,7 @@ class ANF:
                 atom = self._copy_to_temp(atom, out)
             temps.append(atom)
         for name, atom in zip(target.elts, temps):
-            self.put(out, assign(name.id, atom))
+            self._assign(ast.Assign([name], atom), out)
 
     def _copy_to_temp(self, atom: ast.Name, out: list[ast.stmt]) -> ast.Name:
         name = self.temp()
@@ -299,6 +318,20 @@ class ANF:
 
     def _for(self, stmt: ast.For, out: list[ast.stmt]) -> None:
         call = stmt.iter
+        element: tuple[str, str] | None = None  # (element variable, sequence)
+        if isinstance(call, ast.Name) or self._is_builtin_call(call, "enumerate"):
+            # for v in x  /  for i, v in enumerate(x)  ->  for i in range(len(x)): v = x[i]
+            seq = call.id if isinstance(call, ast.Name) else call.args[0].id
+            if isinstance(stmt.target, ast.Tuple):
+                index_var, elem_var = stmt.target.elts[0].id, stmt.target.elts[1].id
+            else:
+                index_var, elem_var = self.temp("_i"), stmt.target.id
+            length = self.temp()
+            self.put(out, assign(length, ast.Call(load("len"), [load(seq)], [])))
+            stmt = ast.For(ast.Name(index_var, ast.Store()),
+                           ast.Call(load("range"), [load(length)], []), stmt.body, [])
+            element = (elem_var, seq)
+            call = stmt.iter
         bounds = [self.atom(a, out) for a in call.args]
         if len(bounds) == 3 and isinstance(bounds[2], ast.Constant) and bounds[2].value == 0:
             raise self.error(stmt, "range() step must not be zero")
@@ -312,6 +345,9 @@ class ANF:
             prefix = [assign(var, load(loop_var), self.line)]
         else:
             loop_var = var
+        if element is not None:
+            prefix.append(assign(element[0], ast.Subscript(load(element[1]), load(var),
+                                                            ast.Load()), self.line))
         body = prefix + self.block(body_src)
         node = ast.For(ast.Name(loop_var, ast.Store()),
                        ast.Call(load("range"), bounds, []), body, [])
@@ -369,11 +405,42 @@ class ANF:
             return const(-expr.operand.value)
         return None
 
+    def _is_builtin_call(self, node: ast.expr, name: str) -> bool:
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+            and self.cap.functions.get(node.func.id) == name
+
+    def index(self, index: ast.expr, out: list[ast.stmt]) -> ast.expr:
+        """An index with every component an atom: i, a:b:c, (i, :), ..."""
+        if isinstance(index, ast.Tuple):
+            return ast.Tuple([self.index(e, out) for e in index.elts], ast.Load())
+        if isinstance(index, ast.Slice):
+            parts = [None if p is None else self.atom(p, out)
+                     for p in (index.lower, index.upper, index.step)]
+            return ast.Slice(*parts)
+        return self.atom(index, out)
+
+    def call_arg(self, arg: ast.expr, out: list[ast.stmt]) -> ast.expr:
+        """An atom, or a tuple of atoms (shapes, sequences of arrays)."""
+        if isinstance(arg, (ast.Tuple, ast.List)):
+            return ast.Tuple([self.atom(e, out) for e in arg.elts], ast.Load())
+        return self.atom(arg, out)
+
     def expr_into(self, target: str, expr: ast.expr, out: list[ast.stmt]) -> None:
         """Emit statements that leave the value of `expr` in variable `target`."""
         simple = self._simple_atom(expr)
         if simple is not None:
             self.put(out, assign(target, simple))
+        elif isinstance(expr, ast.Subscript):
+            base = self.atom(expr.value, out)
+            index = self.index(expr.slice, out)
+            self.put(out, assign(target, ast.Subscript(base, index, ast.Load())))
+        elif isinstance(expr, ast.Attribute):  # x.T, x.shape, x.size, x.ndim
+            base = self.atom(expr.value, out)
+            self.put(out, assign(target, ast.Attribute(base, expr.attr, ast.Load())))
+        elif isinstance(expr, (ast.Tuple, ast.List)):
+            raise self.error(expr, "a tuple or list value is not supported here",
+                             hint="use separate variables, or pass the tuple to an np "
+                                  "function directly (np.zeros((n, m)))")
         elif isinstance(expr, ast.BinOp):
             left = self.atom(expr.left, out)
             right = self.atom(expr.right, out)
@@ -428,16 +495,62 @@ class ANF:
     def callee(self, func: ast.expr) -> str:
         if isinstance(func, ast.Name):
             return self.cap.functions[func.id]
+        if isinstance(func.value, ast.Attribute):  # np.linalg.norm
+            return f"{self.cap.modules[func.value.value.id]}.{func.value.attr}.{func.attr}"
         return f"{self.cap.modules[func.value.id]}.{func.attr}"
 
+    def _axis_call(self, fname: str, expr: ast.Call) -> tuple[ast.Call, str]:
+        """np.sum(x, axis=0, keepdims=True) -> np_ops.sum_axis(x, 0, True)."""
+        allowed = ("a", "axis") if fname == "np.cumsum" else ("a", "axis", "keepdims")
+        values: dict[str, ast.expr] = dict(zip(allowed, expr.args))
+        if len(expr.args) > len(allowed):
+            raise self.error(expr, f"too many arguments to {fname}")
+        for k in expr.keywords:
+            if k.arg not in allowed:
+                raise self.error(expr, f"{fname}(..., {k.arg}=...) is not supported",
+                                 hint=f"use only {', '.join(allowed[1:])}")
+            values[k.arg] = k.value
+        args = [values["a"], values.get("axis", ast.Constant(None))]
+        if fname != "np.cumsum":
+            args.append(values.get("keepdims", ast.Constant(False)))
+        new = f"np_ops.{_AXIS_FUNCS[fname]}"
+        call = ast.Call(name_node(new), args, [])
+        ast.copy_location(call, expr)
+        return call, new
+
+    def _is_method(self, func: ast.expr) -> bool:
+        if not isinstance(func, ast.Attribute):
+            return False
+        value = func.value
+        if isinstance(value, ast.Name) and value.id in self.cap.modules:
+            return False
+        return not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
+                    and value.value.id in self.cap.modules)
+
     def _call(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
-        fname = self.callee(expr.func)
+        if self._is_method(expr.func):
+            # x.sum(axis=0) -> np.sum(x, axis=0); x.reshape(a, b) -> np.reshape(x, (a, b))
+            method = expr.func.attr
+            args = list(expr.args)
+            if method == "reshape" and len(args) > 1:
+                args = [ast.Tuple(args, ast.Load())]
+            call = ast.Call(name_node(f"np.{method}"), [expr.func.value] + args,
+                            expr.keywords)
+            ast.copy_location(call, expr)
+            self._emit_call(target, f"np.{method}", call, out)
+            return
+        self._emit_call(target, self.callee(expr.func), expr, out)
+
+    def _emit_call(self, target: str, fname: str, expr: ast.Call,
+                   out: list[ast.stmt]) -> None:
+        if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
+            expr, fname = self._axis_call(fname, expr)
         args = expr.args
         if fname in _COMPOUND_FUNCS and len(args) > 2:
             # max(a, b, c) -> max(max(a, b), c)
             nested = ast.Call(expr.func, args[:-1], [])
             ast.copy_location(nested, expr)
-            self._call(target, ast.Call(expr.func, [nested, args[-1]], []), out)
+            self._emit_call(target, fname, ast.Call(expr.func, [nested, args[-1]], []), out)
             return
         if fname in ("max", "min") and len(args) < 2:
             raise self.error(expr, f"{fname}() of a sequence is not supported",
@@ -448,8 +561,9 @@ class ANF:
             den = self.atom(ast.Call(expr.func, [args[1]], []), out)
             self.put(out, assign(target, ast.BinOp(num, ast.Div(), den)))
             return
-        atoms = [self.atom(a, out) for a in args]
-        self.put(out, assign(target, ast.Call(name_node(fname), atoms, [])))
+        atoms = [self.call_arg(a, out) for a in args]
+        keywords = [ast.keyword(k.arg, self.call_arg(k.value, out)) for k in expr.keywords]
+        self.put(out, assign(target, ast.Call(name_node(fname), atoms, keywords)))
 
 
 def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
@@ -457,7 +571,8 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
     by_prefix: dict[str, list[str]] = {}
     order: list[str] = []
     for stmt in walk_stmts(tree.body):
-        targets = [stmt.targets[0].id] if isinstance(stmt, ast.Assign) else \
+        targets = [stmt.targets[0].id] if isinstance(stmt, ast.Assign) \
+            and isinstance(stmt.targets[0], ast.Name) else \
             [stmt.target.id] if isinstance(stmt, ast.For) else []
         for name in targets:
             if name in temps and name not in order:
@@ -474,10 +589,16 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
             node.id = mapping[node.id]
 
 
+# NumPy functions whose axis / keepdims arguments Numba lacks: np_ops provides them.
+_AXIS_FUNCS = {"np.sum": "sum_axis", "np.mean": "mean_axis", "np.prod": "prod_axis",
+               "np.max": "max_axis", "np.min": "min_axis", "np.amax": "max_axis",
+               "np.amin": "min_axis", "np.cumsum": "cumsum_axis"}
+
+
 def assigned_names(body: list[ast.stmt]) -> set[str]:
     names: set[str] = set()
     for stmt in walk_stmts(body):
-        if isinstance(stmt, ast.Assign):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             names.add(stmt.targets[0].id)
         elif isinstance(stmt, ast.For):
             names.add(stmt.target.id)

@@ -20,7 +20,7 @@ from .capture import Captured, capture
 from .emit import Emitted, emit_function
 from .errors import SrcgradError
 from .fence import fence
-from .infer import check_scalar_output, infer_types
+from .infer import check_output, infer_types
 from .jit import compiled
 from .normalize import normalize
 from .reverse import reverse
@@ -55,7 +55,7 @@ def front(fn) -> Captured:
 
 @dataclass
 class Built:
-    """One specialization: generated source and the callable compiled from it."""
+    """One specialization: generated source and the callables compiled from it."""
 
     source: str
     linemap: list[int | None]
@@ -63,17 +63,30 @@ class Built:
     fn: object
     normalized: str
     active: set[str]
+    primal_name: str = ""
+    primal: object = None
 
 
-def generate(cap: Captured, arg_types: tuple, wrt: list[str]) -> tuple[str, list, str, str,
-                                                                         set]:
-    """Stages normalize..emit: the adjoint module's source for these argument types."""
+@dataclass
+class Generated:
+    source: str
+    linemap: list[int | None]
+    func_name: str
+    normalized: str
+    active: set[str]
+    primal_name: str
+
+
+def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
+             ) -> Generated:
+    """Stages normalize..emit: the adjoint module's source for these argument types.
+    mode "vjp" allows array outputs and adds the primal function to the module."""
     norm = run_stage("normalize", normalize, cap)
     normalized = emit_function(norm.tree, cap.line_text).text
     if _print_after("normalize"):
         print(normalized, file=sys.stderr)
     typed = run_stage("types", infer_types, norm, cap, arg_types)
-    check_scalar_output(typed, cap)
+    check_output(typed, cap, mode)
     if _print_after("types"):
         print({k: str(v) for k, v in sorted(typed.types.items())}, file=sys.stderr)
     ret = norm.tree.body[-1].value
@@ -81,21 +94,32 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str]) -> tuple[str, list
     ana = run_stage("analyze", analyze, norm.tree, typed, wrt, output)
     if _print_after("analyze"):
         print(f"active: {sorted(ana.active)}", file=sys.stderr)
+    primal = norm.tree if mode == "vjp" else None
+    if primal is not None:
+        import copy
+        primal = copy.deepcopy(norm.tree)
+        primal.name = f"{cap.name}_primal"
     fn, helpers, _ = run_stage("reverse", reverse, norm, cap, typed, ana, wrt)
-    emitted = run_stage("emit", emit_module, cap, fn, helpers, wrt)
+    emitted = run_stage("emit", emit_module, cap, fn, helpers, wrt, primal)
     if _print_after("reverse") or _print_after("emit"):
         print(emitted.text, file=sys.stderr)
-    return emitted.text, emitted.linemap, fn.name, normalized, ana.active
+    return Generated(emitted.text, emitted.linemap, fn.name, normalized, ana.active,
+                     primal.name if primal is not None else "")
 
 
-def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool) -> Built:
-    source, linemap, func_name, normalized, active = generate(cap, arg_types, wrt)
-    fn = run_stage("compile", compiled, cap.name, source, func_name, jit)
-    return Built(source=source, linemap=linemap, func_name=func_name, fn=fn,
-                 normalized=normalized, active=active)
+def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool,
+          mode: str = "grad") -> Built:
+    gen = generate(cap, arg_types, wrt, mode)
+    fn = run_stage("compile", compiled, cap.name, gen.source, gen.func_name, jit)
+    primal = None
+    if gen.primal_name:
+        primal = run_stage("compile", compiled, cap.name, gen.source, gen.primal_name, jit)
+    return Built(source=gen.source, linemap=gen.linemap, func_name=gen.func_name, fn=fn,
+                 normalized=gen.normalized, active=gen.active, primal_name=gen.primal_name,
+                 primal=primal)
 
 
-def emit_module(cap: Captured, fn, helpers: set[str], wrt: list[str]) -> Emitted:
+def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emitted:
     out = Emitted()
     doc = (f'"""Adjoint of {cap.name} ({cap.filename}:{cap.tree.lineno}) with respect to '
            f'{", ".join(wrt)}.\n\n'
@@ -108,18 +132,29 @@ def emit_module(cap: Captured, fn, helpers: set[str], wrt: list[str]) -> Emitted
         out.add(line)
     import ast as _ast
     used = {n.id for n in _ast.walk(fn) if isinstance(n, _ast.Name)}
+    if primal is not None:
+        used |= {n.id for n in _ast.walk(primal) if isinstance(n, _ast.Name)}
     imports = [line for module, line in (("math", "import math"),
                                          ("np", "import numpy as np"),
                                          ("srcgrad", "import srcgrad")) if module in used]
     for line in imports:
         out.add(line)
-    if helpers:
-        out.add(f"from srcgrad.runtime import {', '.join(sorted(helpers))}")
+    runtime, runtime_np = helpers
+    if "np_ops" in used:
+        out.add("from srcgrad import np_ops")
+    if runtime:
+        out.add(f"from srcgrad.runtime import {', '.join(sorted(runtime))}")
+    if runtime_np:
+        out.add(f"from srcgrad.runtime_np import {', '.join(sorted(runtime_np))}")
     if cap.constants:
         out.add("")
         for name in sorted(cap.constants):
             out.add(f"{name} = {cap.constants[name]!r}")
     out.add("")
     out.add("")
+    if primal is not None:
+        out.extend(emit_function(primal, cap.line_text))
+        out.add("")
+        out.add("")
     out.extend(emit_function(fn, cap.line_text))
     return out

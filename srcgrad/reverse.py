@@ -20,7 +20,7 @@ import ast
 
 from .analyze import Analysis
 from .capture import Captured
-from .core import assign, const, load, name_node, target_of, walk_stmts
+from .core import assign, const, load, name_node, names_read, store_of, target_of, walk_stmts
 from .infer import Typed
 from .normalize import Normalized
 from .segment import SegmentAdjoints, _Plan
@@ -36,7 +36,7 @@ def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
     """Split a block into segments (lists of assignments) and control statements."""
     items: list[list[ast.stmt] | ast.stmt] = []
     for stmt in body:
-        if isinstance(stmt, ast.Assign):
+        if isinstance(stmt, ast.Assign) and store_of(stmt) is None:
             if items and isinstance(items[-1], list):
                 items[-1].append(stmt)
             else:
@@ -61,6 +61,12 @@ class Reverse(SegmentAdjoints):
         self.loop_info: dict[int, dict] = {}
         self.tape = TapeWriter(self.namer)
         self.no_init: set[str] = set()
+        self.store_kind: dict[int, object] = {}  # id(store) -> tape kind of the old value
+        # Names read by active statements: arrays among them must be restored in reverse.
+        self.read_in_reverse: set[str] = set()
+        for stmt in walk_stmts(norm.tree.body):
+            if target_of(stmt) in ana.active:
+                self.read_in_reverse.update(names_read(stmt.value))
         self.hoisted: dict[int, list[str]] = {}  # id(loop) -> values taped at its entry
         self.assign_count: dict[str, int] = {}
         for stmt in walk_stmts(norm.tree.body):
@@ -82,11 +88,30 @@ class Reverse(SegmentAdjoints):
     def needs_rev(self, item) -> bool:
         if isinstance(item, list):
             return any(target_of(s) in self.ana.active for s in item)
+        if store_of(item) is not None:
+            # An array the reverse sweep reads must get its old elements back.
+            base = store_of(item)
+            return base in self.ana.active or base in self.read_in_reverse
         if isinstance(item, ast.If):
             return self.block_needs_rev(item.body) or self.block_needs_rev(item.orelse)
         if isinstance(item, (ast.For, ast.While)):
             return self.block_needs_rev(item.body)
         return False
+
+    def push_var(self, name: str, line: int | None, value: ast.expr | None = None
+                 ) -> ast.stmt:
+        """Push variable `name` (or `value`, of the same type) on the tape for its type."""
+        value = load(name) if value is None else value
+        kind = self.typed.kind(name)
+        if kind == "a":
+            return self.tape.push_ref(value, self.typed.types[name], line)
+        return self.tape.push(kind, value, line)
+
+    def pop_var(self, name: str, line: int | None, into: str | None = None) -> ast.stmt:
+        kind = self.typed.kind(name)
+        if kind == "a":
+            return self.tape.pop_ref(into or name, self.typed.types[name], line)
+        return self.tape.pop(kind, into or name, line)
 
     def block_needs_rev(self, body: list[ast.stmt]) -> bool:
         return any(self.needs_rev(item) for item in _items(body))
@@ -102,9 +127,10 @@ class Reverse(SegmentAdjoints):
                 if self.needs_rev(item):
                     plan = self.plan(item, loops)
                     for name in plan.saves:
-                        out.append(self.tape.push(self.typed.kind(name), load(name),
-                                             item[0].srcline))
+                        out.append(self.push_var(name, item[0].srcline))
                 out += item
+            elif store_of(item) is not None:
+                out += self._fwd_store(item, loops)
             elif isinstance(item, ast.If):
                 out += self._fwd_if(item, loops)
             elif isinstance(item, ast.For):
@@ -115,6 +141,92 @@ class Reverse(SegmentAdjoints):
                 out.append(_stmt(assign(self.out_name, item.value), item.srcline))
             else:
                 out.append(item)
+        return out
+
+    # stores: x[index] = v ---------------------------------------------------
+
+    def _store_parts(self, node: ast.Assign):
+        target = node.targets[0]
+        base = target.value.id
+        index = target.slice
+        value = node.value
+        element = self._element_store(base, index)
+        return base, index, value, element
+
+    def _element_store(self, base: str, index: ast.expr) -> bool:
+        """True when x[index] is one element (every index an integer)."""
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        typ = self.typed.types[base]
+        return len(parts) == typ.ndim and not any(isinstance(p, ast.Slice) for p in parts)
+
+    def _fwd_store(self, node: ast.Assign, loops: list[ast.stmt]) -> list[ast.stmt]:
+        if not self.needs_rev(node):
+            return [node]
+        base, index, value, element = self._store_parts(node)
+        line = node.srcline
+        plan = _Plan()
+        self.plans[id(node)] = plan
+        reads = [base] + names_read(index)
+        if isinstance(value, ast.Name) and self.typed.is_array(value.id) \
+                and value.id in self.ana.active:
+            reads.append(value.id)  # its shape, for unbroadcast
+        self._plan_saves(plan, reads, self.ana.pos(node), loops)
+        out = [self.push_var(n, line) for n in plan.saves]
+        old = ast.Subscript(load(base), index, ast.Load())
+        dtype = self.typed.types[base].dtype
+        if element:
+            kind = "b" if str(dtype) == "bool" else "i" if "int" in str(dtype) else "f"
+            out.append(self.tape.push(kind, old, line))
+            self.store_kind[id(node)] = kind
+        else:
+            from numba import types as nbtypes
+            copy_type = nbtypes.Array(dtype, self.typed.types[base].ndim - sum(
+                1 for p in (index.elts if isinstance(index, ast.Tuple) else [index])
+                if not isinstance(p, ast.Slice)), "C")
+            copy_call = ast.Call(ast.Attribute(load("np"), "copy", ast.Load()), [old], [])
+            out.append(self.tape.push_ref(copy_call, copy_type, line))
+            self.store_kind[id(node)] = copy_type
+        out.append(node)
+        return out
+
+    def _rev_store(self, node: ast.Assign, loops: list[ast.stmt]) -> list[ast.stmt]:
+        base, index, value, element = self._store_parts(node)
+        line = node.srcline
+        plan = self.plans[id(node)]
+        out = [self.pop_var(n, line) for n in reversed(plan.saves)]
+        kind = self.store_kind[id(node)]
+        old = self.namer.fresh("_old")
+        if isinstance(kind, str):
+            out.append(self.tape.pop(kind, old, line))
+        else:
+            out.append(self.tape.pop_ref(old, kind, line))
+        if base in self.ana.active:
+            bb = self.b(base)
+            self.tape.helpers_np.add("ensure")
+            out.append(_stmt(assign(bb, ast.Call(load("ensure"), [load(bb), load(base)], [])),
+                             line))
+            grad = ast.Subscript(load(bb), index, ast.Load())
+            if isinstance(value, ast.Name) and value.id in self.ana.active:
+                bv = self.b(value.id)
+                if self.typed.is_array(value.id):
+                    self.tape.helpers_np |= {"accum", "unbroadcast"}
+                    term = ast.Call(load("unbroadcast"), [grad, load(value.id)], [])
+                    out.append(_stmt(assign(bv, ast.Call(load("accum"),
+                                                         [load(bv), term, load(value.id)],
+                                                         [])), line))
+                elif element:
+                    out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(), grad),
+                                     line))
+                else:
+                    self.tape.helpers_np.add("unbroadcast")
+                    term = ast.Call(load("unbroadcast"), [grad, load(value.id)], [])
+                    out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(), term),
+                                     line))
+            out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
+                                        const(0.0)), line))
+        # restore what the store overwrote
+        out.append(_stmt(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
+                                    load(old)), line))
         return out
 
     def _fwd_if(self, node: ast.If, loops: list[ast.stmt]) -> list[ast.stmt]:
@@ -202,7 +314,11 @@ class Reverse(SegmentAdjoints):
 
     def _zero(self, name: str) -> ast.expr:
         from numba import types as nbtypes
+
+        from .tapegen import array_like
         typ = self.typed.types.get(name)
+        if isinstance(typ, nbtypes.Array):
+            return array_like(typ)
         if isinstance(typ, nbtypes.Boolean):
             return const(False)
         if isinstance(typ, nbtypes.Integer):
@@ -212,11 +328,11 @@ class Reverse(SegmentAdjoints):
         return const(0.0)
 
     def _push_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
-        return [self.tape.push(self.typed.kind(n), load(n), loop.srcline)
+        return [self.push_var(n, loop.srcline)
                 for n in self.hoisted.get(id(loop), [])]
 
     def _pop_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
-        return [self.tape.pop(self.typed.kind(n), n, loop.srcline)
+        return [self.pop_var(n, loop.srcline)
                 for n in reversed(self.hoisted.get(id(loop), []))]
 
     # reverse sweep -------------------------------------------------------
@@ -230,9 +346,11 @@ class Reverse(SegmentAdjoints):
                 plan = self.plan(item, loops)
                 line = item[0].srcline
                 for name in reversed(plan.saves):
-                    out.append(self.tape.pop(self.typed.kind(name), name, line))
+                    out.append(self.pop_var(name, line))
                 out += plan.replay
                 out += plan.adjoint
+            elif store_of(item) is not None:
+                out += self._rev_store(item, loops)
             elif isinstance(item, ast.If):
                 into = self.decision[id(item)]
                 test = item.test.id
@@ -330,16 +448,44 @@ class Reverse(SegmentAdjoints):
         for name in adjoints:
             if name in self.no_init and name != seeded:
                 continue
-            mid.append(_stmt(assign(self.b(name), load(seed) if name == seeded
-                                    else const(0.0)), None))
-        grads = ast.Tuple([load(self.b(w)) for w in self.wrt], ast.Load())
+            if name == seeded:
+                value = load(seed)
+                if self.typed.is_array(name):  # the reverse sweep adds into it
+                    value = ast.Call(name_node("np.copy"), [value], [])
+            elif self.typed.is_array(name):
+                value = _zero_array(self.typed.types[name])
+            else:
+                value = const(0.0)
+            mid.append(_stmt(assign(self.b(name), value), None))
+        # Arrays the function writes into are copied first, so that a gradient call
+        # never changes its arguments; gradients of arrays have their argument's shape.
+        params = [a.arg for a in tree.args.args]
+        prologue: list[ast.stmt] = []
+        stored = {store_of(s) for s in walk_stmts(tree.body)} - {None}
+        for p in params:
+            if p in stored and self.typed.is_array(p):
+                prologue.append(_stmt(assign(p, ast.Call(name_node("np.copy"), [load(p)], [])),
+                                      None))
+        grad_values = []
+        for w in self.wrt:
+            if self.typed.is_array(w):
+                like = w
+                if any(pos >= 0 for pos in self.ana.assigned_at.get(w, [])):
+                    like = self.namer.fresh(f"_{w}_in")
+                    prologue.append(_stmt(assign(like, load(w)), None))
+                self.tape.helpers_np.add("ensure")
+                grad_values.append(ast.Call(load("ensure"), [load(self.b(w)), load(like)], []))
+            else:
+                grad_values.append(load(self.b(w)))
+        grads = ast.Tuple(grad_values, ast.Load())
         final = _stmt(ast.Return(ast.Tuple([load(self.out_name), grads, load(tape_bytes)],
                                            ast.Load())), None)
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a.arg) for a in tree.args.args]
                              + [ast.arg(seed)], vararg=None, kwonlyargs=[], kw_defaults=[],
                              kwarg=None, defaults=[])
         fn = ast.FunctionDef(name=f"{tree.name}_adjoint", args=args,
-                             body=init + fwd + mid + rev + [final], decorator_list=[],
+                             body=init + prologue + fwd + mid + rev + [final],
+                             decorator_list=[],
                              returns=None, type_comment=None, type_params=[], lineno=1,
                              col_offset=0)
         # Variables read where some path has not assigned them yet (the reverse sweep
@@ -348,9 +494,16 @@ class Reverse(SegmentAdjoints):
         local = set(_assigned_in_order(fn.body))
         needs: list[str] = []
         _scan_reads(fn.body, set(params), needs)
-        inits = [_stmt(assign(n, self._zero(n)), None) for n in needs if n in local]
+        inits = [_stmt(assign(n, self._zero(n)), None) for n in needs if n in local
+                 and (n in self.typed.types or n in self.adj.values())]
         fn.body[len(init):len(init)] = inits
         return fn
+
+
+def _zero_array(typ) -> ast.expr:
+    """A zero-size C array with `typ`'s ndim and dtype: an adjoint that is still zero."""
+    shape = ast.Tuple([const(0)] * typ.ndim, ast.Load())
+    return ast.Call(name_node("np.zeros"), [shape, name_node(f"np.{typ.dtype}")], [])
 
 
 def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
@@ -377,7 +530,7 @@ def _scan_reads(body: list[ast.stmt], defined: set[str], needs: list[str]) -> se
                 defined = defined | {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
         elif isinstance(stmt, ast.AugAssign):
             read(stmt.value)
-            read(ast.Name(stmt.target.id, ast.Load()))
+            read(stmt.target)
         elif isinstance(stmt, ast.If):
             read(stmt.test)
             defined = _scan_reads(stmt.body, set(defined), needs) \
@@ -408,4 +561,4 @@ def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
             wrt: list[str]) -> tuple[ast.FunctionDef, set[str], set[str]]:
     rev = Reverse(norm, cap, typed, ana, wrt)
     fn = rev.run()
-    return fn, rev.tape.imports(), set(rev.adj.values())
+    return fn, (rev.tape.imports(), rev.tape.helpers_np), set(rev.adj.values())

@@ -3,12 +3,19 @@
 Each entry gives, for ``ans = f(x, y, ...)``, one template per argument: the
 contribution to that argument's adjoint, as a Python expression over ``g``
 (the adjoint of ``ans``), ``ans`` and the argument names. ``None`` means a
-zero derivative. Templates are ordinary source (lintable, readable), parsed
-once, and substituted into the generated adjoint by name.
+zero derivative; ``MISSING`` means srcgrad has no rule for that argument (an
+error if it is differentiated). Templates are ordinary source (lintable,
+readable), parsed once, and substituted into the generated adjoint by name.
+
+A rule may have a second set of templates for arrays (``array=``), used when
+the operation involves an array: binary operators then sum the adjoint over
+broadcast dimensions (``unbroadcast``). Functions the templates call live in
+``runtime_np.py``.
 
 Conventions at non-differentiable points follow JAX: ``abs`` has slope 1 at
 0; builtin ``max``/``min`` send the whole adjoint to the argument Python
-returns (the first one on a tie); ``x ** y`` has d/dy = 0 at x = 0.
+returns (the first one on a tie); ``np.maximum``/``np.minimum`` split it
+equally on a tie; ``x ** y`` has d/dy = 0 at x = 0 (scalars).
 """
 
 from __future__ import annotations
@@ -16,62 +23,107 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+MISSING = "<missing>"
+
+_IGNORED_NAMES = {"g", "math", "np", "None", "True", "False"}
+
+
+def _parse(templates) -> tuple:
+    return tuple(None if t is None or t == MISSING else ast.parse(t, mode="eval").body
+                 for t in templates)
+
 
 @dataclass(frozen=True)
 class Rule:
     params: tuple[str, ...]
     partials: tuple[str | None, ...]
-    parsed: tuple[ast.expr | None, ...] = field(compare=False, default=())
+    array_partials: tuple[str | None, ...]
+    defaults: dict = field(compare=False, default_factory=dict)
+    parsed: tuple = field(compare=False, default=())
+    array_parsed: tuple = field(compare=False, default=())
 
-    def needs(self, index: int) -> set[str]:
+    def template(self, index: int, array: bool) -> ast.expr | None:
+        return (self.array_parsed if array else self.parsed)[index]
+
+    def missing(self, index: int, array: bool) -> bool:
+        return (self.array_partials if array else self.partials)[index] == MISSING
+
+    def zero(self, index: int, array: bool) -> bool:
+        return (self.array_partials if array else self.partials)[index] is None
+
+    def needs(self, index: int, array: bool = False) -> set[str]:
         """Names the template for argument `index` reads, besides g."""
-        tree = self.parsed[index]
+        tree = self.template(index, array)
         if tree is None:
             return set()
-        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} \
-            - {"g", "math", "np"}
+        return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - _IGNORED_NAMES \
+            - _runtime_names()
 
+
+def _runtime_names() -> set[str]:
+    return _RUNTIME_NAMES
+
+
+# Functions that templates call (runtime_np.py); not variables of the rule.
+_RUNTIME_NAMES = {
+    "unbroadcast", "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad",
+    "cumsum_grad", "matmul_grad_a", "matmul_grad_b", "outer_grad_a", "outer_grad_b",
+    "trace_grad", "norm_grad", "transpose_grad", "reshape_grad", "maximum_grad_x",
+    "maximum_grad_y", "minimum_grad_x", "minimum_grad_y", "clip_grad", "where_grad_x",
+    "where_grad_y", "abs_grad",
+}
 
 RULES: dict[str, Rule] = {}
 
 
-def defrule(names: str | tuple[str, ...], params: str, *partials: str | None) -> None:
+def defrule(names: str | tuple[str, ...], params: str, *partials: str | None,
+            array: tuple | None = None, defaults: dict | None = None) -> None:
     """Register one rule under one or several canonical names."""
     plist = tuple(p.strip() for p in params.split(","))
-    if len(plist) != len(partials):
+    array = tuple(partials) if array is None else tuple(array)
+    if not len(plist) == len(partials) == len(array):
         raise ValueError(f"rule {names}: {len(plist)} params, {len(partials)} partials")
-    parsed = tuple(None if p is None else ast.parse(p, mode="eval").body for p in partials)
-    rule = Rule(plist, tuple(partials), parsed)
+    rule = Rule(plist, tuple(partials), array, dict(defaults or {}), _parse(partials),
+                _parse(array))
     for name in (names,) if isinstance(names, str) else names:
         RULES[name] = rule
 
 
-def defzero(*names: str) -> None:
+def defzero(*names: str, params: str = "x") -> None:
     """Functions with a zero derivative everywhere it exists (piecewise constant)."""
+    n = len(params.split(","))
     for name in names:
-        RULES[name] = Rule(("x",), (None,), (None,))
+        defrule(name, params, *([None] * n))
 
 
 # ----- Operators (keys are the ast operator class names) -----
-defrule("Add", "x, y", "g", "g")
-defrule("Sub", "x, y", "g", "-g")
-defrule("Mult", "x, y", "g * y", "g * x")
-defrule("Div", "x, y", "g / y", "-g * ans / y")
+defrule("Add", "x, y", "g", "g",
+        array=("unbroadcast(g, x)", "unbroadcast(g, y)"))
+defrule("Sub", "x, y", "g", "-g",
+        array=("unbroadcast(g, x)", "unbroadcast(-g, y)"))
+defrule("Mult", "x, y", "g * y", "g * x",
+        array=("unbroadcast(g * y, x)", "unbroadcast(g * x, y)"))
+defrule("Div", "x, y", "g / y", "-g * ans / y",
+        array=("unbroadcast(g / y, x)", "unbroadcast(-g * ans / y, y)"))
 defrule("Pow", "x, y", "g * y * x ** (y - 1)",
-        "g * math.log(x if x != 0 else 1.0) * ans")
-defrule("Mod", "x, y", "g", "-g * math.floor(x / y)")
+        "g * math.log(x if x != 0 else 1.0) * ans",
+        array=("unbroadcast(g * y * x ** (y - 1), x)", "unbroadcast(g * np.log(x) * ans, y)"))
+defrule("Mod", "x, y", "g", "-g * math.floor(x / y)",
+        array=("unbroadcast(g, x)", "unbroadcast(-g * np.floor(x / y), y)"))
+defrule("MatMult", "x, y", MISSING, MISSING,
+        array=("matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"))
 defrule("FloorDiv", "x, y", None, None)
 defrule("USub", "x", "-g")
 defrule("UAdd", "x", "g")
 defrule("copy", "x", "g")
 
 # ----- Builtins -----
-defrule("abs", "x", "g * (1.0 if x >= 0 else -1.0)")
+defrule("abs", "x", "g * (1.0 if x >= 0 else -1.0)", array=("abs_grad(g, x)",))
 defrule("max", "x, y", "g * (1.0 if x >= y else 0.0)", "g * (0.0 if x >= y else 1.0)")
 defrule("min", "x, y", "g * (1.0 if x <= y else 0.0)", "g * (0.0 if x <= y else 1.0)")
 defrule("float", "x", "g")
 defzero("int", "round", "len", "bool")
-RULES["round"] = Rule(("x", "n"), (None, None), (None, None))
+defzero("round", params="x, n")
 
 # ----- math: trigonometric -----
 defrule("math.sin", "x", "g * math.cos(x)")
@@ -116,24 +168,104 @@ defzero("math.floor", "math.ceil", "math.trunc", "math.isnan", "math.isinf",
 # ----- srcgrad -----
 defrule("srcgrad.stop_gradient", "x", None)
 
-# ----- NumPy on scalars: the same rules under NumPy's names -----
-_NP_ALIASES = {
-    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
-    "arctan": "atan", "arctan2": "atan2", "hypot": "hypot", "sinh": "sinh",
-    "cosh": "cosh", "tanh": "tanh", "arcsinh": "asinh", "arccosh": "acosh",
-    "arctanh": "atanh", "exp": "exp", "expm1": "expm1", "exp2": "exp2", "log": "log",
-    "log1p": "log1p", "log10": "log10", "log2": "log2", "sqrt": "sqrt",
-    "power": "pow", "fabs": "fabs", "abs": "fabs", "absolute": "fabs", "floor": "floor",
-    "ceil": "ceil", "trunc": "trunc", "degrees": "degrees", "radians": "radians",
-    "deg2rad": "radians", "rad2deg": "degrees", "copysign": "copysign",
-    "isnan": "isnan", "isinf": "isinf", "isfinite": "isfinite",
-}
-for _np_name, _math_name in _NP_ALIASES.items():
-    RULES[f"np.{_np_name}"] = RULES[f"math.{_math_name}"]
-defrule("np.square", "x", "g * 2.0 * x")
+# ----- NumPy: elementwise (the same templates serve scalars and arrays) -----
+defrule("np.sin", "x", "g * np.cos(x)")
+defrule("np.cos", "x", "-g * np.sin(x)")
+defrule("np.tan", "x", "g * (1.0 + ans * ans)")
+defrule("np.arcsin", "x", "g / np.sqrt(1.0 - x * x)")
+defrule("np.arccos", "x", "-g / np.sqrt(1.0 - x * x)")
+defrule("np.arctan", "x", "g / (1.0 + x * x)")
+defrule("np.arctan2", "y, x", "g * x / (x * x + y * y)", "-g * y / (x * x + y * y)",
+        array=("unbroadcast(g * x / (x * x + y * y), y)",
+               "unbroadcast(-g * y / (x * x + y * y), x)"))
+defrule("np.hypot", "x, y", "g * x / ans", "g * y / ans",
+        array=("unbroadcast(g * x / ans, x)", "unbroadcast(g * y / ans, y)"))
+defrule("np.sinh", "x", "g * np.cosh(x)")
+defrule("np.cosh", "x", "g * np.sinh(x)")
+defrule("np.tanh", "x", "g * (1.0 - ans * ans)")
+defrule("np.arcsinh", "x", "g / np.sqrt(x * x + 1.0)")
+defrule("np.arccosh", "x", "g / np.sqrt(x * x - 1.0)")
+defrule("np.arctanh", "x", "g / (1.0 - x * x)")
+defrule("np.exp", "x", "g * ans")
+defrule("np.expm1", "x", "g * (ans + 1.0)")
+defrule("np.exp2", "x", "g * ans * 0.6931471805599453")
+defrule("np.log", "x", "g / x")
+defrule("np.log1p", "x", "g / (1.0 + x)")
+defrule("np.log10", "x", "g / (x * 2.302585092994046)")
+defrule("np.log2", "x", "g / (x * 0.6931471805599453)")
+defrule("np.sqrt", "x", "g * 0.5 / ans")
 defrule("np.cbrt", "x", "g / (3.0 * ans * ans)")  # math.cbrt: Numba cannot compile it
-defrule("np.fmod", "x, y", "g", "-g * math.trunc(x / y)")
-defrule("np.sign", "x", None)
+defrule("np.square", "x", "g * 2.0 * x")
+defrule("np.power", "x, y", "g * y * x ** (y - 1)",
+        "g * math.log(x if x != 0 else 1.0) * ans",
+        array=("unbroadcast(g * y * x ** (y - 1), x)", "unbroadcast(g * np.log(x) * ans, y)"))
+defrule(("np.abs", "np.absolute", "np.fabs"), "x", "g * (1.0 if x >= 0 else -1.0)",
+        array=("abs_grad(g, x)",))
+defrule("np.degrees", "x", "g * (180.0 / np.pi)")
+defrule("np.rad2deg", "x", "g * (180.0 / np.pi)")
+defrule(("np.radians", "np.deg2rad"), "x", "g * (np.pi / 180.0)")
+defrule("np.copysign", "x, y", "g * (1.0 if (x >= 0) == (ans >= 0) else -1.0)", None,
+        array=(MISSING, None))
+defrule("np.fmod", "x, y", "g", "-g * math.trunc(x / y)",
+        array=("unbroadcast(g, x)", "unbroadcast(-g * np.trunc(x / y), y)"))
+defrule("np.maximum", "x, y", "g * (1.0 if x > y else (0.5 if x == y else 0.0))",
+        "g * (1.0 if y > x else (0.5 if x == y else 0.0))",
+        array=("unbroadcast(maximum_grad_x(g, x, y), x)",
+               "unbroadcast(maximum_grad_y(g, x, y), y)"))
+defrule("np.minimum", "x, y", "g * (1.0 if x < y else (0.5 if x == y else 0.0))",
+        "g * (1.0 if y < x else (0.5 if x == y else 0.0))",
+        array=("unbroadcast(minimum_grad_x(g, x, y), x)",
+               "unbroadcast(minimum_grad_y(g, x, y), y)"))
+defrule("np.clip", "x, lo, hi", "clip_grad(g, x, lo, hi)", MISSING, MISSING,
+        array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING))
+defrule("np.where", "c, x, y", None, "unbroadcast(where_grad_x(g, c), x)",
+        "unbroadcast(where_grad_y(g, c), y)")
+defzero("np.floor", "np.ceil", "np.trunc", "np.sign", "np.isnan", "np.isinf",
+        "np.isfinite", "np.rint", "np.round")
+
+# ----- NumPy: reductions (np_ops.* take axis and keepdims, which Numba lacks) -----
+defrule("np.sum", "x", "g")
+defrule("np.mean", "x", "mean_grad(g, x, None, False)")
+defrule("np.prod", "x", "prod_grad(g, x, ans, None, False)")
+defrule(("np.max", "np.amax"), "x", "max_grad(g, x, ans, None, False)")
+defrule(("np.min", "np.amin"), "x", "min_grad(g, x, ans, None, False)")
+defrule("np_ops.sum_axis", "x, axis, keepdims", "sum_grad(g, x, axis, keepdims)", None, None)
+defrule("np_ops.mean_axis", "x, axis, keepdims", "mean_grad(g, x, axis, keepdims)", None,
+        None)
+defrule("np_ops.prod_axis", "x, axis, keepdims", "prod_grad(g, x, ans, axis, keepdims)",
+        None, None)
+defrule("np_ops.max_axis", "x, axis, keepdims", "max_grad(g, x, ans, axis, keepdims)", None,
+        None)
+defrule("np_ops.min_axis", "x, axis, keepdims", "min_grad(g, x, ans, axis, keepdims)", None,
+        None)
+defrule("np.cumsum", "x", "cumsum_grad(g, x, None)")
+defrule("np_ops.cumsum_axis", "x, axis", "cumsum_grad(g, x, axis)", None)
+
+# ----- NumPy: products and norms -----
+defrule(("np.dot", "np.matmul"), "x, y", "g * y", "g * x",
+        array=("matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"))
+defrule("np.outer", "x, y", MISSING, MISSING,
+        array=("outer_grad_a(g, x, y)", "outer_grad_b(g, x, y)"))
+defrule("np.trace", "x", "trace_grad(g, x)")
+defrule("np.linalg.norm", "x, ord", "norm_grad(g, x, ans, ord)", None,
+        defaults={"ord": "None"})
+
+# ----- NumPy: shapes and copies -----
+defrule("attr.T", "x", "transpose_grad(g)")
+defrule("np.transpose", "x", "transpose_grad(g)")
+defrule("np.reshape", "x, shape", "reshape_grad(g, x)", None)
+defrule("np.copy", "x", "g")
+defrule("np.ascontiguousarray", "x", "g")
+defrule("subscript", "x", "g")  # applied by segment.py: b_x[index] += g
+defzero("attr.shape", "attr.size", "attr.ndim")
+
+# ----- NumPy: creation (values that do not depend on the arguments) -----
+defzero("np.zeros_like", "np.ones_like", "np.empty_like", "np.eye", "np.identity")
+defzero("np.zeros", "np.ones", "np.empty", params="shape, dtype")
+defrule("np.full", "shape, fill", None, "np.sum(g)")
+defrule("np.full_like", "x, fill", None, "np.sum(g)")
+defrule("np.arange", "start, stop, step", MISSING, MISSING, MISSING)
+defrule("np.linspace", "start, stop, num", MISSING, MISSING, None)
 
 
 def rule_for(key: str) -> Rule | None:

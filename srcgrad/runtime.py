@@ -15,9 +15,11 @@ generated module runs compiled (Numba inlines them) and uncompiled
 from __future__ import annotations
 
 import numpy as np
-from numba.extending import register_jitable
+from numba.extending import overload, register_jitable
+from numba.typed import List
 
-__all__ = ["tape_f", "tape_i", "tape_b", "reserve", "push", "pop", "range_len"]
+__all__ = ["tape_f", "tape_i", "tape_b", "reserve", "push", "pop", "range_len", "tape_ref",
+           "ref_bytes"]
 
 
 @register_jitable
@@ -70,3 +72,26 @@ def range_len(start, stop, step):
     else:
         n = (start - stop - step - 1) // (-step)
     return n if n > 0 else 0
+
+
+def tape_ref(like):
+    """A tape of references to arrays of `like`'s type (a list: push is append)."""
+    return []
+
+
+@overload(tape_ref)
+def _tape_ref_jit(like):
+    item = like
+
+    def impl(like):
+        return List.empty_list(item)
+    return impl
+
+
+@register_jitable
+def ref_bytes(refs):
+    """Bytes held by the arrays a reference tape keeps alive."""
+    total = 0
+    for a in refs:
+        total += a.size * a.itemsize
+    return total

@@ -15,9 +15,25 @@ import copy
 from dataclasses import dataclass, field
 
 from .analyze import rule_key
-from .core import assign, const, load, operands, target_of
+from .core import assign, const, load, names_read, operands, target_of
 from .errors import MissingRuleError
 from .rules import rule_for
+
+
+@dataclass
+class _Contribution:
+    """One term of an adjoint: b_name (+)= template, with names mapped to values."""
+
+    name: str
+    template: ast.expr | None
+    mapping: dict
+    index: ast.expr | None = None  # for t = x[index]: b_x[index] += g
+
+
+def _runtime_calls(expr: ast.expr) -> set[str]:
+    from .rules import _RUNTIME_NAMES
+    return {n.func.id for n in ast.walk(expr) if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Name) and n.func.id in _RUNTIME_NAMES}
 
 
 @dataclass
@@ -54,8 +70,9 @@ class SegmentAdjoints:
         if name not in self.norm.temps or self.assign_count.get(name) != 1 \
                 or self.ana.reads.get(name) != 1:
             return False
-        in_seg = [s for s in segment if target_of(s) == name]
-        return bool(in_seg)
+        defined = any(target_of(s) == name for s in segment)
+        read = any(name in names_read(s.value) for s in segment)
+        return defined and read
 
     def plan(self, seg: list[ast.stmt], loops: list[ast.stmt]) -> _Plan:
         key = id(seg[0])
@@ -66,12 +83,10 @@ class SegmentAdjoints:
         active = self.ana.active
         # Versions: (name, k) is the k-th value `name` takes in the segment; 0 = on entry.
         version: dict[str, int] = {}
-        arg_versions: list[list[tuple[str, int] | None]] = []
+        reads: list[dict[str, tuple[str, int]]] = []   # per statement: name -> version
         target_version: list[tuple[str, int]] = []
         for stmt in seg:
-            ops = operands(stmt.value)
-            arg_versions.append([(a.id, version.get(a.id, 0)) if isinstance(a, ast.Name)
-                                 else None for a in ops])
+            reads.append({n: (n, version.get(n, 0)) for n in names_read(stmt.value)})
             t = target_of(stmt)
             version[t] = version.get(t, 0) + 1
             target_version.append((t, version[t]))
@@ -80,46 +95,13 @@ class SegmentAdjoints:
 
         # Adjoint contributions (in reverse order) and the values they need.
         needed: set[tuple[str, int]] = set()
-        contribs: list[tuple[int, list[tuple[str, ast.expr]]]] = []
+        contribs: list[tuple[int, list[_Contribution]]] = []
         for j in range(len(seg) - 1, -1, -1):
             stmt = seg[j]
-            t = target_of(stmt)
-            if t not in active:
+            if target_of(stmt) not in active:
                 continue
-            key_ = rule_key(stmt.value)
-            rule = rule_for(key_)
-            ops = operands(stmt.value)
-            act = [(i, a.id) for i, a in enumerate(ops)
-                   if isinstance(a, ast.Name) and a.id in active]
-            if rule is None:
-                if act:
-                    raise self.cap.error(
-                        MissingRuleError, _located(stmt),
-                        f"no derivative rule for '{key_}'",
-                        hint="use a function srcgrad knows (see docs/language.md), or "
-                             "wrap the call in srcgrad.stop_gradient if it should not "
-                             "carry a gradient")
-                contribs.append((j, []))
-                continue
-            exprs = []
-            for i, name in act:
-                if i >= len(rule.partials) or rule.partials[i] is None:
-                    continue
-                mapping: dict[str, ast.expr] = {}
-                for n in rule.needs(i):
-                    if n == "ans":
-                        needed.add(target_version[j])
-                        mapping["ans"] = ("ver", target_version[j])
-                    else:
-                        k = rule.params.index(n)
-                        arg = ops[k]
-                        if isinstance(arg, ast.Name):
-                            needed.add(arg_versions[j][k])
-                            mapping[n] = ("ver", arg_versions[j][k])
-                        else:
-                            mapping[n] = ("expr", arg)
-                exprs.append((name, rule.parsed[i], mapping))
-            contribs.append((j, exprs))
+            found = self._contributions(stmt, reads[j], target_version[j], needed)
+            contribs.append((j, found))
 
         # Values defined inside the segment are recomputed: close over their inputs.
         replay_idx: set[int] = set()
@@ -130,33 +112,16 @@ class SegmentAdjoints:
             if j in replay_idx:
                 continue
             replay_idx.add(j)
-            for av in arg_versions[j]:
-                if av is not None and av not in needed:
+            for av in reads[j].values():
+                if av not in needed:
                     needed.add(av)
                     if av[1] > 0:
                         work.append(av)
 
         # Values entering the segment: tape those that may be overwritten.
-        at = self.ana.pos(seg[0])
-        loop_vars = {lp.target.id for lp in loops if isinstance(lp, ast.For)}
-        for name in sorted({n for n, k in needed if k == 0},
-                           key=lambda n: (self._first_read(seg, n), n)):
-            if name in self.cap.constants or name in loop_vars:
-                continue
-            if self.ana.stable(name, at, loops):
-                continue
-            # Not written inside some enclosing loop: tape it once per entry to the
-            # outermost such loop instead of once per execution of the segment.
-            outer = next((j for j, lp in enumerate(loops)
-                          if not self.ana.assigned_within(name, lp)), None)
-            if outer is None:
-                plan.saves.append(name)
-                continue
-            loop = loops[outer]
-            if not self.ana.stable(name, self.ana.pos(loop), loops[:outer]):
-                hoisted = self.hoisted.setdefault(id(loop), [])
-                if name not in hoisted:
-                    hoisted.append(name)
+        self._plan_saves(plan, sorted({n for n, k in needed if k == 0},
+                                      key=lambda n: (self._first_read(seg, n), n)),
+                         self.ana.pos(seg[0]), loops)
 
         # Names of recomputed values.
         names: dict[tuple[str, int], str] = {}
@@ -174,57 +139,225 @@ class SegmentAdjoints:
 
         for j in sorted(replay_idx):
             stmt = seg[j]
-            value = _substitute(stmt.value, {})
-            if isinstance(value, ast.Name):
-                value = load(vname(arg_versions[j][0]))
-            else:
-                for slot, av in zip(_operand_slots(value), arg_versions[j]):
-                    if av is not None:
-                        slot.set(load(vname(av)))
+            value = _substitute(stmt.value, {n: load(vname(v)) for n, v in reads[j].items()})
             plan.replay.append(_stmt(assign(vname(target_version[j]), value),
                                      stmt.srcline))
 
         # Adjoint statements.
-        for j, exprs in contribs:
-            stmt = seg[j]
-            t = target_of(stmt)
-            line = stmt.srcline
-            bt = self.b(t)
-            selfs = [e for e in exprs if e[0] == t]
-            keep_bt = len(selfs) == 1 and isinstance(selfs[0][1], ast.Name) \
-                and selfs[0][1].id == "g"
-            if keep_bt:  # t = t + ...: the adjoint of t passes through unchanged
-                exprs = [e for e in exprs if e[0] != t]
-            self_ref = any(name == t for name, _, _ in exprs)
-            g: ast.expr = load(bt)
-            out: list[ast.stmt] = []
-            if self_ref and len(exprs) > 1:
-                gname = self.namer.fresh("_g")
-                out.append(_stmt(assign(gname, load(bt)), line))
-                g = load(gname)
-            assigned_here: set[str] = set()
-            for name, template, mapping in exprs:
-                subst = {"g": g}
-                for k, v in mapping.items():
-                    subst[k] = load(vname(v[1])) if v[0] == "ver" else v[1]
-                expr = _substitute(template, subst)
-                ba = self.b(name)
-                first_write = (name == t and name not in assigned_here) or (
-                    name != t and self._single_use(name, seg) and name not in assigned_here)
-                if first_write and name != t:
-                    self.no_init.add(name)
-                if first_write:
-                    out.append(_stmt(assign(ba, expr), line))
-                else:
-                    out.append(_stmt(ast.AugAssign(ast.Name(ba, ast.Store()), ast.Add(),
-                                                   expr), line))
-                assigned_here.add(name)
-            if not self_ref and not keep_bt and not self._single_use(t, seg) \
-                    and not self._adjoint_dead_after(t, stmt, loops):
-                out.append(_stmt(assign(bt, const(0.0)), line))
-            plan.adjoint += out
+        for j, found in contribs:
+            plan.adjoint += self._adjoint_statements(seg, j, found, target_version[j], vname,
+                                                     loops)
         plan.adjoint = _fold_zeroing(plan.adjoint)
         return plan
+
+    def _plan_saves(self, plan: _Plan, names: list[str], at: int,
+                    loops: list[ast.stmt]) -> None:
+        """Decide, for values read at position `at`, which to tape and where."""
+        loop_vars = {lp.target.id for lp in loops if isinstance(lp, ast.For)}
+        for name in names:
+            if name in self.cap.constants or name in loop_vars:
+                continue
+            if self.ana.stable(name, at, loops):
+                continue
+            # Not written inside some enclosing loop: tape it once per entry to the
+            # outermost such loop instead of once per execution of the segment.
+            outer = next((j for j, lp in enumerate(loops)
+                          if not self.ana.assigned_within(name, lp)), None)
+            if outer is None:
+                plan.saves.append(name)
+                continue
+            loop = loops[outer]
+            if not self.ana.stable(name, self.ana.pos(loop), loops[:outer]):
+                hoisted = self.hoisted.setdefault(id(loop), [])
+                if name not in hoisted:
+                    hoisted.append(name)
+
+    def _is_array(self, name: str) -> bool:
+        return self.typed.is_array(name)
+
+    def _contributions(self, stmt: ast.Assign, reads: dict, target_version: tuple,
+                       needed: set) -> list[_Contribution]:
+        """What `stmt` adds to each active operand's adjoint, as templates plus the
+        (name, version) values they read; records those values in `needed`."""
+        active = self.ana.active
+        value = stmt.value
+        key = rule_key(value)
+        ops = operands(value)
+        t = target_of(stmt)
+        array = self._is_array(t) or any(
+            isinstance(a, ast.Name) and self._is_array(a.id) for a in ops)
+        if key == "subscript":
+            base = value.value.id
+            if base not in active:
+                return []
+            needed.update(reads.values())
+            return [_Contribution(base, None, {}, index=value.slice)]
+        if key in ("np.concatenate", "np.stack"):
+            return self._sequence_contributions(value, key, reads, needed)
+        rule = rule_for(key)
+        act = [(i, a.id) for i, a in enumerate(ops)
+               if isinstance(a, ast.Name) and a.id in active]
+        if rule is None or any(i < len(rule.params) and rule.missing(i, array)
+                               for i, _ in act):
+            if act:
+                raise self.cap.error(
+                    MissingRuleError, _located(stmt),
+                    f"no derivative rule for '{key}'"
+                    + (" on arrays" if array and rule is not None else "")
+                    + (f" with respect to argument {act[0][0] + 1}"
+                       if rule is not None else ""),
+                    hint="use a function srcgrad knows (see docs/language.md), or "
+                         "wrap the call in srcgrad.stop_gradient if it should not "
+                         "carry a gradient")
+            return []
+        out = []
+        keywords = {k.arg: k.value for k in getattr(value, "keywords", [])}
+        for i, name in act:
+            if i >= len(rule.params) or rule.zero(i, array):
+                continue
+            mapping: dict[str, tuple] = {}
+            for n in rule.needs(i, array):
+                if n == "ans":
+                    needed.add(target_version)
+                    mapping["ans"] = ("ver", target_version)
+                    continue
+                k = rule.params.index(n)
+                arg = ops[k] if k < len(ops) else keywords.get(n)
+                if arg is None:
+                    mapping[n] = ("expr", ast.parse(rule.defaults.get(n, "None"),
+                                                    mode="eval").body)
+                elif isinstance(arg, ast.Name):
+                    needed.add(reads[arg.id])
+                    mapping[n] = ("ver", reads[arg.id])
+                else:
+                    names_in = names_read(arg)
+                    for m in names_in:
+                        needed.add(reads[m])
+                    mapping[n] = ("expr", arg, {m: reads[m] for m in names_in})
+            out.append(_Contribution(name, rule.template(i, array), mapping))
+        return out
+
+    def _sequence_contributions(self, value: ast.Call, key: str, reads: dict,
+                                needed: set) -> list[_Contribution]:
+        """np.concatenate((a, b), axis) / np.stack((a, b), axis): one slice each."""
+        seq = value.args[0]
+        keywords = {k.arg: k.value for k in value.keywords}
+        axis = value.args[1] if len(value.args) > 1 else keywords.get("axis", const(0))
+        for m in names_read(axis):
+            needed.add(reads[m])
+        out = []
+        start: ast.expr = const(0)
+        for k, elt in enumerate(seq.elts):
+            if isinstance(elt, ast.Name) and elt.id in self.ana.active:
+                needed.add(reads[elt.id])
+                if key == "np.concatenate":
+                    tmpl = ast.parse("concatenate_grad(g, x, axis, start)", mode="eval").body
+                    mapping = {"x": ("ver", reads[elt.id]), "axis": ("expr", axis, {}),
+                               "start": ("expr", start, {})}
+                else:
+                    tmpl = ast.parse("stack_grad(g, axis, k)", mode="eval").body
+                    mapping = {"axis": ("expr", axis, {}), "k": ("expr", const(k), {})}
+                out.append(_Contribution(elt.id, tmpl, mapping))
+            if key == "np.concatenate" and isinstance(elt, ast.Name):
+                needed.add(reads[elt.id])
+                extent = ast.Subscript(ast.Attribute(load(elt.id), "shape", ast.Load()),
+                                       axis, ast.Load())
+                start = extent if isinstance(start, ast.Constant) and start.value == 0 \
+                    else ast.BinOp(start, ast.Add(), extent)
+        return out
+
+    def _adjoint_statements(self, seg, j, found, target_version, vname, loops):
+        stmt = seg[j]
+        t = target_of(stmt)
+        line = stmt.srcline
+        bt = self.b(t)
+        t_array = self._is_array(t)
+        exprs = list(found)
+        selfs = [c for c in exprs if c.name == t]
+        keep_bt = not t_array and len(selfs) == 1 and isinstance(selfs[0].template, ast.Name) \
+            and selfs[0].template.id == "g"
+        if keep_bt:  # t = t + ...: the adjoint of t passes through unchanged
+            exprs = [c for c in exprs if c.name != t]
+        self_ref = any(c.name == t for c in exprs)
+        out: list[ast.stmt] = []
+        g: ast.expr = load(bt)
+        single = self._single_use(t, seg)
+        if t_array and not single:
+            # The adjoint of an array may still be the zero-size "zero" marker.
+            gname = self.namer.fresh("_g")
+            call = ast.Call(load("ensure"), [load(bt), load(vname(target_version))], [])
+            self.tape.helpers_np.add("ensure")
+            out.append(_stmt(assign(gname, call), line))
+            g = load(gname)
+        elif self_ref and len(exprs) > 1:
+            gname = self.namer.fresh("_g")
+            out.append(_stmt(assign(gname, load(bt)), line))
+            g = load(gname)
+        zeroed = False
+        if t_array and not single and not self._adjoint_dead_after(t, stmt, loops):
+            out.append(_stmt(assign(bt, self._zero_adjoint(bt)), line))
+            zeroed = True
+        assigned_here: set[str] = set()
+        for c in exprs:
+            ba = self.b(c.name)
+            if c.index is not None:  # t = x[index]: b_x[index] += g
+                index = _substitute(c.index, {n: load(vname(v)) for n, v in
+                                              self._index_reads(c.index, seg, j)})
+                self.tape.helpers_np.add("ensure")
+                base = load(vname(self._read_version(seg, j, c.name)))
+                out.append(_stmt(assign(ba, ast.Call(load("ensure"), [load(ba), base], [])),
+                                 line))
+                out.append(_stmt(ast.AugAssign(ast.Subscript(load(ba), index, ast.Store()),
+                                               ast.Add(), g), line))
+                continue
+            subst = {"g": g}
+            for k, v in c.mapping.items():
+                if v[0] == "ver":
+                    subst[k] = load(vname(v[1]))
+                else:
+                    extra = v[2] if len(v) > 2 else {}
+                    subst[k] = _substitute(v[1], {n: load(vname(m)) for n, m in extra.items()})
+            expr = _substitute(c.template, subst)
+            self.tape.helpers_np |= _runtime_calls(expr)
+            if self._is_array(c.name):
+                like = load(vname(self._read_version(seg, j, c.name)))
+                start = load(ba)
+                if c.name != t and self._single_use(c.name, seg) \
+                        and c.name not in assigned_here:
+                    # its only use: start from zero (it may hold a previous iteration's)
+                    start = self._zero_adjoint(ba)
+                call = ast.Call(load("accum"), [start, expr, like], [])
+                self.tape.helpers_np.add("accum")
+                out.append(_stmt(assign(ba, call), line))
+                assigned_here.add(c.name)
+                continue
+            first_write = not zeroed and ((c.name == t and c.name not in assigned_here) or (
+                c.name != t and self._single_use(c.name, seg)
+                and c.name not in assigned_here))
+            if first_write and c.name != t:
+                self.no_init.add(c.name)
+            if first_write:
+                out.append(_stmt(assign(ba, expr), line))
+            else:
+                out.append(_stmt(ast.AugAssign(ast.Name(ba, ast.Store()), ast.Add(), expr),
+                                 line))
+            assigned_here.add(c.name)
+        if not t_array and not self_ref and not keep_bt and not single \
+                and not self._adjoint_dead_after(t, stmt, loops):
+            out.append(_stmt(assign(bt, const(0.0)), line))
+        return out
+
+    def _zero_adjoint(self, bt: str) -> ast.expr:
+        self.tape.helpers_np.add("empty_adjoint")
+        return ast.Call(load("empty_adjoint"), [load(bt)], [])
+
+    @staticmethod
+    def _read_version(seg, j, name) -> tuple[str, int]:
+        k = sum(1 for s in seg[:j] if target_of(s) == name)
+        return (name, k)
+
+    def _index_reads(self, index, seg, j):
+        return [(n, self._read_version(seg, j, n)) for n in names_read(index)]
 
     def _adjoint_dead_after(self, name: str, stmt: ast.stmt, loops: list[ast.stmt]) -> bool:
         """Once `stmt` (which writes `name`) is reversed, is b_name never read again?
@@ -238,7 +371,7 @@ class SegmentAdjoints:
     @staticmethod
     def _first_read(seg: list[ast.stmt], name: str) -> int:
         for j, stmt in enumerate(seg):
-            if any(isinstance(a, ast.Name) and a.id == name for a in operands(stmt.value)):
+            if name in names_read(stmt.value):
                 return j
         return len(seg)
 
@@ -267,31 +400,6 @@ def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
                 break
         k += 1
     return out
-
-
-class _Slot:
-    def __init__(self, parent, field_name, index=None):
-        self.parent, self.field, self.index = parent, field_name, index
-
-    def set(self, node):
-        if self.index is None:
-            setattr(self.parent, self.field, node)
-        else:
-            getattr(self.parent, self.field)[self.index] = node
-
-
-def _operand_slots(value: ast.expr) -> list[_Slot]:
-    """Places in a core right-hand side holding its operands, in `operands` order."""
-    if isinstance(value, ast.BinOp):
-        return [_Slot(value, "left"), _Slot(value, "right")]
-    if isinstance(value, ast.UnaryOp):
-        return [_Slot(value, "operand")]
-    if isinstance(value, ast.Compare):
-        return [_Slot(value, "left")] + [_Slot(value, "comparators", i)
-                                         for i in range(len(value.comparators))]
-    if isinstance(value, ast.Call):
-        return [_Slot(value, "args", i) for i in range(len(value.args))]
-    return []
 
 
 def _located(stmt: ast.stmt) -> ast.stmt:

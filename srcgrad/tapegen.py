@@ -19,6 +19,19 @@ def _stmt(node: ast.stmt, line: int | None) -> ast.stmt:
     return node
 
 
+def array_like(typ) -> ast.expr:
+    """An expression for an empty array of Numba array type `typ` (dtype, ndim, layout)."""
+    shape = ast.Tuple([const(0)] * typ.ndim, ast.Load())
+    dtype = ast.Attribute(load("np"), str(typ.dtype), ast.Load())
+    node: ast.expr = ast.Call(ast.Attribute(load("np"), "empty", ast.Load()), [shape, dtype],
+                              [])
+    if typ.layout == "A":
+        node = ast.Subscript(node, ast.Slice(None, None, const(-1)), ast.Load())
+    elif typ.layout == "F" and typ.ndim > 1:
+        node = ast.Attribute(node, "T", ast.Load())
+    return node
+
+
 def _is_const(node, value) -> bool:
     return isinstance(node, ast.Constant) and node.value == value \
         and not isinstance(node.value, bool)
@@ -28,9 +41,27 @@ class TapeWriter:
     """Writes tape statements; remembers which tapes and runtime helpers are used."""
 
     def __init__(self, namer) -> None:
+        self.namer = namer
         self.names = {k: (namer.exact(f"_t{k}"), namer.exact(f"_n{k}")) for k, _ in KINDS}
         self.kinds: set[str] = set()
-        self.helpers: set[str] = set()
+        self.helpers: set[str] = set()     # from srcgrad.runtime
+        self.helpers_np: set[str] = set()  # from srcgrad.runtime_np
+        self.refs: dict[object, str] = {}  # array type -> name of its reference tape
+
+    def ref_tape(self, typ) -> str:
+        """The tape (a list) holding references to arrays of Numba type `typ`."""
+        if typ not in self.refs:
+            self.refs[typ] = self.namer.fresh("_ta")
+        return self.refs[typ]
+
+    def push_ref(self, value: ast.expr, typ, line: int | None) -> ast.stmt:
+        call = ast.Call(ast.Attribute(load(self.ref_tape(typ)), "append", ast.Load()),
+                        [value], [])
+        return _stmt(ast.Expr(call), line)
+
+    def pop_ref(self, into: str, typ, line: int | None) -> ast.stmt:
+        call = ast.Call(ast.Attribute(load(self.ref_tape(typ)), "pop", ast.Load()), [], [])
+        return _stmt(assign(into, call), line)
 
     def push(self, kind: str, value: ast.expr, line: int | None) -> ast.stmt:
         self.kinds.add(kind)
@@ -124,6 +155,10 @@ class TapeWriter:
     def init(self) -> list[ast.stmt]:
         """Create each tape the function uses."""
         out = []
+        for typ, name in self.refs.items():
+            self.helpers.add("tape_ref")
+            out.append(_stmt(assign(name, ast.Call(load("tape_ref"), [array_like(typ)], [])),
+                             None))
         for kind, _ in KINDS:
             if kind in self.kinds:
                 buf, top = self.names[kind]
@@ -135,6 +170,10 @@ class TapeWriter:
     def size_in_bytes(self) -> ast.expr:
         """An expression for the bytes on all tapes (read at the end of the forward sweep)."""
         size: ast.expr = const(0)
+        for name in self.refs.values():
+            self.helpers.add("ref_bytes")
+            term = ast.Call(load("ref_bytes"), [load(name)], [])
+            size = term if _is_const(size, 0) else ast.BinOp(size, ast.Add(), term)
         for kind, width in KINDS:
             if kind in self.kinds:
                 top = load(self.names[kind][1])
