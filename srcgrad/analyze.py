@@ -153,3 +153,62 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | N
                         changed = True
     ana.active = varied & useful
     return ana
+
+
+_VIEW_FUNCS = {"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",
+               "np.atleast_1d", "np.atleast_2d"}
+
+
+def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
+    """Reject writes into arrays that may share memory with another variable.
+
+    `r = A[i]`, `r = A.T`, `r = A.reshape(...)` and `r = A` make views: writing into
+    r changes A, and writing into A changes r. srcgrad's adjoint tracks one array per
+    name, so such a write would give a silently wrong gradient: it is an error."""
+    from .core import dotted
+    from .errors import UnsupportedSyntaxError
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while name in parent:
+            name = parent[name]
+        return name
+
+    origin: dict[str, int] = {}
+    for stmt in walk_stmts(tree.body):
+        if not isinstance(stmt, ast.Assign) or store_of(stmt) is not None:
+            continue
+        target = stmt.targets[0].id
+        if not typed.is_array(target):
+            continue
+        value = stmt.value
+        source = None
+        if isinstance(value, ast.Name) and typed.is_array(value.id):
+            source = value.id
+        elif isinstance(value, (ast.Subscript, ast.Attribute)) and isinstance(value.value,
+                                                                              ast.Name):
+            if typed.is_array(value.value.id):
+                source = value.value.id
+        elif isinstance(value, ast.Call) and dotted(value.func) in _VIEW_FUNCS \
+                and value.args and isinstance(value.args[0], ast.Name):
+            source = value.args[0].id
+        if source is not None and root(source) != root(target):
+            parent[root(target)] = root(source)
+            origin.setdefault(target, stmt.srcline or 0)
+    groups: dict[str, list[str]] = {}
+    for name in set(parent) | set(parent.values()):
+        groups.setdefault(root(name), []).append(name)
+    for stmt in walk_stmts(tree.body):
+        base = store_of(stmt) if isinstance(stmt, ast.Assign) else None
+        if base is None:
+            continue
+        members = sorted(groups.get(root(base), []))
+        if len(members) > 1:
+            others = [m for m in members if m != base and not m.startswith("_")]
+            shown = ", ".join(others) or "another array"
+            node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
+            raise cap.error(UnsupportedSyntaxError, node,
+                            f"writing into '{base}', which may share memory with {shown} "
+                            "(a view made by indexing, .T, reshape or plain assignment)",
+                            hint=f"make an independent array first, e.g. {base} = "
+                                 f"{base}.copy(), or write into the original array")

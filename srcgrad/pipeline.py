@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 
 from . import __version__
-from .analyze import analyze
+from .analyze import analyze, check_aliasing
 from .capture import Captured, capture
 from .emit import Emitted, emit_function
 from .errors import SrcgradError
@@ -91,6 +91,7 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
         print({k: str(v) for k, v in sorted(typed.types.items())}, file=sys.stderr)
     ret = norm.tree.body[-1].value
     output = ret.id if hasattr(ret, "id") else None
+    run_stage("analyze", check_aliasing, norm.tree, typed, cap)
     ana = run_stage("analyze", analyze, norm.tree, typed, wrt, output)
     if _print_after("analyze"):
         print(f"active: {sorted(ana.active)}", file=sys.stderr)

@@ -1253,13 +1253,14 @@ def _stack_take(g, axis, k, out):
 def _ov_stack_grad(g, axis, k):
     _need(_is_arr(g), "stack_grad", "g must be an array")
     nd = g.ndim
+    nd1 = nd - 1
     dt = _dt(g)
 
     def impl(g, axis, k):
         pre, big, post = _axis_lanes(_shp(g), axis)
         out = np.empty(pre * post, dt)
         rs = _stack_take(g, axis, k, out)
-        return out.reshape(to_fixed_tuple(rs, nd - 1))
+        return out.reshape(to_fixed_tuple(rs, nd1))
 
     def impl_1d(g, axis, k):
         out = np.empty(1, dt)
