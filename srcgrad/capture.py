@@ -162,6 +162,8 @@ def _resolve_free_names(cap: Captured) -> None:
                                      "srcgrad understands the math and numpy modules"))
         elif isinstance(value, (bool, int, float, np.floating, np.integer)):
             cap.constants[name] = value
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+            cap.constants[name] = value  # read as a constant (never differentiated)
         elif id(value) in _FUNCTION_NAMES:
             cap.functions[name] = _FUNCTION_NAMES[id(value)]
         elif callable(value):

@@ -89,9 +89,11 @@ def infer_types(norm: Normalized, cap: Captured, arg_types: tuple) -> Typed:
         typing_ctx.refresh()
         target_ctx.refresh()
         _REFRESHED = True
+    import warnings
     try:
         interp = compiler.run_frontend(fn)
-        with target_override("cpu"):
+        with target_override("cpu"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", nberrors.NumbaPerformanceWarning)
             result = typed_passes.type_inference_stage(
                 typing_ctx, target_ctx, interp, tuple(arg_types), None)
     except nberrors.TypingError as exc:

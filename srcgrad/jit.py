@@ -49,8 +49,10 @@ def module_path(name: str, source: str) -> Path:
     return cache_dir() / f"srcgrad_{name}_{source_hash(source)}.py"
 
 
-def load_module(name: str, source: str):
-    """Import the generated module (writing its file first if needed)."""
+def load_module(name: str, source: str, injected: dict | None = None):
+    """Import the generated module (writing its file first if needed). `injected`
+    global arrays are set on the module before its code runs (the source names them
+    in a comment with a hash of their contents, so new contents mean a new module)."""
     path = module_path(name, source)
     key = str(path)
     with _LOCK:
@@ -63,19 +65,21 @@ def load_module(name: str, source: str):
         mod_name = path.stem
         spec = importlib.util.spec_from_file_location(mod_name, path)
         module = importlib.util.module_from_spec(spec)
+        module.__dict__.update(injected or {})
         sys.modules[mod_name] = module
         spec.loader.exec_module(module)
         _MODULES[key] = module
         return module
 
 
-def compiled(name: str, source: str, func_name: str, jit: bool):
+def compiled(name: str, source: str, func_name: str, jit: bool,
+             injected: dict | None = None):
     """The function `func_name` of the generated module, njit-ed unless jit=False."""
     key = (source_hash(source) + name, func_name, jit)
     with _LOCK:
         if key in _COMPILED:
             return _COMPILED[key]
-        module = load_module(name, source)
+        module = load_module(name, source, injected)
         fn = getattr(module, func_name)
         if jit:
             fn = numba.njit(cache=True, error_model="numpy")(fn)

@@ -545,6 +545,10 @@ class ANF:
                    out: list[ast.stmt]) -> None:
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
+        if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
+            # Numba has no np.matmul: a @ b
+            self.expr_into(target, ast.BinOp(expr.args[0], ast.MatMult(), expr.args[1]), out)
+            return
         args = expr.args
         if fname in _COMPOUND_FUNCS and len(args) > 2:
             # max(a, b, c) -> max(max(a, b), c)

@@ -111,13 +111,21 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
 def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool,
           mode: str = "grad") -> Built:
     gen = generate(cap, arg_types, wrt, mode)
-    fn = run_stage("compile", compiled, cap.name, gen.source, gen.func_name, jit)
+    arrays = array_constants(cap)
+    fn = run_stage("compile", compiled, cap.name, gen.source, gen.func_name, jit, arrays)
     primal = None
     if gen.primal_name:
-        primal = run_stage("compile", compiled, cap.name, gen.source, gen.primal_name, jit)
+        primal = run_stage("compile", compiled, cap.name, gen.source, gen.primal_name, jit,
+                           arrays)
     return Built(source=gen.source, linemap=gen.linemap, func_name=gen.func_name, fn=fn,
                  normalized=gen.normalized, active=gen.active, primal_name=gen.primal_name,
                  primal=primal)
+
+
+def array_constants(cap: Captured) -> dict:
+    """Global arrays the function reads: set on the generated module when it loads."""
+    import numpy as np
+    return {k: v for k, v in cap.constants.items() if isinstance(v, np.ndarray)}
 
 
 def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emitted:
@@ -148,9 +156,18 @@ def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emit
     if runtime_np:
         out.add(f"from srcgrad.runtime_np import {', '.join(sorted(runtime_np))}")
     if cap.constants:
+        import hashlib
+
+        import numpy as np
         out.add("")
         for name in sorted(cap.constants):
-            out.add(f"{name} = {cap.constants[name]!r}")
+            value = cap.constants[name]
+            if isinstance(value, np.ndarray):
+                digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
+                out.add(f"# {name}: the {value.dtype} array of shape {value.shape} from "
+                        f"{cap.name}'s module (content sha256 {digest}), set on import")
+            else:
+                out.add(f"{name} = {value!r}")
     out.add("")
     out.add("")
     if primal is not None:
