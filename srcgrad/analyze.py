@@ -160,11 +160,13 @@ _VIEW_FUNCS = {"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expan
 
 
 def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
-    """Reject writes into arrays that may share memory with another variable.
+    """Reject writes into arrays that may share memory with another live variable.
 
     `r = A[i]`, `r = A.T`, `r = A.reshape(...)` and `r = A` make views: writing into
     r changes A, and writing into A changes r. srcgrad's adjoint tracks one array per
-    name, so such a write would give a silently wrong gradient: it is an error."""
+    name, so reading the other name after such a write would give a silently wrong
+    gradient: it is an error. A view that is only read before the write (such as the
+    temporary in `B[i, :] = B[i, :] / s`) is harmless."""
     from .core import dotted
     from .errors import UnsupportedSyntaxError
     parent: dict[str, str] = {}
@@ -174,7 +176,32 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
             name = parent[name]
         return name
 
-    origin: dict[str, int] = {}
+    position: dict[int, int] = {}
+    loops: list[tuple[int, int]] = []
+    reads: dict[str, list[int]] = {}
+    defs: dict[str, list[int]] = {}
+
+    def number(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            p = len(position)
+            position[id(stmt)] = p
+            if isinstance(stmt, ast.Assign):
+                targets = names_read(stmt.targets[0]) if store_of(stmt) else []
+                for n in names_read(stmt.value) + targets:
+                    reads.setdefault(n, []).append(p)
+                if store_of(stmt) is None:
+                    defs.setdefault(stmt.targets[0].id, []).append(p)
+            elif isinstance(stmt, (ast.If, ast.While)):
+                reads.setdefault(stmt.test.id, []).append(p)
+            elif isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
+                reads.setdefault(stmt.value.id, []).append(p)
+            if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                number(stmt.body)
+                number(stmt.orelse)
+            if isinstance(stmt, (ast.For, ast.While)):
+                loops.append((p, len(position) - 1))
+
+    number(tree.body)
     for stmt in walk_stmts(tree.body):
         if not isinstance(stmt, ast.Assign) or store_of(stmt) is not None:
             continue
@@ -194,21 +221,34 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
             source = value.args[0].id
         if source is not None and root(source) != root(target):
             parent[root(target)] = root(source)
-            origin.setdefault(target, stmt.srcline or 0)
     groups: dict[str, list[str]] = {}
     for name in set(parent) | set(parent.values()):
         groups.setdefault(root(name), []).append(name)
+
+    def live_after(name: str, p: int) -> bool:
+        for q in reads.get(name, []):
+            if q > p and not any(p < d < q for d in defs.get(name, [])):
+                return True  # read after the write, and not redefined in between
+            # read earlier in a loop around the write: a later iteration may read it,
+            # unless it is a temporary (defined and used once, before the write)
+            if not name.startswith("_") and any(a <= q <= b and a <= p <= b
+                                                for a, b in loops):
+                return True
+        return False
+
     for stmt in walk_stmts(tree.body):
         base = store_of(stmt) if isinstance(stmt, ast.Assign) else None
         if base is None:
             continue
-        members = sorted(groups.get(root(base), []))
-        if len(members) > 1:
-            others = [m for m in members if m != base and not m.startswith("_")]
-            shown = ", ".join(others) or "another array"
+        p = position[id(stmt)]
+        others = [m for m in sorted(groups.get(root(base), [])) if m != base]
+        live = [m for m in others if live_after(m, p)]
+        if live:
+            shown = ", ".join(m for m in live if not m.startswith("_")) or "another array"
             node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
             raise cap.error(UnsupportedSyntaxError, node,
                             f"writing into '{base}', which may share memory with {shown} "
-                            "(a view made by indexing, .T, reshape or plain assignment)",
-                            hint=f"make an independent array first, e.g. {base} = "
-                                 f"{base}.copy(), or write into the original array")
+                            "(a view made by indexing, .T, reshape or plain assignment), "
+                            "read after the write",
+                            hint=f"make an independent array, e.g. {base} = {base}.copy(), "
+                                 "or index the original array directly")

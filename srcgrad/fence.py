@@ -156,7 +156,9 @@ def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> 
         return
     if allow_tuple and isinstance(target, ast.Tuple):
         for elt in target.elts:
-            if not isinstance(elt, ast.Name):
+            if isinstance(elt, ast.Subscript):
+                _check_target(cap, elt, allow_tuple=False)
+            elif not isinstance(elt, ast.Name):
                 _reject(cap, elt, "nested or starred tuple target", "assign names one by one")
         return
     if isinstance(target, ast.Subscript):
@@ -189,8 +191,8 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             is_method = isinstance(node.func, ast.Attribute) \
                 and not _is_module_attribute(cap, node.func)
             if node.keywords and not is_method and not (
-                    isinstance(node.func, ast.Attribute)
-                    and cap.modules.get(getattr(node.func.value, "id", "")) == "np"):
+                    isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
+                    and _root_module(cap, node.func) == "np"):
                 _reject(cap, node, "keyword arguments in a call",
                         "pass the arguments by position (keywords work for np.* functions)")
             if any(k.arg is None for k in node.keywords):
@@ -210,6 +212,12 @@ def _is_module_attribute(cap: Captured, node: ast.Attribute) -> bool:
     inner = node.value
     return isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
         and cap.modules.get(inner.value.id) == "np" and inner.attr == "linalg"
+
+
+def _root_module(cap: Captured, node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return cap.modules.get(node.id) if isinstance(node, ast.Name) else None
 
 
 def _is_array_attribute(cap: Captured, node: ast.Attribute) -> bool:

@@ -81,6 +81,16 @@ def build_python_function(norm: Normalized, cap: Captured, name: str | None = No
 
 
 def infer_types(norm: Normalized, cap: Captured, arg_types: tuple) -> Typed:
+    """Numba's types for the normalized function; float constants meeting float32
+    arrays are made float32 first (NumPy 2's rule), which may take a second pass."""
+    for _ in range(3):
+        partial = _infer(norm, cap, arg_types, raise_errors=False)
+        if not weak_python_floats(norm.tree, partial):
+            break
+    return _infer(norm, cap, arg_types, raise_errors=True)
+
+
+def _infer(norm: Normalized, cap: Captured, arg_types: tuple, raise_errors: bool) -> Typed:
     global _REFRESHED
     fn, emitted = build_python_function(norm, cap)
     typing_ctx = cpu_target.typing_context
@@ -95,7 +105,8 @@ def infer_types(norm: Normalized, cap: Captured, arg_types: tuple) -> Typed:
         with target_override("cpu"), warnings.catch_warnings():
             warnings.simplefilter("ignore", nberrors.NumbaPerformanceWarning)
             result = typed_passes.type_inference_stage(
-                typing_ctx, target_ctx, interp, tuple(arg_types), None)
+                typing_ctx, target_ctx, interp, tuple(arg_types), None,
+                raise_errors=raise_errors)
     except nberrors.TypingError as exc:
         raise _typing_error(exc, emitted, cap) from None
     table = {k: v for k, v in result.typemap.items() if not k.startswith("$")}
@@ -162,3 +173,24 @@ def arg_type_of(value) -> nbtypes.Type:
 
 __all__ = ["infer_types", "Typed", "arg_type_of", "check_output", "namespace",
            "build_python_function", "ast"]
+
+
+def weak_python_floats(tree: ast.FunctionDef, typed: Typed) -> bool:
+    """NumPy 2 keeps float32 when an array meets a Python float (NEP 50); Numba
+    promotes to float64. Make such float constants float32 so both agree. Returns
+    True when the tree changed (types must then be inferred again)."""
+    changed = False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.BinOp):
+            continue
+        sides = (node.left, node.right)
+        f32 = any(isinstance(s, ast.Name) and isinstance(typed.types.get(s.id), nbtypes.Array)
+                  and typed.types[s.id].dtype == nbtypes.float32 for s in sides)
+        if not f32:
+            continue
+        for attr in ("left", "right"):
+            side = getattr(node, attr)
+            if isinstance(side, ast.Constant) and type(side.value) is float:
+                setattr(node, attr, ast.Constant(np.float32(side.value)))
+                changed = True
+    return changed

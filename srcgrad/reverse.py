@@ -193,13 +193,14 @@ class Reverse(SegmentAdjoints):
         base, index, value, element = self._store_parts(node)
         line = node.srcline
         plan = self.plans[id(node)]
-        out = [self.pop_var(n, line) for n in reversed(plan.saves)]
         kind = self.store_kind[id(node)]
         old = self.namer.fresh("_old")
+        # pushed last in the forward sweep: the overwritten value, then the saves
         if isinstance(kind, str):
-            out.append(self.tape.pop(kind, old, line))
+            out = [self.tape.pop(kind, old, line)]
         else:
-            out.append(self.tape.pop_ref(old, kind, line))
+            out = [self.tape.pop_ref(old, kind, line)]
+        out += [self.pop_var(n, line) for n in reversed(plan.saves)]
         if base in self.ana.active:
             bb = self.b(base)
             self.tape.helpers_np.add("ensure")
@@ -207,23 +208,31 @@ class Reverse(SegmentAdjoints):
                              line))
             grad = ast.Subscript(load(bb), index, ast.Load())
             if isinstance(value, ast.Name) and value.id in self.ana.active:
+                # take the adjoint of the written part, then clear it (the value may be
+                # the same array: y[::-1] = y)
+                part = self.namer.fresh("_gw")
+                taken = grad if element else ast.Call(name_node("np.copy"), [grad], [])
+                out.append(_stmt(assign(part, taken), line))
+                out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
+                                            const(0.0)), line))
                 bv = self.b(value.id)
                 if self.typed.is_array(value.id):
                     self.tape.helpers_np |= {"accum", "unbroadcast"}
-                    term = ast.Call(load("unbroadcast"), [grad, load(value.id)], [])
+                    term = ast.Call(load("unbroadcast"), [load(part), load(value.id)], [])
                     out.append(_stmt(assign(bv, ast.Call(load("accum"),
                                                          [load(bv), term, load(value.id)],
                                                          [])), line))
                 elif element:
-                    out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(), grad),
-                                     line))
+                    out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(),
+                                                   load(part)), line))
                 else:
                     self.tape.helpers_np.add("unbroadcast")
-                    term = ast.Call(load("unbroadcast"), [grad, load(value.id)], [])
+                    term = ast.Call(load("unbroadcast"), [load(part), load(value.id)], [])
                     out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(), term),
                                      line))
-            out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
-                                        const(0.0)), line))
+            else:
+                out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
+                                            const(0.0)), line))
         # restore what the store overwrote
         out.append(_stmt(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
                                     load(old)), line))

@@ -70,7 +70,7 @@ _RUNTIME_NAMES = {
     "cumsum_grad", "matmul_grad_a", "matmul_grad_b", "outer_grad_a", "outer_grad_b",
     "trace_grad", "norm_grad", "transpose_grad", "reshape_grad", "maximum_grad_x",
     "maximum_grad_y", "minimum_grad_x", "minimum_grad_y", "clip_grad", "where_grad_x",
-    "where_grad_y", "abs_grad",
+    "where_grad_y", "abs_grad", "concatenate_grad", "stack_grad",
 }
 
 RULES: dict[str, Rule] = {}

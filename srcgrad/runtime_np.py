@@ -2,41 +2,53 @@
 
 Generated adjoint code calls these for array derivative rules. Every public
 function is a plain Python/NumPy function (used when the adjoint runs with
-``jit=False``) with a Numba implementation registered for it: either the same
-code (``register_jitable``) or, where the code must depend on the argument
-types (scalar or array, ``None`` or an int axis, ndim, dtype), a
-``numba.extending.overload`` that returns a specialized implementation. So
-the same generated source runs compiled and uncompiled, with the same numbers.
+``jit=False``) with a Numba implementation registered for it: a
+``numba.extending.overload`` returning an implementation specialized on the
+argument types (scalar or array, ``None`` or int axis, ndim, dtype). So the
+same generated source runs compiled and uncompiled.
 
 Arguments: ``g`` is the adjoint (cotangent) of the operation's result; ``x``,
-``a``, ``b`` its inputs; ``ans`` its result; ``like`` gives a target shape and
-dtype. Scalars are Python/NumPy floats; arrays are float64 or float32 of any
-ndim and layout (C, F or non-contiguous). Conventions:
+``a``, ``b`` its inputs; ``ans`` its result; ``like`` a target shape/dtype.
+Scalars are Python/NumPy floats; arrays float64 or float32 of any ndim and
+layout (C, F, or non-contiguous views).
 
-* Results for array inputs are new C-contiguous arrays in the dtype of the
-  input they are the adjoint of (like JAX), computed in float64 and rounded
-  once. ``transpose_grad`` and ``reshape_grad`` may return views of ``g``.
-  Elementwise rules (``maximum_grad_x`` ...) return an array of the full
-  broadcast shape in ``g``'s dtype (float64 if ``g`` is a scalar); srcgrad
-  reduces them with ``unbroadcast``. All-scalar arguments give a float.
-* Non-differentiable points follow JAX (``jax.vjp`` of the ``jnp`` function):
-  ``max``/``min`` reductions split the adjoint equally among all positions
-  equal to the extreme value (``g / count`` times the indicator; a lane
-  holding NaN gets NaN everywhere); ``maximum``/``minimum`` give 0.5 to each
-  side at ties and 0 to both where either is NaN; ``clip`` is
-  ``minimum(maximum(x, lo), hi)``, so x gets 0.5 at ``x == lo`` and at
-  ``x == hi``, 0.25 if ``lo == x == hi``, 0 if ``lo > hi``; ``abs`` has slope
-  +1 at 0 and -0 (and -1 at NaN: ``select(x >= 0, g, -g)``); ``prod`` is exact
-  with zeros (products of the other entries, no division); ``norm`` (L2 /
-  Frobenius) is NaN everywhere at ``x == 0``, ord=1 has slope +1 at 0.
-  Masks multiply ``g`` (``g * 0.5`` ...) as JAX does, so an infinite ``g`` gives
-  NaN where the mask is 0; ``where`` selects instead (0 stays 0).
+Results
+    For an array input: a new C-contiguous array in that input's dtype (as JAX
+    gives cotangents the primal's dtype), computed in float64 and rounded
+    once (matrix products: in float32 when all operands are float32).
+    ``transpose_grad`` and ``reshape_grad`` may return views of ``g``; treat
+    every result as read-only and merge it with ``accum``. The elementwise
+    rules return the full broadcast shape, in ``g``'s dtype (float64 when
+    ``g`` is a scalar); a scalar-only call returns a float.
 
-Numba notes: inner loops are explicit (array expressions, ``np.broadcast_*``
-and slice assignment each cost Numba seconds of compile time); the loop
-kernels work on flat C-contiguous data with shapes passed as ``intp`` arrays,
-so each kernel compiles once per dtype, whatever the ndim or layout of the
-caller's arrays. Non-contiguous inputs are copied once (``ascontiguousarray``).
+Conventions (checked against ``jax.vjp`` of the ``jax.numpy`` function)
+    * max/min reductions: ``(g / count) * (x == ans)`` per lane, i.e. split
+      equally among ties; a lane holding NaN gets NaN everywhere.
+    * maximum/minimum: 0.5 to each side at a tie; 0 to both where either is NaN.
+    * clip = ``minimum(maximum(x, lo), hi)``: 0.5 at ``x == lo`` and at
+      ``x == hi``, 0.25 at ``lo == x == hi``, 0 if ``lo > hi`` or x is NaN.
+    * abs: ``g if x >= 0 else -g`` (slope +1 at 0 and -0.0, -1 at NaN).
+    * prod: products of the other entries (exclusive prefix/suffix products,
+      no division), so exact when x holds zeros.
+    * norm (L2/Frobenius): ``x * (g / ans)``, NaN everywhere at x == 0 (JAX
+      too); ord=1: abs's rule.
+    * Masks multiply ``g`` as JAX does (an infinite ``g`` gives NaN where the
+      mask is 0); ``where`` selects (0 stays 0 whatever ``g`` holds).
+
+Compile time
+    Numba compiles every helper a call reaches as a unit and re-optimizes the
+    linked callees in each caller, so the work sits in a few small loop
+    kernels over flat C-contiguous data, with shapes and strides passed as
+    ``intp`` arrays: each kernel compiles once per dtype combination whatever
+    the ndim or layout of the caller's arrays. Broadcasting is done by
+    strides (``_plan``: one loop plan for all elementwise rules, ``accum`` and
+    ``unbroadcast``), never materialized; the reductions see x as
+    (pre, n, post) lanes. Avoided on purpose (each costs Numba 0.5-5 s):
+    array expressions, ``np.where``/``np.broadcast_*``, slice assignment,
+    ``inline="always"``. Non-contiguous inputs are copied once (``.copy()``,
+    the cheapest copy to compile). Only a ``ValueError`` is raised at run
+    time; argument types that cannot work raise a ``TypingError`` when the
+    caller compiles.
 """
 
 from __future__ import annotations
@@ -62,7 +74,7 @@ _F64 = np.float64
 
 
 # =====================================================================
-# Typing-time predicates (Numba types)
+# Typing-time helpers (on Numba types)
 # =====================================================================
 
 def _is_arr(t):
@@ -73,18 +85,9 @@ def _is_none(t):
     return t is None or isinstance(t, (types.NoneType, types.Omitted))
 
 
-def _is_scalar(t):
-    return isinstance(t, (types.Float, types.Integer, types.Boolean))
-
-
 def _dt(t):
-    """NumPy scalar class of an array type's dtype (usable inside Numba code)."""
+    """NumPy scalar class of an array type's dtype (usable in Numba code)."""
     return as_dtype(t.dtype).type
-
-
-def _out_dt(g):
-    """Result dtype of the elementwise rules: g's dtype, float64 for a scalar g."""
-    return _dt(g) if _is_arr(g) else _F64
 
 
 def _need(cond, func, msg):
@@ -101,7 +104,7 @@ def _isarr(a):
 
 
 def _pflat64(a):
-    """Any scalar/array as a flat float64 array (a view when possible)."""
+    """A scalar or array as flat float64 data (a view when possible)."""
     return np.ascontiguousarray(a, dtype=_F64).reshape(-1)
 
 
@@ -109,9 +112,73 @@ def _pflat(a):
     return np.ascontiguousarray(a).reshape(-1)
 
 
+def _size_error(what):
+    raise ValueError(f"srcgrad: adjoint shape does not match {what}")
+
+
+def _lanes(shape, axis):
+    """(pre, n, post): a C array of `shape` seen as lanes along `axis`
+    (None: one lane over the flattened array)."""
+    shape = tuple(int(s) for s in shape)
+    if axis is None:
+        return 1, int(np.prod(shape, dtype=np.int64)), 1
+    nd = len(shape)
+    axis = int(axis)
+    if axis < -nd or axis >= nd:
+        raise ValueError("srcgrad: axis out of bounds")
+    axis %= nd
+    return (int(np.prod(shape[:axis], dtype=np.int64)), shape[axis],
+            int(np.prod(shape[axis + 1:], dtype=np.int64)))
+
+
 # =====================================================================
-# Shared Numba kernels (flat C-contiguous data; shapes as intp arrays)
+# Numba building blocks
 # =====================================================================
+
+def _flat(a):
+    return _pflat(a)
+
+
+@overload(_flat)
+def _ov_flat(a):
+    """Flat C data of an array (a view if C-contiguous) or of a scalar (a
+    1-element float64 array)."""
+    if not _is_arr(a):
+        def impl_scalar(a):
+            out = np.empty(1, np.float64)
+            out[0] = a
+            return out
+        return impl_scalar
+    if a.layout == "C":
+        return lambda a: a.reshape(a.size)
+    return lambda a: a.copy().reshape(a.size)
+
+
+def _shp(a):
+    return np.array(np.shape(a), dtype=np.intp)
+
+
+@overload(_shp)
+def _ov_shp(a):
+    """The shape as an intp array (empty for a scalar or None)."""
+    if not _is_arr(a):
+        return lambda a: np.empty(0, np.intp)
+    nd = a.ndim
+
+    def impl(a):
+        s = np.empty(nd, np.intp)
+        for d in range(nd):
+            s[d] = a.shape[d]
+        return s
+    return impl
+
+
+@overload(_lanes)
+def _ov_lanes(shape, axis):
+    if _is_none(axis):
+        return lambda shape, axis: (1, _nelem(shape), 1)
+    return lambda shape, axis: _axis_lanes(shape, axis)
+
 
 @register_jitable
 def _nelem(shape):
@@ -122,19 +189,19 @@ def _nelem(shape):
 
 
 @register_jitable
-def _same(s, t):
-    if s.shape[0] != t.shape[0]:
-        return False
-    for d in range(s.shape[0]):
-        if s[d] != t[d]:
-            return False
-    return True
-
-
-@register_jitable
-def _flat(a):
-    """A flat C-contiguous view of array `a` (a copy only if `a` is not contiguous)."""
-    return np.ascontiguousarray(a).reshape(a.size)
+def _axis_lanes(shape, axis):
+    nd = shape.shape[0]
+    if axis < -nd or axis >= nd:
+        raise ValueError("srcgrad: axis out of bounds")
+    if axis < 0:
+        axis += nd
+    pre = 1
+    post = 1
+    for d in range(axis):
+        pre *= shape[d]
+    for d in range(axis + 1, nd):
+        post *= shape[d]
+    return pre, shape[axis], post
 
 
 @register_jitable
@@ -161,150 +228,244 @@ def _bshape(s, t):
 
 
 @register_jitable
-def _bstrides(src, dst):
-    """Element strides that broadcast a C-contiguous array of shape `src` to `dst`."""
+def _bstrides_into(src, dst, st, row):
+    """st[row] = the element strides that read a C array of shape `src`
+    broadcast to shape `dst` (0 on broadcast dimensions)."""
     ns = src.shape[0]
     nd = dst.shape[0]
     if ns > nd:
-        raise ValueError("srcgrad: cannot broadcast to a shape with fewer dimensions")
-    st = np.zeros(nd, np.intp)
+        raise ValueError("srcgrad: cannot broadcast to fewer dimensions")
+    for e in range(nd):
+        st[row, e] = 0
     acc = 1
     for d in range(ns - 1, -1, -1):
         e = d + nd - ns
         if src[d] == dst[e]:
-            st[e] = acc
+            st[row, e] = acc
         elif src[d] != 1:
             raise ValueError("srcgrad: shapes are not broadcast-compatible")
         acc *= src[d]
-    return st
 
 
 @register_jitable
-def _expand_into(src, st, shape, out, add):
-    """out[k] (+)= src[off(k)]: out is flat in C order over `shape`, src is read
-    with element strides `st` (0 on broadcast dimensions). An odometer walks the
-    outer dimensions; the last one is a plain loop."""
+def _plan(shape, st):
+    """A loop plan over the C-order flat index of `shape` for operands read
+    with strides st[o] (one row per operand): (offs, inner, steps), where
+    flat index r * inner + j reads operand o at offs[r, o] + j * steps[o].
+    Dimensions of size 1 are dropped and neighbours that every operand walks
+    contiguously are merged, so unbroadcast operands give one long row."""
+    nops = st.shape[0]
     nd = shape.shape[0]
-    total = out.shape[0]
-    if total == 0:
-        return
-    if nd == 0:
-        if add:
-            out[0] += src[0]
+    total = 1
+    for d in range(nd):
+        total *= shape[d]
+    cs = np.empty(nd + 1, np.intp)          # merged dims, innermost first
+    cst = np.empty((nops, nd + 1), np.intp)
+    m = 0
+    for d in range(nd - 1, -1, -1):
+        if shape[d] == 1:
+            continue
+        merge = m > 0
+        if merge:
+            for o in range(nops):
+                if st[o, d] != cst[o, m - 1] * cs[m - 1]:
+                    merge = False
+        if merge:
+            cs[m - 1] *= shape[d]
         else:
-            out[0] = src[0]
-        return
-    inner = shape[nd - 1]
-    step = st[nd - 1]
-    idx = np.zeros(nd, np.intp)
-    off = 0
-    k = 0
-    while k < total:
-        if add:
-            for j in range(inner):
-                out[k + j] += src[off + j * step]
-        else:
-            for j in range(inner):
-                out[k + j] = src[off + j * step]
-        k += inner
-        d = nd - 2
-        while d >= 0:
+            cs[m] = shape[d]
+            for o in range(nops):
+                cst[o, m] = st[o, d]
+            m += 1
+    steps = np.empty(nops, np.intp)
+    inner = 1
+    for o in range(nops):
+        steps[o] = 0
+    if m > 0:
+        inner = cs[0]
+        for o in range(nops):
+            steps[o] = cst[o, 0]
+    nrows = total // inner if total > 0 else 0
+    offs = np.empty((nrows, nops), np.intp)
+    idx = np.empty(nd + 1, np.intp)
+    cur = np.empty(nops, np.intp)
+    for d in range(m):
+        idx[d] = 0
+    for o in range(nops):
+        cur[o] = 0
+    for r in range(nrows):
+        for o in range(nops):
+            offs[r, o] = cur[o]
+        d = 1
+        while d < m:
             idx[d] += 1
-            off += st[d]
-            if idx[d] < shape[d]:
+            for o in range(nops):
+                cur[o] += cst[o, d]
+            if idx[d] < cs[d]:
                 break
-            off -= st[d] * shape[d]
+            for o in range(nops):
+                cur[o] -= cst[o, d] * cs[d]
             idx[d] = 0
-            d -= 1
+            d += 1
+    return offs, inner, steps
+
+
+# Bundled plans (shape arrays in, so each compiles once per process; one
+# call site in the per-signature implementations keeps those cheap to compile).
+
+@register_jitable
+def _plan_to(src, dst):
+    """The plan reading an operand of shape `src` broadcast to shape `dst`."""
+    st = np.empty((1, dst.shape[0]), np.intp)
+    _bstrides_into(src, dst, st, 0)
+    return _plan(dst, st)
 
 
 @register_jitable
-def _reduce_into(acc, st, shape, g):
-    """acc[off(k)] += g[k]: the transpose of `_expand_into` (sums broadcast dims)."""
-    nd = shape.shape[0]
-    total = g.shape[0]
-    if total == 0:
-        return
-    if nd == 0:
-        acc[0] += g[0]
-        return
-    inner = shape[nd - 1]
-    step = st[nd - 1]
-    idx = np.zeros(nd, np.intp)
-    off = 0
-    k = 0
-    while k < total:
+def _plan2(a, b):
+    sh = _bshape(a, b)
+    st = np.empty((2, sh.shape[0]), np.intp)
+    _bstrides_into(a, sh, st, 0)
+    _bstrides_into(b, sh, st, 1)
+    offs, inner, steps = _plan(sh, st)
+    return sh, offs, inner, steps
+
+
+@register_jitable
+def _plan3(a, b, c):
+    sh = _bshape(_bshape(a, b), c)
+    st = np.empty((3, sh.shape[0]), np.intp)
+    _bstrides_into(a, sh, st, 0)
+    _bstrides_into(b, sh, st, 1)
+    _bstrides_into(c, sh, st, 2)
+    offs, inner, steps = _plan(sh, st)
+    return sh, offs, inner, steps
+
+
+@register_jitable
+def _plan4(a, b, c, d):
+    sh = _bshape(_bshape(a, b), _bshape(c, d))
+    st = np.empty((4, sh.shape[0]), np.intp)
+    _bstrides_into(a, sh, st, 0)
+    _bstrides_into(b, sh, st, 1)
+    _bstrides_into(c, sh, st, 2)
+    _bstrides_into(d, sh, st, 3)
+    offs, inner, steps = _plan(sh, st)
+    return sh, offs, inner, steps
+
+
+@register_jitable
+def _gt(a, b):
+    """d max(a, b) / da with JAX's balanced rule: 1, 0.5 at a tie, else 0 (NaN: 0)."""
+    if a > b:
+        return 1.0
+    if a == b:
+        return 0.5
+    return 0.0
+
+
+# Elementwise kernels: out[r * inner + j] = rule(operand o at offs[r, o] + j * steps[o]).
+
+@register_jitable
+def _k_gt(out, offs, inner, steps, g, x, y):
+    """g * gt(x, y): maximum/minimum, and clip with one bound."""
+    sg = steps[0]
+    sx = steps[1]
+    sy = steps[2]
+    for r in range(offs.shape[0]):
+        og = offs[r, 0]
+        ox = offs[r, 1]
+        oy = offs[r, 2]
+        k = r * inner
         for j in range(inner):
-            acc[off + j * step] += g[k + j]
-        k += inner
-        d = nd - 2
-        while d >= 0:
-            idx[d] += 1
-            off += st[d]
-            if idx[d] < shape[d]:
-                break
-            off -= st[d] * shape[d]
-            idx[d] = 0
-            d -= 1
+            out[k + j] = g[og + j * sg] * _gt(x[ox + j * sx], y[oy + j * sy])
 
 
 @register_jitable
-def _sum_flat(a):
-    s = 0.0
-    for k in range(a.shape[0]):
-        s += a[k]
-    return s
+def _k_clip(out, offs, inner, steps, g, x, lo, hi):
+    """g * (gt(x, lo) * gt(hi, x))."""
+    sg = steps[0]
+    sx = steps[1]
+    sl = steps[2]
+    sh = steps[3]
+    for r in range(offs.shape[0]):
+        og = offs[r, 0]
+        ox = offs[r, 1]
+        ol = offs[r, 2]
+        oh = offs[r, 3]
+        k = r * inner
+        for j in range(inner):
+            xv = x[ox + j * sx]
+            out[k + j] = g[og + j * sg] * (_gt(xv, lo[ol + j * sl]) * _gt(hi[oh + j * sh], xv))
 
 
 @register_jitable
-def _fill(out, v):
-    for k in range(out.shape[0]):
-        out[k] = v
+def _k_where(out, offs, inner, steps, g, c, take):
+    """g where (c != 0) == take, else 0 (a select)."""
+    sg = steps[0]
+    sc = steps[1]
+    for r in range(offs.shape[0]):
+        og = offs[r, 0]
+        oc = offs[r, 1]
+        k = r * inner
+        for j in range(inner):
+            if (c[oc + j * sc] != 0) == take:
+                out[k + j] = g[og + j * sg]
+            else:
+                out[k + j] = 0.0
 
 
 @register_jitable
-def _axis_lanes(shape, axis):
-    """(pre, n, post) of a C array of `shape` seen as lanes along `axis`."""
-    nd = shape.shape[0]
-    if axis < -nd or axis >= nd:
-        raise ValueError("srcgrad: axis out of bounds")
-    if axis < 0:
-        axis += nd
-    pre = 1
-    post = 1
-    for d in range(axis):
-        pre *= shape[d]
-    for d in range(axis + 1, nd):
-        post *= shape[d]
-    return pre, shape[axis], post
+def _k_abs(out, offs, inner, steps, g, x):
+    """g if x >= 0 else -g."""
+    sg = steps[0]
+    sx = steps[1]
+    for r in range(offs.shape[0]):
+        og = offs[r, 0]
+        ox = offs[r, 1]
+        k = r * inner
+        for j in range(inner):
+            gv = g[og + j * sg]
+            out[k + j] = gv if x[ox + j * sx] >= 0 else -gv
 
 
 @register_jitable
-def _check_reduced(gshape, xshape, axis, keepdims):
-    """Raise unless `gshape` is the shape of a reduction of `xshape` along `axis`."""
-    nd = xshape.shape[0]
-    if axis < 0:
-        axis += nd
-    ng = gshape.shape[0]
-    if keepdims:
-        ok = ng == nd
-        if ok:
-            for d in range(nd):
-                if gshape[d] != (1 if d == axis else xshape[d]):
-                    ok = False
-    else:
-        ok = ng == nd - 1
-        if ok:
-            for d in range(ng):
-                if gshape[d] != xshape[d if d < axis else d + 1]:
-                    ok = False
-    if not ok:
-        raise ValueError("srcgrad: adjoint shape does not match the reduction")
+def _k_add(out, offs, inner, steps, c):
+    """out += c (broadcast): accum."""
+    sc = steps[0]
+    for r in range(offs.shape[0]):
+        oc = offs[r, 0]
+        k = r * inner
+        for j in range(inner):
+            out[k + j] += c[oc + j * sc]
 
 
 @register_jitable
-def _spread(gf, pre, n, post, out, div):
-    """out[i, j, l] = gf[i, l] / div for j < n (the adjoint of a sum along j)."""
+def _k_scatter(acc, offs, inner, steps, g):
+    """acc = 0; acc[...] += g[k]: g (flat, C order) summed into the
+    broadcast-strided acc (unbroadcast), in C order of g."""
+    for k in range(acc.shape[0]):
+        acc[k] = 0.0
+    sa = steps[0]
+    for r in range(offs.shape[0]):
+        oa = offs[r, 0]
+        k = r * inner
+        if sa == 0:                    # a row summed into one entry
+            t = acc[oa]
+            for j in range(inner):
+                t += g[k + j]
+            acc[oa] = t
+        else:
+            for j in range(inner):
+                acc[oa + j * sa] += g[k + j]
+
+
+# Reduction kernels: data seen as (pre, n, post), lanes along the middle
+# axis; g and ans as (pre, post) (cumsum: g has the full shape).
+
+@register_jitable
+def _k_spread(gf, pre, n, post, out, div):
+    """out[j] = g / div along each lane (sum: div 1, mean: div n)."""
     for i in range(pre):
         for j in range(n):
             base = (i * n + j) * post
@@ -314,56 +475,71 @@ def _spread(gf, pre, n, post, out, div):
 
 
 @register_jitable
-def _prod_lanes(gf, xf, pre, n, post, out):
-    """out[j] = g * (prod x[:j]) * (prod x[j+1:]) along each lane (exact with zeros)."""
-    tmp = np.empty(n, np.float64)
+def _k_prod(gf, xf, pre, n, post, out):
+    """out[j] = g * ((prod x[:j]) * (prod x[j+1:])) along each lane: exclusive
+    prefix and suffix products, no division."""
+    pref = np.empty(n * post, np.float64)
+    s = np.empty(post, np.float64)
     for i in range(pre):
+        base = i * n * post
+        gb = i * post
         for m in range(post):
-            gv = gf[i * post + m] * 1.0
-            base = i * n * post + m
-            p = 1.0
-            for j in range(n):
-                tmp[j] = p
-                p *= xf[base + j * post]
-            s = 1.0
-            for j in range(n - 1, -1, -1):
-                out[base + j * post] = gv * (tmp[j] * s)
-                s *= xf[base + j * post]
+            s[m] = 1.0
+        for j in range(n):
+            row = base + j * post
+            for m in range(post):
+                pref[j * post + m] = s[m]
+                s[m] *= xf[row + m]
+        for m in range(post):
+            s[m] = 1.0
+        for j in range(n - 1, -1, -1):
+            row = base + j * post
+            for m in range(post):
+                out[row + m] = (gf[gb + m] * 1.0) * (pref[j * post + m] * s[m])
+                s[m] *= xf[row + m]
 
 
 @register_jitable
-def _extreme_lanes(gf, xf, af, pre, n, post, out):
-    """out[j] = (g / count) * (x[j] == ans): JAX's rule for max/min reductions."""
+def _k_extreme(gf, xf, af, pre, n, post, out):
+    """out[j] = (g / count) * (x[j] == ans) along each lane (JAX's max/min
+    rule; a lane without a hit, i.e. holding NaN, gets NaN)."""
+    share = np.empty(post, np.float64)
     for i in range(pre):
+        base = i * n * post
+        gb = i * post
         for m in range(post):
-            gv = gf[i * post + m] * 1.0
-            av = af[i * post + m]
-            base = i * n * post + m
-            cnt = 0
-            for j in range(n):
-                if xf[base + j * post] == av:
-                    cnt += 1
-            share = gv / cnt
-            for j in range(n):
-                ind = 1.0 if xf[base + j * post] == av else 0.0
-                out[base + j * post] = share * ind
+            share[m] = 0.0
+        for j in range(n):
+            row = base + j * post
+            for m in range(post):
+                if xf[row + m] == af[gb + m]:
+                    share[m] += 1.0
+        for m in range(post):
+            share[m] = gf[gb + m] / share[m] if share[m] > 0 else np.nan
+        for j in range(n):
+            row = base + j * post
+            for m in range(post):
+                out[row + m] = share[m] * (1.0 if xf[row + m] == af[gb + m] else 0.0)
 
 
 @register_jitable
-def _revcumsum_lanes(gf, pre, n, post, out):
+def _k_revcum(gf, pre, n, post, out):
     """out[j] = sum(g[j:]) along each lane (the adjoint of cumsum)."""
+    s = np.empty(post, np.float64)
     for i in range(pre):
+        base = i * n * post
         for m in range(post):
-            base = i * n * post + m
-            s = 0.0
-            for j in range(n - 1, -1, -1):
-                s += gf[base + j * post]
-                out[base + j * post] = s
+            s[m] = 0.0
+        for j in range(n - 1, -1, -1):
+            row = base + j * post
+            for m in range(post):
+                s[m] += gf[row + m]
+                out[row + m] = s[m]
 
 
 @register_jitable
 def _take_lanes(gf, pre, big, post, start, n, out):
-    """out[i, j, l] = g[i, start + j, l] (g seen as (pre, big, post))."""
+    """out[i, j, l] = g[i, start + j, l], g seen as (pre, big, post)."""
     for i in range(pre):
         for j in range(n):
             src = (i * big + start + j) * post
@@ -372,132 +548,24 @@ def _take_lanes(gf, pre, big, post, start, n, out):
                 out[dst + m] = gf[src + m]
 
 
-# ----- Numba-only type dispatch (plain Python never calls these) -----
-
-def _shp(a):
-    return np.array(np.shape(a), dtype=np.intp)
-
-
-@overload(_shp)
-def _ov_shp(a):
-    if _is_arr(a):
-        nd = a.ndim
-
-        def impl(a):
-            s = np.empty(nd, np.intp)
-            for d in range(nd):
-                s[d] = a.shape[d]
-            return s
-        return impl
-
-    def impl_scalar(a):
-        return np.empty(0, np.intp)
-    return impl_scalar
-
-
-def _flat1(a):
-    return _pflat(a)
-
-
-@overload(_flat1)
-def _ov_flat1(a):
-    """Scalar -> 1-element float64 array; array -> flat C view."""
-    if _is_arr(a):
-        return lambda a: _flat(a)
-    return lambda a: np.full(1, a, np.float64)
-
-
-def _operand(a, sh):
-    raise NotImplementedError
-
-
-@overload(_operand)
-def _ov_operand(a, sh):
-    """An elementwise operand: scalars/None as they are, arrays flat over the
-    broadcast shape `sh` (a view if no broadcasting is needed)."""
-    if _is_arr(a):
-        def impl(a, sh):
-            s = _shp(a)
-            if _same(s, sh):
-                return _flat(a)
-            out = np.empty(_nelem(sh), a.dtype)
-            _expand_into(_flat(a), _bstrides(s, sh), sh, out, False)
-            return out
-        return impl
-    return lambda a, sh: a
-
-
-def _at(a, k):
-    raise NotImplementedError
-
-
-@overload(_at)
-def _ov_at(a, k):
-    if _is_arr(a):
-        return lambda a, k: a[k]
-    return lambda a, k: a
-
-
-def _lanes(shape, axis):
-    """(pre, n, post) for `axis` (None: the flattened array)."""
-    shape = tuple(int(s) for s in shape)
-    if axis is None:
-        return 1, int(np.prod(shape, dtype=np.int64)), 1
-    nd = len(shape)
-    axis = int(axis)
-    if axis < -nd or axis >= nd:
-        raise ValueError("srcgrad: axis out of bounds")
-    axis %= nd
-    return (int(np.prod(shape[:axis], dtype=np.int64)), shape[axis],
-            int(np.prod(shape[axis + 1:], dtype=np.int64)))
-
-
-@overload(_lanes)
-def _ov_lanes(shape, axis):
-    if _is_none(axis):
-        return lambda shape, axis: (1, _nelem(shape), 1)
-    return lambda shape, axis: _axis_lanes(shape, axis)
-
-
-def _check_g(g, x, axis, keepdims):
-    """Plain-Python shape check of a reduction's adjoint (mirrors `_ov_check_g`)."""
-    if axis is None:
-        if np.size(g) != 1:
-            raise ValueError("srcgrad: adjoint shape does not match the reduction")
-        return
-    _check_reduced(_shp(g), _shp(x), int(axis), bool(keepdims))
-
-
-@overload(_check_g)
-def _ov_check_g(g, x, axis, keepdims):
-    if _is_none(axis):
-        def impl(g, x, axis, keepdims):
-            if _nelem(_shp(g)) != 1:
-                raise ValueError("srcgrad: adjoint shape does not match the reduction")
-        return impl
-
-    def impl_axis(g, x, axis, keepdims):
-        _check_reduced(_shp(g), _shp(x), axis, keepdims)
-    return impl_axis
-
-
 # =====================================================================
 # Adjoint buffers
 # =====================================================================
 
 def unbroadcast(g, like):
     """Reduce `g` to the shape of `like` by summing over broadcast dimensions
-    (extra leading dims, and dims where `like` has size 1). `like` a scalar:
-    a float (sum of g, or g). `g` a scalar, `like` an array: an array of like's
-    shape filled with g. Arrays: a new C array in like's dtype (summed in
-    float64; plain NumPy sums pairwise, Numba sequentially)."""
+    (extra leading dims, and dims where `like` has size 1 but g does not).
+    `like` a scalar: a float (the sum of g, or g). `g` a scalar and `like` an
+    array: like-shaped array filled with g. Arrays: a new C array in like's
+    dtype, summed in float64 (NumPy sums pairwise, Numba in order: the last
+    bits can differ)."""
     if not _isarr(like):
         return float(np.sum(g, dtype=_F64)) if _isarr(g) else float(g)
     if not _isarr(g):
         return np.full(like.shape, g, like.dtype)
     lead = g.ndim - like.ndim
     if lead < 0:
-        raise ValueError("srcgrad: cannot broadcast to a shape with fewer dimensions")
+        raise ValueError("srcgrad: cannot broadcast to fewer dimensions")
     axes = list(range(lead))
     for d, n in enumerate(like.shape):
         if n != g.shape[lead + d]:
@@ -505,38 +573,46 @@ def unbroadcast(g, like):
                 raise ValueError("srcgrad: shapes are not broadcast-compatible")
             axes.append(lead + d)
     s = np.sum(g, axis=tuple(axes), dtype=_F64)
-    return s.reshape(like.shape).astype(like.dtype)
+    return np.asarray(s).reshape(like.shape).astype(like.dtype)
 
 
 @overload(unbroadcast)
 def _ov_unbroadcast(g, like):
     if not _is_arr(like):
         if _is_arr(g):
-            return lambda g, like: _sum_flat(_flat(g))
-        return lambda g, like: float(g)
+            def impl_sum(g, like):
+                gf = _flat(g)
+                s = 0.0
+                for k in range(gf.shape[0]):
+                    s += gf[k]
+                return s
+            return impl_sum
+        return lambda g, like: g * 1.0
     dt = _dt(like)
     if not _is_arr(g):
         def impl_fill(g, like):
             out = np.empty(like.size, dt)
-            _fill(out, g)
+            for k in range(out.shape[0]):
+                out[k] = g
             return out.reshape(like.shape)
         return impl_fill
     _need(g.ndim >= like.ndim, "unbroadcast", "g has fewer dimensions than like")
-    f64 = dt is np.float64
+    same = dt is np.float64
 
     def impl(g, like):
-        gs = _shp(g)
-        acc = np.zeros(like.size, np.float64)
-        _reduce_into(acc, _bstrides(_shp(like), gs), gs, _flat(g))
-        if f64:
+        offs, inner, steps = _plan_to(_shp(like), _shp(g))
+        acc = np.empty(like.size, np.float64)
+        _k_scatter(acc, offs, inner, steps, _flat(g))
+        if same:
             return acc.reshape(like.shape)
         return acc.astype(dt).reshape(like.shape)
     return impl
 
 
 def empty_adjoint(like):
-    """A zero-size array with like's ndim and dtype: the "adjoint is zero, not
-    allocated yet" sentinel (turned into zeros by `ensure`). 0.0 for a scalar."""
+    """The "adjoint is zero, not allocated yet" sentinel: a zero-size array
+    with like's ndim and dtype (`ensure` turns it into zeros); 0.0 for a
+    scalar `like`."""
     if not _isarr(like):
         return 0.0
     return np.zeros((0,) * like.ndim, like.dtype)
@@ -552,8 +628,10 @@ def _ov_empty_adjoint(like):
 
 
 def ensure(b, like):
-    """`b` if it is an array of like's shape, else zeros of like's shape and dtype
-    (a matching `b` of another dtype is cast). A scalar `like`: `b` itself."""
+    """`b` if it is an array of like's shape (cast if its dtype differs),
+    else zeros of like's shape and dtype. A scalar `like`: `b` itself.
+    Under Numba a matching `b` that is not C-contiguous is copied, so the
+    result is always a C array."""
     if not _isarr(like):
         return b
     if _isarr(b) and b.shape == like.shape:
@@ -568,25 +646,31 @@ def _ov_ensure(b, like):
     dt = _dt(like)
     if not _is_arr(b) or b.ndim != like.ndim:
         return lambda b, like: np.zeros(like.shape, dt)
-    if b.dtype == like.dtype:
-        def impl(b, like):
+    if _dt(b) is not dt:
+        def impl_cast(b, like):
             if b.shape == like.shape:
-                return b
+                return b.astype(dt)
             return np.zeros(like.shape, dt)
-        return impl
+        return impl_cast
+    if b.layout != "C":
+        def impl_copy(b, like):
+            if b.shape == like.shape:
+                return b.copy()
+            return np.zeros(like.shape, dt)
+        return impl_copy
 
-    def impl_cast(b, like):
+    def impl(b, like):
         if b.shape == like.shape:
-            return b.astype(dt)
+            return b
         return np.zeros(like.shape, dt)
-    return impl_cast
+    return impl
 
 
 def accum(b, c, like):
-    """``b = ensure(b, like); b += c`` (c a scalar or an array broadcastable to
-    like's shape); returns b. In place when b is usable (under Numba: also
-    C-contiguous), else a new array: always use the returned value. A scalar
-    `like`: ``b + c``."""
+    """``b = ensure(b, like); b += c`` (c a scalar or an array that broadcasts
+    to like's shape), returning b: the way to add a contribution to an
+    adjoint. In place when `b` can be kept, else on a new array: always use
+    the returned value. A scalar `like`: ``b + c``."""
     if not _isarr(like):
         return b + c
     b = ensure(b, like)
@@ -598,96 +682,127 @@ def accum(b, c, like):
 def _ov_accum(b, c, like):
     if not _is_arr(like):
         return lambda b, c, like: b + c
-    if _is_arr(c):
-        def impl(b, c, like):
-            out = np.ascontiguousarray(ensure(b, like))
-            bs = _shp(like)
-            cs = _shp(c)
-            of = out.reshape(out.size)
-            if _same(cs, bs):
-                cf = _flat(c)
-                for k in range(of.shape[0]):
-                    of[k] += cf[k]
-            else:
-                _expand_into(_flat(c), _bstrides(cs, bs), bs, of, True)
-            return out
-        return impl
+    _need(not _is_arr(c) or c.ndim <= like.ndim, "accum", "c has more dimensions than like")
 
-    def impl_scalar(b, c, like):
-        out = np.ascontiguousarray(ensure(b, like))
-        of = out.reshape(out.size)
-        for k in range(of.shape[0]):
-            of[k] += c
+    def impl(b, c, like):
+        out = ensure(b, like)
+        offs, inner, steps = _plan_to(_shp(c), _shp(like))
+        _k_add(out.reshape(out.size), offs, inner, steps, _flat(c))
         return out
-    return impl_scalar
+    return impl
 
 
 # =====================================================================
 # Reductions
 # =====================================================================
 
-def _reduction_setup(g, x, axis, keepdims):
-    _check_g(g, x, axis, keepdims)
+def _reduction_plain(g, x, axis, what):
+    """(pre, n, post, g as float64 (pre, 1, post)) after checking g's size."""
     pre, n, post = _lanes(x.shape, axis)
+    if np.size(g) != pre * post:
+        _size_error(what)
     return pre, n, post, _pflat64(g).reshape(pre, 1, post)
 
 
-def _spread_plain(g, x, axis, keepdims, mean):
-    if not _isarr(x):
-        return float(_pflat64(g)[0]) if np.size(g) == 1 else _bad_scalar()
-    pre, n, post, g3 = _reduction_setup(g, x, axis, keepdims)
-    out = np.empty((pre, n, post), x.dtype)
-    if n:
-        out[...] = g3 / (n if mean else 1.0)
-    return out.reshape(x.shape)
+def _scalar_x_plain(g):
+    if np.size(g) != 1:
+        _size_error("a scalar")
+    return float(_pflat64(g)[0])
 
 
-def _bad_scalar():
-    raise ValueError("srcgrad: adjoint of a scalar must have size 1")
+@register_jitable
+def _scalar_x(gf):
+    if gf.shape[0] != 1:
+        raise ValueError("srcgrad: adjoint shape does not match a scalar")
+    return gf[0] * 1.0
 
 
-def _spread_overload(g, x, axis, keepdims, mean):
+def _spread_overload(x, axis, mean):
     if not _is_arr(x):
-        return lambda g, x, axis, keepdims: _flat1(g)[0] * 1.0
+        return lambda g, x, axis, keepdims: _scalar_x(_flat(g))
     dt = _dt(x)
 
     def impl(g, x, axis, keepdims):
-        _check_g(g, x, axis, keepdims)
         pre, n, post = _lanes(_shp(x), axis)
-        out = np.empty(x.size, dt)
-        _spread(_flat1(g), pre, n, post, out, (n * 1.0) if mean else 1.0)
+        gf = _flat(g)
+        if gf.shape[0] != pre * post:
+            raise ValueError("srcgrad: adjoint shape does not match the reduction")
+        out = np.empty(pre * n * post, dt)
+        _k_spread(gf, pre, n, post, out, (n * 1.0) if mean else 1.0)
         return out.reshape(x.shape)
     return impl
 
 
+def _ans_overload(x, axis, extreme):
+    """prod (extreme=False) or max/min: the rules that also receive ans."""
+    if not _is_arr(x):
+        return lambda g, x, ans, axis, keepdims: _scalar_x(_flat(g))
+    dt = _dt(x)
+    if extreme:
+        def impl_extreme(g, x, ans, axis, keepdims):
+            pre, n, post = _lanes(_shp(x), axis)
+            gf = _flat(g)
+            af = _flat(ans)
+            if gf.shape[0] != pre * post or af.shape[0] != pre * post:
+                raise ValueError("srcgrad: adjoint shape does not match the reduction")
+            out = np.empty(pre * n * post, dt)
+            _k_extreme(gf, _flat(x), af, pre, n, post, out)
+            return out.reshape(x.shape)
+        return impl_extreme
+
+    def impl_prod(g, x, ans, axis, keepdims):
+        pre, n, post = _lanes(_shp(x), axis)
+        gf = _flat(g)
+        if gf.shape[0] != pre * post:
+            raise ValueError("srcgrad: adjoint shape does not match the reduction")
+        out = np.empty(pre * n * post, dt)
+        _k_prod(gf, _flat(x), pre, n, post, out)
+        return out.reshape(x.shape)
+    return impl_prod
+
+
 def sum_grad(g, x, axis, keepdims):
     """Adjoint of ``np.sum(x, axis=axis, keepdims=keepdims)``: g broadcast back
-    to x's shape (x's dtype). `axis` None or an int (negative allowed)."""
-    return _spread_plain(g, x, axis, keepdims, False)
+    to x's shape, in x's dtype. `axis` None or an int (negative allowed); g of
+    the reduced shape (any layout), or a scalar. keepdims only documents g's
+    shape: g is checked by size."""
+    if not _isarr(x):
+        return _scalar_x_plain(g)
+    pre, n, post, g3 = _reduction_plain(g, x, axis, "the reduction")
+    out = np.empty((pre, n, post), x.dtype)
+    out[...] = g3
+    return out.reshape(x.shape)
 
 
 @overload(sum_grad)
 def _ov_sum_grad(g, x, axis, keepdims):
-    return _spread_overload(g, x, axis, keepdims, False)
+    return _spread_overload(x, axis, False)
 
 
 def mean_grad(g, x, axis, keepdims):
-    """Adjoint of ``np.mean(x, axis=axis, keepdims=keepdims)``: g / n broadcast."""
-    return _spread_plain(g, x, axis, keepdims, True)
+    """Adjoint of ``np.mean(x, axis=axis, keepdims=keepdims)``: g / n broadcast
+    (n = the number of entries averaged)."""
+    if not _isarr(x):
+        return _scalar_x_plain(g)
+    pre, n, post, g3 = _reduction_plain(g, x, axis, "the reduction")
+    out = np.empty((pre, n, post), x.dtype)
+    if n:
+        out[...] = g3 / float(n)
+    return out.reshape(x.shape)
 
 
 @overload(mean_grad)
 def _ov_mean_grad(g, x, axis, keepdims):
-    return _spread_overload(g, x, axis, keepdims, True)
+    return _spread_overload(x, axis, True)
 
 
 def prod_grad(g, x, ans, axis, keepdims):
     """Adjoint of ``np.prod(x, axis, keepdims=...)``: g times the product of the
     other entries of each lane, from exclusive prefix and suffix products (no
-    division, so exact with zeros, like JAX). `ans` is accepted but not used."""
+    division: exact with one zero or several, like JAX). `ans` is not used."""
     if not _isarr(x):
-        return float(_pflat64(g)[0]) if np.size(g) == 1 else _bad_scalar()
-    pre, n, post, g3 = _reduction_setup(g, x, axis, keepdims)
+        return _scalar_x_plain(g)
+    pre, n, post, g3 = _reduction_plain(g, x, axis, "the reduction")
     x3 = _pflat64(x).reshape(pre, n, post)
     ones = np.ones((pre, 1, post))
     before = np.concatenate([ones, np.cumprod(x3, axis=1)[:, :-1]], axis=1)
@@ -699,25 +814,15 @@ def prod_grad(g, x, ans, axis, keepdims):
 
 @overload(prod_grad)
 def _ov_prod_grad(g, x, ans, axis, keepdims):
-    if not _is_arr(x):
-        return lambda g, x, ans, axis, keepdims: _flat1(g)[0] * 1.0
-    dt = _dt(x)
-
-    def impl(g, x, ans, axis, keepdims):
-        _check_g(g, x, axis, keepdims)
-        pre, n, post = _lanes(_shp(x), axis)
-        out = np.empty(x.size, dt)
-        _prod_lanes(_flat1(g), _flat(x), pre, n, post, out)
-        return out.reshape(x.shape)
-    return impl
+    return _ans_overload(x, axis, False)
 
 
-def _extreme_plain(g, x, ans, axis, keepdims):
+def _extreme_plain(g, x, ans, axis):
     if not _isarr(x):
-        return float(_pflat64(g)[0]) if np.size(g) == 1 else _bad_scalar()
-    pre, n, post, g3 = _reduction_setup(g, x, axis, keepdims)
+        return _scalar_x_plain(g)
+    pre, n, post, g3 = _reduction_plain(g, x, axis, "the reduction")
     if np.size(ans) != pre * post:
-        raise ValueError("srcgrad: ans shape does not match the reduction")
+        _size_error("the reduction (ans)")
     x3 = _pflat64(x).reshape(pre, n, post)
     hit = x3 == _pflat64(ans).reshape(pre, 1, post)
     count = hit.sum(axis=1, keepdims=True)
@@ -727,54 +832,37 @@ def _extreme_plain(g, x, ans, axis, keepdims):
     return out.reshape(x.shape)
 
 
-def _extreme_overload(g, x, ans, axis, keepdims):
-    if not _is_arr(x):
-        return lambda g, x, ans, axis, keepdims: _flat1(g)[0] * 1.0
-    dt = _dt(x)
-
-    def impl(g, x, ans, axis, keepdims):
-        _check_g(g, x, axis, keepdims)
-        pre, n, post = _lanes(_shp(x), axis)
-        af = _flat1(ans)
-        if af.shape[0] != pre * post:
-            raise ValueError("srcgrad: ans shape does not match the reduction")
-        out = np.empty(x.size, dt)
-        _extreme_lanes(_flat1(g), _flat(x), af, pre, n, post, out)
-        return out.reshape(x.shape)
-    return impl
-
-
 def max_grad(g, x, ans, axis, keepdims):
     """Adjoint of ``np.max(x, axis, keepdims=...)`` (JAX's rule): each lane's
-    adjoint is split equally among the entries equal to the maximum `ans`:
-    ``(g / count) * (x == ans)``. A lane containing NaN gets NaN everywhere."""
-    return _extreme_plain(g, x, ans, axis, keepdims)
+    adjoint is split equally among the entries equal to its maximum `ans`,
+    ``(g / count) * (x == ans)``. A lane holding NaN gets NaN everywhere."""
+    return _extreme_plain(g, x, ans, axis)
 
 
 @overload(max_grad)
 def _ov_max_grad(g, x, ans, axis, keepdims):
-    return _extreme_overload(g, x, ans, axis, keepdims)
+    return _ans_overload(x, axis, True)
 
 
 def min_grad(g, x, ans, axis, keepdims):
-    """Adjoint of ``np.min``: the same rule as `max_grad`."""
-    return _extreme_plain(g, x, ans, axis, keepdims)
+    """Adjoint of ``np.min(...)``: the rule of `max_grad`."""
+    return _extreme_plain(g, x, ans, axis)
 
 
 @overload(min_grad)
 def _ov_min_grad(g, x, ans, axis, keepdims):
-    return _extreme_overload(g, x, ans, axis, keepdims)
+    return _ans_overload(x, axis, True)
 
 
 def cumsum_grad(g, x, axis):
     """Adjoint of ``np.cumsum(x, axis)``: the reverse cumulative sum of g along
-    `axis`. axis None: g is 1-D (x flattened) and the result has x's shape.
-    A scalar x (``np.cumsum(3.0)`` has shape (1,)): a float."""
+    `axis`, in x's shape and dtype. axis None: g is the flattened (1-D)
+    cumsum's adjoint. A scalar x (``np.cumsum(3.0)`` has shape (1,)): a float."""
     if not _isarr(x):
-        return float(_pflat64(g)[0]) if np.size(g) == 1 else _bad_scalar()
+        return _scalar_x_plain(g)
     pre, n, post = _lanes(x.shape, axis)
     if np.size(g) != pre * n * post or (axis is not None and np.shape(g) != x.shape):
-        raise ValueError("srcgrad: adjoint shape does not match cumsum")
+        _size_error("cumsum")
     g3 = _pflat64(g).reshape(pre, n, post)
     out = np.empty((pre, n, post), x.dtype)
     out[...] = np.cumsum(g3[:, ::-1], axis=1)[:, ::-1]
@@ -784,18 +872,19 @@ def cumsum_grad(g, x, axis):
 @overload(cumsum_grad)
 def _ov_cumsum_grad(g, x, axis):
     if not _is_arr(x):
-        return lambda g, x, axis: _flat1(g)[0] * 1.0
+        return lambda g, x, axis: _scalar_x(_flat(g))
+    _need(_is_arr(g), "cumsum_grad", "g must be an array")
     dt = _dt(x)
     by_axis = not _is_none(axis)
+    _need(not by_axis or g.ndim == x.ndim, "cumsum_grad", "g must have x's shape")
 
     def impl(g, x, axis):
-        xs = _shp(x)
-        pre, n, post = _lanes(xs, axis)
-        gs = _shp(g)
-        if _nelem(gs) != pre * n * post or (by_axis and not _same(gs, xs)):
+        pre, n, post = _lanes(_shp(x), axis)
+        if g.size != pre * n * post or (by_axis and g.shape != x.shape):
             raise ValueError("srcgrad: adjoint shape does not match cumsum")
-        out = np.empty(x.size, dt)
-        _revcumsum_lanes(_flat1(g), pre, n, post, out)
+        gf = _flat(g)
+        out = np.empty(pre * n * post, dt)
+        _k_revcum(gf, pre, n, post, out)
         return out.reshape(x.shape)
     return impl
 
@@ -806,97 +895,58 @@ def _ov_cumsum_grad(g, x, axis):
 
 def _check_mm(a, b):
     if not (_isarr(a) and _isarr(b) and a.ndim in (1, 2) and b.ndim in (1, 2)):
-        raise ValueError("srcgrad: matmul/dot adjoints need 1-D or 2-D arrays")
+        raise ValueError("srcgrad: matmul/dot adjoints need 1-D or 2-D arrays a and b")
+
+
+def _mm_plain(g, o):
+    """g and the other operand in one compute dtype (float32 only if both are)."""
+    g = np.asarray(g)
+    if g.dtype != o.dtype or g.dtype != np.float32:
+        return g.astype(_F64, copy=False), o.astype(_F64, copy=False)
+    return g, o
 
 
 def matmul_grad_a(g, a, b):
-    """Adjoint of ``a @ b`` (or ``np.dot(a, b)``) with respect to `a`, for 1-D/2-D
-    a and b: vec.vec (g scalar) -> g*b; mat.vec -> outer(g, b); vec.mat -> b @ g;
-    mat.mat -> g @ b.T. In a's dtype; computed in float32 only if g and b are."""
+    """Adjoint of ``a @ b`` (also ``np.dot(a, b)``) for `a`, with a and b 1-D or
+    2-D: vec.vec (g a scalar) -> g * b; mat.vec -> outer(g, b); vec.mat ->
+    b @ g; mat.mat -> g @ b.T. In a's dtype (BLAS in float32 if g and b are)."""
     _check_mm(a, b)
-    g = np.asarray(g)
-    if g.dtype != b.dtype:
-        g, b = g.astype(_F64), b.astype(_F64)
+    g, o = _mm_plain(g, b)
     if a.ndim == 1 and b.ndim == 1:
-        r = g * b
+        r = g * o
     elif b.ndim == 1:
-        r = np.outer(g, b)
+        r = np.outer(g, o)
     elif a.ndim == 1:
-        r = np.dot(b, g)
+        r = np.dot(o, g)
     else:
-        r = np.dot(g, b.T)
-    return np.asarray(r, dtype=a.dtype)
+        r = np.dot(g, o.T)
+    return r.astype(a.dtype, copy=False)
 
 
 def matmul_grad_b(g, a, b):
-    """Adjoint of ``a @ b`` with respect to `b`: vec.vec -> g*a; mat.vec ->
-    a.T @ g; vec.mat -> outer(a, g); mat.mat -> a.T @ g. In b's dtype."""
+    """Adjoint of ``a @ b`` for `b`: vec.vec -> g * a; mat.vec -> a.T @ g;
+    vec.mat -> outer(a, g); mat.mat -> a.T @ g. In b's dtype."""
     _check_mm(a, b)
-    g = np.asarray(g)
-    if g.dtype != a.dtype:
-        g, a = g.astype(_F64), a.astype(_F64)
+    g, o = _mm_plain(g, a)
     if a.ndim == 1 and b.ndim == 1:
-        r = g * a
-    elif b.ndim == 1:
-        r = np.dot(a.T, g)
+        r = g * o
     elif a.ndim == 1:
-        r = np.outer(a, g)
+        r = np.outer(o, g)
     else:
-        r = np.dot(a.T, g)
-    return np.asarray(r, dtype=b.dtype)
+        r = np.dot(o.T, g)
+    return r.astype(b.dtype, copy=False)
 
 
-@register_jitable
-def _ident(v):
-    return v
+dot_grad_a = matmul_grad_a
+dot_grad_b = matmul_grad_b
 
 
-@register_jitable
-def _contig(v):
-    return np.ascontiguousarray(v)
-
-
-@register_jitable
-def _to64(v):
-    return v.astype(np.float64)
-
-
-@register_jitable
-def _to32(v):
-    return v.astype(np.float32)
-
-
-def _blas_ready(t, ct):
-    """Typing-time: the helper that makes array type `t` a BLAS operand of dtype
-    `ct` (a cast if the dtypes differ, a contiguous copy if the layout is 'A')."""
+def _blas_kind(t, ct):
+    """Typing-time: 0 if array type `t` can go to BLAS as it is, 1 if it needs
+    a cast to `ct`, 2 if it needs a contiguous copy ('A' layout)."""
     if _dt(t) is not ct:
-        return _to64 if ct is np.float64 else _to32
-    if t.layout == "A":
-        return _contig
-    return _ident
-
-
-@register_jitable
-def _dot_o_g(g, o):
-    return np.dot(o, g)
-
-
-@register_jitable
-def _dot_g_oT(g, o):
-    return np.dot(g, o.T)
-
-
-@register_jitable
-def _dot_oT_g(g, o):
-    return np.dot(o.T, g)
-
-
-@register_jitable
-def _outer_into(u, v, out):
-    for i in range(u.shape[0]):
-        ui = u[i] * 1.0
-        for j in range(v.shape[0]):
-            out[i, j] = ui * v[j]
+        return 1
+    return 2 if t.layout == "A" else 0
 
 
 def _mm_overload(g, a, b, wrt_a):
@@ -911,31 +961,42 @@ def _mm_overload(g, a, b, wrt_a):
         def impl_vv(g, a, b):
             o = _flat(b) if wrt_a else _flat(a)
             out = np.empty(o.shape[0], dt)
+            gv = g * 1.0
             for i in range(o.shape[0]):
-                out[i] = g * o[i]
+                out[i] = gv * o[i]
             return out
         return impl_vv
     _need(_is_arr(g), func, "g must be an array")
     if (wrt_a and b.ndim == 1) or (not wrt_a and a.ndim == 1):
-        # mat.vec: outer(g, b) for a;  vec.mat: outer(a, g) for b
+        # mat.vec: outer(g, b) for a; vec.mat: outer(a, g) for b
         def impl_outer(g, a, b):
             u = _flat(g) if wrt_a else _flat(a)
             v = _flat(b) if wrt_a else _flat(g)
             out = np.empty((u.shape[0], v.shape[0]), dt)
-            _outer_into(u, v, out)
+            for i in range(u.shape[0]):
+                ui = u[i] * 1.0
+                for j in range(v.shape[0]):
+                    out[i, j] = ui * v[j]
             return out
         return impl_outer
     ct = np.float32 if (_dt(g) is np.float32 and _dt(other) is np.float32) else np.float64
-    prep_g = _blas_ready(g, ct)
-    prep_o = _blas_ready(other, ct)
-    if wrt_a:
-        prod = _dot_o_g if a.ndim == 1 else _dot_g_oT   # b @ g  /  g @ b.T
-    else:
-        prod = _dot_oT_g                                 # a.T @ g
+    kg = _blas_kind(g, ct)
+    ko = _blas_kind(other, ct)
     same = dt is ct
+    # which product: 0 = b @ g (vec.mat, for a), 1 = g @ b.T (mat.mat, for a),
+    # 2 = a.T @ g (for b)
+    which = (0 if a.ndim == 1 else 1) if wrt_a else 2
 
     def impl(g, a, b):
-        r = prod(prep_g(g), prep_o(b if wrt_a else a))
+        o = b if wrt_a else a
+        gg = g.astype(ct) if kg == 1 else (g.copy() if kg == 2 else g)
+        oo = o.astype(ct) if ko == 1 else (o.copy() if ko == 2 else o)
+        if which == 0:
+            r = np.dot(oo, gg)
+        elif which == 1:
+            r = np.dot(gg, oo.T)
+        else:
+            r = np.dot(oo.T, gg)
         if same:
             return r
         return r.astype(dt)
@@ -952,64 +1013,45 @@ def _ov_matmul_grad_b(g, a, b):
     return _mm_overload(g, a, b, False)
 
 
-dot_grad_a = matmul_grad_a
-dot_grad_b = matmul_grad_b
-
-
 def outer_grad_a(g, a, b):
     """Adjoint of ``np.outer(a, b)`` (which flattens a and b) for `a`:
-    ``g @ b.ravel()`` reshaped to a's shape and dtype (a float for a scalar a)."""
-    bf = _pflat64(b)
-    r = np.asarray(g, dtype=_F64) @ bf
+    ``g @ b.ravel()`` in a's shape and dtype (a float for a scalar a)."""
+    r = np.dot(np.asarray(g, dtype=_F64), _pflat64(b))
     if not _isarr(a):
         return float(r[0])
     return r.reshape(a.shape).astype(a.dtype)
 
 
 def outer_grad_b(g, a, b):
-    """Adjoint of ``np.outer(a, b)`` for `b`: ``a.ravel() @ g`` shaped like b."""
-    af = _pflat64(a)
-    r = af @ np.asarray(g, dtype=_F64)
+    """Adjoint of ``np.outer(a, b)`` for `b`: ``a.ravel() @ g`` in b's shape."""
+    r = np.dot(_pflat64(a), np.asarray(g, dtype=_F64))
     if not _isarr(b):
         return float(r[0])
     return r.reshape(b.shape).astype(b.dtype)
 
 
-@register_jitable
-def _outer_grad_core(g, a, b, wrt_a):
-    """float64 flat adjoint of np.outer(a, b) for a (wrt_a) or b."""
-    u = _flat1(a)
-    v = _flat1(b)
-    m = u.shape[0]
-    n = v.shape[0]
-    if g.shape[0] != m or g.shape[1] != n:
-        raise ValueError("srcgrad: adjoint shape does not match outer")
-    gg = np.ascontiguousarray(g)
-    if wrt_a:
-        r = np.empty(m, np.float64)
-        for i in range(m):
-            s = 0.0
-            for j in range(n):
-                s += gg[i, j] * v[j]
-            r[i] = s
-        return r
-    r = np.zeros(n, np.float64)
-    for i in range(m):
-        ui = u[i] * 1.0
-        for j in range(n):
-            r[j] += ui * gg[i, j]
-    return r
-
-
 def _outer_overload(g, a, b, wrt_a):
     _need(_is_arr(g) and g.ndim == 2, "outer_grad", "g must be a 2-D array")
     target = a if wrt_a else b
-    if not _is_arr(target):
-        return lambda g, a, b: _outer_grad_core(g, a, b, wrt_a)[0]
-    dt = _dt(target)
-    if wrt_a:
-        return lambda g, a, b: _outer_grad_core(g, a, b, wrt_a).astype(dt).reshape(a.shape)
-    return lambda g, a, b: _outer_grad_core(g, a, b, wrt_a).astype(dt).reshape(b.shape)
+    tarr = _is_arr(target)
+    dt = _dt(target) if tarr else np.float64
+
+    def impl_a(g, a, b):
+        gg = g.astype(np.float64)
+        bf = _flat(b).astype(np.float64)
+        if gg.shape[0] != _flat(a).shape[0] or gg.shape[1] != bf.shape[0]:
+            raise ValueError("srcgrad: adjoint shape does not match outer")
+        r = np.dot(gg, bf)
+        return r.astype(dt).reshape(a.shape) if tarr else r[0]
+
+    def impl_b(g, a, b):
+        gg = g.astype(np.float64)
+        af = _flat(a).astype(np.float64)
+        if gg.shape[0] != af.shape[0] or gg.shape[1] != _flat(b).shape[0]:
+            raise ValueError("srcgrad: adjoint shape does not match outer")
+        r = np.dot(af, gg)
+        return r.astype(dt).reshape(b.shape) if tarr else r[0]
+    return impl_a if wrt_a else impl_b
 
 
 @overload(outer_grad_a)
@@ -1046,9 +1088,10 @@ def _ov_trace_grad(g, x):
 
 
 def norm_grad(g, x, ans, ord):
-    """Adjoint of ``np.linalg.norm(x, ord)``: ord None (vector L2, matrix
-    Frobenius) or 2 (vector) -> ``x * (g / ans)``, NaN everywhere at x == 0 as in
-    JAX; ord 1 (vector) -> ``select(x >= 0, g, -g)`` (slope +1 at 0, as JAX)."""
+    """Adjoint of ``np.linalg.norm(x, ord)`` for 1-D or 2-D x: ord None (vector
+    L2, matrix Frobenius) or 2 (vectors) -> ``x * (g / ans)``, which is NaN
+    everywhere at x == 0, as in JAX; ord 1 (vectors) -> ``g if x >= 0 else -g``
+    (slope +1 at 0, as JAX). Other ords raise ValueError."""
     if not (_isarr(x) and x.ndim in (1, 2)):
         raise ValueError("srcgrad: norm_grad needs a 1-D or 2-D x")
     xf = _pflat64(x)
@@ -1059,22 +1102,9 @@ def norm_grad(g, x, ans, ord):
     elif x.ndim == 1 and ord == 1:
         r = np.where(xf >= 0, gv, -gv)
     else:
-        raise ValueError("srcgrad: norm_grad supports ord None, 1 and 2 (vectors)"
-                         " and None (matrices)")
+        raise ValueError("srcgrad: norm_grad supports ord None, 1 and 2 for vectors,"
+                         " None for matrices")
     return r.reshape(x.shape).astype(x.dtype)
-
-
-@register_jitable
-def _l2_into(g, xf, ans, out):
-    share = g / ans
-    for k in range(xf.shape[0]):
-        out[k] = xf[k] * share
-
-
-@register_jitable
-def _l1_into(g, xf, out):
-    for k in range(xf.shape[0]):
-        out[k] = g if xf[k] >= 0 else -g
 
 
 @overload(norm_grad)
@@ -1083,24 +1113,23 @@ def _ov_norm_grad(g, x, ans, ord):
     _need(not _is_arr(g) and not _is_arr(ans), "norm_grad", "g and ans must be scalars")
     dt = _dt(x)
     vec = x.ndim == 1
-    if _is_none(ord):
-        def impl_l2(g, x, ans, ord):
-            xf = _flat(x)
-            out = np.empty(xf.shape[0], dt)
-            _l2_into(g * 1.0, xf, ans, out)
-            return out.reshape(x.shape)
-        return impl_l2
+    none = _is_none(ord)
 
     def impl(g, x, ans, ord):
         xf = _flat(x)
         out = np.empty(xf.shape[0], dt)
-        if vec and ord == 2:
-            _l2_into(g * 1.0, xf, ans, out)
+        gv = g * 1.0
+        if none or (vec and ord == 2):
+            # g / 0 is inf or NaN and x is 0 there: NaN (also under error_model="python")
+            share = gv / ans if ans != 0 else np.nan
+            for k in range(xf.shape[0]):
+                out[k] = xf[k] * share
         elif vec and ord == 1:
-            _l1_into(g * 1.0, xf, out)
+            for k in range(xf.shape[0]):
+                out[k] = gv if xf[k] >= 0 else -gv
         else:
-            raise ValueError("srcgrad: norm_grad supports ord None, 1 and 2 (vectors)"
-                             " and None (matrices)")
+            raise ValueError("srcgrad: norm_grad supports ord None, 1 and 2 for vectors,"
+                             " None for matrices")
         return out.reshape(x.shape)
     return impl
 
@@ -1122,14 +1151,15 @@ def _ov_transpose_grad(g):
 
 
 def reshape_grad(g, x):
-    """Adjoint of ``np.reshape(x, ...)``: g reshaped to x's shape (a view if g is
-    contiguous and already in x's dtype, else a copy). A scalar x: a float."""
+    """Adjoint of ``np.reshape(x, ...)`` / ``x.ravel()``: g reshaped to x's shape
+    (a view when g is C-contiguous and in x's dtype, else a copy). A scalar x:
+    a float (g must have one element); a scalar g: filled array."""
     if not _isarr(x):
-        if np.size(g) != 1:
-            _bad_scalar()
-        return float(_pflat64(g)[0])
+        return _scalar_x_plain(g)
     if not _isarr(g):
         return np.full(x.shape, g, x.dtype)
+    if g.size != x.size:
+        _size_error("reshape")
     r = np.ascontiguousarray(g).reshape(x.shape)
     return r if r.dtype == x.dtype else r.astype(x.dtype)
 
@@ -1137,24 +1167,26 @@ def reshape_grad(g, x):
 @overload(reshape_grad)
 def _ov_reshape_grad(g, x):
     if not _is_arr(x):
-        def impl_scalar(g, x):
-            gf = _flat1(g)
-            if gf.shape[0] != 1:
-                raise ValueError("srcgrad: adjoint of a scalar must have size 1")
-            return gf[0] * 1.0
-        return impl_scalar
+        return lambda g, x: _scalar_x(_flat(g))
     dt = _dt(x)
     if not _is_arr(g):
         return lambda g, x: np.full(x.shape, g, dt)
-    if _dt(g) is dt:
-        return lambda g, x: np.ascontiguousarray(g).reshape(x.shape)
-    return lambda g, x: np.ascontiguousarray(g).reshape(x.shape).astype(dt)
+    cast = _dt(g) is not dt
+
+    def impl(g, x):
+        if g.size != x.size:
+            raise ValueError("srcgrad: adjoint shape does not match reshape")
+        if cast:
+            return _flat(g).astype(dt).reshape(x.shape)
+        return _flat(g).reshape(x.shape)
+    return impl
 
 
 def concatenate_grad(g, x, axis, start):
     """Adjoint of ``np.concatenate([..., x, ...], axis)`` for `x`: the slice of g
-    along `axis` from `start` with x's extent (a new array in x's dtype). axis
-    None (inputs flattened): g[start:start + x.size] reshaped to x's shape."""
+    along `axis` from `start` with x's extent there (a new array in x's
+    dtype). axis None (inputs flattened): ``g[start:start + x.size]`` in x's
+    shape; a scalar x then gives a float."""
     if axis is None:
         pre, big, post = 1, np.size(g), 1
         n = np.size(x)
@@ -1162,10 +1194,10 @@ def concatenate_grad(g, x, axis, start):
         if not (_isarr(x) and _isarr(g) and g.ndim == x.ndim):
             raise ValueError("srcgrad: concatenate_grad needs arrays of equal ndim")
         pre, big, post = _lanes(g.shape, axis)
-        n = x.shape[axis]
         ax = axis % g.ndim
+        n = x.shape[ax]
         if g.shape[:ax] != x.shape[:ax] or g.shape[ax + 1:] != x.shape[ax + 1:]:
-            raise ValueError("srcgrad: adjoint shape does not match concatenate")
+            _size_error("concatenate")
     if start < 0 or start + n > big:
         raise ValueError("srcgrad: concatenate_grad slice out of range")
     piece = _pflat(g).reshape(pre, big, post)[:, start:start + n]
@@ -1176,7 +1208,7 @@ def concatenate_grad(g, x, axis, start):
 
 @register_jitable
 def _concat_lanes_flat(g, x, axis):
-    return 1, _nelem(_shp(g)), 1, _nelem(_shp(x))
+    return 1, g.size, 1, _nelem(_shp(x))
 
 
 @register_jitable
@@ -1216,12 +1248,12 @@ def _ov_concatenate_grad(g, x, axis, start):
             raise ValueError("srcgrad: concatenate_grad slice out of range")
         out = np.empty(pre * n * post, dt)
         _take_lanes(_flat(g), pre, big, post, start, n, out)
-        return out[0]
+        return out[0] * 1.0
     return impl if xarr else impl_scalar
 
 
 def stack_grad(g, axis, k):
-    """Adjoint of ``np.stack([...], axis)`` for its k-th input: ``g``'s k-th slice
+    """Adjoint of ``np.stack([...], axis)`` for its k-th input: g's k-th slice
     along `axis` (a new array in g's dtype; a float if g is 1-D)."""
     pre, big, post = _lanes(g.shape, axis)
     if k < 0 or k >= big:
@@ -1252,66 +1284,35 @@ def _stack_take(g, axis, k, out):
 @overload(stack_grad)
 def _ov_stack_grad(g, axis, k):
     _need(_is_arr(g), "stack_grad", "g must be an array")
-    nd = g.ndim
-    nd1 = nd - 1
+    nd1 = g.ndim - 1
     dt = _dt(g)
+    if nd1 == 0:
+        def impl_1d(g, axis, k):
+            out = np.empty(1, dt)
+            _stack_take(g, axis, k, out)
+            return out[0] * 1.0
+        return impl_1d
 
     def impl(g, axis, k):
         pre, big, post = _axis_lanes(_shp(g), axis)
         out = np.empty(pre * post, dt)
         rs = _stack_take(g, axis, k, out)
         return out.reshape(to_fixed_tuple(rs, nd1))
-
-    def impl_1d(g, axis, k):
-        out = np.empty(1, dt)
-        _stack_take(g, axis, k, out)
-        return out[0] * 1.0
-    return impl_1d if nd == 1 else impl
+    return impl
 
 
 # =====================================================================
 # Elementwise rules (broadcasting; JAX conventions at ties)
 # =====================================================================
 
-@register_jitable
-def _gt_mask(a, b):
-    """d maximum(a, b) / da, JAX's balanced rule: 1, 0.5 at a tie, else 0 (NaN: 0)."""
-    if a > b:
-        return 1.0
-    if a == b:
-        return 0.5
-    return 0.0
-
-
-def _p_gt_mask(a, b):
+def _p_gt(a, b):
+    """Plain `_gt`: 1 where a > b, 0.5 where a == b, else 0 (float64)."""
     return np.where(np.greater(a, b), 1.0, np.where(np.equal(a, b), 0.5, 0.0))
 
 
-def _clip_lo(x, lo):
-    return 1.0 if lo is None else _p_gt_mask(x, lo)
-
-
-@overload(_clip_lo)
-def _ov_clip_lo(x, lo):
-    if _is_none(lo):
-        return lambda x, lo: 1.0
-    return lambda x, lo: _gt_mask(x, lo)
-
-
-def _clip_hi(x, hi):
-    return 1.0 if hi is None else _p_gt_mask(hi, x)
-
-
-@overload(_clip_hi)
-def _ov_clip_hi(x, hi):
-    if _is_none(hi):
-        return lambda x, hi: 1.0
-    return lambda x, hi: _gt_mask(hi, x)
-
-
 def _plain_ew(value, g, *args):
-    """Plain-Python result: a float if all arguments are scalars, else an array
-    of the broadcast shape in g's dtype (float64 for a scalar g)."""
+    """A float if all arguments are scalars (or None), else an array of the
+    broadcast shape in g's dtype (float64 for a scalar g)."""
     if not (_isarr(g) or any(_isarr(a) for a in args)):
         return float(value)
     dt = g.dtype if _isarr(g) else _F64
@@ -1321,42 +1322,39 @@ def _plain_ew(value, g, *args):
     return out
 
 
-def _ew_nd(*ts):
-    """Typing-time: (any array among ts, max ndim)."""
+def _ew_types(*ts):
+    """Typing-time: (any array among ts, max ndim, output dtype)."""
     nds = [t.ndim for t in ts if _is_arr(t)]
-    return bool(nds), max(nds, default=0)
-
-
-@register_jitable
-def _k_gt(g, a, b, out):
-    for k in range(out.shape[0]):
-        out[k] = _at(g, k) * _gt_mask(_at(a, k), _at(b, k))
+    g = ts[0]
+    return bool(nds), max(nds, default=0), (_dt(g) if _is_arr(g) else np.float64)
 
 
 def _gt_overload(g, x, y, swap):
-    anyarr, nd = _ew_nd(g, x, y)
+    """g * gt(x, y) (gt(y, x) if swap), broadcast."""
+    anyarr, nd, dt = _ew_types(g, x, y)
     if not anyarr:
         if swap:
-            return lambda g, x, y: g * _gt_mask(y, x)
-        return lambda g, x, y: g * _gt_mask(x, y)
-    dt = _out_dt(g)
+            return lambda g, x, y: g * _gt(y, x)
+        return lambda g, x, y: g * _gt(x, y)
 
     def impl(g, x, y):
-        sh = _bshape(_bshape(_shp(g), _shp(x)), _shp(y))
-        out = np.empty(_nelem(sh), dt)
-        gg = _operand(g, sh)
         if swap:
-            _k_gt(gg, _operand(y, sh), _operand(x, sh), out)
+            sh, offs, inner, steps = _plan3(_shp(g), _shp(y), _shp(x))
         else:
-            _k_gt(gg, _operand(x, sh), _operand(y, sh), out)
+            sh, offs, inner, steps = _plan3(_shp(g), _shp(x), _shp(y))
+        out = np.empty(_nelem(sh), dt)
+        if swap:
+            _k_gt(out, offs, inner, steps, _flat(g), _flat(y), _flat(x))
+        else:
+            _k_gt(out, offs, inner, steps, _flat(g), _flat(x), _flat(y))
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
 
 def maximum_grad_x(g, x, y):
-    """Adjoint of ``np.maximum(x, y)`` for x: g * (1 if x > y, 0.5 if x == y,
-    else 0) — JAX's balanced tie rule; 0 where x or y is NaN."""
-    return _plain_ew(g * _p_gt_mask(x, y), g, x, y)
+    """Adjoint of ``np.maximum(x, y)`` for x: ``g * (1 if x > y, 0.5 if x == y,
+    else 0)`` (JAX's balanced tie rule; 0 where x or y is NaN)."""
+    return _plain_ew(g * _p_gt(x, y), g, x, y)
 
 
 @overload(maximum_grad_x)
@@ -1365,8 +1363,8 @@ def _ov_maximum_grad_x(g, x, y):
 
 
 def maximum_grad_y(g, x, y):
-    """Adjoint of ``np.maximum(x, y)`` for y: g * (1 if y > x, 0.5 at a tie)."""
-    return _plain_ew(g * _p_gt_mask(y, x), g, x, y)
+    """Adjoint of ``np.maximum(x, y)`` for y: ``g * (1 if y > x, 0.5 at a tie)``."""
+    return _plain_ew(g * _p_gt(y, x), g, x, y)
 
 
 @overload(maximum_grad_y)
@@ -1375,8 +1373,8 @@ def _ov_maximum_grad_y(g, x, y):
 
 
 def minimum_grad_x(g, x, y):
-    """Adjoint of ``np.minimum(x, y)`` for x: g * (1 if x < y, 0.5 at a tie)."""
-    return _plain_ew(g * _p_gt_mask(y, x), g, x, y)
+    """Adjoint of ``np.minimum(x, y)`` for x: ``g * (1 if x < y, 0.5 at a tie)``."""
+    return _plain_ew(g * _p_gt(y, x), g, x, y)
 
 
 @overload(minimum_grad_x)
@@ -1385,8 +1383,8 @@ def _ov_minimum_grad_x(g, x, y):
 
 
 def minimum_grad_y(g, x, y):
-    """Adjoint of ``np.minimum(x, y)`` for y: g * (1 if y < x, 0.5 at a tie)."""
-    return _plain_ew(g * _p_gt_mask(x, y), g, x, y)
+    """Adjoint of ``np.minimum(x, y)`` for y: ``g * (1 if y < x, 0.5 at a tie)``."""
+    return _plain_ew(g * _p_gt(x, y), g, x, y)
 
 
 @overload(minimum_grad_y)
@@ -1394,63 +1392,57 @@ def _ov_minimum_grad_y(g, x, y):
     return _gt_overload(g, x, y, False)
 
 
-@register_jitable
-def _k_clip(g, x, lo, hi, out):
-    for k in range(out.shape[0]):
-        xk = _at(x, k)
-        out[k] = _at(g, k) * (_clip_lo(xk, _at(lo, k)) * _clip_hi(xk, _at(hi, k)))
-
-
 def clip_grad(g, x, lo, hi):
     """Adjoint of ``np.clip(x, lo, hi)`` for x, with JAX's definition
-    ``minimum(maximum(x, lo), hi)``: g * m_lo * m_hi where m_lo is 1 / 0.5 / 0 for
-    x > lo / x == lo / x < lo and m_hi likewise for x < hi / x == hi / x > hi.
-    So 0.5 at x == lo or x == hi, 0.25 at lo == x == hi, 0 when lo > hi or x is
-    NaN. lo or hi may be None."""
-    return _plain_ew(g * (_clip_lo(x, lo) * _clip_hi(x, hi)), g, x, lo, hi)
+    ``minimum(maximum(x, lo), hi)``: ``g * (m_lo * m_hi)``, m_lo = 1 / 0.5 / 0
+    for x > lo / x == lo / x < lo, m_hi = 1 / 0.5 / 0 for x < hi / x == hi /
+    x > hi. So 0.5 at x == lo or x == hi, 0.25 at lo == x == hi, 0 when
+    lo > hi or x is NaN. lo and hi: scalars, arrays or None (no bound)."""
+    m_lo = 1.0 if lo is None else _p_gt(x, lo)
+    m_hi = 1.0 if hi is None else _p_gt(hi, x)
+    return _plain_ew(g * (m_lo * m_hi), g, x, lo, hi)
 
 
 @overload(clip_grad)
 def _ov_clip_grad(g, x, lo, hi):
-    anyarr, nd = _ew_nd(g, x, lo, hi)
+    lo_none = _is_none(lo)
+    hi_none = _is_none(hi)
+    if lo_none and hi_none:
+        return lambda g, x, lo, hi: where_grad_x(g, True)
+    if lo_none:
+        return lambda g, x, lo, hi: minimum_grad_x(g, x, hi)
+    if hi_none:
+        return lambda g, x, lo, hi: maximum_grad_x(g, x, lo)
+    anyarr, nd, dt = _ew_types(g, x, lo, hi)
     if not anyarr:
-        return lambda g, x, lo, hi: g * (_clip_lo(x, lo) * _clip_hi(x, hi))
-    dt = _out_dt(g)
+        return lambda g, x, lo, hi: g * (_gt(x, lo) * _gt(hi, x))
 
     def impl(g, x, lo, hi):
-        sh = _bshape(_bshape(_bshape(_shp(g), _shp(x)), _shp(lo)), _shp(hi))
+        sh, offs, inner, steps = _plan4(_shp(g), _shp(x), _shp(lo), _shp(hi))
         out = np.empty(_nelem(sh), dt)
-        _k_clip(_operand(g, sh), _operand(x, sh), _operand(lo, sh), _operand(hi, sh), out)
+        _k_clip(out, offs, inner, steps, _flat(g), _flat(x), _flat(lo), _flat(hi))
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
 
-@register_jitable
-def _k_where(g, c, out, take):
-    for k in range(out.shape[0]):
-        if (_at(c, k) != 0) == take:
-            out[k] = _at(g, k)
-        else:
-            out[k] = 0.0
-
-
 def _where_overload(g, c, take):
-    anyarr, nd = _ew_nd(g, c)
+    anyarr, nd, dt = _ew_types(g, c)
     if not anyarr:
-        return lambda g, c: g * 1.0 if (c != 0) == take else 0.0
-    dt = _out_dt(g)
+        if take:
+            return lambda g, c: g * 1.0 if c != 0 else 0.0
+        return lambda g, c: 0.0 if c != 0 else g * 1.0
 
     def impl(g, c):
-        sh = _bshape(_shp(g), _shp(c))
+        sh, offs, inner, steps = _plan2(_shp(g), _shp(c))
         out = np.empty(_nelem(sh), dt)
-        _k_where(_operand(g, sh), _operand(c, sh), out, take)
+        _k_where(out, offs, inner, steps, _flat(g), _flat(c), take)
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
 
 def where_grad_x(g, c):
-    """Adjoint of ``np.where(c, x, y)`` for x: g where c is true, else 0 (a select,
-    as JAX: an inf/NaN g does not leak into the other positions)."""
+    """Adjoint of ``np.where(c, x, y)`` for x: g where c is true (nonzero), else
+    0 (a select, as JAX: an inf/NaN in g does not leak into other positions)."""
     return _plain_ew(np.where(np.not_equal(c, 0), g, 0.0), g, c)
 
 
@@ -1469,37 +1461,29 @@ def _ov_where_grad_y(g, c):
     return _where_overload(g, c, False)
 
 
-@register_jitable
-def _k_abs(g, x, out):
-    for k in range(out.shape[0]):
-        gk = _at(g, k)
-        out[k] = gk if _at(x, k) >= 0 else -gk
-
-
 def abs_grad(g, x):
-    """Adjoint of ``np.abs(x)``: ``g if x >= 0 else -g`` (JAX: slope +1 at 0 and
-    at -0.0; -g at NaN)."""
+    """Adjoint of ``np.abs(x)``: ``g if x >= 0 else -g`` (as JAX: slope +1 at 0
+    and at -0.0; -g at NaN)."""
     return _plain_ew(np.where(np.greater_equal(x, 0), g, np.negative(g)), g, x)
 
 
 @overload(abs_grad)
 def _ov_abs_grad(g, x):
-    anyarr, nd = _ew_nd(g, x)
+    anyarr, nd, dt = _ew_types(g, x)
     if not anyarr:
         return lambda g, x: g * 1.0 if x >= 0 else -g * 1.0
-    dt = _out_dt(g)
 
     def impl(g, x):
-        sh = _bshape(_shp(g), _shp(x))
+        sh, offs, inner, steps = _plan2(_shp(g), _shp(x))
         out = np.empty(_nelem(sh), dt)
-        _k_abs(_operand(g, sh), _operand(x, sh), out)
+        _k_abs(out, offs, inner, steps, _flat(g), _flat(x))
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
 
 def sign_like_zero(g, x):
-    """The zero adjoint of a piecewise-constant function (np.sign, np.floor, ...):
-    zeros of x's shape and dtype; 0.0 for a scalar x."""
+    """The zero adjoint of a piecewise-constant function (np.sign, np.floor,
+    ...): zeros of x's shape and dtype; 0.0 for a scalar x."""
     return np.zeros(x.shape, x.dtype) if _isarr(x) else 0.0
 
 

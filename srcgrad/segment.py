@@ -101,6 +101,8 @@ class SegmentAdjoints:
             if target_of(stmt) not in active:
                 continue
             found = self._contributions(stmt, reads[j], target_version[j], needed)
+            if self._is_array(target_of(stmt)) and not self._single_use(target_of(stmt), seg):
+                needed.add(target_version[j])  # its shape, for ensure(b_t, t)
             contribs.append((j, found))
 
         # Values defined inside the segment are recomputed: close over their inputs.
@@ -305,8 +307,12 @@ class SegmentAdjoints:
                                               self._index_reads(c.index, seg, j)})
                 self.tape.helpers_np.add("ensure")
                 base = load(vname(self._read_version(seg, j, c.name)))
-                out.append(_stmt(assign(ba, ast.Call(load("ensure"), [load(ba), base], [])),
+                start = load(ba)
+                if self._single_use(c.name, seg) and c.name not in assigned_here:
+                    start = self._zero_adjoint(ba)  # may hold a previous iteration's
+                out.append(_stmt(assign(ba, ast.Call(load("ensure"), [start, base], [])),
                                  line))
+                assigned_here.add(c.name)
                 out.append(_stmt(ast.AugAssign(ast.Subscript(load(ba), index, ast.Store()),
                                                ast.Add(), g), line))
                 continue
@@ -331,9 +337,8 @@ class SegmentAdjoints:
                 out.append(_stmt(assign(ba, call), line))
                 assigned_here.add(c.name)
                 continue
-            first_write = not zeroed and ((c.name == t and c.name not in assigned_here) or (
-                c.name != t and self._single_use(c.name, seg)
-                and c.name not in assigned_here))
+            first_write = (c.name == t and not zeroed and c.name not in assigned_here) or (
+                c.name != t and self._single_use(c.name, seg) and c.name not in assigned_here)
             if first_write and c.name != t:
                 self.no_init.add(c.name)
             if first_write:
