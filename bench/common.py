@@ -10,9 +10,15 @@ Pieces:
   interleaved (rotating) order, summarised as median / min / quartiles / IQR.
 * :func:`summarize` -- the summary statistics used everywhere.
 * :func:`fd4_gradient` -- 4th-order central finite differences.
-* :func:`check_close` / :class:`CheckFailed` -- loud agreement checks.
+* :func:`fd4_directional` -- the same along one direction of array arguments.
+* :func:`check_close` / :class:`CheckFailed` -- loud agreement checks;
+  :func:`check_close_scaled` for arrays whose small components are
+  compared against the array's scale.
 * :func:`first_call_subprocess` -- first-call latency (transform + compile +
-  one call) measured in a fresh interpreter with a chosen ``SRCGRAD_CACHE_DIR``.
+  one call) measured in a fresh interpreter with a chosen ``SRCGRAD_CACHE_DIR``
+  (array arguments via ``args_factory``; any peer via ``kind="factory"``).
+* :func:`describe_exception` -- one-line reason for a peer that failed.
+* :func:`load_warning` -- a warning line when the machine was busy.
 * :func:`machine_info` -- CPU model, core count, library versions, date.
 * :func:`write_json`, :func:`format_table`, :func:`fmt_time`,
   :func:`loglog_plot`.
@@ -177,6 +183,76 @@ def fd4_gradient(f: Callable[..., float], args: Sequence, wrt: Iterable[int], re
     return np.asarray(out)
 
 
+def scaled_err(got, want, floor_rel: float) -> np.ndarray:
+    """|got - want| / max(|want|, floor_rel * max|want|), componentwise (flattened)."""
+    got_a = np.ravel(np.asarray(got, dtype=float))
+    want_a = np.ravel(np.asarray(want, dtype=float))
+    scale = float(np.max(np.abs(want_a))) if want_a.size else 0.0
+    floor = max(floor_rel * scale, np.finfo(float).tiny)
+    return np.abs(got_a - want_a) / np.maximum(np.abs(want_a), floor)
+
+
+def check_close_scaled(label: str, got, want, rtol: float, floor_rel: float = 1e-6) -> float:
+    """Like :func:`check_close` for arrays with components of very different sizes.
+
+    Component i passes if ``|got_i - want_i| <= rtol * max(|want_i|, floor_rel * max_j |want_j|)``:
+    relative for the components that matter, and components far below the array's
+    scale (where summation order alone moves the last digits) are held to
+    ``rtol * floor_rel`` of the largest one.  Shapes must match exactly.  Returns the
+    largest scaled error; raises :class:`CheckFailed` listing the worst components.
+    """
+    got_a = np.asarray(got, dtype=float)
+    want_a = np.asarray(want, dtype=float)
+    if got_a.shape != want_a.shape:
+        raise CheckFailed(f"{label}: shape mismatch {got_a.shape} vs {want_a.shape}")
+    if not (np.all(np.isfinite(got_a)) and np.all(np.isfinite(want_a))):
+        bad = int(np.sum(~np.isfinite(got_a))) + int(np.sum(~np.isfinite(want_a)))
+        raise CheckFailed(f"{label}: {bad} non-finite values")
+    err = scaled_err(got_a, want_a, floor_rel)
+    if err.size and np.any(err > rtol):
+        order = np.argsort(err)[::-1][:8]
+        lines = [f"{label}: scaled error exceeds rtol={rtol:g} (floor {floor_rel:g} x max|want|) "
+                 f"in {int(np.sum(err > rtol))} of {err.size} components; worst:"]
+        flat_g, flat_w = got_a.ravel(), want_a.ravel()
+        for i in order:
+            idx = np.unravel_index(i, want_a.shape) if want_a.shape else ()
+            lines.append(f"    {str(idx):>14}: got {flat_g[i]!r:>24}  want {flat_w[i]!r:>24}  err {err[i]:.3e}")
+        raise CheckFailed("\n".join(lines))
+    return float(err.max()) if err.size else 0.0
+
+
+def fd4_directional(f: Callable[..., float], args: Sequence, direction: Mapping[int, Any], step: float) -> float:
+    """4th-order central difference of ``t -> f(*args with args[k] + t * direction[k])`` at t = 0.
+
+    ``direction`` maps argument positions to arrays (or floats) of the same shape;
+    the other arguments are passed unchanged.  ``(-F(2h) + 8F(h) - 8F(-h) + F(-2h)) / (12h)``.
+    Compare it with ``sum_k <grad_k, direction[k]>``.
+    """
+    args = list(args)
+
+    def ev(t):
+        a = list(args)
+        for k, v in direction.items():
+            a[k] = np.asarray(args[k], dtype=float) + t * np.asarray(v, dtype=float)
+            if np.ndim(args[k]) == 0:
+                a[k] = float(a[k])
+        return float(f(*a))
+
+    return (-ev(2 * step) + 8 * ev(step) - 8 * ev(-step) + ev(-2 * step)) / (12 * step)
+
+
+def describe_exception(exc: BaseException, limit: int = 300) -> str:
+    """``"TypeName: first line of message"`` cut to ``limit`` characters (for "failed: <reason>")."""
+    import re
+    msg = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()  # Numba colours its errors
+    text = f"{type(exc).__name__}: {msg[0] if msg else ''}"
+    if len(msg) > 1:
+        hint = next((m.strip() for m in msg[1:] if m.strip()), "")
+        if hint:
+            text += f" ({hint})"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # --------------------------------------------------------------------------
 # first-call latency in a fresh interpreter
 # --------------------------------------------------------------------------
@@ -191,13 +267,18 @@ if kind in ("srcgrad_grad", "srcgrad_value_and_grad"):
     import srcgrad
 t_import_srcgrad = time.perf_counter()
 mod = importlib.import_module(spec["module"])
+if spec.get("args_factory"):
+    args = tuple(getattr(mod, spec["args_factory"])(*spec["args"]))
+else:
+    args = tuple(spec["args"])
 t_import_module = time.perf_counter()
 f = getattr(mod, spec["func"])
-args = tuple(spec["args"])
 if kind == "srcgrad_grad":
     g = srcgrad.grad(f, wrt=tuple(spec["wrt"]))
 elif kind == "srcgrad_value_and_grad":
     g = srcgrad.value_and_grad(f, wrt=tuple(spec["wrt"]))
+elif kind == "factory":
+    g = f()
 else:
     g = f
 t_construct = time.perf_counter()
@@ -238,14 +319,22 @@ def first_call_subprocess(
     kind: str = "srcgrad_grad",
     cache_dir: str | os.PathLike | None = None,
     timeout: float = 900.0,
+    args_factory: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> dict:
     """Run ``func`` from ``module`` for the first time in a fresh Python process.
 
     ``kind`` is ``"srcgrad_grad"`` (time ``srcgrad.grad(f, wrt)`` and its first
     call), ``"srcgrad_value_and_grad"``, or ``"plain"`` (just call ``f``; for a
-    ``numba.njit`` dispatcher that is Numba's compile + one call).  The child's
-    ``SRCGRAD_CACHE_DIR`` is set to ``cache_dir`` when given.  Returns the
-    child's phase timings plus:
+    ``numba.njit`` dispatcher that is Numba's compile + one call), or
+    ``"factory"`` (``func`` takes no arguments and returns the callable to time,
+    e.g. a fresh ``jax.jit(jax.grad(...))``; the construction counts as
+    construct).  The child's ``SRCGRAD_CACHE_DIR`` is set to ``cache_dir`` when
+    given, plus any ``extra_env``.  ``args`` must be JSON-serializable; for array
+    arguments name a function ``args_factory`` of ``module`` that returns the
+    argument tuple when called with ``*args`` (its run time is counted in
+    ``import_module_s``, not in the first call).  Returns the child's phase
+    timings plus:
 
     * ``first_call_total_s`` = construct + first call (transform + compile + one run),
     * ``first_call_overhead_s`` = that minus a steady-state call,
@@ -256,7 +345,10 @@ def first_call_subprocess(
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     if cache_dir is not None:
         env["SRCGRAD_CACHE_DIR"] = str(cache_dir)
-    spec = {"kind": kind, "module": module, "func": func, "args": list(args), "wrt": list(wrt)}
+    if extra_env:
+        env.update(extra_env)
+    spec = {"kind": kind, "module": module, "func": func, "args": list(args), "wrt": list(wrt),
+            "args_factory": args_factory}
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD_CODE, json.dumps(spec)],
@@ -447,3 +539,16 @@ def loglog_plot(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def load_warning(machine: Mapping, threshold: float = 0.75) -> str | None:
+    """A warning if the 1-minute load average (from :func:`machine_info`, at start) or the
+    current one exceeds ``threshold`` x the CPU count; else None."""
+    cpus = os.cpu_count() or 1
+    start = (machine.get("loadavg_1_5_15") or [0.0])[0]
+    now = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    worst = max(start, now)
+    if worst > threshold * cpus:
+        return (f"WARNING: 1-minute load average was {start:.2f} at start and {now:.2f} at the end "
+                f"({cpus} CPUs); other processes were probably busy, timings may be noisy.")
+    return None
