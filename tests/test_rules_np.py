@@ -1,4 +1,7 @@
-"""Every array rule, one line each, against finite differences (and plain Python)."""
+"""Every array rule, one line each, against finite differences.
+
+Uncompiled in the fast tier; compiled in the slow tier (the array corpus compiles
+the same rules in the fast tier)."""
 
 from __future__ import annotations
 
@@ -173,7 +176,7 @@ def test_every_array_rule_has_a_case():
     assert ARRAY_RULES <= covered, sorted(ARRAY_RULES - covered)
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name, args, wrt, rules", CASES, ids=[c[0] for c in CASES])
 def test_array_rule(mod, name, args, wrt, rules, jit):
     f = getattr(mod, name)
