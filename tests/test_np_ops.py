@@ -2,12 +2,17 @@
 
 The plain functions are NumPy itself; the compiled ones must give NumPy's
 results exactly: the same values (NumPy's pairwise summation order
-included), shape and dtype. Each driver below calls one function in all its
-variants (keepdims False/True, an int axis and None, several ords) and is
-compiled once per array type, with explicit 'A'-layout signatures, so that C,
+included), shape and dtype. Each driver below calls one or a few functions
+in the variants that take distinct code paths (keepdims, an int axis or
+None, ords) and is compiled with explicit 'A'-layout signatures, so that C,
 Fortran, strided, reversed, transposed and permuted arrays all run through
-the same compiled code (float64 also gets C-layout signatures: the common
-case). The drivers are built on first use and cached for the module.
+the same compiled code. A compiled signature costs Numba a fraction of a
+second per variant, so the signatures are few: float64 of 2 and 3 dimensions
+(and 1 for sum and the norms), float32 of 3 dimensions where the summation
+order matters; the kernels see every array as 3-D, and other cases run with
+leading length-1 axes added. C-layout arrays and constant axes: see
+test_constant_axes_in_the_source. The drivers are built on first use and
+cached for the module (about a minute of compiling in all).
 """
 
 from __future__ import annotations
@@ -30,8 +35,7 @@ _NJ = dict(error_model="numpy")
 
 
 # ---------------------------------------------------------------------------
-# drivers. A compiled signature costs Numba a fraction of a second per
-# variant called, so each driver calls the variants with distinct code paths.
+# drivers
 
 def _sum(x, axis):
     return (O.sum_axis(x, axis, False), O.sum_axis(x, axis, True), O.sum_axis(x, None, False),
@@ -96,11 +100,8 @@ def _arr(dtype, ndim, layout="A"):
 def compiled(name):
     """The njit driver `name` for float64 arrays of 2 and 3 dimensions (and 1
     for sum: the 1-D wrappers are the same code for every function) and
-    float32 arrays of 3 (F32_DRIVERS), all 'A' layout: any strides. The
-    kernels see every array as 3-D, so other cases run with leading length-1
-    axes added. (C-layout signatures: test_constant_axes_in_the_source.)"""
+    float32 arrays of 3 (F32_DRIVERS), all 'A' layout."""
     extra = (types.float64,) if name == "norm_axis" else ()
-    # (the 1-D wrappers are the same code for every function)
     ndims = (1, 2, 3) if name == "sum" else (2, 3)
     sigs = [(_arr(F64, nd), types.int64) + extra for nd in ndims]
     if name in F32_DRIVERS:
