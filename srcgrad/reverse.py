@@ -24,12 +24,7 @@ from .core import assign, const, load, name_node, names_read, store_of, target_o
 from .infer import Typed
 from .normalize import Normalized
 from .segment import SegmentAdjoints, _Plan
-from .tapegen import TapeWriter, _is_const
-
-
-def _stmt(node: ast.stmt, line: int | None) -> ast.stmt:
-    node.srcline = line
-    return node
+from .tapegen import TapeWriter, _is_const, _stmt
 
 
 def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
@@ -558,12 +553,6 @@ def _scan_reads(body: list[ast.stmt], defined: set[str], needs: list[str]) -> se
 def _has_real_break(loop: ast.stmt) -> bool:
     last = loop.body[-1] if loop.body else None
     return isinstance(last, ast.If) and any(isinstance(s, ast.Break) for s in last.body)
-
-
-def _located(stmt: ast.stmt) -> ast.stmt:
-    stmt.lineno = stmt.srcline or 0
-    stmt.col_offset = 0
-    return stmt
 
 
 def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,

@@ -18,6 +18,7 @@ from .analyze import rule_key
 from .core import assign, const, load, names_read, operands, target_of
 from .errors import MissingRuleError
 from .rules import rule_for
+from .tapegen import _stmt
 
 
 @dataclass
@@ -41,11 +42,6 @@ class _Plan:
     saves: list[str] = field(default_factory=list)
     replay: list[ast.stmt] = field(default_factory=list)
     adjoint: list[ast.stmt] = field(default_factory=list)
-
-
-def _stmt(node: ast.stmt, line: int | None) -> ast.stmt:
-    node.srcline = line
-    return node
 
 
 class _Subst(ast.NodeTransformer):
