@@ -186,7 +186,9 @@ def check_size(n: int, g=None, vg=None, python_max_n: int = 100_000) -> tuple[di
             rec.setdefault("max_rel_err", {})[label] = common.check_close(f"n={n}: {label}", got, want, rtol, names)
         except common.CheckFailed as exc:
             failures.append(str(exc))
-            rec.setdefault("max_rel_err", {})[label] = float(common.rel_err(got, want).max()) if np.shape(got) == np.shape(want) else None
+            same_shape = np.shape(got) == np.shape(want)
+            rec.setdefault("max_rel_err", {})[label] = \
+                float(common.rel_err(got, want).max()) if same_shape else None
 
     v_nb = float(lv_forward_nb(*args))
     rec["value_forward"] = v_nb

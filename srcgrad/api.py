@@ -48,6 +48,42 @@ def _resolve_wrt(wrt, params: list[str], name: str) -> tuple[list[int], bool]:
     return indices, single
 
 
+_TAPE_DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
+KEEP_TAPE_BYTES = 1 << 30  # tape buffers larger than this are freed after each call
+
+
+class _Tapes(threading.local):
+    """The tape buffers of one gradient function, kept between calls (one set per
+    thread), so that a steady state writes into memory that is already mapped.
+    A call whose tapes are too small returns early with their sizes (see
+    runtime.py); it is then run again on buffers that fit."""
+
+    def __init__(self) -> None:
+        self.bufs: dict[str, np.ndarray] = {}
+
+    def run(self, built: Built, args: tuple, seed):
+        if not built.tapes:
+            value, grads, nbytes, _ = built.fn(*args, seed)
+            return value, grads, nbytes
+        bufs = [self.bufs.get(k) for k in built.tapes]
+        bufs = [np.empty(4096, _TAPE_DTYPES[k]) if b is None else b
+                for k, b in zip(built.tapes, bufs)]
+        value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
+        need = [int(tops["fib".index(k)]) for k in built.tapes]
+        if any(n > len(b) for n, b in zip(need, bufs)):
+            bufs = [b if n <= len(b) else np.empty(n + n // 8, _TAPE_DTYPES[k])
+                    for k, n, b in zip(built.tapes, need, bufs)]
+            value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
+            if any(int(tops["fib".index(k)]) > len(b) for k, b in zip(built.tapes, bufs)):
+                raise RuntimeError("srcgrad internal error: the forward sweep pushed more "
+                                   "on a second run with the same arguments")
+        if sum(b.nbytes for b in bufs) <= KEEP_TAPE_BYTES:
+            self.bufs.update(zip(built.tapes, bufs))
+        else:
+            self.bufs.clear()
+        return value, grads, nbytes
+
+
 class GradFunction:
     """The gradient of a scalar function, generated as source and compiled.
 
@@ -71,6 +107,7 @@ class GradFunction:
         self._fast: dict[tuple, tuple] = {}
         self._last: Built | None = None
         self._lock = threading.Lock()
+        self._tapes = _Tapes()
         functools.update_wrapper(self, self._fn)
 
     def __repr__(self) -> str:
@@ -129,7 +166,7 @@ class GradFunction:
                 self._fast[key] = fast
         built, convert = fast
         self._last = built
-        value, grads, tape_bytes = built.fn(*args, seed)
+        value, grads, tape_bytes = self._tapes.run(built, args, seed)
         if convert:
             grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
         elif not self._jit:
@@ -214,7 +251,7 @@ class VJPFunction(GradFunction):
 
         def pullback(cotangent):
             ct = _check_cotangent(cotangent, value)
-            _, grads, _ = built.fn(*args, ct)
+            _, grads, _ = self._tapes.run(built, args, ct)
             grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
             return grads[0] if self._single else grads
 

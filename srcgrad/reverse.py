@@ -17,6 +17,7 @@ temporary.
 from __future__ import annotations
 
 import ast
+import copy
 
 from .analyze import Analysis
 from .capture import Captured
@@ -68,6 +69,33 @@ class Reverse(SegmentAdjoints):
             t = target_of(stmt)
             if t:
                 self.assign_count[t] = self.assign_count.get(t, 0) + 1
+        self.dense = self._dense_arrays()
+        # temporaries bound once: name -> (position, value), to recompute loop bounds
+        self.temp_def: dict[str, tuple[int, ast.expr]] = {
+            stmt.targets[0].id: (ana.pos(stmt), stmt.value)
+            for stmt in walk_stmts(norm.tree.body)
+            if target_of(stmt) in norm.temps and self.assign_count[target_of(stmt)] == 1}
+
+    def _dense_arrays(self) -> set[str]:
+        """Arrays whose adjoint is allocated once, at the start of the reverse sweep,
+        instead of lazily with `ensure` at each use: parameters never rebound and
+        user variables bound once by a top-level statement. The variable then names
+        one array object for the whole reverse sweep, so every version of it has
+        the same shape, and the adjoint never needs reallocating (in a loop, an
+        `ensure` per element access costs more than the arithmetic)."""
+        tree = self.norm.tree
+        top = {self.ana.pos(s) for s in tree.body}
+        ret = tree.body[-1]
+        out = ret.value.id if isinstance(ret, ast.Return) and isinstance(ret.value, ast.Name) \
+            else None
+        dense = set()
+        for name, places in self.ana.assigned_at.items():
+            if name == out or name in self.norm.temps or not self.typed.is_array(name) \
+                    or name not in self.ana.active and name not in self.wrt:
+                continue
+            if places == [-1] or (len(places) == 1 and places[0] in top):
+                dense.add(name)
+        return dense
 
     # names ---------------------------------------------------------------
 
@@ -198,9 +226,10 @@ class Reverse(SegmentAdjoints):
         out += [self.pop_var(n, line) for n in reversed(plan.saves)]
         if base in self.ana.active:
             bb = self.b(base)
-            self.tape.helpers_np.add("ensure")
-            out.append(_stmt(assign(bb, ast.Call(load("ensure"), [load(bb), load(base)], [])),
-                             line))
+            if base not in self.dense:
+                self.tape.helpers_np.add("ensure")
+                out.append(_stmt(assign(bb, ast.Call(load("ensure"), [load(bb), load(base)],
+                                                     [])), line))
             grad = ast.Subscript(load(bb), index, ast.Load())
             if isinstance(value, ast.Name) and value.id in self.ana.active:
                 # take the adjoint of the written part, then clear it (the value may be
@@ -252,15 +281,49 @@ class Reverse(SegmentAdjoints):
     def _bound(self, atom: ast.expr, at: int, loops, pre: list, post: list, line):
         """A loop bound as the reverse sweep can read it: the atom itself when
         stable, else a copy made at loop entry (taped after the loop if nested)."""
-        if not isinstance(atom, ast.Name) or atom.id in self.cap.constants \
-                or self.ana.stable(atom.id, at, loops):
-            return atom
+        known = self._bound_expr(atom, at, loops)
+        if known is not None:
+            return known
         copy_name = self.namer.fresh("_lo")
         pre.append(_stmt(assign(copy_name, atom), line))
         if loops:
             post.append(self.tape.push(self.typed.kind(atom.id), load(copy_name), line))
             return ("pop", copy_name, self.typed.kind(atom.id))
         return load(copy_name)
+
+    def _bound_known(self, name: str, at: int, loops: list[ast.stmt]) -> bool:
+        """Can the reverse sweep read `name` as it was at position `at`? True for
+        stable values, and for the index of an enclosing `for` that its body never
+        assigns: the reverse sweep sets that index again on each backward iteration
+        (so `for c in range(r)` inside `for r` tapes no trip count)."""
+        if name in self.cap.constants or self.ana.stable(name, at, loops):
+            return True
+        for loop in reversed(loops):
+            if isinstance(loop, ast.For) and loop.target.id == name:
+                first, last = self.ana.pos(loop), self.ana.end[id(loop)]
+                return all(not first < p <= last for p in self.ana.assigned_at.get(name, []))
+        return False
+
+    def _bound_expr(self, atom: ast.expr, at: int, loops: list[ast.stmt]) -> ast.expr | None:
+        """An expression for a loop bound that the reverse sweep can evaluate, or None.
+        Besides known names (`_bound_known`), an integer temporary computed from
+        known names by one operation (`range(i + 1, n)` binds `_t = i + 1`) is
+        recomputed rather than taped, when its operands are unchanged since."""
+        if not isinstance(atom, ast.Name) or self._bound_known(atom.id, at, loops):
+            return atom
+        found = self.temp_def.get(atom.id)
+        if found is None or self.typed.kind(atom.id) != "i":
+            return None
+        pos, value = found
+        if not isinstance(value, ast.BinOp):
+            return None
+        for op in (value.left, value.right):
+            if isinstance(op, ast.Constant):
+                continue
+            if not isinstance(op, ast.Name) or not self._bound_known(op.id, at, loops) \
+                    or any(pos < p < at for p in self.ana.assigned_at.get(op.id, [])):
+                return None
+        return copy.deepcopy(value)
 
     def _fwd_for(self, node: ast.For, loops: list[ast.stmt]) -> list[ast.stmt]:
         from .core import range_args
@@ -274,10 +337,9 @@ class Reverse(SegmentAdjoints):
         post: list[ast.stmt] = []
         info: dict = {"line": line}
         has_break = _has_real_break(node)
-        all_stable = all(not isinstance(a, ast.Name) or a.id in self.cap.constants
-                         or self.ana.stable(a.id, at, loops) for a in (start, stop, step))
-        if all_stable and not has_break:
-            info.update(kind="bounds", start=start, stop=stop, step=step)
+        known = [self._bound_expr(a, at, loops) for a in (start, stop, step)]
+        if all(e is not None for e in known) and not has_break:
+            info.update(kind="bounds", start=known[0], stop=known[1], step=known[2])
         else:
             info["start"] = self._bound(start, at, loops, pre, post, line)
             info["step"] = self._bound(step, at, loops, pre, post, line)
@@ -432,7 +494,7 @@ class Reverse(SegmentAdjoints):
         ret = tree.body[-1]
         assert isinstance(ret, ast.Return)
         seed = self.namer.exact("_seed")
-        fwd = self.tape.place_reserves(self.fwd_block(tree.body, []))
+        fwd = self.fwd_block(tree.body, [])
         rev = self.rev_block(tree.body[:-1], [])
         init = self.tape.init()
         adjoints: list[str] = []
@@ -456,6 +518,11 @@ class Reverse(SegmentAdjoints):
                 value = load(seed)
                 if self.typed.is_array(name):  # the reverse sweep adds into it
                     value = ast.Call(name_node("np.copy"), [value], [])
+            elif name in self.dense:
+                typ = self.typed.types[name]
+                value = ast.Call(name_node("np.zeros"),
+                                 [ast.Attribute(load(name), "shape", ast.Load()),
+                                  name_node(f"np.{typ.dtype}")], [])
             elif self.typed.is_array(name):
                 value = _zero_array(self.typed.types[name])
             else:
@@ -472,7 +539,9 @@ class Reverse(SegmentAdjoints):
                                       None))
         grad_values = []
         for w in self.wrt:
-            if self.typed.is_array(w):
+            if w in self.dense:
+                grad_values.append(load(self.b(w)))
+            elif self.typed.is_array(w):
                 like = w
                 if any(pos >= 0 for pos in self.ana.assigned_at.get(w, [])):
                     like = self.namer.fresh(f"_{w}_in")
@@ -482,19 +551,27 @@ class Reverse(SegmentAdjoints):
             else:
                 grad_values.append(load(self.b(w)))
         grads = ast.Tuple(grad_values, ast.Load())
-        final = _stmt(ast.Return(ast.Tuple([load(self.out_name), grads, load(tape_bytes)],
-                                           ast.Load())), None)
+
+        def returns() -> ast.stmt:
+            return _stmt(ast.Return(ast.Tuple([load(self.out_name), copy.deepcopy(grads),
+                                               load(tape_bytes), self.tape.tops()],
+                                              ast.Load())), None)
+        overflowed = self.tape.overflowed()
+        if overflowed is not None:
+            # A tape was too small: return its size now, the caller retries with more.
+            mid.append(_stmt(ast.If(overflowed, [returns()], []), None))
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a.arg) for a in tree.args.args]
-                             + [ast.arg(seed)], vararg=None, kwonlyargs=[], kw_defaults=[],
+                             + [ast.arg(seed)] + [ast.arg(t) for t in self.tape.params()],
+                             vararg=None, kwonlyargs=[], kw_defaults=[],
                              kwarg=None, defaults=[])
         fn = ast.FunctionDef(name=f"{tree.name}_adjoint", args=args,
-                             body=init + prologue + fwd + mid + rev + [final],
+                             body=init + prologue + fwd + mid + rev + [returns()],
                              decorator_list=[],
                              returns=None, type_comment=None, type_params=[], lineno=1,
                              col_offset=0)
         # Variables read where some path has not assigned them yet (the reverse sweep
         # reads a branch's decision only when the branch ran): define them for Numba.
-        params = {a.arg for a in tree.args.args} | {seed}
+        params = {a.arg for a in tree.args.args} | {seed} | set(self.tape.params())
         local = set(_assigned_in_order(fn.body))
         needs: list[str] = []
         _scan_reads(fn.body, set(params), needs)

@@ -1,11 +1,15 @@
 """The tape used by generated adjoints: typed stacks on NumPy buffers.
 
-A tape is a buffer and its top, held in two local variables of the generated
-function: ``_tf, _nf`` for floats, ``_ti, _ni`` for integers and ``_tb, _nb``
-for booleans (branch decisions). Before a loop the forward sweep reserves room
-for everything the loop will push (``reserve``), so ``push`` itself never
-reallocates: rebinding a buffer inside a hot loop costs Numba a reference
-count update per iteration, several times the cost of the store.
+A tape is a buffer and its top. The generated function takes the buffers as
+arguments (``_tf`` floats, ``_ti`` integers, ``_tb`` booleans for branch
+decisions) and keeps each top in a local (``_nf``, ``_ni``, ``_nb``). ``push``
+stores a value while there is room, and always advances the top; so a
+buffer is never reallocated during a call (rebinding a buffer inside a hot loop
+costs Numba several times the store). Between the sweeps the function checks
+the tops: if any passed the end of its buffer, it returns at once with the
+tops, and the caller (``srcgrad.api``) retries with buffers of that size. The
+caller keeps the buffers for the next call, so a steady state writes into
+memory that is already mapped, and most calls never retry.
 
 The helpers are plain Python functions registered with Numba, so the same
 generated module runs compiled (Numba inlines them) and uncompiled
@@ -18,7 +22,7 @@ import numpy as np
 from numba.extending import overload, register_jitable
 from numba.typed import List
 
-__all__ = ["tape_f", "tape_i", "tape_b", "reserve", "push", "pop", "range_len", "tape_ref",
+__all__ = ["tape_f", "tape_i", "tape_b", "push", "pop", "range_len", "tape_ref",
            "ref_bytes"]
 
 
@@ -38,23 +42,13 @@ def tape_b(capacity):
 
 
 @register_jitable
-def reserve(buf, top, n):
-    """`buf`, or a larger copy of it, with room for `n` more values above `top`."""
-    if top + n <= buf.shape[0]:
-        return buf
-    size = max(2 * buf.shape[0], top + n)
-    new = np.empty(size, buf.dtype)
-    for k in range(top):  # a loop: a slice copy costs Numba ~2 s more to compile
-        new[k] = buf[k]
-    return new
-
-
-@register_jitable
 def push(buf, top, value):
-    """Store `value` at `top`; return the new top."""
-    if top >= buf.shape[0]:
-        raise IndexError("srcgrad internal error: tape overflow (reserve was too small)")
-    buf[top] = value
+    """Store `value` at `top`; return the new top. Past the end of the buffer the
+    value lands on the last slot instead (the sweep is then discarded) and the
+    top still advances, so the caller learns how much room the sweep needed.
+    A clamped index, not a test around the store: the store stays unconditional,
+    which Numba compiles into loops 2.5x faster (GMM benchmark)."""
+    buf[min(top, buf.shape[0] - 1)] = value
     return top + 1
 
 

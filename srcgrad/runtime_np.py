@@ -63,7 +63,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 __all__ = [
     "unbroadcast", "empty_adjoint", "ensure", "accum",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "cumsum_grad",
-    "matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b",
+    "matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b", "matmul_acc_a",
     "outer_grad_a", "outer_grad_b", "trace_grad", "norm_grad",
     "transpose_grad", "reshape_grad", "concatenate_grad", "stack_grad",
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
@@ -939,6 +939,32 @@ def matmul_grad_b(g, a, b):
 
 dot_grad_a = matmul_grad_a
 dot_grad_b = matmul_grad_b
+
+
+def matmul_acc_a(acc, g, a, b):
+    """``accum(acc, matmul_grad_a(g, a, b), a)``: add the adjoint of ``a @ b`` for
+    `a` into `acc`. For a matrix times a vector (``W @ h`` in a loop) it adds the
+    outer product in place, without building it first."""
+    return accum(acc, matmul_grad_a(g, a, b), a)
+
+
+@overload(matmul_acc_a)
+def _ov_matmul_acc_a(acc, g, a, b):
+    if not (_is_arr(a) and _is_arr(b) and _is_arr(g) and a.ndim == 2 and b.ndim == 1
+            and g.ndim == 1):
+        return lambda acc, g, a, b: accum(acc, matmul_grad_a(g, a, b), a)
+
+    def impl(acc, g, a, b):
+        out = ensure(acc, a)
+        m, n = a.shape
+        if g.shape[0] != m or b.shape[0] != n:
+            raise ValueError("srcgrad: adjoint shape does not match a @ b")
+        for i in range(m):
+            gi = g[i]
+            for j in range(n):
+                out[i, j] += gi * b[j]
+        return out
+    return impl
 
 
 def _blas_kind(t, ct):

@@ -97,7 +97,8 @@ class SegmentAdjoints:
             if target_of(stmt) not in active:
                 continue
             found = self._contributions(stmt, reads[j], target_version[j], needed)
-            if self._is_array(target_of(stmt)) and not self._single_use(target_of(stmt), seg):
+            t = target_of(stmt)
+            if self._is_array(t) and not self._single_use(t, seg) and t not in self.dense:
                 needed.add(target_version[j])  # its shape, for ensure(b_t, t)
             contribs.append((j, found))
 
@@ -188,7 +189,8 @@ class SegmentAdjoints:
             base = value.value.id
             if base not in active:
                 return []
-            needed.update(reads.values())
+            # the index, and the base for its shape unless its adjoint is dense
+            needed.update(v for n, v in reads.items() if n != base or base not in self.dense)
             return [_Contribution(base, None, {}, index=value.slice)]
         if key in ("np.concatenate", "np.stack"):
             return self._sequence_contributions(value, key, reads, needed)
@@ -280,7 +282,11 @@ class SegmentAdjoints:
         out: list[ast.stmt] = []
         g: ast.expr = load(bt)
         single = self._single_use(t, seg)
-        if t_array and not single:
+        if t in self.dense:
+            # allocated before the reverse sweep; t is bound once, so nothing reads b_t
+            # after this statement and it needs no zeroing
+            assert self._adjoint_dead_after(t, stmt, loops)
+        elif t_array and not single:
             # The adjoint of an array may still be the zero-size "zero" marker.
             gname = self.namer.fresh("_g")
             call = ast.Call(load("ensure"), [load(bt), load(vname(target_version))], [])
@@ -292,7 +298,8 @@ class SegmentAdjoints:
             out.append(_stmt(assign(gname, load(bt)), line))
             g = load(gname)
         zeroed = False
-        if t_array and not single and not self._adjoint_dead_after(t, stmt, loops):
+        if t_array and not single and t not in self.dense \
+                and not self._adjoint_dead_after(t, stmt, loops):
             out.append(_stmt(assign(bt, self._zero_adjoint(bt)), line))
             zeroed = True
         assigned_here: set[str] = set()
@@ -301,13 +308,14 @@ class SegmentAdjoints:
             if c.index is not None:  # t = x[index]: b_x[index] += g
                 index = _substitute(c.index, {n: load(vname(v)) for n, v in
                                               self._index_reads(c.index, seg, j)})
-                self.tape.helpers_np.add("ensure")
-                base = load(vname(self._read_version(seg, j, c.name)))
-                start = load(ba)
-                if self._single_use(c.name, seg) and c.name not in assigned_here:
-                    start = self._zero_adjoint(ba)  # may hold a previous iteration's
-                out.append(_stmt(assign(ba, ast.Call(load("ensure"), [start, base], [])),
-                                 line))
+                if c.name not in self.dense:
+                    self.tape.helpers_np.add("ensure")
+                    base = load(vname(self._read_version(seg, j, c.name)))
+                    start = load(ba)
+                    if self._single_use(c.name, seg) and c.name not in assigned_here:
+                        start = self._zero_adjoint(ba)  # may hold a previous iteration's
+                    out.append(_stmt(assign(ba, ast.Call(load("ensure"), [start, base], [])),
+                                     line))
                 assigned_here.add(c.name)
                 out.append(_stmt(ast.AugAssign(ast.Subscript(load(ba), index, ast.Store()),
                                                ast.Add(), g), line))
@@ -320,7 +328,6 @@ class SegmentAdjoints:
                     extra = v[2] if len(v) > 2 else {}
                     subst[k] = _substitute(v[1], {n: load(vname(m)) for n, m in extra.items()})
             expr = _substitute(c.template, subst)
-            self.tape.helpers_np |= _runtime_calls(expr)
             if self._is_array(c.name):
                 like = load(vname(self._read_version(seg, j, c.name)))
                 start = load(ba)
@@ -328,11 +335,21 @@ class SegmentAdjoints:
                         and c.name not in assigned_here:
                     # its only use: start from zero (it may hold a previous iteration's)
                     start = self._zero_adjoint(ba)
-                call = ast.Call(load("accum"), [start, expr, like], [])
-                self.tape.helpers_np.add("accum")
+                if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
+                        and expr.func.id in ("matmul_grad_a", "dot_grad_a") \
+                        and isinstance(start, ast.Name):
+                    # accumulate W @ h's adjoint for W in place (no outer-product temporary)
+                    call = ast.Call(load("matmul_acc_a"), [start] + expr.args, [])
+                    self.tape.helpers_np.add("matmul_acc_a")
+                    self.tape.helpers_np |= _runtime_calls(ast.Tuple(expr.args, ast.Load()))
+                else:
+                    call = ast.Call(load("accum"), [start, expr, like], [])
+                    self.tape.helpers_np.add("accum")
+                    self.tape.helpers_np |= _runtime_calls(expr)
                 out.append(_stmt(assign(ba, call), line))
                 assigned_here.add(c.name)
                 continue
+            self.tape.helpers_np |= _runtime_calls(expr)
             first_write = (c.name == t and not zeroed and c.name not in assigned_here) or (
                 c.name != t and self._single_use(c.name, seg) and c.name not in assigned_here)
             if first_write and c.name != t:

@@ -1,7 +1,8 @@
 """Code generation for the tape (see runtime.py for the tape itself).
 
-Writes the push, pop and reserve statements of a generated adjoint and decides
-where reservations go, so that no push reallocates inside a hot loop.
+Writes the push and pop statements of a generated adjoint, the tape
+parameters of its signature, and the check between the sweeps that the tapes
+were big enough.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import ast
 
 from .core import assign, const, load
 
-TAPE_CAPACITY = 64
 KINDS = (("f", 8), ("i", 8), ("b", 1))  # tape kind, bytes per value
 
 
@@ -77,83 +77,8 @@ class TapeWriter:
                                      ast.Store())], call)
         return _stmt(node, line)
 
-    def reserve(self, counts: dict[str, int], n: ast.expr | None, line) -> list[ast.stmt]:
-        """Make room on each tape for `n` times `counts` more values."""
-        out = []
-        for kind in "fib":
-            if counts.get(kind):
-                buf, top = self.names[kind]
-                c = const(counts[kind])
-                size = c if n is None else (n if counts[kind] == 1 else
-                                            ast.BinOp(n, ast.Mult(), c))
-                call = ast.Call(load("reserve"), [load(buf), load(top), size], [])
-                self.helpers.add("reserve")
-                out.append(_stmt(assign(buf, call), line))
-        return out
-
-    def place_reserves(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        """Insert `reserve` calls so that every push has room, without reserving
-        inside hot loops. Statements between loops form chunks that reserve
-        what they push on entry; a loop with no loop inside reserves for all its
-        iterations before it starts (a `while`, at the top of each iteration); a
-        loop with loops inside places reserves in its body the same way."""
-        out: list[ast.stmt] = []
-        chunk: list[ast.stmt] = []
-
-        def flush() -> None:
-            if chunk:
-                out.extend(self.reserve(self.count_pushes(chunk), None,
-                                        getattr(chunk[0], "srcline", None)))
-                out.extend(chunk)
-                chunk.clear()
-
-        for stmt in body:
-            if not _contains_loop(stmt):
-                chunk.append(stmt)
-                continue
-            flush()
-            line = getattr(stmt, "srcline", None)
-            if isinstance(stmt, ast.If):
-                stmt.body = self.place_reserves(stmt.body)
-                stmt.orelse = self.place_reserves(stmt.orelse)
-            elif any(_contains_loop(s) for s in stmt.body):
-                stmt.body = self.place_reserves(stmt.body)
-            elif isinstance(stmt, ast.While):
-                stmt.body = self.reserve(self.count_pushes(stmt.body), None, line) \
-                    + stmt.body
-            else:
-                args = stmt.iter.args
-                start, stop, step = (const(0), args[0], const(1)) if len(args) == 1 else \
-                    (args[0], args[1], const(1)) if len(args) == 2 else tuple(args)
-                if _is_const(start, 0) and _is_const(step, 1):
-                    trips = stop
-                else:
-                    trips = ast.Call(load("range_len"), [start, stop, step], [])
-                    self.helpers.add("range_len")
-                out.extend(self.reserve(self.count_pushes(stmt.body), trips, line))
-            out.append(stmt)
-        flush()
-        return out
-
-    def count_pushes(self, body: list[ast.stmt]) -> dict[str, int]:
-        """Most values one pass through `body` pushes per tape, leaving out the
-        bodies of nested loops (which reserve for themselves)."""
-        tops = {top: kind for kind, (_, top) in self.names.items()}
-        counts: dict[str, int] = {}
-        for stmt in body:
-            if isinstance(stmt, ast.If):
-                a, b = self.count_pushes(stmt.body), self.count_pushes(stmt.orelse)
-                for kind in set(a) | set(b):
-                    counts[kind] = counts.get(kind, 0) + max(a.get(kind, 0), b.get(kind, 0))
-            elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) \
-                    and isinstance(stmt.value.func, ast.Name) \
-                    and stmt.value.func.id == "push":
-                kind = tops[stmt.targets[0].id]
-                counts[kind] = counts.get(kind, 0) + 1
-        return counts
-
     def init(self) -> list[ast.stmt]:
-        """Create each tape the function uses."""
+        """Create each reference tape and set each tape's top to zero."""
         out = []
         for typ, name in self.refs.items():
             self.helpers.add("tape_ref")
@@ -161,11 +86,27 @@ class TapeWriter:
                              None))
         for kind, _ in KINDS:
             if kind in self.kinds:
-                buf, top = self.names[kind]
-                out.append(_stmt(assign(buf, ast.Call(load(f"tape_{kind}"),
-                                                      [const(TAPE_CAPACITY)], [])), None))
-                out.append(_stmt(assign(top, const(0)), None))
+                out.append(_stmt(assign(self.names[kind][1], const(0)), None))
         return out
+
+    def params(self) -> list[str]:
+        """The tape buffers the generated function takes, after `_seed`."""
+        return [self.names[kind][0] for kind, _ in KINDS if kind in self.kinds]
+
+    def tops(self) -> ast.expr:
+        """(_nf, _ni, _nb): how many values the forward sweep pushed (0 for unused)."""
+        return ast.Tuple([load(self.names[kind][1]) if kind in self.kinds else const(0)
+                          for kind, _ in KINDS], ast.Load())
+
+    def overflowed(self) -> ast.expr | None:
+        """True when some tape was too small (its pushes past the end were dropped)."""
+        tests = [ast.Compare(load(self.names[kind][1]), [ast.Gt()],
+                             [ast.Subscript(ast.Attribute(load(self.names[kind][0]), "shape",
+                                                          ast.Load()), const(0), ast.Load())])
+                 for kind, _ in KINDS if kind in self.kinds]
+        if not tests:
+            return None
+        return tests[0] if len(tests) == 1 else ast.BoolOp(ast.Or(), tests)
 
     def size_in_bytes(self) -> ast.expr:
         """An expression for the bytes on all tapes (read at the end of the forward sweep)."""
@@ -182,17 +123,7 @@ class TapeWriter:
         return size
 
     def imports(self) -> set[str]:
-        names = {f"tape_{k}" for k in self.kinds} | self.helpers
+        names = set(self.helpers)
         if self.kinds:
             names |= {"push", "pop"}
         return names
-
-
-def _contains_loop(stmt: ast.stmt) -> bool:
-    return any(isinstance(s, (ast.For, ast.While)) for s in _walk_one(stmt))
-
-
-def _walk_one(stmt: ast.stmt):
-    yield stmt
-    for child in getattr(stmt, "body", []) + getattr(stmt, "orelse", []):
-        yield from _walk_one(child)
