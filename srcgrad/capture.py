@@ -56,6 +56,8 @@ class Captured:
     modules: dict[str, str] = field(default_factory=dict)
     functions: dict[str, str] = field(default_factory=dict)
     constants: dict[str, object] = field(default_factory=dict)
+    # user functions the body calls (inlined by normalize): name -> Python function
+    callees: dict[str, types.FunctionType] = field(default_factory=dict)
     # Free names srcgrad cannot use: (node, message, hint), raised by the fence
     # after its syntax checks.
     problems: list[tuple[ast.AST, str, str]] = field(default_factory=list)
@@ -131,16 +133,66 @@ def _assigned_names(tree: ast.FunctionDef) -> set[str]:
     return names
 
 
+def _user_function(value) -> types.FunctionType | None:
+    """The Python function behind a user-defined callable (a plain function, or a
+    Numba dispatcher's `py_func`), or None for library functions."""
+    fn = unwrap(value)
+    if not isinstance(fn, types.FunctionType):
+        return None
+    module = getattr(fn, "__module__", "") or ""
+    if module == "srcgrad" or module.startswith(("srcgrad.", "numpy", "numba", "math")):
+        return None
+    return fn
+
+
+def _scope(cap: Captured) -> dict:
+    fn = cap.fn
+    scope = dict(vars(builtins))
+    scope.update(fn.__globals__)
+    if fn.__closure__:
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+            try:
+                scope[name] = cell.cell_contents
+            except ValueError:  # an empty cell: assigned after the function was made
+                pass
+    return scope
+
+
+def _flatten_module_attributes(cap: Captured, scope: dict, local: set[str]) -> None:
+    """`lib.helper(x)` and `lib.SCALE`, with `lib` a user module: rewrite the attribute
+    to a plain name bound to its value, so the rest reads it like a global."""
+    class Flatten(ast.NodeTransformer):
+        def visit_Attribute(self, node):
+            self.generic_visit(node)
+            base = node.value
+            if not (isinstance(base, ast.Name) and isinstance(base.ctx, ast.Load)) \
+                    or base.id in local:
+                return node
+            module = scope.get(base.id)
+            if not isinstance(module, types.ModuleType) or module in (math, np) \
+                    or module.__name__.split(".")[0] in ("srcgrad", "numpy", "numba"):
+                return node
+            if not hasattr(module, node.attr):
+                return node
+            name = f"{base.id}_{node.attr}"
+            while name in local or (name in scope and scope[name] is not getattr(
+                    module, node.attr)):
+                name += "_"
+            scope[name] = getattr(module, node.attr)
+            return ast.copy_location(ast.Name(name, ast.Load()), node)
+    Flatten().visit(cap.tree)
+
+
 def _resolve_free_names(cap: Captured) -> None:
     local = _assigned_names(cap.tree)
-    closure = inspect.getclosurevars(cap.fn)
-    scope = {**closure.builtins, **closure.globals, **closure.nonlocals}
+    scope = _scope(cap)
+    _flatten_module_attributes(cap, scope, local)
     for node in ast.walk(cap.tree):
         if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
             continue
         name = node.id
         if name in local or name in cap.modules or name in cap.functions \
-                or name in cap.constants:
+                or name in cap.constants or name in cap.callees:
             continue
         if name in scope:
             value = scope[name]
@@ -170,10 +222,12 @@ def _resolve_free_names(cap: Captured) -> None:
             qualified = _callable_name(name, value)
             if qualified:
                 cap.functions[name] = qualified
+            elif _user_function(value) is not None:
+                cap.callees[name] = _user_function(value)
             else:
-                cap.problems.append((node, f"call to '{name}', a user-defined function, "
-                                     "is not supported yet",
-                                     "inline its body into the function you differentiate"))
+                cap.problems.append((node, f"'{name}' is a {type(value).__name__}, which "
+                                     "srcgrad cannot call",
+                                     "call user functions defined with def, math.* or np.*"))
         else:
             cap.problems.append((node, f"global '{name}' is a {type(value).__name__}, which "
                                  "srcgrad cannot read", "pass it as an argument instead"))

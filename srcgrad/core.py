@@ -25,6 +25,37 @@ from collections.abc import Iterator
 MODULE_PREFIXES = ("math.", "np.", "srcgrad.")
 
 
+class Loc(int):
+    """The `srcline` of a statement inlined from another function: the line number
+    in that function's file, plus the function's name and the line's text."""
+
+    func: str
+    file: str
+    text: str
+
+    def __new__(cls, line: int, func: str, file: str, text: str) -> Loc:
+        loc = super().__new__(cls, line)
+        loc.func, loc.file, loc.text = func, file, text
+        return loc
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, int) and int(self) == int(other) \
+            and getattr(other, "file", None) == self.file \
+            and getattr(other, "func", None) == self.func
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((int(self), self.file, self.func))
+
+    def __deepcopy__(self, memo) -> Loc:
+        return self
+
+    def __reduce__(self):
+        return (Loc, (int(self), self.func, self.file, self.text))
+
+
 MODULE_NAMES = {"math", "np", "srcgrad", "np_ops"}
 
 

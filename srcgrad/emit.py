@@ -12,6 +12,8 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .core import Loc
+
 
 @dataclass
 class Emitted:
@@ -61,6 +63,11 @@ class Emitter:
         if srcline is None or srcline == self._last or self.line_text is None:
             return
         self._last = srcline
+        if isinstance(srcline, Loc):  # inlined from another function
+            import os
+            where = f"{srcline.func}, {os.path.basename(srcline.file)} line {int(srcline)}"
+            self.out.add(f"{self.indent * depth}# {where}: {srcline.text}".rstrip(), srcline)
+            return
         text = self.line_text(srcline)
         self.out.add(f"{self.indent * depth}# line {srcline}: {text}".rstrip(), srcline)
 

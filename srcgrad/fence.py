@@ -65,7 +65,35 @@ def fence(cap: Captured) -> Captured:
                         f"{tree.name} can reach its end without returning a value",
                         hint="end every path with `return <float expression>`",
                         construct="missing return")
+    _fence_callees(cap, [cap.fn])
     return cap
+
+
+def _fence_callees(cap: Captured, chain: list) -> None:
+    """Fence every user function `cap` calls, directly or not, so that a problem
+    in a helper is reported (at the helper's line) before anything runs."""
+    from .capture import capture
+    for name, fn in cap.callees.items():
+        if fn in chain:
+            call = next(n for n in ast.walk(cap.tree) if isinstance(n, ast.Call)
+                        and isinstance(n.func, ast.Name) and n.func.id == name)
+            raise cap.error(UnsupportedSyntaxError, call, f"recursive call to '{name}'",
+                            hint="srcgrad inlines calls between your functions, so it "
+                                 "cannot follow recursion; rewrite it as a loop",
+                            construct="recursion")
+        callee = capture(fn)
+        _check_block(callee, callee.tree.body, top=True)
+        if callee.problems:
+            node, message, hint = min(callee.problems,
+                                      key=lambda p: (p[0].lineno, p[0].col_offset))
+            raise callee.error(UnsupportedSyntaxError, node, message, hint=hint,
+                               construct="name")
+        if not _always_returns(callee.tree.body):
+            raise callee.error(UnsupportedSyntaxError, callee.tree,
+                               f"{callee.tree.name} can reach its end without returning a "
+                               "value", hint="end every path with `return <value>`",
+                               construct="missing return")
+        _fence_callees(callee, chain + [fn])
 
 
 def _reject(cap: Captured, node: ast.AST, construct: str, hint: str):
@@ -190,7 +218,8 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
         if isinstance(node, ast.Call):
             is_method = isinstance(node.func, ast.Attribute) \
                 and not _is_module_attribute(cap, node.func)
-            if node.keywords and not is_method and not (
+            to_callee = isinstance(node.func, ast.Name) and node.func.id in cap.callees
+            if node.keywords and not is_method and not to_callee and not (
                     isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
                     and _root_module(cap, node.func) == "np"):
                 _reject(cap, node, "keyword arguments in a call",
@@ -231,6 +260,8 @@ def _check_callee(cap: Captured, node: ast.Call) -> None:
     if isinstance(func, ast.Name):
         if any(p[0] is func for p in cap.problems):
             return  # reported after the syntax checks
+        if func.id in cap.callees:
+            return
         if func.id in cap.functions:
             if cap.functions[func.id] == "range":
                 _reject(cap, node, "range() outside a for statement",

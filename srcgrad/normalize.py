@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .capture import Captured
 from .core import assign, const, is_atom, load, name_node, walk_stmts
 from .errors import UnsupportedSyntaxError
+from .inline import inline_call
 
 
 class Namer:
@@ -59,11 +60,21 @@ class Normalized:
     temps: set[str]
 
 
-def normalize(cap: Captured) -> Normalized:
-    namer = Namer(user_names(cap.tree) | set(cap.modules) | {"math", "np", "srcgrad"})
+def normalize(cap: Captured, callee: bool = False) -> Normalized:
+    """The core-language form of `cap`'s function. A `callee` (a helper being
+    inlined, see inline.py) may return a tuple."""
+    namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
+                  | set(cap.callees) | {"math", "np", "srcgrad", "np_ops"})
     body = JumpLowering(namer).function(cap.tree.body)
     anf = ANF(cap, namer)
     new_body = anf.block(body)
+    result = new_body[-1].value if new_body and isinstance(new_body[-1], ast.Return) else None
+    if isinstance(result, ast.Tuple) and not callee:
+        raise cap.error(UnsupportedSyntaxError, cap.tree,
+                        f"{cap.tree.name} returns a tuple; a gradient needs one float",
+                        hint="return a float (e.g. a weighted sum of the values), or "
+                             "differentiate each value in its own function",
+                        construct="tuple return")
     tree = ast.FunctionDef(
         name=cap.tree.name, args=cap.tree.args, body=new_body, decorator_list=[],
         returns=None, type_comment=None, type_params=[], lineno=cap.tree.lineno,
@@ -110,6 +121,7 @@ class JumpLowering:
         self.namer = namer
         self.flagged = False
         self.ret = ""
+        self.ret_parts: list[str] = []  # for a tuple return: one variable per value
         self.returned = ""
 
     def function(self, body: list[ast.stmt]) -> list[ast.stmt]:
@@ -117,12 +129,24 @@ class JumpLowering:
         self.flagged = not (len(returns) == 1 and body and body[-1] is returns[0])
         if not self.flagged:
             return self.block(body, [])
+        sizes = {len(r.value.elts) if isinstance(r.value, ast.Tuple) else 0 for r in returns}
+        if len(sizes) > 1:
+            raise UnsupportedSyntaxError(
+                "the returns of this function give tuples of different lengths, or a "
+                "tuple and a single value", "", getattr(returns[0], "lineno", 0), 0,
+                construct="return", hint="return the same number of values everywhere")
+        size = sizes.pop()
         self.ret = self.namer.exact("_ret")
+        if size:
+            self.ret_parts = [self.ret] + [self.namer.exact(f"_ret{k}")
+                                           for k in range(2, size + 1)]
         self.returned = self.namer.exact("_returned")
         first = body[0]
         out: list[ast.stmt] = [_at(self._set(self.returned, False), first)]
         out += self.block(body, [])
-        out.append(_at(ast.Return(load(self.ret)), body[-1]))
+        value = ast.Tuple([load(n) for n in self.ret_parts], ast.Load()) if size \
+            else load(self.ret)
+        out.append(_at(ast.Return(value), body[-1]))
         return out
 
     @staticmethod
@@ -154,8 +178,9 @@ class JumpLowering:
         if isinstance(stmt, ast.Return):
             if not self.flagged:
                 return [stmt]
-            out = [ast.Assign([ast.Name(self.ret, ast.Store())], stmt.value),
-                   self._set(self.returned, True)]
+            target = ast.Tuple([ast.Name(n, ast.Store()) for n in self.ret_parts], ast.Store()) \
+                if self.ret_parts else ast.Name(self.ret, ast.Store())
+            out = [ast.Assign([target], stmt.value), self._set(self.returned, True)]
             for loop in loops:
                 out.append(self._set(loop.brk, True))
                 if loop.skip != loop.brk:
@@ -254,7 +279,11 @@ class ANF:
         elif isinstance(stmt, ast.AnnAssign):
             self.expr_into(stmt.target.id, stmt.value, out)
         elif isinstance(stmt, ast.Return):
-            self.put(out, ast.Return(self.atom(stmt.value, out)))
+            if isinstance(stmt.value, ast.Tuple):  # a helper's `return a, b`
+                value = ast.Tuple([self.atom(e, out) for e in stmt.value.elts], ast.Load())
+            else:
+                value = self.atom(stmt.value, out)
+            self.put(out, ast.Return(value))
         elif isinstance(stmt, ast.If):
             test = self.condition(stmt.test, out)
             node = ast.If(test, self.block(stmt.body), self.block(stmt.orelse))
@@ -297,6 +326,11 @@ class ANF:
             return
         target = targets[0]
         value = stmt.value
+        if self._is_callee_call(value):
+            # u, v = helper(x): the helper's values into temporaries, then the targets
+            parts = [self.temp() for _ in target.elts]
+            inline_call(self, parts, value, out)
+            value = ast.Tuple([load(p) for p in parts], ast.Load())
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             raise self.error(stmt, "tuple assignment needs a tuple of the same length on the "
                              "right", hint="write `a, b = x, y` or assign one by one")
@@ -527,7 +561,14 @@ class ANF:
         return not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
                     and value.value.id in self.cap.modules)
 
+    def _is_callee_call(self, expr: ast.expr) -> bool:
+        return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
+            and expr.func.id in self.cap.callees
+
     def _call(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        if self._is_callee_call(expr):
+            inline_call(self, [target], expr, out)
+            return
         if self._is_method(expr.func):
             # x.sum(axis=0) -> np.sum(x, axis=0); x.reshape(a, b) -> np.reshape(x, (a, b))
             method = expr.func.attr

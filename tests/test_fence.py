@@ -95,11 +95,26 @@ def test_undefined_global_is_rejected(make_module):
         srcgrad.grad(mod.f)
 
 
-def test_call_to_user_function_is_rejected_for_now(make_module):
-    mod = make_module("def h(z):\n    return z\n\ndef f(x):\n    return h(x)\n")
-    with pytest.raises(UnsupportedSyntaxError, match="user-defined function") as info:
+def test_recursion_is_rejected_at_the_call(make_module):
+    mod = make_module("def h(z):\n    return f(z)\n\ndef f(x):\n    return h(x) + 1.0\n")
+    with pytest.raises(UnsupportedSyntaxError, match="recursive call to 'f'") as info:
         srcgrad.grad(mod.f)
-    assert info.value.lineno == 5
+    assert info.value.lineno == 2  # in h, where it calls f again
+
+
+def test_a_helper_is_fenced_when_the_caller_is(make_module):
+    mod = make_module("def h(z):\n    s = [z]\n    return z\n\ndef f(x):\n    return h(x)\n")
+    with pytest.raises(UnsupportedSyntaxError, match="list") as info:
+        srcgrad.grad(mod.f)  # at construction, before any call
+    assert info.value.lineno == 2 and info.value.filename.endswith(".py")
+
+
+def test_a_callable_object_is_rejected(make_module):
+    mod = make_module("class C:\n    def __call__(self, z):\n        return z\n\nh = C()\n\n"
+                      "def f(x):\n    return h(x)\n")
+    with pytest.raises(UnsupportedSyntaxError, match="cannot call") as info:
+        srcgrad.grad(mod.f)
+    assert info.value.lineno == 8
 
 
 def test_rejection_happens_before_any_compile(make_module, monkeypatch):
