@@ -58,6 +58,8 @@ class Captured:
     constants: dict[str, object] = field(default_factory=dict)
     # user functions the body calls (inlined by normalize): name -> Python function
     callees: dict[str, types.FunctionType] = field(default_factory=dict)
+    # functions with user rules (srcgrad.custom_vjp): canonical name -> CustomFunction
+    customs: dict[str, object] = field(default_factory=dict)
     # Free names srcgrad cannot use: (node, message, hint), raised by the fence
     # after its syntax checks.
     problems: list[tuple[ast.AST, str, str]] = field(default_factory=list)
@@ -216,6 +218,11 @@ def _resolve_free_names(cap: Captured) -> None:
             cap.constants[name] = value
         elif isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
             cap.constants[name] = value  # read as a constant (never differentiated)
+        elif _is_custom(value):
+            # a function with a user rule: called as it is, under its canonical name
+            cap.functions[name] = value.key
+            cap.constants.update(value.globals())
+            cap.customs[value.key] = value
         elif id(value) in _FUNCTION_NAMES:
             cap.functions[name] = _FUNCTION_NAMES[id(value)]
         elif callable(value):
@@ -231,6 +238,11 @@ def _resolve_free_names(cap: Captured) -> None:
         else:
             cap.problems.append((node, f"global '{name}' is a {type(value).__name__}, which "
                                  "srcgrad cannot read", "pass it as an argument instead"))
+
+
+def _is_custom(value) -> bool:
+    from .custom import CustomFunction
+    return isinstance(value, CustomFunction)
 
 
 def _callable_name(name: str, value) -> str | None:

@@ -90,12 +90,17 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
                 anf.temps.add(mapping[local_name])
         else:
             mapping[local_name] = anf.namer.exact(f"{name}_{local_name}")
+    from .rules import EXTERNAL_NAMES
     for const_name, value in callee_cap.constants.items():
         if cap.constants.get(const_name, _MISSING) is value:
+            continue
+        if const_name in EXTERNAL_NAMES:  # a custom_vjp function: its name is unique
+            cap.constants[const_name] = value
             continue
         new = anf.namer.exact(f"{name}_{const_name}")
         cap.constants[new] = value
         mapping[const_name] = new
+    cap.customs.update(callee_cap.customs)
 
     substitute = {p: v for p, v in values.items() if p not in bind}
     _Rename(mapping, substitute).visit(tree)

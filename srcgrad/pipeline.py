@@ -149,7 +149,8 @@ def runtime_hash() -> str:
 def array_constants(cap: Captured) -> dict:
     """Global arrays the function reads: set on the generated module when it loads."""
     import numpy as np
-    return {k: v for k, v in cap.constants.items() if isinstance(v, np.ndarray)}
+    return {k: v for k, v in cap.constants.items()
+            if isinstance(v, np.ndarray) or callable(v)}
 
 
 def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emitted:
@@ -193,6 +194,11 @@ def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emit
                 digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
                 out.add(f"# {name}: the {value.dtype} array of shape {value.shape} from "
                         f"{cap.name}'s module (content sha256 {digest}), set on import")
+            elif callable(value):
+                custom = cap.customs.get(name) or cap.customs.get(name[:-len("_vjp")])
+                what = "its rule" if name not in cap.customs else f"srcgrad.{custom.kind}"
+                out.add(f"# {name}: {what}, {custom.fn.__module__}.{custom.fn.__qualname__} "
+                        f"(source sha256 {custom.source_hash()}), set on import")
             else:
                 out.add(f"{name} = {value!r}")
     out.add("")

@@ -57,7 +57,7 @@ class Rule:
         if tree is None:
             return set()
         return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - _IGNORED_NAMES \
-            - _runtime_names()
+            - _runtime_names() - EXTERNAL_NAMES
 
 
 def _runtime_names() -> set[str]:
@@ -70,8 +70,11 @@ _RUNTIME_NAMES = {
     "cumsum_grad", "matmul_grad_a", "matmul_grad_b", "outer_grad_a", "outer_grad_b",
     "trace_grad", "norm_grad", "transpose_grad", "reshape_grad", "maximum_grad_x",
     "maximum_grad_y", "minimum_grad_x", "minimum_grad_y", "clip_grad", "where_grad_x",
-    "where_grad_y", "abs_grad", "concatenate_grad", "stack_grad",
+    "where_grad_y", "abs_grad", "concatenate_grad", "stack_grad", "vjp_part",
 }
+
+# Functions that user rules (custom.py) call: globals of the generated module.
+EXTERNAL_NAMES: set[str] = set()
 
 RULES: dict[str, Rule] = {}
 

@@ -67,7 +67,7 @@ __all__ = [
     "outer_grad_a", "outer_grad_b", "trace_grad", "norm_grad",
     "transpose_grad", "reshape_grad", "concatenate_grad", "stack_grad",
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
-    "clip_grad", "where_grad_x", "where_grad_y", "abs_grad", "sign_like_zero",
+    "clip_grad", "where_grad_x", "where_grad_y", "abs_grad", "sign_like_zero", "vjp_part",
 ]
 
 _F64 = np.float64
@@ -1519,3 +1519,29 @@ def _ov_sign_like_zero(g, x):
         dt = _dt(x)
         return lambda g, x: np.zeros(x.shape, dt)
     return lambda g, x: 0.0
+
+
+# =====================================================================
+# User rules (srcgrad.custom_vjp)
+# =====================================================================
+
+def vjp_part(r, i, n):
+    """Input `i`'s cotangent from what a user's vjp rule returned: `r` itself for a
+    one-input function, else `r[i]`; 0.0 where the rule gave None."""
+    part = r if n == 1 and not isinstance(r, tuple) else r[i]
+    return 0.0 if part is None else part
+
+
+@overload(vjp_part)
+def _ov_vjp_part(r, i, n):
+    if isinstance(r, (types.BaseTuple,)):
+        idx = getattr(i, "literal_value", None)
+        if idx is None:
+            raise TypingError("srcgrad.runtime_np.vjp_part: the index must be a literal")
+        part = r.types[idx] if hasattr(r, "types") else r.dtype
+        if isinstance(part, types.NoneType):
+            return lambda r, i, n: 0.0
+        return lambda r, i, n: r[i]
+    if isinstance(r, types.NoneType):
+        return lambda r, i, n: 0.0
+    return lambda r, i, n: r
