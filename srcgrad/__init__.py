@@ -13,8 +13,10 @@
 __version__ = "0.1.0"
 
 from .api import GradFunction, grad, show, stop_gradient, value_and_grad, vjp  # noqa: E402
+from .check import GradCheck, check_grad  # noqa: E402
 from .custom import custom_vjp, non_differentiable  # noqa: E402
 from .errors import (  # noqa: E402
+    GradientCheckError,
     MissingRuleError,
     NonScalarOutputError,
     SourceError,
@@ -28,7 +30,7 @@ from .pipeline import InternalError  # noqa: E402
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "show", "stop_gradient", "GradFunction",
-    "custom_vjp", "non_differentiable",
+    "custom_vjp", "non_differentiable", "check_grad", "GradCheck", "GradientCheckError",
     "SrcgradError", "SourceError", "UnsupportedSyntaxError", "MissingRuleError",
     "TypeInferenceError", "NonScalarOutputError", "UsageError", "SourceUnavailableError",
     "InternalError",

@@ -50,3 +50,7 @@ class UsageError(SrcgradError, TypeError):
 
 class SourceUnavailableError(SrcgradError):
     """The function's source code cannot be read (defined in a REPL, built-in, ...)."""
+
+
+class GradientCheckError(SrcgradError):
+    """``check_grad`` found a directional derivative that disagrees with finite differences."""
