@@ -83,8 +83,10 @@ class Analysis:
         return True
 
 
-def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | None
-            ) -> Analysis:
+def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str],
+            output: str | list[str] | None) -> Analysis:
+    """Activity of every variable for differentiating `output` (a name, or the names
+    of a returned tuple) with respect to `wrt`."""
     ana = Analysis(active=set())
     counter = [0]
 
@@ -128,8 +130,9 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | N
                     note_read(arg.id, p)
         elif isinstance(stmt, (ast.If, ast.While)):
             note_read(stmt.test.id, p)
-        elif isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
-            note_read(stmt.value.id, p)
+        elif isinstance(stmt, ast.Return):
+            for r in names_read(stmt.value):
+                note_read(r, p)
 
     floats = {name for name in typed.types if typed.is_float(name)}
     varied = {w for w in wrt if w in floats}
@@ -141,7 +144,8 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str], output: str | N
                     arg in varied for _, arg in differentiable_operands(value)):
                 varied.add(name)
                 changed = True
-    useful = {output} if output in floats else set()
+    outputs = [output] if isinstance(output, str) else list(output or [])
+    useful = {o for o in outputs if o in floats}
     changed = True
     while changed:
         changed = False

@@ -22,7 +22,7 @@ def stop_gradient(x):
     return x
 
 
-def _resolve_wrt(wrt, params: list[str], name: str) -> tuple[list[int], bool]:
+def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int], bool]:
     single = not isinstance(wrt, (tuple, list))
     items = [wrt] if single else list(wrt)
     if not items:
@@ -34,6 +34,13 @@ def _resolve_wrt(wrt, params: list[str], name: str) -> tuple[list[int], bool]:
                              f"got {item!r}")
         if isinstance(item, str):
             if item not in params:
+                code = getattr(fn, "__code__", None)
+                if code is not None and item in code.co_freevars + code.co_names:
+                    kind = "a closure variable" if item in code.co_freevars else "a global"
+                    raise UsageError(
+                        f"wrt={item!r} is {kind} of {name}, not a parameter: srcgrad reads "
+                        f"it as a constant and gives it no gradient. To differentiate with "
+                        f"respect to it, make it a parameter of {name} and pass it in")
                 raise UsageError(f"wrt={item!r} names no parameter of {name}; its parameters "
                                  f"are {', '.join(params) or '(none)'}")
             index = params.index(item)
@@ -98,7 +105,7 @@ class GradFunction:
         self._fn = unwrap(fn)
         self._signature = inspect.signature(self._fn)
         self._params = list(self._cap.params)
-        self._wrt, self._single = _resolve_wrt(wrt, self._params, self._cap.name)
+        self._wrt, self._single = _resolve_wrt(wrt, self._params, self._cap.name, self._fn)
         self._wrt_names = [self._params[i] for i in self._wrt]
         self._jit = jit
         self._with_value = with_value
@@ -259,6 +266,11 @@ class VJPFunction(GradFunction):
 
 
 def _check_cotangent(ct, value):
+    if isinstance(value, tuple):  # a function returning several values: one each
+        if not isinstance(ct, (tuple, list)) or len(ct) != len(value):
+            raise UsageError(f"the function returns a tuple of {len(value)} values; pass a "
+                             f"tuple of {len(value)} cotangents, one per value")
+        return tuple(_check_cotangent(c, v) for c, v in zip(ct, value))
     if isinstance(value, np.ndarray):
         ct = np.asarray(ct, dtype=value.dtype)
         if ct.shape != value.shape:

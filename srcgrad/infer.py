@@ -144,7 +144,12 @@ def check_output(typed: Typed, cap: Captured, mode: str = "grad") -> None:
     rt = typed.return_type
     if isinstance(rt, nbtypes.Float):
         return
-    if mode == "vjp" and isinstance(rt, nbtypes.Array) and isinstance(rt.dtype, nbtypes.Float):
+    def differentiable(t) -> bool:
+        return isinstance(t, nbtypes.Float) or (
+            isinstance(t, nbtypes.Array) and isinstance(t.dtype, nbtypes.Float))
+    if mode == "vjp" and differentiable(rt):
+        return
+    if mode == "vjp" and isinstance(rt, nbtypes.BaseTuple) and all(map(differentiable, rt)):
         return
     if isinstance(rt, nbtypes.Array):
         raise NonScalarOutputError(

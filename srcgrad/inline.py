@@ -54,7 +54,7 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
     _ACTIVE.extend((cap.fn, fn))
     try:
         callee_cap = fence(capture(fn))
-        norm = normalize(callee_cap, callee=True)
+        norm = normalize(callee_cap)
     finally:
         del _ACTIVE[-2:]
     tree = copy.deepcopy(norm.tree)

@@ -60,21 +60,14 @@ class Normalized:
     temps: set[str]
 
 
-def normalize(cap: Captured, callee: bool = False) -> Normalized:
-    """The core-language form of `cap`'s function. A `callee` (a helper being
-    inlined, see inline.py) may return a tuple."""
+def normalize(cap: Captured) -> Normalized:
+    """The core-language form of `cap`'s function. Its final return may give a
+    tuple of atoms (a helper inlined by inline.py, or a function under `vjp`)."""
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
                   | set(cap.callees) | {"math", "np", "srcgrad", "np_ops"})
     body = JumpLowering(namer).function(cap.tree.body)
     anf = ANF(cap, namer)
     new_body = anf.block(body)
-    result = new_body[-1].value if new_body and isinstance(new_body[-1], ast.Return) else None
-    if isinstance(result, ast.Tuple) and not callee:
-        raise cap.error(UnsupportedSyntaxError, cap.tree,
-                        f"{cap.tree.name} returns a tuple; a gradient needs one float",
-                        hint="return a float (e.g. a weighted sum of the values), or "
-                             "differentiate each value in its own function",
-                        construct="tuple return")
     tree = ast.FunctionDef(
         name=cap.tree.name, args=cap.tree.args, body=new_body, decorator_list=[],
         returns=None, type_comment=None, type_params=[], lineno=cap.tree.lineno,

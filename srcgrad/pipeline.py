@@ -10,6 +10,7 @@ print the source or the result after those stages.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from dataclasses import dataclass
@@ -92,7 +93,8 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     if _print_after("types"):
         print({k: str(v) for k, v in sorted(typed.types.items())}, file=sys.stderr)
     ret = norm.tree.body[-1].value
-    output = ret.id if hasattr(ret, "id") else None
+    parts = ret.elts if isinstance(ret, ast.Tuple) else [ret]
+    output = [p.id for p in parts if isinstance(p, ast.Name)]
     run_stage("analyze", check_aliasing, norm.tree, typed, cap)
     ana = run_stage("analyze", analyze, norm.tree, typed, wrt, output)
     if _print_after("analyze"):

@@ -509,13 +509,21 @@ class Reverse(SegmentAdjoints):
         tape_bytes = self.namer.exact("_tape_bytes")
         size = self.tape.size_in_bytes()
         mid.append(_stmt(assign(tape_bytes, size), None))
-        seeded = ret.value.id if isinstance(ret.value, ast.Name) \
-            and ret.value.id in self.ana.active else None
+        # the output's adjoint starts as the seed (a tuple output: one seed per value)
+        parts = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
+        seeds: dict[str, list[ast.expr]] = {}
+        for k, part in enumerate(parts):
+            if isinstance(part, ast.Name) and part.id in self.ana.active:
+                seeds.setdefault(part.id, []).append(
+                    ast.Subscript(load(seed), const(k), ast.Load())
+                    if isinstance(ret.value, ast.Tuple) else load(seed))
         for name in adjoints:
-            if name in self.no_init and name != seeded:
+            if name in self.no_init and name not in seeds:
                 continue
-            if name == seeded:
-                value = load(seed)
+            if name in seeds:
+                value = seeds[name][0]
+                for more in seeds[name][1:]:
+                    value = ast.BinOp(value, ast.Add(), more)
                 if self.typed.is_array(name):  # the reverse sweep adds into it
                     value = ast.Call(name_node("np.copy"), [value], [])
             elif name in self.dense:
