@@ -50,18 +50,14 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
         raise anf.error(call, f"recursive call to '{name}'",
                         hint="srcgrad inlines calls between your functions, so it cannot "
                              "follow recursion; rewrite it as a loop")
-    # the callee's own statements, lowered to the core language
-    _ACTIVE.extend((cap.fn, fn))
-    try:
-        callee_cap = fence(capture(fn))
-        norm = normalize(callee_cap)
-    finally:
-        del _ACTIVE[-2:]
-    tree = copy.deepcopy(norm.tree)
-
-    # arguments to parameters, as Python binds them
-    args = [anf.atom(a, out) for a in call.args]
-    keywords = {k.arg: anf.atom(k.value, out) for k in call.keywords}
+    # arguments to parameters, as Python binds them; a tuple literal argument is a
+    # tuple of atoms, which the helper's source receives as placeholders
+    def argument(a: ast.expr):
+        if isinstance(a, ast.Tuple):
+            return ast.Tuple([anf.atom(e, out) for e in a.elts], ast.Load())
+        return anf.atom(a, out)
+    args = [argument(a) for a in call.args]
+    keywords = {k.arg: argument(k.value) for k in call.keywords}
     signature = inspect.signature(fn)
     try:
         bound = signature.bind(*args, **keywords)
@@ -73,6 +69,19 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
             values[param.name] = bound.arguments[param.name]
         else:
             values[param.name] = _default(anf, call, name, param, cap)
+
+    # the callee's own statements, lowered to the core language
+    _ACTIVE.extend((cap.fn, fn))
+    try:
+        callee_cap = fence(capture(fn))
+        placeholders = _tuple_parameters(anf, callee_cap, values, call, name)
+        norm = normalize(callee_cap)
+    finally:
+        del _ACTIVE[-2:]
+    tree = copy.deepcopy(norm.tree)
+    for p in [p for p, v in values.items() if isinstance(v, ast.Tuple)]:
+        del values[p]
+    values.update(placeholders)
 
     assigned = {t for stmt in walk_stmts(tree.body) for t in _bound_names(stmt)}
     # A parameter is replaced by its argument when that is a local variable of the
@@ -130,6 +139,38 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
 
 
 _MISSING = object()
+
+
+def _tuple_parameters(anf, callee_cap, values, call, name) -> dict[str, ast.expr]:
+    """Parameters given a tuple literal: replace them in the helper's source by a
+    tuple of placeholder names (so `a, b = pair` and `pair[0]` lower as usual);
+    returns placeholder -> the caller's atom."""
+    params = {p: v for p, v in values.items() if isinstance(v, ast.Tuple)}
+    if not params:
+        return {}
+    rebound = {n.id for n in ast.walk(callee_cap.tree)
+               if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out: dict[str, ast.expr] = {}
+    names: dict[str, list[str]] = {}
+    for p, value in params.items():
+        if p in rebound:
+            raise anf.error(call, f"{name} rebinds its tuple parameter '{p}'",
+                            hint="give the new value another name")
+        names[p] = []
+        for elt in value.elts:
+            placeholder = anf.namer.fresh(f"_{p}_")
+            names[p].append(placeholder)
+            out[placeholder] = elt
+
+    class Expand(ast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in names and isinstance(node.ctx, ast.Load):
+                return ast.copy_location(
+                    ast.Tuple([ast.Name(n, ast.Load()) for n in names[node.id]], ast.Load()),
+                    node)
+            return node
+    Expand().visit(callee_cap.tree)
+    return out
 
 
 def _default(anf, call, name, param, cap) -> ast.expr:

@@ -457,6 +457,10 @@ class ANF:
         simple = self._simple_atom(expr)
         if simple is not None:
             self.put(out, assign(target, simple))
+        elif isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Tuple) \
+                and isinstance(expr.slice, ast.Constant) and type(expr.slice.value) is int \
+                and -len(expr.value.elts) <= expr.slice.value < len(expr.value.elts):
+            self.expr_into(target, expr.value.elts[expr.slice.value], out)  # (a, b)[0]
         elif isinstance(expr, ast.Subscript):
             base = self.atom(expr.value, out)
             index = self.index(expr.slice, out)

@@ -36,6 +36,16 @@ def tuple_out(x, y):
     m, v = stats(x * y)
     return m * v, x * v, m
 
+def affine(params, x):
+    w, b = params
+    return w * x + params[1] * 0.5 + b
+
+def tuple_args(x, y):
+    s = 0.0
+    for i in range(3):
+        s += affine((y, x * i), x)
+    return s + affine((2.0, y), x)
+
 def make_closure(scale, w):
     def f(x):
         return scale * np.sum(w * x)
@@ -85,3 +95,12 @@ def test_closure_variables_are_constants_and_cannot_be_differentiated(mod):
     np.testing.assert_allclose(srcgrad.grad(f)(np.array([0.5, 0.5])), [2.0, 4.0])
     with pytest.raises(srcgrad.UsageError, match="closure variable.*make it a parameter"):
         srcgrad.grad(f, wrt="scale")
+
+
+def test_a_tuple_literal_argument_reaches_the_helper_element_by_element(mod):
+    g = srcgrad.grad(mod.tuple_args, wrt=(0, 1))
+    x, y, h = 0.7, 0.3, 1e-6
+    gx, gy = g(x, y)
+    f = mod.tuple_args
+    assert gx == pytest.approx((f(x + h, y) - f(x - h, y)) / (2 * h), rel=1e-8)
+    assert gy == pytest.approx((f(x, y + h) - f(x, y - h)) / (2 * h), rel=1e-8)
