@@ -84,7 +84,8 @@ def test_every_rule_is_tested():
                                                       "math.isnan", "math.isinf",
                                                       "math.isfinite", "np.isnan",
                                                       "np.isinf", "np.isfinite"}
-    assert set(RULES) <= tested, sorted(set(RULES) - tested)
+    from srcgrad.rules import EXTERNAL_NAMES  # user rules (custom_vjp) made by other tests
+    assert set(RULES) - EXTERNAL_NAMES <= tested, sorted(set(RULES) - EXTERNAL_NAMES - tested)
 
 
 @pytest.mark.parametrize("key", sorted(UNARY))
