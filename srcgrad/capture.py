@@ -70,7 +70,12 @@ class Captured:
         return ""
 
     def error(self, cls, node: ast.AST, message: str, hint: str = "", construct: str = ""):
-        return cls(message, self.filename, getattr(node, "lineno", 0),
+        line = getattr(node, "lineno", 0)
+        filename = self.filename
+        if hasattr(line, "file"):  # a core.Loc: a line of a helper inlined into this function
+            filename = line.file
+            message = f"{message} (in {line.func}, inlined into {self.name})"
+        return cls(message, filename, int(line or 0),
                    getattr(node, "col_offset", 0), construct=construct, hint=hint)
 
 

@@ -134,8 +134,12 @@ def _typing_error(exc: Exception, emitted, cap: Captured) -> TypeInferenceError:
         if 1 <= gen_line <= len(emitted.linemap):
             lineno = emitted.linemap[gen_line - 1] or 0
     first = message.strip().splitlines()[0] if message.strip() else "typing failed"
+    filename = cap.filename
+    if hasattr(lineno, "file"):  # a line of an inlined helper (core.Loc)
+        filename = lineno.file
+        first = f"{first} (in {lineno.func}, inlined into {cap.name})"
     return TypeInferenceError(
-        f"Numba cannot type this code: {first}", cap.filename, lineno,
+        f"Numba cannot type this code: {first}", filename, int(lineno),
         hint="srcgrad compiles your function with Numba in nopython mode; use floats, ints "
              "and the math functions on them")
 

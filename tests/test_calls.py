@@ -8,18 +8,22 @@ import pytest
 import srcgrad
 
 LIB = '''
+import math
 import numpy as np
 
 OFFSET = 0.5
 
 def shifted_square(v, shift=OFFSET):
     return (v - shift) * (v - shift)
+
+def untypable(v):
+    return math.sin(v)
 '''
 
 SOURCE = '''
 import math
 import numpy as np
-from {lib} import shifted_square
+from {lib} import shifted_square, untypable
 
 OFFSET = 100.0  # not the helper's OFFSET
 
@@ -46,6 +50,9 @@ def tuple_args(x, y):
         s += affine((y, x * i), x)
     return s + affine((2.0, y), x)
 
+def calls_untypable(x):
+    return np.sum(untypable(x * 2.0))
+
 def make_closure(scale, w):
     def f(x):
         return scale * np.sum(w * x)
@@ -54,8 +61,12 @@ def make_closure(scale, w):
 
 
 @pytest.fixture(scope="module")
-def mod(make_module):
-    lib = make_module(LIB)
+def lib(make_module):
+    return make_module(LIB)
+
+
+@pytest.fixture(scope="module")
+def mod(make_module, lib):
     return make_module(SOURCE.format(lib=lib.__name__))
 
 
@@ -65,7 +76,7 @@ def test_each_call_is_inlined_with_its_own_names_and_lines(mod):
     # the helper's default OFFSET is its module's 0.5; the caller passes its own 100.0
     assert g(x) == pytest.approx(2 * (x - 0.5) + 4 * (2 * x - 100.0), rel=1e-14)
     src = g.source
-    assert "# shifted_square, " in src and "line 7: return (v - shift) * (v - shift)" in src
+    assert "# shifted_square, " in src and "line 8: return (v - shift) * (v - shift)" in src
     assert "shifted_square_shift = 0.5" in src and "shifted_square_shift1 = OFFSET" in src
 
 
@@ -104,3 +115,9 @@ def test_a_tuple_literal_argument_reaches_the_helper_element_by_element(mod):
     f = mod.tuple_args
     assert gx == pytest.approx((f(x + h, y) - f(x - h, y)) / (2 * h), rel=1e-8)
     assert gy == pytest.approx((f(x, y + h) - f(x, y - h)) / (2 * h), rel=1e-8)
+
+
+def test_an_error_inside_a_helper_names_the_helpers_file_and_line(mod, lib):
+    with pytest.raises(srcgrad.TypeInferenceError, match="in untypable, inlined into") as info:
+        srcgrad.grad(mod.calls_untypable)(np.ones(3))
+    assert info.value.filename == lib.__file__ and info.value.lineno == 11
