@@ -48,25 +48,36 @@ if hasattr(ast, "TryStar"):
     _REJECTED[ast.TryStar] = ("try/except*", "remove the try statement")
 
 
-def fence(cap: Captured) -> Captured:
-    """Raise UnsupportedSyntaxError on the first construct outside the language."""
+def fence(cap: Captured, callee: bool = False) -> Captured:
+    """Raise UnsupportedSyntaxError on the first construct outside the language.
+    A `callee` (a helper, inlined where it is called) may return nothing: a call
+    to it may be a statement of its own, `fill(out, x)`."""
     tree = cap.tree
     args = tree.args
     if args.vararg or args.kwarg:
         raise cap.error(UnsupportedSyntaxError, tree, "*args and **kwargs are not supported",
                         hint="list the parameters one by one", construct="*args")
+    cap.is_callee = callee
     _check_block(cap, tree.body, top=True)
     if cap.problems:
         node, message, hint = min(cap.problems, key=lambda p: (p[0].lineno, p[0].col_offset))
         raise cap.error(UnsupportedSyntaxError, node, message, hint=hint,
                         construct="name")
-    if not _always_returns(tree.body):
+    if not callee and not _always_returns(tree.body):
         raise cap.error(UnsupportedSyntaxError, tree,
                         f"{tree.name} can reach its end without returning a value",
                         hint="end every path with `return <float expression>`",
                         construct="missing return")
-    _fence_callees(cap, [cap.fn])
+    if not callee:
+        _fence_callees(cap, [cap.fn])
     return cap
+
+
+def returns_value(cap: Captured) -> bool:
+    """Does every path of the function end in `return <value>`?"""
+    tree = cap.tree
+    bare = any(isinstance(n, ast.Return) and n.value is None for n in ast.walk(tree))
+    return not bare and _always_returns(tree.body)
 
 
 def _fence_callees(cap: Captured, chain: list) -> None:
@@ -81,18 +92,7 @@ def _fence_callees(cap: Captured, chain: list) -> None:
                             hint="srcgrad inlines calls between your functions, so it "
                                  "cannot follow recursion; rewrite it as a loop",
                             construct="recursion")
-        callee = capture(fn)
-        _check_block(callee, callee.tree.body, top=True)
-        if callee.problems:
-            node, message, hint = min(callee.problems,
-                                      key=lambda p: (p[0].lineno, p[0].col_offset))
-            raise callee.error(UnsupportedSyntaxError, node, message, hint=hint,
-                               construct="name")
-        if not _always_returns(callee.tree.body):
-            raise callee.error(UnsupportedSyntaxError, callee.tree,
-                               f"{callee.tree.name} can reach its end without returning a "
-                               "value", hint="end every path with `return <value>`",
-                               construct="missing return")
+        callee = fence(capture(fn), callee=True)
         _fence_callees(callee, chain + [fn])
 
 
@@ -110,7 +110,11 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
         if isinstance(stmt, ast.Expr):
             is_doc = top and i == 0 and isinstance(stmt.value, ast.Constant) \
                 and isinstance(stmt.value.value, str)
-            if not is_doc:
+            calls_helper = isinstance(stmt.value, ast.Call) \
+                and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id in cap.callees
+            if calls_helper:  # fill(out, x): inlined for its writes into arrays
+                _check_expr(cap, stmt.value)
+            elif not is_doc:
                 _check_expr(cap, stmt.value)
                 _reject(cap, stmt, "expression statement",
                         "an expression whose value is not assigned has no effect on the "
@@ -123,7 +127,8 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
             _check_for(cap, stmt)
         if isinstance(stmt, (ast.Break, ast.Continue)) and not in_loop:
             _reject(cap, stmt, type(stmt).__name__.lower(), "use it inside a loop")
-        if isinstance(stmt, ast.Return) and stmt.value is None:
+        if isinstance(stmt, ast.Return) and stmt.value is None \
+                and not getattr(cap, "is_callee", False):
             _reject(cap, stmt, "return without a value", "return a float expression")
         if isinstance(stmt, ast.Assign):
             for target in stmt.targets:

@@ -40,7 +40,7 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
     """Emit into `out` the body of the user function `call` calls, leaving its
     result in `targets` (one name, or one per element of a returned tuple)."""
     from .capture import capture
-    from .fence import fence
+    from .fence import fence, returns_value
     from .normalize import normalize
 
     cap = anf.cap
@@ -73,7 +73,14 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
     # the callee's own statements, lowered to the core language
     _ACTIVE.extend((cap.fn, fn))
     try:
-        callee_cap = fence(capture(fn))
+        callee_cap = fence(capture(fn), callee=True)
+        if not returns_value(callee_cap):
+            if targets:
+                raise anf.error(call, f"{name} does not return a value on every path, so "
+                                "its result cannot be used",
+                                hint=f"call it as a statement, {name}(...), or return a "
+                                     "value everywhere")
+            _return_zero(callee_cap.tree)
         placeholders = _tuple_parameters(anf, callee_cap, values, call, name)
         norm = normalize(callee_cap)
     finally:
@@ -125,6 +132,8 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
     ret = tree.body[-1]
     assert isinstance(ret, ast.Return)
     out.extend(tree.body[:-1])
+    if not targets:  # a call statement: the value is dropped
+        return
     result = ret.value
     elements = result.elts if isinstance(result, ast.Tuple) else [result]
     if len(targets) == 1 and isinstance(result, ast.Tuple):
@@ -139,6 +148,20 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
 
 
 _MISSING = object()
+
+
+def _return_zero(tree: ast.FunctionDef) -> None:
+    """A helper that returns nothing (called as a statement): make every path
+    return 0, so it lowers like any function."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and node.value is None:
+            node.value = ast.copy_location(ast.Constant(0), node)
+    last = tree.body[-1] if tree.body else None
+    if not isinstance(last, ast.Return):
+        ret = ast.Return(ast.Constant(0))
+        ret.lineno = getattr(last, "end_lineno", None) or tree.lineno
+        ret.col_offset = 0
+        tree.body.append(ret)
 
 
 def _tuple_parameters(anf, callee_cap, values, call, name) -> dict[str, ast.expr]:

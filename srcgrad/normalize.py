@@ -66,6 +66,7 @@ def normalize(cap: Captured) -> Normalized:
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
                   | set(cap.callees) | {"math", "np", "srcgrad", "np_ops"})
     body = JumpLowering(namer).function(cap.tree.body)
+    body = _expand_tuple_variables(body, namer)
     anf = ANF(cap, namer)
     new_body = anf.block(body)
     tree = ast.FunctionDef(
@@ -75,6 +76,44 @@ def normalize(cap: Captured) -> Normalized:
     tree.srcline = cap.tree.lineno
     _renumber_temps(tree, anf.temps)
     return Normalized(tree=tree, namer=namer, params=list(cap.params), temps=anf.temps)
+
+
+def _expand_tuple_variables(body: list[ast.stmt], namer: Namer) -> list[ast.stmt]:
+    """`pair = (a, b)`, with `pair` bound nowhere else: bind one variable per element
+    (`_pair_1, _pair_2 = a, b`) and read `pair` as the tuple of those everywhere, so
+    `u, v = pair`, `pair[0]` and `helper(pair)` lower like tuple literals."""
+    module = ast.Module(body, [])
+    stores: dict[str, int] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    parts: dict[str, list[str]] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Tuple) \
+                and stores.get(node.targets[0].id) == 1:
+            name = node.targets[0].id
+            parts[name] = [namer.fresh(f"_{name}_") for _ in node.value.elts]
+    if not parts:
+        return body
+
+    class Expand(ast.NodeTransformer):
+        def visit_Assign(self, node):
+            self.generic_visit(node)
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in parts:
+                names = [ast.Name(n, ast.Store()) for n in parts[target.id]]
+                node.targets = [ast.Tuple(names, ast.Store())]
+            return node
+
+        def visit_Name(self, node):
+            if node.id in parts and isinstance(node.ctx, ast.Load):
+                return ast.copy_location(
+                    ast.Tuple([ast.Name(n, ast.Load()) for n in parts[node.id]], ast.Load()),
+                    node)
+            return node
+    Expand().visit(module)
+    return module.body
 
 
 # ----------------------------------------------------------------- jumps
@@ -287,6 +326,8 @@ class ANF:
             self._while(stmt, out)
         elif isinstance(stmt, ast.Break):
             self.put(out, ast.Break())
+        elif isinstance(stmt, ast.Expr) and self._is_callee_call(stmt.value):
+            inline_call(self, [], stmt.value, out)  # a helper called for its writes
         elif isinstance(stmt, (ast.Pass, ast.Expr)):
             pass  # docstrings and pass
         else:
