@@ -62,30 +62,37 @@ KEEP_TAPE_BYTES = 1 << 30  # tape buffers larger than this are freed after each 
 class _Tapes(threading.local):
     """The tape buffers of one gradient function, kept between calls (one set per
     thread), so that a steady state writes into memory that is already mapped.
-    A call whose tapes are too small returns early with their sizes (see
-    runtime.py); it is then run again on buffers that fit."""
+    A call whose tapes are too small returns early (tape bytes -1) with the sizes
+    it needed (see runtime.py); it is then run again on buffers that fit."""
 
     def __init__(self) -> None:
-        self.bufs: dict[str, np.ndarray] = {}
+        self.bufs: dict[str, np.ndarray] = {}       # kind -> buffer
+        self.sets: dict[str, tuple] = {}            # kinds -> the buffers, in order
 
     def run(self, built: Built, args: tuple, seed):
-        if not built.tapes:
+        kinds = built.tapes
+        if not kinds:
             value, grads, nbytes, _ = built.fn(*args, seed)
             return value, grads, nbytes
-        bufs = [self.bufs.get(k) for k in built.tapes]
-        bufs = [np.empty(4096, _TAPE_DTYPES[k]) if b is None else b
-                for k, b in zip(built.tapes, bufs)]
+        bufs = self.sets.get(kinds)
+        if bufs is None:
+            bufs = tuple(self.bufs[k] if k in self.bufs else np.empty(4096, _TAPE_DTYPES[k])
+                         for k in kinds)
+            self.sets[kinds] = bufs
         value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
-        need = [int(tops["fib".index(k)]) for k in built.tapes]
-        if any(n > len(b) for n, b in zip(need, bufs)):
-            bufs = [b if n <= len(b) else np.empty(n + n // 8, _TAPE_DTYPES[k])
-                    for k, n, b in zip(built.tapes, need, bufs)]
-            value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
-            if any(int(tops["fib".index(k)]) > len(b) for k, b in zip(built.tapes, bufs)):
-                raise RuntimeError("srcgrad internal error: the forward sweep pushed more "
-                                   "on a second run with the same arguments")
+        if nbytes >= 0:
+            return value, grads, nbytes
+        need = [int(tops["fib".index(k)]) for k in kinds]
+        bufs = tuple(b if n <= len(b) else np.empty(n + n // 8, _TAPE_DTYPES[k])
+                     for k, n, b in zip(kinds, need, bufs))
+        value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
+        if nbytes < 0:
+            raise RuntimeError("srcgrad internal error: the forward sweep pushed more on a "
+                               "second run with the same arguments")
+        self.sets.clear()
         if sum(b.nbytes for b in bufs) <= KEEP_TAPE_BYTES:
-            self.bufs.update(zip(built.tapes, bufs))
+            self.bufs.update(zip(kinds, bufs))
+            self.sets[kinds] = bufs
         else:
             self.bufs.clear()
         return value, grads, nbytes

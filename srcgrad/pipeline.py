@@ -165,7 +165,8 @@ def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emit
            "tape tops). It runs the forward sweep, then the reverse sweep. b_v is the\n"
            "adjoint of v. A tape is a buffer and its top: _tf/_nf floats, _ti/_ni\n"
            "integers, _tb/_nb booleans. If a top passed its buffer's end, the function\n"
-           "returns before the reverse sweep and the caller retries with more room.\n"
+           "returns before the reverse sweep (tape bytes -1) and the caller retries\n"
+           "with more room.\n"
            '"""')
     for line in doc.splitlines():
         out.add(line)

@@ -306,24 +306,51 @@ class Reverse(SegmentAdjoints):
 
     def _bound_expr(self, atom: ast.expr, at: int, loops: list[ast.stmt]) -> ast.expr | None:
         """An expression for a loop bound that the reverse sweep can evaluate, or None.
-        Besides known names (`_bound_known`), an integer temporary computed from
-        known names by one operation (`range(i + 1, n)` binds `_t = i + 1`) is
-        recomputed rather than taped, when its operands are unchanged since."""
-        if not isinstance(atom, ast.Name) or self._bound_known(atom.id, at, loops):
+        Besides known names (`_bound_known`), an integer temporary is recomputed
+        rather than taped when it comes from known names by arithmetic, `.shape` of
+        an array that stays bound to one object, or indexing that shape
+        (`range(i + 1, n)` binds `_t = i + 1`; `range(d, x.shape[1])` binds
+        `_t1 = x.shape; _t2 = _t1[1]`), with its operands unchanged since."""
+        if not isinstance(atom, ast.Name):
             return atom
-        found = self.temp_def.get(atom.id)
-        if found is None or self.typed.kind(atom.id) != "i":
+        return self._recompute(atom.id, at, loops, 4)
+
+    def _recompute(self, name: str, at: int, loops: list[ast.stmt], depth: int
+                   ) -> ast.expr | None:
+        if self._bound_known(name, at, loops):
+            return load(name)
+        found = self.temp_def.get(name)
+        if found is None or depth == 0:
             return None
         pos, value = found
-        if not isinstance(value, ast.BinOp):
-            return None
-        for op in (value.left, value.right):
+
+        def operand(op: ast.expr) -> ast.expr | None:
             if isinstance(op, ast.Constant):
-                continue
-            if not isinstance(op, ast.Name) or not self._bound_known(op.id, at, loops) \
+                return op
+            if not isinstance(op, ast.Name) \
                     or any(pos < p < at for p in self.ana.assigned_at.get(op.id, [])):
                 return None
-        return copy.deepcopy(value)
+            return self._recompute(op.id, pos, loops, depth - 1)
+
+        if isinstance(value, ast.BinOp) and self.typed.kind(name) == "i":
+            left, right = operand(value.left), operand(value.right)
+            if left is None or right is None:
+                return None
+            return ast.BinOp(left, value.op, right)
+        if isinstance(value, ast.Attribute) and value.attr == "shape" \
+                and isinstance(value.value, ast.Name):
+            base = value.value.id
+            if base in self.dense or (self.typed.is_array(base)
+                                      and self._bound_known(base, at, loops)):
+                return ast.Attribute(load(base), "shape", ast.Load())
+            return None
+        if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) \
+                and isinstance(value.value, ast.Name) and self.typed.kind(name) == "i":
+            base = operand(value.value)
+            if base is None:
+                return None
+            return ast.Subscript(base, value.slice, ast.Load())
+        return None
 
     def _fwd_for(self, node: ast.For, loops: list[ast.stmt]) -> list[ast.stmt]:
         from .core import range_args
@@ -560,20 +587,21 @@ class Reverse(SegmentAdjoints):
                 grad_values.append(load(self.b(w)))
         grads = ast.Tuple(grad_values, ast.Load())
 
-        def returns() -> ast.stmt:
+        def returns(nbytes: ast.expr) -> ast.stmt:
             return _stmt(ast.Return(ast.Tuple([load(self.out_name), copy.deepcopy(grads),
-                                               load(tape_bytes), self.tape.tops()],
+                                               nbytes, self.tape.tops()],
                                               ast.Load())), None)
         overflowed = self.tape.overflowed()
         if overflowed is not None:
-            # A tape was too small: return its size now, the caller retries with more.
-            mid.append(_stmt(ast.If(overflowed, [returns()], []), None))
+            # A tape was too small: say so (-1 bytes) with the sizes it needed; the
+            # caller retries with more room.
+            mid.append(_stmt(ast.If(overflowed, [returns(const(-1))], []), None))
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a.arg) for a in tree.args.args]
                              + [ast.arg(seed)] + [ast.arg(t) for t in self.tape.params()],
                              vararg=None, kwonlyargs=[], kw_defaults=[],
                              kwarg=None, defaults=[])
         fn = ast.FunctionDef(name=f"{tree.name}_adjoint", args=args,
-                             body=init + prologue + fwd + mid + rev + [returns()],
+                             body=init + prologue + fwd + mid + rev + [returns(load(tape_bytes))],
                              decorator_list=[],
                              returns=None, type_comment=None, type_params=[], lineno=1,
                              col_offset=0)

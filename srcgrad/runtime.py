@@ -6,7 +6,7 @@ decisions) and keeps each top in a local (``_nf``, ``_ni``, ``_nb``). ``push``
 stores a value while there is room, and always advances the top; so a
 buffer is never reallocated during a call (rebinding a buffer inside a hot loop
 costs Numba several times the store). Between the sweeps the function checks
-the tops: if any passed the end of its buffer, it returns at once with the
+the tops: if any passed the end of its buffer, it returns at once (tape bytes -1) with the
 tops, and the caller (``srcgrad.api``) retries with buffers of that size. The
 caller keeps the buffers for the next call, so a steady state writes into
 memory that is already mapped, and most calls never retry.
