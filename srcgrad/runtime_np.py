@@ -63,7 +63,7 @@ from numba.np.unsafe.ndarray import to_fixed_tuple
 __all__ = [
     "unbroadcast", "empty_adjoint", "ensure", "accum",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "cumsum_grad",
-    "matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b", "matmul_acc_a",
+    "matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b", "matmul_acc_a", "fresh_adjoint",
     "outer_grad_a", "outer_grad_b", "trace_grad", "norm_grad",
     "transpose_grad", "reshape_grad", "concatenate_grad", "stack_grad",
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
@@ -690,6 +690,30 @@ def _ov_accum(b, c, like):
         _k_add(out.reshape(out.size), offs, inner, steps, _flat(c))
         return out
     return impl
+
+
+def fresh_adjoint(c, like):
+    """``accum(empty_adjoint(like), c, like)`` for a contribution `c` that nothing
+    else will write to (a new array, or the adjoint of a temporary that is dead
+    after this use): `c` itself when it already has like's shape and dtype and is
+    C-contiguous, so the first contribution to a temporary's adjoint costs no
+    allocation."""
+    if _isarr(like) and _isarr(c) and c.shape == like.shape and c.dtype == like.dtype \
+            and c.flags.c_contiguous:
+        return c
+    return accum(empty_adjoint(like), c, like)
+
+
+@overload(fresh_adjoint)
+def _ov_fresh_adjoint(c, like):
+    if _is_arr(like) and _is_arr(c) and c.ndim == like.ndim and _dt(c) is _dt(like) \
+            and c.layout == "C":
+        def impl(c, like):
+            if c.shape == like.shape:
+                return c
+            return accum(empty_adjoint(like), c, like)
+        return impl
+    return lambda c, like: accum(empty_adjoint(like), c, like)
 
 
 # =====================================================================

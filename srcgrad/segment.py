@@ -31,6 +31,32 @@ class _Contribution:
     index: ast.expr | None = None  # for t = x[index]: b_x[index] += g
 
 
+# runtime_np helpers that always return a newly allocated array
+_NEW_ARRAY_CALLS = {"matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b"}
+
+
+def _is_empty_adjoint(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+        and node.func.id == "empty_adjoint"
+
+
+def _owned(expr: ast.expr, dead: ast.expr | None) -> bool:
+    """Is `expr` an array nothing else will write to: a new one (arithmetic makes
+    new arrays), or `dead`, the adjoint of a single-use temporary consumed here
+    (possibly through unbroadcast, which returns its argument or a new array)?"""
+    if isinstance(expr, (ast.BinOp, ast.UnaryOp)):
+        return True
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
+            and expr.func.id in _NEW_ARRAY_CALLS:
+        return True
+    if isinstance(expr, ast.Name):
+        return isinstance(dead, ast.Name) and expr.id == dead.id
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
+            and expr.func.id == "unbroadcast" and expr.args:
+        return _owned(expr.args[0], dead)
+    return False
+
+
 def _runtime_calls(expr: ast.expr) -> set[str]:
     from .rules import _RUNTIME_NAMES
     return {n.func.id for n in ast.walk(expr) if isinstance(n, ast.Call)
@@ -146,7 +172,10 @@ class SegmentAdjoints:
         for j, found in contribs:
             plan.adjoint += self._adjoint_statements(seg, j, found, target_version[j], vname,
                                                      loops)
-        plan.adjoint = _fold_zeroing(plan.adjoint)
+        plan.adjoint = _fold_array_zeroing(_fold_zeroing(plan.adjoint))
+        self.tape.helpers_np |= {"fresh_adjoint"} & {
+            n.func.id for st in plan.adjoint for n in ast.walk(st)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         return plan
 
     def _plan_saves(self, plan: _Plan, names: list[str], at: int,
@@ -342,6 +371,12 @@ class SegmentAdjoints:
                     call = ast.Call(load("matmul_acc_a"), [start] + expr.args, [])
                     self.tape.helpers_np.add("matmul_acc_a")
                     self.tape.helpers_np |= _runtime_calls(ast.Tuple(expr.args, ast.Load()))
+                elif _is_empty_adjoint(start) and _owned(expr, g if single else None):
+                    # the temporary's only contribution, from an array no one else
+                    # writes: taken as it is (no zero array to add it into)
+                    call = ast.Call(load("fresh_adjoint"), [expr, like], [])
+                    self.tape.helpers_np.add("fresh_adjoint")
+                    self.tape.helpers_np |= _runtime_calls(expr)
                 else:
                     call = ast.Call(load("accum"), [start, expr, like], [])
                     self.tape.helpers_np.add("accum")
@@ -413,6 +448,37 @@ def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
                             n.id for n in ast.walk(later.value) if isinstance(n, ast.Name)}:
                     new = assign(name, later.value, getattr(later, "srcline", None))
                     out[m] = new
+                    del out[k]
+                    k -= 1
+                break
+        k += 1
+    return out
+
+
+def _fold_array_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """`b = empty_adjoint(b)` followed (before any other use of b) by
+    `b = accum(b, E, like)` with E a new array becomes `b = fresh_adjoint(E, like)`."""
+    out = list(stmts)
+    k = 0
+    while k < len(out):
+        stmt = out[k]
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) \
+                and _is_empty_adjoint(stmt.value):
+            name = stmt.targets[0].id
+            for m in range(k + 1, len(out)):
+                later = out[m]
+                if name not in {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}:
+                    continue
+                value = getattr(later, "value", None)
+                if isinstance(later, ast.Assign) and isinstance(later.targets[0], ast.Name) \
+                        and later.targets[0].id == name and isinstance(value, ast.Call) \
+                        and isinstance(value.func, ast.Name) and value.func.id == "accum" \
+                        and isinstance(value.args[0], ast.Name) and value.args[0].id == name \
+                        and name not in {n.id for a in value.args[1:] for n in ast.walk(a)
+                                         if isinstance(n, ast.Name)} \
+                        and _owned(value.args[1], None):
+                    value.func.id = "fresh_adjoint"
+                    value.args = value.args[1:]
                     del out[k]
                     k -= 1
                 break
