@@ -12,6 +12,7 @@ short-circuit ``and``/``or`` into ``if`` statements, and replaces aliases
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass
 
 from .capture import Captured
@@ -302,7 +303,8 @@ class ANF:
             # y[i] += v  ->  t = y[i]; t2 = t + v; y[i] = t2   (index evaluated once)
             base, index = self._store_target(stmt.target, out)
             old = self.temp()
-            self.put(out, assign(old, ast.Subscript(load(base), index, ast.Load())))
+            self.put(out, assign(old, ast.Subscript(load(base), copy.deepcopy(index),
+                                                    ast.Load())))
             new = self.atom(ast.BinOp(load(old), stmt.op, stmt.value), out)
             self._store(base, index, new, out)
         elif isinstance(stmt, ast.AugAssign):
@@ -667,8 +669,10 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
     for names in by_prefix.values():
         ranked = sorted(names, key=lambda n: int(n[len(n.rstrip("0123456789")):]))
         mapping.update(zip(names, ranked))
+    seen: set[int] = set()  # a Name node shared by two statements is renamed once
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in mapping:
+        if isinstance(node, ast.Name) and node.id in mapping and id(node) not in seen:
+            seen.add(id(node))
             node.id = mapping[node.id]
 
 

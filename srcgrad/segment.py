@@ -443,7 +443,8 @@ def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
                 uses = {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}
                 if name not in uses:
                     continue
-                if isinstance(later, ast.AugAssign) and later.target.id == name \
+                if isinstance(later, ast.AugAssign) and isinstance(later.target, ast.Name) \
+                        and later.target.id == name \
                         and isinstance(later.op, ast.Add) and name not in {
                             n.id for n in ast.walk(later.value) if isinstance(n, ast.Name)}:
                     new = assign(name, later.value, getattr(later, "srcline", None))
