@@ -232,12 +232,16 @@ class _Rename(ast.NodeTransformer):
     def __init__(self, mapping: dict[str, str], substitute: dict[str, ast.expr]) -> None:
         self.mapping = mapping
         self.substitute = substitute
+        self.done: set[int] = set()  # a node shared by two statements is renamed once
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
+        if id(node) in self.done:
+            return node
         if node.id in self.substitute and isinstance(node.ctx, ast.Load):
             value = copy.deepcopy(self.substitute[node.id])
             assert is_atom(value)
             return value
         if node.id in self.mapping:
             node.id = self.mapping[node.id]
+        self.done.add(id(node))
         return node
