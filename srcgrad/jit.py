@@ -82,6 +82,24 @@ def compiled(name: str, source: str, func_name: str, jit: bool,
         module = load_module(name, source, injected)
         fn = getattr(module, func_name)
         if jit:
-            fn = numba.njit(cache=True, error_model="numpy")(fn)
+            fn = numba.njit(cache=_cacheable(injected), error_model="numpy")(fn)
         _COMPILED[key] = fn
         return fn
+
+
+def _cacheable(injected: dict | None) -> bool:
+    """Numba's disk cache can hold a function that calls other compiled functions
+    (custom_vjp rules) only if their modules can be imported again in a new
+    process; functions made by exec (a notebook cell, a doc test) cannot."""
+    import importlib.util
+    for value in (injected or {}).values():
+        py_func = getattr(value, "py_func", None)
+        module = getattr(py_func, "__module__", None)
+        if py_func is None:
+            continue
+        try:
+            if module is None or importlib.util.find_spec(module) is None:
+                return False
+        except (ImportError, ValueError):
+            return False
+    return True
