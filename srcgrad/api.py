@@ -98,6 +98,27 @@ class _Tapes(threading.local):
         return value, grads, nbytes
 
 
+def _note_user_line(exc: Exception, built: Built, cap) -> None:
+    """An exception raised inside generated code (run as Python, jit=False): note the
+    user's line the failing generated line came from (the emitter's line map)."""
+    code = getattr(built.fn, "__code__", None)
+    if code is None:
+        return
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == code.co_filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is None or not 1 <= line <= len(built.linemap) or built.linemap[line - 1] is None:
+        return
+    src = built.linemap[line - 1]
+    filename = getattr(src, "file", cap.filename)
+    text = getattr(src, "text", None) or cap.line_text(int(src))
+    exc.add_note(f"srcgrad: raised at line {line} of the generated adjoint, which comes from "
+                 f"{filename}:{int(src)}: {text}")
+
+
 class GradFunction:
     """The gradient of a scalar function, generated as source and compiled.
 
@@ -180,7 +201,11 @@ class GradFunction:
                 self._fast[key] = fast
         built, convert = fast
         self._last = built
-        value, grads, tape_bytes = self._tapes.run(built, args, seed)
+        try:
+            value, grads, tape_bytes = self._tapes.run(built, args, seed)
+        except Exception as exc:
+            _note_user_line(exc, built, self._cap)
+            raise
         if convert:
             grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
         elif not self._jit:
@@ -265,7 +290,11 @@ class VJPFunction(GradFunction):
 
         def pullback(cotangent):
             ct = _check_cotangent(cotangent, value)
-            _, grads, _ = self._tapes.run(built, args, ct)
+            try:
+                _, grads, _ = self._tapes.run(built, args, ct)
+            except Exception as exc:
+                _note_user_line(exc, built, self._cap)
+                raise
             grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
             return grads[0] if self._single else grads
 

@@ -39,6 +39,12 @@ def writes(x):
 def fma(x, y):
     return x * y + math.log1p(x * x)
 
+def domain(x, n):
+    s = 0.0
+    for i in range(n):
+        s += math.log(x - i)
+    return s
+
 def long_carry(x, n):
     s = x
     for i in range(n):
@@ -147,3 +153,12 @@ def test_two_processes_sharing_an_empty_disk_cache(tmp_path):
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout == outs[0][0]
+
+
+def test_an_exception_in_uncompiled_generated_code_names_the_users_line(mod):
+    with pytest.raises(ValueError, match="math domain error") as info:
+        srcgrad.grad(mod.domain, jit=False)(2.5, 5)
+    note = " ".join(getattr(info.value, "__notes__", []))
+    assert mod.__file__ in note and "s += math.log(x - i)" in note
+    line = SOURCE.splitlines().index("        s += math.log(x - i)") + 1
+    assert f"{mod.__file__}:{line}:" in note
