@@ -1,0 +1,127 @@
+"""docs/errors.md is a catalog: one row per error class, and one test per row here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import srcgrad
+from srcgrad import errors
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+
+SOURCE = '''
+import math
+import numpy as np
+import srcgrad
+
+@srcgrad.custom_vjp
+def ruleless(x):
+    return x * 2.0
+
+def uses_gamma(x):
+    return math.gamma(x) * x
+
+def uses_ruleless(x):
+    return ruleless(x) + x
+
+def untypable(x):
+    return math.sin(np.ones(3)) + x
+
+def array_out(x):
+    return x * np.ones(3)
+
+def tuple_syntax(x):
+    s = [x]
+    return x
+
+def two(x, y):
+    return x * y
+'''
+
+
+@pytest.fixture(scope="module")
+def mod(make_module):
+    return make_module(SOURCE)
+
+
+def _line(text: str) -> int:
+    return SOURCE.splitlines().index(text) + 1
+
+
+def _documented() -> set[str]:
+    return set(re.findall(r"^\| `(\w+)` \|", DOC.read_text(), flags=re.M))
+
+
+def test_every_error_class_has_a_row_and_every_row_a_class():
+    classes = {name for name, obj in vars(errors).items()
+               if isinstance(obj, type) and issubclass(obj, errors.SrcgradError)
+               and obj not in (errors.SrcgradError, errors.SourceError)}
+    classes.add("InternalError")
+    assert _documented() == classes
+
+
+def test_unsupported_syntax(mod):
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="list") as info:
+        srcgrad.grad(mod.tuple_syntax)
+    assert info.value.lineno == _line("    s = [x]") and info.value.hint
+
+
+@pytest.mark.parametrize("fn, name", [("uses_gamma", "math.gamma"), ("uses_ruleless", "ruleless")])
+def test_missing_rule(mod, fn, name):
+    with pytest.raises(srcgrad.MissingRuleError, match=re.escape(name)) as info:
+        srcgrad.grad(getattr(mod, fn), jit=False)(1.5)
+    assert info.value.filename == mod.__file__ and info.value.hint
+
+
+def test_type_inference(mod):
+    with pytest.raises(srcgrad.TypeInferenceError, match="Numba cannot type") as info:
+        srcgrad.grad(mod.untypable, jit=False)(1.5)
+    assert info.value.lineno == _line("    return math.sin(np.ones(3)) + x")
+
+
+def test_non_scalar_output(mod):
+    with pytest.raises(srcgrad.NonScalarOutputError, match="vjp"):
+        srcgrad.grad(mod.array_out, jit=False)(1.5)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: srcgrad.grad(m.two, wrt=5), "out of range"),
+    (lambda m: srcgrad.grad(m.two, wrt="z"), "names no parameter"),
+    (lambda m: srcgrad.grad(m.two, wrt=1.5), "must be an int"),
+    (lambda m: srcgrad.grad(m.two, jit=False)(2, 1.0), "write 2.0, not 2"),
+    (lambda m: srcgrad.grad(42), "takes the function first"),
+    (lambda m: srcgrad.grad(np.sin), "differentiates Python functions"),
+    (lambda m: srcgrad.grad(m.two, jit=False)(1.0), "missing"),
+])
+def test_usage(mod, call, match):
+    with pytest.raises(srcgrad.UsageError, match=match):
+        call(mod)
+
+
+def test_source_unavailable():
+    namespace: dict = {}
+    exec("def made_by_exec(x):\n    return x * x\n", namespace)
+    with pytest.raises(srcgrad.SourceUnavailableError, match="define it in a .py file|source"):
+        srcgrad.grad(namespace["made_by_exec"])
+
+
+def test_gradient_check(mod):
+    from srcgrad.check import directional_check
+    with pytest.raises(srcgrad.GradientCheckError) as info:
+        directional_check(mod.two, lambda x, y: (y, 2 * x), (1.5, 0.5), [0, 1])
+    assert mod.__file__ in str(info.value)
+
+
+def test_internal_error_names_the_stage(mod, monkeypatch):
+    import srcgrad.pipeline as pipeline
+
+    def broken(*args):
+        raise KeyError("boom")
+    monkeypatch.setattr(pipeline, "analyze", broken)
+    with pytest.raises(srcgrad.InternalError, match="stage 'analyze'"):
+        srcgrad.grad(mod.two, jit=False)(1.0, 2.0)
+    assert issubclass(srcgrad.InternalError, srcgrad.SrcgradError)
