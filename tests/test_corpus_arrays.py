@@ -172,14 +172,24 @@ def test_points_well_formed(case, i):
 
 # srcgrad against the oracles ----------------------------------------------------------------
 
-@pytest.mark.parametrize("case,i", ALL_POINTS)
-def test_value_and_grad(case, i):
+# Every program runs in the fast tier: compiled (jit=True) for every other program and
+# as plain Python (jit=False: no Numba compile) for the rest, whose compiled run is in
+# the slow tier. A Numba compile costs about a second; the suite has a 10-minute budget.
+CHECK_POINTS = [
+    pytest.param(case, i, jit, id=f"{case.name}-{i}-{'jit' if jit else 'py'}",
+                 marks=pytest.mark.slow if jit and k % 2 else ())
+    for k, case in enumerate(CASES) for i in range(len(case.points))
+    for jit in ((True,) if k % 2 == 0 else (True, False))]
+
+
+@pytest.mark.parametrize("case,i,jit", CHECK_POINTS)
+def test_value_and_grad(case, i, jit):
     args = case.points[i]
     where = _describe(case, args)
     expected_value = case.fn(*_copies(args))
     before = _copies(args)
 
-    value, grad = _value_and_grad(case)(*args)
+    value, grad = _value_and_grad(case, jit)(*args)
 
     _check_unmodified(before, args, where)
     assert np.ndim(value) == 0, f"{where}: value {value!r} is not a scalar"

@@ -79,13 +79,23 @@ def test_corpus_size():
     assert len({c.fn for c in CASES}) == len(CASES), "a function is listed twice"
 
 
-@pytest.mark.parametrize("case,i", ALL_POINTS)
-def test_value_and_grad(case, i):
+# Every program runs in the fast tier: compiled (jit=True) for every other program and
+# as plain Python (jit=False: no Numba compile) for the rest, whose compiled run is in
+# the slow tier. A Numba compile costs about a second; the suite has a 10-minute budget.
+CHECK_POINTS = [
+    pytest.param(case, i, jit, id=f"{case.name}-{i}-{'jit' if jit else 'py'}",
+                 marks=pytest.mark.slow if jit and k % 2 else ())
+    for k, case in enumerate(CASES) for i in range(len(case.points))
+    for jit in ((True,) if k % 2 == 0 else (True, False))]
+
+
+@pytest.mark.parametrize("case,i,jit", CHECK_POINTS)
+def test_value_and_grad(case, i, jit):
     args = case.points[i]
     where = _describe(case, args)
     expected_value = case.fn(*args)
 
-    value, grad = _value_and_grad(case)(*args)
+    value, grad = _value_and_grad(case, jit)(*args)
 
     assert isinstance(value, float), f"{where}: value {value!r} is not a float"
     assert_close(value, expected_value, VALUE_RTOL, VALUE_ATOL, what=f"{where}: value")
