@@ -59,10 +59,23 @@ class Reverse(SegmentAdjoints):
         self.no_init: set[str] = set()
         self.store_kind: dict[int, object] = {}  # id(store) -> tape kind of the old value
         # Names read by active statements: arrays among them must be restored in reverse.
+        # Closed over the statements that compute those names (the reverse sweep may
+        # replay them): `_t = w[0]; a = x * _t` reads w in reverse even though w and _t
+        # are inactive, so writes into w after it must be undone too.
         self.read_in_reverse: set[str] = set()
         for stmt in walk_stmts(norm.tree.body):
             if target_of(stmt) in ana.active:
                 self.read_in_reverse.update(names_read(stmt.value))
+        grew = True
+        while grew:
+            grew = False
+            for stmt in walk_stmts(norm.tree.body):
+                t = target_of(stmt)
+                if t in self.read_in_reverse and store_of(stmt) is None:
+                    new = set(names_read(stmt.value)) - self.read_in_reverse
+                    if new:
+                        self.read_in_reverse |= new
+                        grew = True
         self.hoisted: dict[int, list[str]] = {}  # id(loop) -> values taped at its entry
         self.assign_count: dict[str, int] = {}
         for stmt in walk_stmts(norm.tree.body):
