@@ -1,0 +1,2021 @@
+"""Differential fuzzing of srcgrad: random programs in its language, and oracles to check them.
+
+Generation
+----------
+:func:`programs` is a hypothesis strategy for :class:`Program` (module source with one or
+more functions, the entry function's name, ``wrt``, evaluation points). The same generator
+is driven by a plain :class:`random.Random` (:func:`random_program`) for long campaigns
+(``python -m tests.fuzz_run``). Every choice goes through a :class:`Chooser`, whose
+simplest answer is 0, so hypothesis shrinks towards short, flat programs.
+
+Programs stay inside srcgrad's language (docs/language.md) and are well-behaved by
+construction:
+
+* every float variable and array element is kept within about ``[-VB, VB]``: a right-hand
+  side whose static bound is larger is squashed (``math.tanh(e)``, ``math.sin(e)``, ...);
+  ``*=`` multiplies by something in ``[-1, 1]``, ``/=`` divides by something ``>= 1``,
+  ``+=`` adds a bounded term scaled by ``1 / (static trip count)``, swaps contract;
+* ``exp`` only sees bounded arguments, ``log`` and ``sqrt`` only ``1.0 + e * e``-like ones,
+  division only ``1.5 + e * e``-like denominators, indices are in range
+  (``x[i]`` for ``i < len(x)``, ``x[(i + 1) % m]``, ``x[-1]``);
+* every loop terminates: ``for`` loops have statically bounded ranges, ``while`` loops
+  have a counter (``it0 < K and <data condition>``, or ``if <data condition>: break``);
+  the product of trip counts around any statement is at most ``Profile.max_trips``.
+
+Checking
+--------
+:func:`check_program` runs ``srcgrad.value_and_grad`` on the program (``jit`` as asked)
+at each point and compares
+
+* the value with the plain function's (rtol ``VALUE_RTOL``);
+* every gradient coordinate with 4th-order central finite differences of the plain
+  function (relative step ``FD_REL_STEP``), evaluated on an *instrumented* copy of the
+  program that records every ``if``/``while``/``a if c else b`` test and every
+  ``min``/``max``/``abs`` choice: a coordinate whose stencil points take other decisions
+  than the centre is near a kink and is retried at a 16x smaller step, then skipped; a
+  disagreement is confirmed at a 4x smaller step (finite differences that disagree with
+  themselves are "unstable", skipped and counted);
+* the gradient with HIPS autograd run on the same source (``math`` and ``np`` swapped for
+  autograd's), when the program has no in-place array writes (autograd has none). autograd
+  is exact, so this also holds next to kinks; a disagreement only on a coordinate that is
+  near a kink is not counted (the point may sit on the kink itself).
+
+A program srcgrad rejects with a :class:`srcgrad.SrcgradError` is a *rejection* (a gap in
+the language, counted and grouped by message), not a failure. An ``InternalError``, any
+other exception, a wrong value, a wrong or non-finite gradient, or a modified argument is a
+failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import copy
+import dataclasses
+import importlib.util
+import itertools
+import math
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import srcgrad
+from srcgrad.errors import SrcgradError
+from srcgrad.pipeline import InternalError
+
+__all__ = ["BIG", "FAST", "FULL", "JIT", "OPEN_BUGS", "Chooser", "Failure", "OpenBug", "Outcome",
+           "Profile", "Program", "RandomChooser", "Stats", "Traced", "check_program",
+           "check_source", "defines_before_use", "failure_signature", "load_module",
+           "programs", "random_program", "shrink_program"]
+
+VB = 3.0        # bound kept on every float variable and array element
+WRAP = 30.0     # a sub-expression with a larger static bound is squashed
+NMAX = 4        # the int parameter n is drawn from 0..NMAX
+HELPER_MULT = 10  # helpers assume they are called this often (scales their += terms)
+
+VALUE_RTOL = 1e-12
+VALUE_ATOL = 1e-12
+FD_REL_STEP = 1e-4
+FD_RTOL = 1e-6
+FD_ATOL = 1e-8      # times max(1, |f|, max |fd|): the floor for (nearly) zero coordinates
+AG_RTOL = 1e-8
+AG_ATOL = 1e-10     # times max(1, |f|, max |autograd|)
+
+
+# ============================================================================ choices
+
+class Chooser:
+    """Where the generator's choices come from. ``integer`` is the only primitive; its
+    lowest value is always the simplest choice (what hypothesis shrinks towards)."""
+
+    def integer(self, lo: int, hi: int) -> int:
+        raise NotImplementedError
+
+    def chance(self, percent: int) -> bool:
+        """True with probability ``percent`` / 100 (shrinks to False)."""
+        return self.integer(0, 99) >= 100 - percent
+
+    def pick(self, seq):
+        return seq[self.integer(0, len(seq) - 1)]
+
+    def weighted(self, options):
+        """One value of ``[(weight, value), ...]`` (shrinks to the first)."""
+        total = sum(w for w, _ in options)
+        r = self.integer(0, total - 1)
+        for w, v in options:
+            if r < w:
+                return v
+            r -= w
+        raise AssertionError("unreachable")
+
+
+class RandomChooser(Chooser):
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int) -> int:
+        return lo if lo >= hi else self.rng.randint(lo, hi)
+
+
+class _HypothesisChooser(Chooser):
+    def __init__(self, draw) -> None:
+        self.draw = draw
+
+    def integer(self, lo: int, hi: int) -> int:
+        return lo if lo >= hi else self.draw(st.integers(lo, hi))
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Size limits of generated programs."""
+
+    max_floats: int = 3        # float scalar parameters (x, y, z)
+    max_arrays: int = 2        # float64 array parameters (u, v), length 2..5
+    max_helpers: int = 2       # module-level helpers the entry function calls
+    max_stmts: int = 6         # statements in the entry function's top-level block
+    max_inner: int = 3         # statements in a nested block
+    max_depth: int = 3         # nesting of compound statements
+    max_expr: int = 3          # expression depth
+    max_trips: int = 300       # static bound on the product of trip counts
+    points: int = 2            # evaluation points per program
+    array_prob: int = 60       # percent of programs with array parameters
+    helper_stmts: int = 3      # statements in a helper's top-level block
+    max_calls: int = 4         # helper call sites in a program (each is inlined)
+    avoid: frozenset = frozenset()   # constructs left out (see OPEN_BUGS)
+
+    def avoiding_open_bugs(self) -> Profile:
+        """This profile without the constructs that trigger open srcgrad bugs."""
+        return dataclasses.replace(self, avoid=frozenset(
+            b.avoid for b in OPEN_BUGS.values() if b.avoid))
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenBug:
+    """A srcgrad bug found by this fuzzer and not fixed yet. ``avoid`` names a construct the
+    generator can leave out (``Profile.avoid``; ``"aug_write_index"``: augmented element
+    writes only at indices of at most one operation; ``"hypot_origin"``: ``math.hypot``
+    never at (0, 0); ``"inactive_work_array"``: work arrays are copies of differentiated
+    arrays) so that a test tier still finds *other* bugs; ``crash`` is a regex for the
+    message of a crash that is recognised instead (reported as a known bug, not a
+    failure). Its program is a ``Regression`` with ``open_bug=<key>`` in
+    tests/test_fuzz.py, run as a strict xfail. When srcgrad fixes it, delete the entry and
+    the regression's ``open_bug``."""
+
+    summary: str
+    avoid: str | None = None
+    crash: str | None = None
+
+
+#: Open bugs. Found and already fixed (see test_fuzz.REGRESSIONS): augmented element writes
+#: at composite indices (silently wrong) and dead element reads (crash), ee955ba; in-place
+#: writes into an array that depends on no differentiated argument (silently wrong), 31be66e.
+OPEN_BUGS: dict[str, OpenBug] = {
+    "numba_pruned_loop": OpenBug(
+        "jit=True only: a branch on a local constant (k = 3; if k > 2: k = 1 else: <a for "
+        "loop with return or break>) makes Numba reject the generated adjoint (the reverse "
+        "loop's variable 'Type ... cannot be determined' / 'Unsupported assignment ... "
+        "Undefined'): a raw Numba error, not a SrcgradError",
+        crash=r"Type of variable '[\w.]+' cannot be determined|"
+              r"Unsupported assignment encountered: .*Undefined"),
+    "dead_singular_partial": OpenBug(
+        "a value computed with an infinite or undefined local derivative (sqrt(0), "
+        "hypot(0, 0)) and then overwritten before it reaches the output still gets an adjoint "
+        "statement: 0 * inf = NaN poisons the gradient (jit=True), or ZeroDivisionError "
+        "(jit=False); the true gradient is finite (autograd gets it)",
+        avoid="hypot_origin"),
+}
+
+
+FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,
+               helper_stmts=2, max_calls=3)
+FULL = Profile()
+BIG = Profile(max_stmts=8, max_inner=4, max_depth=4, max_expr=3, max_trips=1000, max_helpers=3,
+              helper_stmts=4, max_calls=6)
+JIT = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=200, points=2,
+              helper_stmts=2, max_calls=2)
+
+
+# ============================================================================ programs
+
+@dataclasses.dataclass
+class Program:
+    source: str
+    entry: str
+    params: tuple[str, ...]
+    wrt: tuple[int, ...]
+    points: list[tuple]
+    features: frozenset = frozenset()
+
+    def __repr__(self) -> str:
+        pts = "\n".join(f"#   {_fmt_args(self.params, p)}" for p in self.points)
+        return (f"Program(entry={self.entry!r}, wrt={self.wrt!r}) at points\n{pts}\n"
+                f"{self.source}")
+
+
+def _fmt_args(params, args) -> str:
+    def f(a):
+        if isinstance(a, np.ndarray):
+            return f"np.array({a.tolist()!r})"
+        return repr(a)
+    return ", ".join(f"{n}={f(a)}" for n, a in zip(params, args))
+
+
+# small AST builders ----------------------------------------------------------------------
+
+def _name(n: str) -> ast.Name:
+    return ast.Name(n, ast.Load())
+
+
+def _store(n: str) -> ast.Name:
+    return ast.Name(n, ast.Store())
+
+
+def _num(v) -> ast.expr:
+    if v < 0:
+        return ast.UnaryOp(ast.USub(), ast.Constant(-v))
+    return ast.Constant(v)
+
+
+def _attr(path: str) -> ast.expr:
+    mod, _, fn = path.partition(".")
+    return ast.Attribute(_name(mod), fn, ast.Load()) if fn else _name(mod)
+
+
+def _call(fn: str, *args, kw: list[tuple[str, ast.expr]] | None = None) -> ast.Call:
+    return ast.Call(_attr(fn), list(args), [ast.keyword(k, v) for k, v in (kw or [])])
+
+
+def _bin(a, op, b) -> ast.BinOp:
+    ops = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow,
+           "%": ast.Mod}
+    return ast.BinOp(a, ops[op](), b)
+
+
+def _cmp(a, op, b) -> ast.Compare:
+    ops = {"<": ast.Lt, ">": ast.Gt, "<=": ast.LtE, ">=": ast.GtE, "==": ast.Eq, "!=": ast.NotEq}
+    return ast.Compare(a, [ops[op]()], [b])
+
+
+def _assign(target: str, value) -> ast.Assign:
+    return ast.Assign([_store(target)], value)
+
+
+def _aug(target, op, value) -> ast.AugAssign:
+    ops = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div}
+    return ast.AugAssign(target, ops[op](), value)
+
+
+def _sub(arr: str, idx, store=False) -> ast.Subscript:
+    return ast.Subscript(_name(arr), idx, ast.Store() if store else ast.Load())
+
+
+def _funcdef(name: str, params: list[str], defaults: list, body: list) -> ast.FunctionDef:
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in params], vararg=None,
+                         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=defaults)
+    return ast.FunctionDef(name=name, args=args, body=body, decorator_list=[], returns=None,
+                           type_comment=None)
+
+
+def _cp(node):
+    return copy.deepcopy(node)
+
+
+def _size(node) -> int:
+    return sum(1 for _ in ast.walk(node))
+
+
+def _round(v: float) -> float:
+    return float(f"{v:.2g}")
+
+
+@dataclasses.dataclass
+class _Scope:
+    floats: list[str]
+    arrays: list[str]                       # readable float arrays (all of length L)
+    work: list[str]                         # writable arrays (a subset of arrays)
+    ints: list[tuple[str, int, int]]        # (name, lowest, highest)
+    temps: list[str] = dataclasses.field(default_factory=list)   # rebindable array temps
+
+    def child(self) -> _Scope:
+        return _Scope(list(self.floats), list(self.arrays), list(self.work), list(self.ints),
+                      list(self.temps))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ctx:
+    fn: str = "main"            # main | scalar | tuple | writer
+    depth: int = 0
+    mult: int = 1               # static bound on executions per call of the function
+    loop: str | None = None     # innermost loop: for | while
+    loops: int = 0
+    branch: bool = False
+
+    def enter(self, **kw) -> _Ctx:
+        kw.setdefault("depth", self.depth + 1)
+        return dataclasses.replace(self, **kw)
+
+
+@dataclasses.dataclass
+class _Helper:
+    name: str
+    kind: str                               # scalar | tuple | writer
+    floats: list[str]                       # positional float parameters
+    array: str | None                       # array parameter (after the floats), if any
+    kwargs: list[tuple[str, float]]         # keyword parameters with defaults
+    cost: int = 1                           # static bound on loop trips per call
+
+
+_FLOAT_POOL = list("abcdegqrst")
+_LOOP_POOL = ["i", "j", "l"]
+
+
+class _Gen:
+    def __init__(self, ch: Chooser, profile: Profile) -> None:
+        self.ch = ch
+        self.p = profile
+        self.features: set[str] = set()
+        self.helpers: list[_Helper] = []
+        self.visible: list[_Helper] = []
+        self.L = 0
+        self.len_name: str | None = None
+        self.in_helper = False
+        self.param_write = False
+        self.calls = 0
+        self._helper_defs: list[tuple[_Helper, ast.FunctionDef]] = []
+        self._reset()
+
+    # names -----------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.counts: Counter = Counter()
+        self.peak = 1
+
+    def fresh(self, kind: str) -> str:
+        k = self.counts[kind]
+        self.counts[kind] += 1
+        if kind == "float":
+            return _FLOAT_POOL[k] if k < len(_FLOAT_POOL) else f"a{k}"
+        if kind == "loop":
+            return _LOOP_POOL[k] if k < len(_LOOP_POOL) else f"i{k}"
+        return {"count": "it", "work": "w", "temp": "ar", "elem": "el"}[kind] + str(k)
+
+    def feat(self, *names: str) -> None:
+        self.features.update(names)
+
+    # the program -------------------------------------------------------------------------
+
+    def program(self) -> Program:
+        ch, p = self.ch, self.p
+        floats = ["x", "y", "z"][:ch.integer(1, p.max_floats)]
+        n_arrays = ch.integer(1, p.max_arrays) if p.max_arrays and ch.chance(p.array_prob) else 0
+        arrays = ["u", "v"][:n_arrays]
+        self.L = ch.integer(2, 5) if arrays else 0
+        has_n = ch.chance(80)
+        self.param_write = bool(arrays) and ch.chance(8)
+        for k in range(ch.integer(0, p.max_helpers)):
+            self.helpers.append(self.helper(k, bool(arrays)))
+        self.visible = list(self.helpers)
+        main = self.main(floats, arrays, has_n)
+        module = ast.Module(
+            [ast.Import([ast.alias("math")]), ast.Import([ast.alias("numpy", "np")]),
+             *[h[1] for h in self._helper_defs], main], [])
+        source = ast.unparse(ast.fix_missing_locations(module)) + "\n"
+        params = tuple(floats + arrays + (["n"] if has_n else []))
+        wrt = tuple(range(len(floats) + len(arrays)))
+        points = []
+        for _ in range(p.points):
+            pt = [ch.integer(-1500, 1500) / 1000 for _ in floats]
+            pt += [np.array([ch.integer(-1500, 1500) / 1000 for _ in range(self.L)])
+                   for _ in arrays]
+            if has_n:
+                pt.append(ch.integer(0, NMAX))
+            points.append(tuple(pt))
+        if arrays:
+            self.feat("array_param")
+        return Program(source, "f", params, wrt, points, frozenset(self.features))
+
+    def main(self, floats, arrays, has_n) -> ast.FunctionDef:
+        self._reset()
+        ch = self.ch
+        sc = _Scope(list(floats), list(arrays), list(arrays) if self.param_write else [],
+                    [("n", 0, NMAX)] if has_n else [])
+        body: list[ast.stmt] = []
+        if arrays:
+            body.append(_assign("m", _call("len", _name(arrays[0]))))
+            sc.ints.append(("m", self.L, self.L))
+            self.len_name = "m"
+        for _ in range(ch.integer(1, 3)):
+            name = self.fresh("float")
+            init = ch.weighted([(3, "param"), (2, "const"), (2, "expr")])
+            if init == "param":
+                value = _name(ch.pick(floats))
+            elif init == "const":
+                value = _num(ch.integer(-10, 10) / 10)
+            else:
+                value, _ = self.squash(*self.fexpr(sc, _Ctx(), 1))
+            body.append(_assign(name, value))
+            sc.floats.append(name)
+        if arrays and ch.chance(60):
+            body += self.s_new_work(sc, _Ctx())
+        body += self.block(sc, _Ctx(), 1, self.p.max_stmts)
+        body.append(ast.Return(self.final(sc)))
+        params = floats + arrays + (["n"] if has_n else [])
+        return _funcdef("f", params, [], body)
+
+    def final(self, sc: _Scope) -> ast.expr:
+        ch = self.ch
+        terms = []
+        locals_ = [f for f in sc.floats if f not in ("x", "y", "z")]
+        for name in (locals_ or sc.floats)[-3:]:
+            if not terms or ch.chance(70):
+                terms.append(_name(name))
+        if ch.chance(30):
+            terms.append(_name(ch.pick(sc.floats)))
+        for w in sc.work + sc.temps:
+            if ch.chance(70):
+                form = ch.pick(["sum", "dot", "sumsq"])
+                if form == "sum":
+                    terms.append(_call("np.sum", _name(w)))
+                    self.feat("np_sum")
+                elif form == "dot":
+                    terms.append(_call("np.dot", _name(w), _name(ch.pick(sc.arrays))))
+                    self.feat("np_dot")
+                else:
+                    terms.append(_call("np.sum", _bin(_name(w), "*", _name(w))))
+                    self.feat("np_sum", "arr_mul")
+        out = terms[0]
+        for t in terms[1:]:
+            if ch.chance(40):
+                t = _bin(_num(ch.integer(-20, 20) / 10), "*", t)
+            out = _bin(out, ch.pick(["+", "-"]), t)
+        return out
+
+    # helpers ---------------------------------------------------------------------------
+
+    def helper(self, k: int, has_arrays: bool) -> _Helper:
+        ch = self.ch
+        self._reset()
+        self.in_helper = True
+        self.visible = list(self.helpers)
+        opts = [(3, "scalar"), (1, "tuple")]
+        if has_arrays:
+            opts.append((2, "writer"))
+        kind = ch.weighted(opts)
+        floats = ["p0", "p1"][:ch.integer(1, 2)]
+        array = "buf" if kind == "writer" else ("arr" if has_arrays and ch.chance(40) else None)
+        kwargs = [(nm, ch.integer(-10, 10) / 10) for nm in ["sc", "off"][:ch.integer(0, 2)]]
+        h = _Helper(f"h{k}", kind, floats, array, kwargs)
+        sc = _Scope(floats + [nm for nm, _ in kwargs], [array] if array else [],
+                    [array] if kind == "writer" else [], [])
+        body: list[ast.stmt] = []
+        saved_len = getattr(self, "len_name", None)
+        self.len_name = None
+        if array:
+            body.append(_assign("m", _call("len", _name(array))))
+            sc.ints.append(("m", self.L, self.L))
+            self.len_name = "m"
+        ctx = _Ctx(fn=kind, depth=1)
+        if kind == "writer":
+            body += self.writer_loop(sc, ctx)
+        body += self.block(sc, ctx, 0 if kind == "writer" else 1, self.p.helper_stmts)
+        if kind == "scalar":
+            body.append(ast.Return(self.squash(*self.fexpr(sc, ctx, self.ch.integer(0, 2)))[0]))
+        elif kind == "tuple":
+            body.append(ast.Return(ast.Tuple([self.squash(*self.fexpr(sc, ctx, 1))[0],
+                                              self.squash(*self.fexpr(sc, ctx, 1))[0]],
+                                             ast.Load())))
+        self.len_name = saved_len
+        self.in_helper = False
+        h.cost = self.peak
+        if kind == "writer":
+            params = [array] + floats
+        else:
+            params = floats + ([array] if array else [])
+        params += [nm for nm, _ in kwargs]
+        self._helper_defs.append((h, _funcdef(h.name, params, [_num(v) for _, v in kwargs], body)))
+        return h
+
+    def writer_loop(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """The loop every writer helper has: a write into ``buf`` at every (other) index."""
+        ch = self.ch
+        var = self.fresh("loop")
+        form = ch.pick(["up", "step", "down"])
+        m = _name("m")
+        if form == "up":
+            rng = _call("range", m)
+        elif form == "step":
+            rng = _call("range", _num(ch.integer(0, 1)), m, _num(2))
+        else:
+            rng = _call("range", _bin(m, "-", _num(1)), _num(-1), _num(-1))
+        inner = sc.child()
+        inner.ints.append((var, 0, self.L - 1))
+        ictx = ctx.enter(mult=ctx.mult * self.L, loop="for", loops=ctx.loops + 1)
+        self.peak = max(self.peak, ictx.mult)
+        body = self.s_write(inner, ictx, index=_name(var))
+        body += self.block(inner, ictx, 0, 2)
+        return [ast.For(_store(var), rng, body, [])]
+
+    def call_args(self, h: _Helper, sc: _Scope, ctx: _Ctx, array_arg: str | None = None):
+        ch = self.ch
+        self.calls += 1
+        args = []
+        if h.kind == "writer":
+            args.append(_name(array_arg))
+        for _ in h.floats:
+            args.append(self.squash(*self.fexpr(sc, ctx, ch.integer(0, 1)))[0])
+        if h.array and h.kind != "writer":
+            args.append(_name(ch.pick(sc.arrays)))
+        kws = []
+        for nm, _ in h.kwargs:
+            mode = ch.weighted([(2, "default"), (2, "keyword"), (1, "positional")])
+            if mode == "keyword":
+                kws.append((nm, self.squash(*self.fexpr(sc, ctx, 0))[0]))
+                self.feat("helper_kw")
+            elif mode == "positional" and not kws:
+                args.append(self.squash(*self.fexpr(sc, ctx, 0))[0])
+            else:
+                self.feat("helper_default")
+        if len(kws) > 1 and ch.chance(50):
+            kws.reverse()
+        if h.kind != "writer" and len(args) == 1 and not h.array and not kws and ch.chance(20):
+            kws = [(h.floats[0], args.pop())]      # the only float parameter by keyword
+            self.feat("helper_kw")
+        if self.in_helper:
+            self.feat("helper_calls_helper")
+        if ctx.loops:
+            self.feat("helper_in_loop")
+        if ctx.branch:
+            self.feat("helper_in_branch")
+        call = _call(h.name, *args)
+        call.keywords = [ast.keyword(k, v) for k, v in kws]
+        return call
+
+    def callable_helpers(self, sc: _Scope, ctx: _Ctx, kinds: tuple[str, ...]) -> list[_Helper]:
+        if self.calls >= self.p.max_calls:
+            return []
+        return [h for h in self.visible if h.kind in kinds
+                and ctx.mult * h.cost <= self.p.max_trips
+                and (sc.work if h.kind == "writer" else sc.arrays if h.array else True)]
+
+    # blocks and statements --------------------------------------------------------------
+
+    def block(self, sc: _Scope, ctx: _Ctx, lo: int, hi: int) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for _ in range(self.ch.integer(lo, hi)):
+            out += self.stmt(sc, ctx)
+        return out
+
+    def stmt(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        p = self.p
+        opts = [(6, "assign"), (4, "aug")]
+        if len(sc.floats) >= 2:
+            opts.append((2, "swap"))
+        if ctx.depth < p.max_depth:
+            opts += [(3, "if"), (3, "for"), (2, "while")]
+        if ctx.loop:
+            opts.append((2, "jump"))
+        if ctx.fn in ("main", "scalar", "tuple") and (ctx.depth > (1 if ctx.fn != "main" else 0)):
+            opts.append((1, "return"))
+        if sc.work:
+            opts.append((3, "write"))
+        if sc.arrays and self.len_name:
+            opts += [(1, "new_work"), (1, "arr_assign")]
+        if sc.work and self.callable_helpers(sc, ctx, ("writer",)):
+            opts.append((2, "call_writer"))
+        if self.callable_helpers(sc, ctx, ("tuple",)):
+            opts.append((1, "call_tuple"))
+        kind = self.ch.weighted(opts)
+        return getattr(self, "s_" + kind)(sc, ctx)
+
+    def rhs(self, sc, ctx, limit=VB):
+        return self.squash(*self.fexpr(sc, ctx, self.ch.integer(0, self.p.max_expr)), limit)[0]
+
+    def s_assign(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        value = self.rhs(sc, ctx)
+        if sc.floats and ch.chance(60):
+            target = ch.pick(sc.floats)
+            if target in ("x", "y", "z", "p0", "p1"):
+                self.feat("param_reassign")
+            if target.startswith("el"):
+                self.feat("loop_var_rebind")
+        else:
+            target = self.fresh("float")
+            sc.floats.append(target)
+        if ctx.loops:
+            self.feat("assign_in_loop")
+        return [_assign(target, value)]
+
+    def incr(self, ctx: _Ctx) -> float:
+        mult = ctx.mult * (HELPER_MULT if ctx.fn != "main" else 1)
+        return _round(self.ch.integer(1, 5) / 10 / mult)
+
+    def bounded1(self, sc, ctx) -> ast.expr:
+        """An expression with values in [-1, 1]."""
+        ch = self.ch
+        form = ch.weighted([(2, "const"), (2, "cos"), (2, "tanh"), (1, "sin"), (1, "sigmoid")])
+        if form == "const":
+            return _num(ch.integer(-95, 95) / 100)
+        e = self.fexpr(sc, ctx, ch.integer(0, 1))[0]
+        if form == "sigmoid":
+            self.feat("math_tanh")
+            return _bin(_num(0.5), "+", _bin(_num(0.5), "*", _call("math.tanh", e)))
+        self.feat("math_" + form)
+        return _call("math." + form, e)
+
+    def denominator(self, sc, ctx) -> ast.expr:
+        """An expression with values >= 1."""
+        ch = self.ch
+        e, b = self.fexpr(sc, ctx, ch.integer(0, 1))
+        form = ch.pick(["sq", "abs", "cos"]) if _size(e) <= 6 else ch.pick(["abs", "cos"])
+        if form == "sq":
+            return _bin(_num(1.5), "+", _bin(e, "*", _cp(e)))
+        if form == "abs":
+            self.feat("abs")
+            return _bin(_num(1.0), "+", _call("abs", e))
+        self.feat("math_cos")
+        return _bin(_num(2.0), "+", _call("math.cos", e))
+
+    def s_aug(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        if not sc.floats:
+            return self.s_assign(sc, ctx)
+        v = ch.pick(sc.floats)
+        target = _store(v)
+        form = ch.weighted([(3, "add"), (2, "mul"), (2, "div"), (2, "relax")])
+        self.feat("aug_" + form)
+        if form == "add":
+            term = _bin(_num(self.incr(ctx)), "*", self.rhs(sc, ctx, 1.0 * VB))
+            return [_aug(target, ch.pick(["+", "-"]), term)]
+        if form == "mul":
+            return [_aug(target, "*", self.bounded1(sc, ctx))]
+        if form == "div":
+            return [_aug(target, "/", self.denominator(sc, ctx))]
+        c = _num(ch.integer(1, 9) / 10)
+        return [_aug(target, "+", _bin(c, "*", _bin(self.rhs(sc, ctx), "-", _name(v))))]
+
+    def s_swap(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        a = ch.pick(sc.floats)
+        b = ch.pick([f for f in sc.floats if f != a])
+        form = ch.weighted([(2, "mul"), (2, "affine"), (1, "parallel"), (1, "three")])
+        if form == "three" and len(sc.floats) < 3:
+            form = "mul"
+        self.feat("swap")
+        if form == "mul":
+            values = [_name(b), _bin(_name(a), "*", self.bounded1(sc, ctx))]
+            targets = [a, b]
+        elif form == "affine":
+            s = _call("math." + ch.pick(["tanh", "sin", "cos"]), self.fexpr(sc, ctx, 1)[0])
+            values = [_name(b), _bin(_bin(_num(0.5), "*", _name(a)), "+", s)]
+            targets = [a, b]
+        elif form == "parallel":
+            values = [self.rhs(sc, ctx), self.rhs(sc, ctx)]
+            targets = [a, b]
+        else:
+            c = ch.pick([f for f in sc.floats if f not in (a, b)])
+            values = [_name(b), _name(c), _bin(_name(a), "*", self.bounded1(sc, ctx))]
+            targets = [a, b, c]
+        return [ast.Assign([ast.Tuple([_store(t) for t in targets], ast.Store())],
+                           ast.Tuple(values, ast.Load()))]
+
+    def s_if(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        n_elif = ch.weighted([(3, 0), (2, 1), (1, 2)])
+        has_else = ch.chance(50)
+        inner = ctx.enter(branch=True)
+        tests = [self.cond(sc, ctx) for _ in range(1 + n_elif)]
+        bodies = [self.block(sc.child(), inner, 1, self.p.max_inner) for _ in tests]
+        orelse = self.block(sc.child(), inner, 1, self.p.max_inner) if has_else else []
+        self.feat("if")
+        if n_elif:
+            self.feat("elif")
+        if has_else:
+            self.feat("else")
+        for t, b in reversed(list(zip(tests, bodies))):
+            orelse = [ast.If(t, b, orelse)]
+        return orelse
+
+    def int_bounds(self, sc: _Scope, for_stop: bool) -> list[tuple[ast.expr, int, int, str]]:
+        """Candidate range bounds: (expression, lowest value, highest value, what)."""
+        out = [(_num(c), c, c, "const") for c in range(0, 6)]
+        if for_stop:
+            out.append((_num(-1), -1, -1, "const"))
+        for name, lo, hi in sc.ints:
+            what = "param" if name in ("n", "m") else "outer"
+            out.append((_name(name), lo, hi, what))
+            out.append((_bin(_name(name), "+", _num(1)), lo + 1, hi + 1, what))
+        return out
+
+    def s_for(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        opts = [(3, "stop"), (2, "start_stop"), (2, "step"), (2, "down")]
+        if sc.arrays:
+            opts += [(1, "iter"), (1, "enumerate")]
+        form = ch.weighted(opts)
+        inner = sc.child()
+        if form in ("iter", "enumerate"):
+            trips = self.L
+            if ctx.mult * trips > self.p.max_trips:
+                return self.s_assign(sc, ctx)
+            arr = ch.pick(sc.arrays)
+            el = self.fresh("elem")
+            inner.floats.append(el)
+            if form == "iter":
+                target, it = _store(el), _name(arr)
+                self.feat("for_in_array")
+            else:
+                var = self.fresh("loop")
+                inner.ints.append((var, 0, self.L - 1))
+                target = ast.Tuple([_store(var), _store(el)], ast.Store())
+                it = _call("enumerate", _name(arr))
+                self.feat("for_enumerate")
+        else:
+            starts = self.int_bounds(sc, False)
+            stops = self.int_bounds(sc, True)
+            step = 1
+            if form == "stop":
+                start, stop = (_num(0), 0, 0, "const"), ch.pick(stops[1:])
+            elif form in ("start_stop", "step"):
+                start, stop = ch.pick(starts), ch.pick(stops)
+                if form == "step":
+                    step = ch.integer(2, 3)
+            else:
+                start, stop = ch.pick(starts), ch.pick(stops)
+                step = -ch.integer(1, 2)
+            if step > 0:
+                span_hi, span_lo = stop[2] - start[1], stop[1] - start[2]
+                var_lo, var_hi = start[1], stop[2] - 1
+            else:
+                span_hi, span_lo = start[2] - stop[1], start[1] - stop[2]
+                var_lo, var_hi = stop[1] + 1, start[2]
+            trips = max(0, -(-span_hi // abs(step)))
+            if ctx.mult * max(trips, 1) > self.p.max_trips:
+                if ctx.mult * 2 > self.p.max_trips:
+                    return self.s_assign(sc, ctx)
+                start, stop, step = (_num(0), 0, 0, "const"), (_num(2), 2, 2, "const"), 1
+                trips, span_lo, var_lo, var_hi = 2, 2, 0, 1
+            args = [stop[0]] if (start[3] == "const" and start[1] == 0 and step == 1) \
+                else [start[0], stop[0]] + ([_num(step)] if step != 1 else [])
+            var = self.fresh("loop")
+            inner.ints.append((var, max(0, var_lo), max(0, var_lo, var_hi)))
+            target, it = _store(var), _call("range", *args)
+            kinds = {start[3], stop[3]}
+            self.feat("for_" + ("param" if "param" in kinds else "outer" if "outer" in kinds
+                                else "const"))
+            if step > 1:
+                self.feat("for_step")
+            if step < 0:
+                self.feat("for_negstep")
+            if span_lo <= 0:
+                self.feat("for_maybe_zero_trip")
+        ictx = ctx.enter(mult=ctx.mult * max(trips, 1), loop="for", loops=ctx.loops + 1)
+        self.peak = max(self.peak, ictx.mult)
+        if ctx.loops:
+            self.feat("nested_loop")
+        body = self.block(inner, ictx, 1, self.p.max_inner)
+        return [ast.For(target, it, body, [])]
+
+    def s_while(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        k = ch.integer(1, 6)
+        while k > 1 and ctx.mult * k > self.p.max_trips:
+            k -= 1
+        if ctx.mult * k > self.p.max_trips:
+            return self.s_assign(sc, ctx)
+        cnt = self.fresh("count")
+        inner = sc.child()
+        ictx = ctx.enter(mult=ctx.mult * k, loop="while", loops=ctx.loops + 1)
+        self.peak = max(self.peak, ictx.mult)
+        form = ch.weighted([(3, "and"), (1, "and_rev"), (2, "break")])
+        data = self.cond(sc, ctx)
+        limit = _cmp(_name(cnt), "<", _num(k))
+        body: list[ast.stmt] = [_aug(_store(cnt), "+", _num(1))]
+        inner.ints.append((cnt, 1, k))
+        if form == "and":
+            test = ast.BoolOp(ast.And(), [limit, data])
+        elif form == "and_rev":
+            test = ast.BoolOp(ast.And(), [data, limit])
+        else:
+            test = limit
+            body.append(ast.If(self.cond(inner, ictx), [ast.Break()], []))
+            self.feat("break")
+        self.feat("while")
+        body += self.block(inner, ictx, 1, self.p.max_inner)
+        return [_assign(cnt, _num(0)), ast.While(test, body, [])]
+
+    def s_jump(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        kind = ch.pick(["break", "continue"])
+        self.feat(kind)
+        inner = ctx.enter(branch=True)
+        test = self.cond(sc, ctx)
+        pre = self.block(sc.child(), inner, 0, 1)
+        return [ast.If(test, pre + [ast.Break() if kind == "break" else ast.Continue()], [])]
+
+    def s_return(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        inner = ctx.enter(branch=True)
+        test = self.cond(sc, ctx)
+        isc = sc.child()
+        pre = self.block(isc, inner, 0, 1)
+        if ctx.fn == "tuple":
+            value = ast.Tuple([self.rhs(isc, ctx), self.rhs(isc, ctx)], ast.Load())
+        else:
+            value = self.rhs(isc, ctx)
+        self.feat("return_early")
+        if ctx.loops:
+            self.feat("return_in_loop")
+        if ctx.loops >= 2:
+            self.feat("return_in_nested_loops")
+        return [ast.If(test, pre + [ast.Return(value)], [])]
+
+    def index(self, sc: _Scope, simple: bool = False) -> ast.expr:
+        """An index expression in range for the program's arrays; ``simple``: at most one
+        operation (a constant, ``i`` or ``i % m``)."""
+        ch = self.ch
+        L = self.L
+        m = _name(self.len_name)
+        ints = [(n, lo, hi) for n, lo, hi in sc.ints if n != "m"]
+        opts = [(2, "const")]
+        if ints:
+            opts.append((4, "var"))
+            if not simple:
+                opts += [(2, "shift"), (1, "two"), (1, "neg"), (1, "rev"), (1, "min")]
+        form = ch.weighted(opts)
+        if form == "const":
+            k = ch.integer(-L, L - 1)
+            if k < 0:
+                self.feat("index_negative")
+            return _num(k)
+        name, lo, hi = ch.pick(ints)
+        i = _name(name)
+        self.feat("index_computed")
+        if form == "var":
+            if 0 <= lo and hi < L:
+                return i
+            return _bin(i, "%", m)
+        if form == "shift":
+            return _bin(_bin(i, "+", _num(ch.integer(1, 3))), "%", m)
+        if form == "two":
+            other = ch.pick(ints)[0]
+            return _bin(_bin(i, "+", _name(other)), "%", m)
+        if form == "neg":
+            self.feat("index_negative")
+            return _bin(_num(-1), "-", _bin(i, "%", m))
+        if form == "rev":
+            return _bin(_bin(m, "-", _num(1)), "-", _bin(i, "%", m))
+        self.feat("min")
+        return _call("min", i, _bin(m, "-", _num(1)))
+
+    def s_write(self, sc: _Scope, ctx: _Ctx, index: ast.expr | None = None) -> list[ast.stmt]:
+        ch = self.ch
+        w = ch.pick(sc.work)
+        form = ch.weighted([(3, "set"), (3, "add"), (1, "mul"), (2, "mix")])
+        simple = form in ("add", "mul") and "aug_write_index" in self.p.avoid
+        idx = index if index is not None else self.index(sc, simple=simple)
+        if w in ("u", "v"):
+            self.feat("param_write")
+        self.feat("elem_write", "elem_" + form)
+        if ctx.loops:
+            self.feat("elem_write_in_loop")
+        if form == "set":
+            return [ast.Assign([_sub(w, idx, True)], self.rhs(sc, ctx))]
+        if form == "add":
+            term = _bin(_num(self.incr(ctx)), "*", self.rhs(sc, ctx))
+            return [_aug(_sub(w, idx, True), ch.pick(["+", "-"]), term)]
+        if form == "mul":
+            return [_aug(_sub(w, idx, True), "*", self.bounded1(sc, ctx))]
+        other = _sub(w, self.index(sc))
+        s = _call("math." + ch.pick(["tanh", "sin", "cos"]), self.fexpr(sc, ctx, 1)[0])
+        value = _bin(_bin(_num(0.5), "*", other), "+", _bin(_num(0.5), "*", s))
+        return [ast.Assign([_sub(w, idx, True)], value)]
+
+    def s_new_work(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        rebind = [w for w in sc.work if w not in ("u", "v", "buf")]
+        if rebind and ch.chance(30):
+            name = ch.pick(rebind)
+            self.feat("array_rebind")
+        else:
+            name = self.fresh("work")
+        src = ch.pick([a for a in sc.arrays if a not in sc.temps] or sc.arrays)
+        if "inactive_work_array" in self.p.avoid:   # copies of (active) arrays only
+            form = ch.weighted([(3, "copy"), (1, "np_copy"), (1, "scaled")])
+        else:
+            form = ch.weighted([(3, "zeros"), (3, "copy"), (1, "zeros_like"), (1, "np_copy"),
+                                (1, "ones"), (1, "scaled")])
+        m = _name(self.len_name)
+        value = {"zeros": lambda: _call("np.zeros", m),
+                 "copy": lambda: ast.Call(ast.Attribute(_name(src), "copy", ast.Load()), [], []),
+                 "zeros_like": lambda: _call("np.zeros_like", _name(src)),
+                 "np_copy": lambda: _call("np.copy", _name(src)),
+                 "ones": lambda: _call("np.ones", m),
+                 "scaled": lambda: _bin(_name(src), "*", _num(ch.integer(1, 9) / 10))}[form]()
+        self.feat("work_" + form)
+        if ctx.loops:
+            self.feat("work_in_loop")
+        if name not in sc.work:
+            sc.work.append(name)
+            sc.arrays.append(name)
+        return [_assign(name, value)]
+
+    def s_arr_assign(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        e, b = self.aexpr(sc, ctx, ch.integer(1, 2))
+        if isinstance(e, ast.Name) or b > VB:
+            e = _call("np.tanh", e)
+            self.feat("np_tanh")
+        if sc.temps and ch.chance(40):
+            name = ch.pick(sc.temps)
+            self.feat("array_rebind")
+        else:
+            name = self.fresh("temp")
+        stmt = _assign(name, e)
+        if name not in sc.temps:
+            sc.temps.append(name)
+            sc.arrays.append(name)
+        return [stmt]
+
+    def s_call_writer(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        h = self.ch.pick(self.callable_helpers(sc, ctx, ("writer",)))
+        self.peak = max(self.peak, ctx.mult * h.cost)
+        self.feat("helper_writer")
+        w = self.ch.pick([w for w in sc.work])
+        return [ast.Expr(self.call_args(h, sc, ctx, array_arg=w))]
+
+    def s_call_tuple(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        h = ch.pick(self.callable_helpers(sc, ctx, ("tuple",)))
+        self.peak = max(self.peak, ctx.mult * h.cost)
+        call = self.call_args(h, sc, ctx)
+        targets = []
+        for _ in range(2):
+            if sc.floats and ch.chance(50):
+                t = ch.pick(sc.floats)
+                if t in targets:
+                    t = self.fresh("float")
+            else:
+                t = self.fresh("float")
+            targets.append(t)
+        for t in targets:
+            if t not in sc.floats:
+                sc.floats.append(t)
+        self.feat("helper_tuple")
+        return [ast.Assign([ast.Tuple([_store(t) for t in targets], ast.Store())], call)]
+
+    # conditions and expressions ------------------------------------------------------------
+
+    def cond(self, sc: _Scope, ctx: _Ctx, depth: int = 0) -> ast.expr:
+        ch = self.ch
+        ints = [(n, lo, hi) for n, lo, hi in sc.ints]
+        opts = [(6, "const"), (2, "expr")]
+        if ints:
+            opts.append((2, "int"))
+        opts.append((1, "chain"))
+        if depth == 0:
+            opts += [(1, "bool"), (1, "not")]
+        form = ch.weighted(opts)
+        if form != "int":
+            self.feat("cond_data")
+        if form == "const":
+            e = self.fexpr(sc, ctx, ch.integer(0, 2))[0]
+            if sc.floats and not any(isinstance(nd, ast.Name) for nd in ast.walk(e)) \
+                    and not ch.chance(10):
+                e = _bin(e, "+", _name(ch.pick(sc.floats)))
+            return _cmp(e, ch.pick(["<", ">", "<=", ">="]), _num(ch.integer(-80, 80) / 100))
+        if form == "expr":
+            return _cmp(self.fexpr(sc, ctx, 1)[0], ch.pick(["<", ">"]), self.fexpr(sc, ctx, 1)[0])
+        if form == "int":
+            self.feat("cond_int")
+            name, lo, hi = ch.pick(ints)
+            sub = ch.pick(["mod", "lt", "eq", "gt_other"])
+            if sub == "mod":
+                return _cmp(_bin(_name(name), "%", _num(2)), "==", _num(ch.integer(0, 1)))
+            if sub == "lt":
+                return _cmp(_name(name), "<", _num(ch.integer(lo, hi + 1)))
+            if sub == "eq":
+                return _cmp(_name(name), "==", _num(ch.integer(lo, hi)))
+            return _cmp(_name(name), ">", _name(ch.pick(ints)[0]))
+        if form == "chain":
+            self.feat("cond_chain")
+            lo = ch.integer(-90, 30) / 100
+            hi = lo + ch.integer(20, 120) / 100
+            e = self.fexpr(sc, ctx, 1)[0]
+            return ast.Compare(_num(lo), [ast.Lt(), ast.Lt()], [e, _num(_round(hi))])
+        if form == "bool":
+            self.feat("cond_bool")
+            op = ch.pick([ast.And(), ast.Or()])
+            return ast.BoolOp(op, [self.cond(sc, ctx, 1), self.cond(sc, ctx, 1)])
+        self.feat("cond_not")
+        return ast.UnaryOp(ast.Not(), self.cond(sc, ctx, 1))
+
+    def squash(self, node, bound, limit=VB):
+        if bound <= limit:
+            return node, bound
+        ch = self.ch
+        form = ch.weighted([(3, "tanh"), (2, "sin"), (1, "scaled"), (1, "ratio")])
+        if form == "ratio" and _size(node) > 8:
+            form = "tanh"
+        if form == "tanh":
+            self.feat("math_tanh")
+            return _call("math.tanh", node), 1.0
+        if form == "sin":
+            self.feat("math_sin")
+            return _call("math.sin", node), 1.0
+        if form == "scaled":
+            self.feat("math_tanh")
+            return _bin(_num(2.0), "*", _call("math.tanh", _bin(_num(0.5), "*", node))), 2.0
+        self.feat("abs")
+        return _bin(node, "/", _bin(_num(1.0), "+", _call("abs", _cp(node)))), 1.0
+
+    def fleaf(self, sc: _Scope, ctx: _Ctx):
+        ch = self.ch
+        opts = [(5, "var"), (2, "const")]
+        ints = [(n, lo, hi) for n, lo, hi in sc.ints]
+        if ints:
+            opts.append((1, "int"))
+        if sc.arrays and self.len_name:
+            opts += [(3, "elem"), (1, "reduce")]
+        scalars = self.callable_helpers(sc, ctx, ("scalar",))
+        if scalars:
+            opts.append((1, "call"))
+        form = ch.weighted(opts)
+        if form == "var" and not sc.floats:
+            form = "const"
+        if form == "var":
+            return _name(ch.pick(sc.floats)), VB
+        if form == "const":
+            v = ch.integer(-200, 200) / 100
+            return _num(v), abs(v)
+        if form == "int":
+            name, lo, hi = ch.pick(ints)
+            c = ch.integer(1, 10) / 10
+            self.feat("int_in_float")
+            return _bin(_num(c), "*", _name(name)), c * max(abs(lo), abs(hi), 1)
+        if form == "elem":
+            self.feat("elem_read")
+            return _sub(ch.pick(sc.arrays), self.index(sc)), VB
+        if form == "reduce":
+            kind = ch.pick(["sum", "dot", "sum_mul"])
+            if kind == "sum":
+                e, b = self.aexpr(sc, ctx, ch.integer(0, 1))
+                self.feat("np_sum")
+                return _call("np.sum", e), self.L * b
+            e1, b1 = self.aexpr(sc, ctx, ch.integer(0, 1))
+            e2, b2 = self.aexpr(sc, ctx, 0)
+            if kind == "dot":
+                self.feat("np_dot")
+                return _call("np.dot", e1, e2), self.L * b1 * b2
+            self.feat("np_sum", "arr_mul")
+            return _call("np.sum", _bin(e1, "*", e2)), self.L * b1 * b2
+        h = ch.pick(scalars)
+        self.peak = max(self.peak, ctx.mult * h.cost)
+        self.feat("helper_scalar")
+        return self.call_args(h, sc, ctx), VB
+
+    def fexpr(self, sc: _Scope, ctx: _Ctx, depth: int):
+        """A float expression and a bound on its absolute value."""
+        ch = self.ch
+        if depth <= 0 or not ch.chance(75):
+            return self.fleaf(sc, ctx)
+        d = depth - 1
+        form = ch.weighted([(4, "add"), (2, "sub"), (4, "mul"), (1, "div"), (1, "neg"),
+                            (2, "sin"), (2, "cos"), (2, "tanh"), (1, "exp"), (1, "log"),
+                            (1, "sqrt"), (1, "pow"), (1, "abs"), (1, "min"), (1, "max"),
+                            (1, "ifexp"), (1, "np"), (1, "atan"), (1, "hypot")])
+        if form in ("add", "sub", "mul"):
+            (e1, b1), (e2, b2) = self.fexpr(sc, ctx, d), self.fexpr(sc, ctx, d)
+            node, b = _bin(e1, {"add": "+", "sub": "-", "mul": "*"}[form], e2), \
+                (b1 * b2 if form == "mul" else b1 + b2)
+        elif form == "div":
+            e1, b1 = self.fexpr(sc, ctx, d)
+            node, b = _bin(e1, "/", self.denominator(sc, ctx)), b1
+            self.feat("div")
+        elif form == "neg":
+            e1, b = self.fexpr(sc, ctx, d)
+            node = ast.UnaryOp(ast.USub(), e1)
+        elif form in ("sin", "cos", "tanh", "atan"):
+            e1, _ = self.fexpr(sc, ctx, d)
+            node, b = _call("math." + form, e1), (1.6 if form == "atan" else 1.0)
+            self.feat("math_" + form)
+        elif form == "exp":
+            e1, _ = self.fexpr(sc, ctx, d)
+            sub = ch.pick(["sin", "gauss", "tanh"])
+            if sub == "gauss" and _size(e1) <= 6:
+                arg = _bin(ast.UnaryOp(ast.USub(), e1), "*", _cp(e1))
+            else:
+                arg = _call("math." + ("sin" if sub == "sin" else "tanh"), e1)
+            node, b = _call("math.exp", arg), math.e
+            self.feat("math_exp")
+        elif form in ("log", "sqrt"):
+            e1, b1 = self.fexpr(sc, ctx, d)
+            if _size(e1) <= 6 and ch.chance(60):
+                arg, ba = _bin(_num(1.0), "+", _bin(e1, "*", _cp(e1))), 1 + b1 * b1
+            else:
+                arg, ba = _bin(_num(2.0), "+", _call("math.sin", e1)), 3.0
+            node = _call("math." + form, arg)
+            b = math.log(ba) if form == "log" else math.sqrt(ba)
+            self.feat("math_" + form)
+        elif form == "pow":
+            e1, b1 = self.fexpr(sc, ctx, d)
+            k = 3 if b1 <= 3 and ch.chance(30) else 2
+            node, b = _bin(e1, "**", _num(k)), b1 ** k
+            self.feat("pow")
+        elif form == "abs":
+            e1, b = self.fexpr(sc, ctx, d)
+            node = _call("abs", e1)
+            self.feat("abs")
+        elif form in ("min", "max"):
+            parts = [self.fexpr(sc, ctx, d) for _ in range(ch.weighted([(3, 2), (1, 3)]))]
+            node, b = _call(form, *[e for e, _ in parts]), max(bb for _, bb in parts)
+            self.feat(form)
+        elif form == "ifexp":
+            (e1, b1), (e2, b2) = self.fexpr(sc, ctx, d), self.fexpr(sc, ctx, d)
+            node, b = ast.IfExp(self.cond(sc, ctx, 1), e1, e2), max(b1, b2)
+            self.feat("ifexp")
+        elif form == "np":
+            e1, _ = self.fexpr(sc, ctx, d)
+            fn = ch.pick(["sin", "cos", "tanh"])
+            node, b = _call("np." + fn, e1), 1.0
+            self.feat("np_scalar")
+        else:  # hypot
+            (e1, b1), (e2, b2) = self.fexpr(sc, ctx, d), self.fexpr(sc, ctx, d)
+            if "hypot_origin" in self.p.avoid:  # never at the origin
+                e2, b2 = _bin(_num(2.0), "+", _call("math.sin", e2)), 3.0
+            node, b = _call("math.hypot", e1, e2), b1 + b2
+            self.feat("math_hypot")
+        if b > WRAP:
+            return self.squash(node, b, WRAP)
+        return node, b
+
+    def aexpr(self, sc: _Scope, ctx: _Ctx, depth: int):
+        """An array expression (length L) and a bound on its elements."""
+        ch = self.ch
+        if depth <= 0 or not ch.chance(70):
+            return _name(ch.pick(sc.arrays)), VB
+        d = depth - 1
+        form = ch.weighted([(3, "add"), (1, "sub"), (3, "mul"), (2, "scale"), (1, "shift"),
+                            (2, "sin"), (2, "tanh"), (1, "cos"), (1, "exp")])
+        if form in ("add", "sub", "mul"):
+            (e1, b1), (e2, b2) = self.aexpr(sc, ctx, d), self.aexpr(sc, ctx, d)
+            node = _bin(e1, {"add": "+", "sub": "-", "mul": "*"}[form], e2)
+            b = b1 * b2 if form == "mul" else b1 + b2
+            self.feat("arr_" + form)
+        elif form == "scale":
+            (e1, b1), (s, bs) = self.aexpr(sc, ctx, d), self.fexpr(sc, ctx, 0)
+            node, b = _bin(s, "*", e1), b1 * bs
+            self.feat("arr_scale")
+        elif form == "shift":
+            (e1, b1), (s, bs) = self.aexpr(sc, ctx, d), self.fexpr(sc, ctx, 0)
+            node, b = _bin(e1, "+", s), b1 + bs
+            self.feat("arr_shift")
+        elif form == "exp":
+            e1, _ = self.aexpr(sc, ctx, d)
+            node, b = _call("np.exp", _call("np.sin", e1)), math.e
+            self.feat("np_exp", "np_sin")
+        else:
+            e1, _ = self.aexpr(sc, ctx, d)
+            node, b = _call("np." + form, e1), 1.0
+            self.feat("np_" + form)
+        if b > WRAP:
+            self.feat("np_tanh")
+            return _call("np.tanh", node), 1.0
+        return node, b
+
+
+def _generate(ch: Chooser, profile: Profile) -> Program:
+    return _Gen(ch, profile).program()
+
+
+def programs(profile: Profile = FAST) -> st.SearchStrategy[Program]:
+    """Hypothesis strategy: random programs (with their evaluation points)."""
+    @st.composite
+    def _programs(draw):
+        return _generate(_HypothesisChooser(draw), profile)
+    return _programs()
+
+
+def random_program(seed: Any, profile: Profile = FULL) -> Program:
+    """The program for ``seed`` (any hashable), drawn with :class:`random.Random`."""
+    return _generate(RandomChooser(random.Random(str(seed))), profile)
+
+
+# ============================================================================ modules
+
+_MODDIR: str | None = None
+_COUNTER = itertools.count()
+
+
+def _moddir() -> str:
+    global _MODDIR
+    if _MODDIR is None:
+        _MODDIR = tempfile.mkdtemp(prefix="srcgrad_fuzz_modules_")
+        atexit.register(shutil.rmtree, _MODDIR, True)
+    return _MODDIR
+
+
+def load_module(source: str):
+    """Write ``source`` to a fresh .py file and import it (srcgrad reads source files)."""
+    name = f"fuzzmod_{os.getpid()}_{next(_COUNTER)}"
+    path = os.path.join(_moddir(), name + ".py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def unload_module(module) -> None:
+    sys.modules.pop(module.__name__, None)
+
+
+# ============================================================================ oracles
+
+class _Instrument(ast.NodeTransformer):
+    """Records every branch decision and every min/max/abs choice (see :class:`Traced`)."""
+
+    def _test(self, node):
+        self.generic_visit(node)
+        node.test = ast.Call(_name("_rec"), [node.test], [])
+        return node
+
+    visit_If = visit_IfExp = _test
+
+    def visit_While(self, node):
+        self._test(node)
+        node.body.insert(0, ast.Expr(ast.Call(_name("_tick"), [], [])))
+        return node
+
+    def visit_For(self, node):
+        self.generic_visit(node)
+        node.body.insert(0, ast.Expr(ast.Call(_name("_tick"), [], [])))
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        fn = node.func
+        if isinstance(fn, ast.Name) and fn.id in ("min", "max", "abs"):
+            node.func = _name("_" + fn.id)
+        elif isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) \
+                and fn.value.id in ("math", "np") and fn.attr in _SINGULAR:
+            node.args.insert(0, ast.Constant(fn.attr))
+            node.args.insert(0, fn)
+            node.func = _name("_singular")
+        return node
+
+
+#: functions whose derivative is infinite or undefined where these are true of the arguments
+_SINGULAR = {
+    "sqrt": lambda x: np.any(np.asarray(x) == 0),
+    "hypot": lambda *a: np.any(np.all([np.asarray(v) == 0 for v in a], axis=0)),
+}
+
+
+class IterationLimit(Exception):
+    """A traced program ran more loop iterations than its limit (it may not terminate)."""
+
+
+class Traced:
+    """An instrumented copy of a program: ``traced(args) -> (value, decisions)``, where
+    ``decisions`` lists every ``if``/``while``/``a if c else b`` test outcome and every
+    ``min``/``max``/``abs`` choice (ties and zeros marked). Same arithmetic as the plain
+    function, so the same values. ``iterations`` counts loop iterations of the last call;
+    more than ``limit`` raise :class:`IterationLimit`. ``singular`` names the functions the
+    last call evaluated where their derivative is infinite or undefined (``sqrt`` at 0,
+    ``hypot`` at the origin): there, a NaN or infinite gradient can be the convention."""
+
+    def __init__(self, source: str, entry: str, limit: int = 100_000) -> None:
+        tree = _Instrument().visit(ast.parse(source))
+        ast.fix_missing_locations(tree)
+        trace: list = []
+        ticks = [0]
+        singular: set = set()
+        self._trace, self._ticks, self._singular = trace, ticks, singular
+
+        def _rec(c):
+            b = bool(c)
+            trace.append(b)
+            return b
+
+        def _pick(fn, args):
+            r = fn(*args)
+            k = next(i for i, a in enumerate(args) if a is r)
+            tie = sum(1 for a in args if a == r) > 1
+            trace.append((fn.__name__, k, tie))
+            return r
+
+        def _abs(x):
+            trace.append(("abs", np.sign(x).tolist()))
+            return abs(x)
+
+        def _singular(fn, name, *args):
+            if _SINGULAR[name](*args):
+                singular.add(name)
+            return fn(*args)
+
+        def _tick():
+            ticks[0] += 1
+            if ticks[0] > limit:
+                raise IterationLimit(f"more than {limit} loop iterations")
+
+        ns = {"_rec": _rec, "_min": lambda *a: _pick(min, a), "_max": lambda *a: _pick(max, a),
+              "_abs": _abs, "_tick": _tick, "_singular": _singular, "__name__": "fuzz_traced"}
+        exec(compile(tree, "<fuzz-traced>", "exec"), ns)  # noqa: S102 -- our own program
+        self.fn = ns[entry]
+
+    @property
+    def iterations(self) -> int:
+        return self._ticks[0]
+
+    @property
+    def singular(self) -> frozenset:
+        return frozenset(self._singular)
+
+    def __call__(self, args):
+        self._trace.clear()
+        self._singular.clear()
+        self._ticks[0] = 0
+        value = self.fn(*_fresh(args))
+        return float(value), tuple(self._trace)
+
+
+def _fresh(args):
+    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+
+
+def has_inplace_writes(source: str) -> bool:
+    """Does the module assign into a subscript (``w[i] = ...``, ``w[i] += ...``)?"""
+    for node in ast.walk(ast.parse(source)):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AugAssign) else []
+        if any(isinstance(t, ast.Subscript) for t in targets):
+            return True
+    return False
+
+
+def _autograd_fn(source: str, entry: str) -> Callable | None:
+    """The entry function re-run from source with ``math`` and ``np`` backed by autograd."""
+    try:
+        import autograd.numpy as anp
+
+        from .oracles import _math_shim
+    except ImportError:
+        return None
+    shim = _math_shim()
+    if shim is None:
+        return None
+    ns: dict = {"__name__": "fuzz_autograd"}
+    exec(compile(source, "<fuzz-autograd>", "exec"), ns)  # noqa: S102 -- our own program
+    ns["math"] = shim
+    ns["np"] = anp
+    return ns[entry]
+
+
+def autograd_gradient(source: str, entry: str, args, wrt) -> list | None:
+    """autograd's gradient (one entry per ``wrt``), or None if autograd cannot run it."""
+    try:
+        import autograd
+        from autograd.tracer import Box
+    except ImportError:
+        return None
+    fn = _autograd_fn(source, entry)
+    if fn is None:
+        return None
+    out = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i in wrt:
+                g = autograd.grad(fn, i)(*_fresh(args))
+                if isinstance(g, Box):
+                    return None
+                out.append(np.asarray(g, dtype=float))
+    except Exception:  # noqa: BLE001 -- autograd cannot run this program
+        return None
+    return out
+
+
+# ============================================================================ checking
+
+@dataclasses.dataclass
+class Failure:
+    kind: str            # crash | value | gradient | gradient-autograd | structure | mutated
+    detail: str
+    source: str
+    entry: str
+    wrt: tuple
+    point: tuple
+    params: tuple
+    jit: bool
+
+    def describe(self) -> str:
+        return (f"{self.kind} (jit={self.jit}) at {_fmt_args(self.params, self.point)}\n"
+                f"{self.detail}\n--- program ---\n{self.source}")
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: str = "ok"                 # ok | rejected | failed | known | invalid
+    rejection: str | None = None       # grouped message, for rejected programs
+    invalid: str | None = None         # the generated program itself misbehaved
+    failures: list = dataclasses.field(default_factory=list)
+    known: list = dataclasses.field(default_factory=list)     # OPEN_BUGS names recognised
+    points: int = 0                    # points at which srcgrad ran
+    points_fd: int = 0                 # ... with every coordinate checked against FD
+    points_kink: int = 0               # ... with a coordinate skipped as near a kink
+    coords: int = 0
+    coords_checked: int = 0
+    coords_kink: int = 0
+    coords_unstable: int = 0
+    coords_singular: int = 0           # NaN/inf gradient where sqrt(0)/hypot(0, 0) is used
+    points_autograd: int = 0           # points compared with autograd
+    max_fd_err: float = 0.0            # worst |g - fd| / tolerance among passing coordinates
+    max_ag_err: float = 0.0
+    iterations: int = 0                # most loop iterations of one call
+    seconds: float = 0.0
+
+    def report(self) -> str:
+        if self.status == "rejected":
+            return f"rejected: {self.rejection}"
+        if self.status == "invalid":
+            return f"invalid program: {self.invalid}"
+        return "\n\n".join(f.describe() for f in self.failures) or "ok"
+
+
+def rejection_key(exc: BaseException) -> str:
+    """The error's class and first line without file:line:col, for grouping."""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    first = re.sub(r"^\S*:\d+:\d+: ", "", first)
+    first = re.sub(r"\bline \d+\b", "line N", first)
+    return f"{type(exc).__name__}: {first[:160]}"
+
+
+def _coords(args, wrt):
+    out = []
+    for p in wrt:
+        if isinstance(args[p], np.ndarray):
+            out += [(p, j) for j in range(args[p].size)]
+        else:
+            out.append((p, None))
+    return out
+
+
+def _coord_name(params, c) -> str:
+    p, j = c
+    return params[p] if j is None else f"{params[p]}[{j}]"
+
+
+def _get(args, c) -> float:
+    p, j = c
+    return float(args[p] if j is None else args[p].flat[j])
+
+
+def _shifted(args, c, delta):
+    a = _fresh(args)
+    p, j = c
+    if j is None:
+        a[p] = args[p] + delta
+    else:
+        a[p].flat[j] = args[p].flat[j] + delta
+    return a
+
+
+def _flatten(grads, args, wrt) -> list[float]:
+    out = []
+    for g, p in zip(grads, wrt):
+        if isinstance(args[p], np.ndarray):
+            out += [float(v) for v in np.asarray(g, dtype=float).ravel()]
+        else:
+            out.append(float(g))
+    return out
+
+
+def _fd(traced: Traced, args, c, h, trace0):
+    """The 5-point central difference along coordinate c, or None if a stencil point takes
+    other decisions than the centre (a kink, branch boundary or trip-count change)."""
+    vals = []
+    for s in (-2, -1, 1, 2):
+        try:
+            v, tr = traced(_shifted(args, c, s * h))
+        except (ArithmeticError, ValueError, IterationLimit):
+            return None
+
+        if tr != trace0:
+            return None
+        vals.append(v)
+    return (vals[0] - 8.0 * vals[1] + 8.0 * vals[2] - vals[3]) / (12.0 * h)
+
+
+def _step(x: float, rel: float) -> float:
+    h = rel * max(1.0, abs(x))
+    return (x + h) - x
+
+
+def _err(a: float, b: float, atol: float, rtol: float) -> float:
+    """|a - b| measured in units of the tolerance (<= 1 passes)."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
+    return abs(a - b) / (atol + rtol * abs(b))
+
+
+def check_program(prog: Program, jit: bool = False, use_autograd: bool = True,
+                  known: bool = False) -> Outcome:
+    return check_source(prog.source, prog.entry, prog.wrt, prog.points, jit=jit,
+                        use_autograd=use_autograd, params=prog.params, known=known)
+
+
+def check_source(source: str, entry: str, wrt, points, jit: bool = False,
+                 use_autograd: bool = True, params=None, known: bool = False) -> Outcome:
+    """Run srcgrad on ``entry`` of ``source`` at ``points`` and compare with the oracles.
+    ``known``: a crash matching an :data:`OPEN_BUGS` message is recorded in
+    ``Outcome.known`` instead of being a failure."""
+    out = _check(source, entry, wrt, points, jit, use_autograd, params)
+    if known and out.failures:
+        for f in list(out.failures):
+            for name, bug in OPEN_BUGS.items():
+                if bug.crash and f.kind == "crash" and re.search(bug.crash, f.detail):
+                    out.failures.remove(f)
+                    out.known.append(name)
+                    break
+        if not out.failures:
+            out.status = "known"
+    return out
+
+
+def _check(source, entry, wrt, points, jit, use_autograd, params) -> Outcome:
+    with warnings.catch_warnings():
+        # NumPy's "invalid value" warnings from generated code: the numbers are checked
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _check_quietly(source, entry, wrt, points, jit, use_autograd, params)
+
+
+def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Outcome:
+    t0 = time.perf_counter()
+    out = Outcome()
+    wrt = tuple(wrt)
+    try:
+        module = load_module(source)
+        f = getattr(module, entry)
+        traced = Traced(source, entry)
+    except Exception as exc:  # noqa: BLE001
+        out.status, out.invalid = "invalid", f"does not load: {exc!r}"
+        return out
+    params = tuple(params or f.__code__.co_varnames[:f.__code__.co_argcount])
+    ag_ok = use_autograd and not has_inplace_writes(source)
+
+    def fail(kind, detail, point):
+        out.failures.append(Failure(kind, detail, source, entry, wrt, tuple(point), params, jit))
+
+    try:
+        try:
+            vg = srcgrad.value_and_grad(f, wrt=wrt, jit=jit)
+        except InternalError as exc:
+            fail("crash", f"InternalError building the gradient: {exc}", points[0])
+            vg = None
+        except SrcgradError as exc:
+            out.status, out.rejection = "rejected", rejection_key(exc)
+            return out
+        except Exception as exc:  # noqa: BLE001
+            fail("crash", f"{type(exc).__name__} building the gradient: {exc}", points[0])
+            vg = None
+        for args in points if vg is not None else []:
+            # the program itself, instrumented (first: it stops runaway loops) and plain
+            try:
+                v0, trace0 = traced(args)
+                sing0 = traced.singular
+                plain = f(*_fresh(args))
+            except Exception as exc:  # noqa: BLE001
+                out.status, out.invalid = "invalid", f"raises {exc!r} at {args!r}"
+                return out
+            out.iterations = max(out.iterations, traced.iterations)
+            if not (isinstance(plain, (float, np.floating)) and math.isfinite(plain)
+                    and (v0 == plain)):
+                out.status, out.invalid = "invalid", f"value {plain!r} (traced {v0!r})"
+                return out
+            before = _fresh(args)
+            try:
+                value, grads = vg(*args)
+            except InternalError as exc:
+                fail("crash", f"InternalError: {exc}", args)
+                break
+            except SrcgradError as exc:
+                out.status, out.rejection = "rejected", rejection_key(exc)
+                return out
+            except Exception as exc:  # noqa: BLE001
+                what = f"{type(exc).__name__}: {exc}"
+                if not jit and sing0 and isinstance(exc, ArithmeticError):
+                    # uncompiled, 1 / sqrt(0) raises where compiled code gives inf: the
+                    # convention if that value reaches the output (autograd: non-finite)
+                    ag = autograd_gradient(source, entry, args, wrt) if ag_ok else None
+                    a = _flatten(ag, args, wrt) if ag is not None else None
+                    if a is None or not all(map(math.isfinite, a)):
+                        out.points += 1
+                        out.coords_singular += len(_coords(args, wrt))
+                        continue
+                    what += f" (where autograd's gradient is finite: {a!r})"
+                fail("crash", what, args)
+                break
+            out.points += 1
+            if any(isinstance(a, np.ndarray) and not np.array_equal(a, b)
+                   for a, b in zip(args, before)):
+                fail("mutated", "the gradient call changed an array argument", before)
+                args = before
+            if _err(float(value), float(plain), VALUE_ATOL, VALUE_RTOL) > 1:
+                fail("value", f"srcgrad value {float(value)!r} != function value {float(plain)!r}",
+                     args)
+            # structure
+            if not isinstance(grads, tuple) or len(grads) != len(wrt):
+                fail("structure", f"gradient {grads!r} is not a tuple of {len(wrt)}", args)
+                continue
+            bad = [params[p] for g, p in zip(grads, wrt)
+                   if (isinstance(args[p], np.ndarray)
+                       and not (isinstance(g, np.ndarray) and g.shape == args[p].shape))
+                   or (not isinstance(args[p], np.ndarray) and not isinstance(g, float))]
+            if bad:
+                fail("structure", f"gradient entries for {bad} have the wrong type or shape: "
+                     f"{grads!r}", args)
+                continue
+            g = _flatten(grads, args, wrt)
+            coords = _coords(args, wrt)
+            out.coords += len(coords)
+            # autograd (exact: also valid next to kinks), when it can run the program
+            a = None
+            if ag_ok:
+                ag = autograd_gradient(source, entry, args, wrt)
+                a = _flatten(ag, args, wrt) if ag is not None else None
+            # finite differences, away from kinks
+            fds: dict = {}
+            steps: dict = {}
+            for c in coords:
+                h = _step(_get(args, c), FD_REL_STEP)
+                d = _fd(traced, args, c, h, trace0)
+                if d is None:
+                    h = _step(_get(args, c), FD_REL_STEP / 16)
+                    d = _fd(traced, args, c, h, trace0)
+                if d is None:
+                    out.coords_kink += 1
+                    continue
+                fds[c], steps[c] = d, h
+            scale = max([1.0, abs(plain)] + [abs(d) for d in fds.values() if math.isfinite(d)])
+            atol = FD_ATOL * scale
+            kink = len(fds) < len(coords)
+            mismatches = []
+            for k, c in enumerate(coords):
+                if c not in fds:
+                    continue
+                e = _err(g[k], fds[c], atol, FD_RTOL)
+                if e <= 1:
+                    out.coords_checked += 1
+                    out.max_fd_err = max(out.max_fd_err, e)
+                    continue
+                d2 = _fd(traced, args, c, steps[c] / 4, trace0)
+                if d2 is None:
+                    out.coords_kink += 1
+                    kink = True
+                    continue
+                if _err(g[k], d2, atol, FD_RTOL) <= 1:
+                    out.coords_checked += 1
+                    continue
+                if _err(fds[c], d2, atol, FD_RTOL) > 1:
+                    out.coords_unstable += 1
+                    kink = True
+                    continue
+                note = ""
+                if sing0 and not math.isfinite(g[k]):
+                    # sqrt(0), hypot(0, 0) on the way: NaN/inf is the convention if that
+                    # value reaches the output; autograd tells (it does not see dead code)
+                    if a is None or not math.isfinite(a[k]):
+                        out.coords_singular += 1
+                        kink = True
+                        continue
+                    note = f", autograd {a[k]!r} (at {', '.join(sorted(sing0))} of 0)"
+                mismatches.append(f"  d/d{_coord_name(params, c)}: srcgrad {g[k]!r}, "
+                                  f"finite differences {fds[c]!r} (h={steps[c]:.3g}), "
+                                  f"{d2!r} (h/4){note}")
+            if mismatches:
+                fail("gradient", "gradient differs from finite differences:\n"
+                     + "\n".join(mismatches), args)
+            if kink:
+                out.points_kink += 1
+            else:
+                out.points_fd += 1
+            if a is not None:
+                out.points_autograd += 1
+                ascale = max([1.0, abs(plain)] + [abs(v) for v in a if math.isfinite(v)])
+                bad = []
+                for k, c in enumerate(coords):
+                    e = _err(g[k], a[k], AG_ATOL * ascale, AG_RTOL)
+                    if e <= 1:
+                        out.max_ag_err = max(out.max_ag_err, e)
+                    elif sing0 and not math.isfinite(a[k]):
+                        continue    # autograd's own NaN at a singular point
+                    elif c in fds:  # not near a kink (the point may sit on one)
+                        bad.append(f"  d/d{_coord_name(params, c)}: srcgrad {g[k]!r}, "
+                                   f"autograd {a[k]!r}, finite differences {fds[c]!r}")
+                if bad:
+                    fail("gradient-autograd", "gradient differs from autograd:\n"
+                         + "\n".join(bad), args)
+    finally:
+        unload_module(module)
+        out.seconds = time.perf_counter() - t0
+    if out.failures:
+        out.status = "failed"
+    return out
+
+
+# ============================================================================ statistics
+
+@dataclasses.dataclass
+class Stats:
+    programs: int = 0
+    ok: int = 0
+    rejected: Counter = dataclasses.field(default_factory=Counter)
+    rejected_example: dict = dataclasses.field(default_factory=dict)   # message -> index
+    invalid: list = dataclasses.field(default_factory=list)
+    failures: list = dataclasses.field(default_factory=list)     # (index, Failure)
+    known: Counter = dataclasses.field(default_factory=Counter)  # OPEN_BUGS name -> programs
+    points: int = 0
+    points_fd: int = 0
+    points_kink: int = 0
+    points_autograd: int = 0
+    coords: int = 0
+    coords_checked: int = 0
+    coords_kink: int = 0
+    coords_unstable: int = 0
+    coords_singular: int = 0
+    max_fd_err: float = 0.0
+    max_ag_err: float = 0.0
+    max_iterations: int = 0
+    seconds: float = 0.0
+    features: Counter = dataclasses.field(default_factory=Counter)
+
+    def add(self, outcome: Outcome, prog: Program | None = None, index: Any = None) -> None:
+        self.programs += 1
+        if prog is not None:
+            self.features.update(prog.features)
+        if outcome.status == "rejected":
+            self.rejected[outcome.rejection] += 1
+            self.rejected_example.setdefault(outcome.rejection, index)
+        elif outcome.status == "invalid":
+            self.invalid.append((index, outcome.invalid))
+        elif outcome.status == "failed":
+            self.failures += [(index, f) for f in outcome.failures]
+        elif outcome.status == "ok":
+            self.ok += 1
+        self.known.update(set(outcome.known))
+        for k in ("points", "points_fd", "points_kink", "points_autograd", "coords",
+                  "coords_checked", "coords_kink", "coords_unstable", "coords_singular",
+                  "seconds"):
+            setattr(self, k, getattr(self, k) + getattr(outcome, k))
+        self.max_fd_err = max(self.max_fd_err, outcome.max_fd_err)
+        self.max_ag_err = max(self.max_ag_err, outcome.max_ag_err)
+        self.max_iterations = max(self.max_iterations, outcome.iterations)
+
+    def summary(self) -> str:
+        failed_programs = len({i for i, _ in self.failures})
+        lines = [
+            f"programs run:            {self.programs}",
+            f"  all checks passed:     {self.ok}",
+            f"  rejected by srcgrad:   {sum(self.rejected.values())}",
+            f"  failed:                {failed_programs} ({len(self.failures)} failures)",
+            f"  known open-bug crash:  {sum(self.known.values())} "
+            f"({', '.join(f'{k}: {n}' for k, n in self.known.items()) or '-'})",
+            f"  invalid (generator):   {len(self.invalid)}",
+            f"points checked:          {self.points} "
+            f"({self.points_fd} with every coordinate against FD, "
+            f"{self.points_autograd} also against autograd)",
+            f"points skipped near a kink: {self.points_kink} (some coordinate(s) skipped)",
+            f"coordinates: {self.coords}; checked against FD {self.coords_checked}, skipped: "
+            f"near a kink {self.coords_kink}, FD unstable {self.coords_unstable}, "
+            f"NaN at sqrt(0)/hypot(0, 0) as autograd {self.coords_singular}",
+            f"worst passing error / tolerance: FD {self.max_fd_err:.3g}, "
+            f"autograd {self.max_ag_err:.3g}",
+            f"most loop iterations in one call: {self.max_iterations}",
+            f"constructs generated: {len(self.features)} kinds; rarest: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(self.features.items(),
+                                                      key=lambda kv: kv[1])[:6]),
+            f"time in checks: {self.seconds:.1f} s",
+        ]
+        if self.rejected:
+            lines.append("rejections by message:")
+            lines += [f"  {n:5d}  {msg}" + (f" (e.g. program {self.rejected_example[msg]})"
+                                            if self.rejected_example.get(msg) is not None else "")
+                      for msg, n in self.rejected.most_common()]
+        if self.failures:
+            lines.append("failures by kind:")
+            kinds = Counter(f.kind for _, f in self.failures)
+            lines += [f"  {n:5d}  {k}" for k, n in kinds.most_common()]
+        if self.invalid:
+            lines.append("invalid programs (generator bugs):")
+            lines += [f"  {i}: {msg}" for i, msg in self.invalid[:10]]
+        return "\n".join(lines)
+
+
+# ============================================================================ shrinking
+
+def _edit_variants(node) -> list[tuple]:
+    """One-step simplifications applicable at ``node``: delete a statement of one of its
+    blocks, replace a compound statement by its body, replace an expression by a part."""
+    out: list[tuple] = []
+    for field in ("body", "orelse"):
+        lst = getattr(node, field, None)
+        if isinstance(lst, list) and lst and isinstance(lst[0], ast.stmt):
+            for i, s in enumerate(lst):
+                out.append(("del", field, i))
+                if isinstance(s, (ast.If, ast.While, ast.For)):
+                    out.append(("inline", field, i, "body"))
+                    if s.orelse:
+                        out.append(("inline", field, i, "orelse"))
+    if isinstance(node, ast.expr):
+        out += [("expr", k) for k in range(len(_expr_parts(node)))]
+    return out
+
+
+def _expr_parts(node) -> list:
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp) and not isinstance(node.operand, ast.Constant):
+        return [node.operand]
+    if isinstance(node, ast.Call) and node.args:
+        fn = node.func
+        if isinstance(fn, ast.Name) and fn.id in ("min", "max", "abs", "float"):
+            return list(node.args)
+        if isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) \
+                and fn.value.id in ("math", "np") and fn.attr not in ("zeros", "ones"):
+            return list(node.args)
+    if isinstance(node, ast.IfExp):
+        return [node.body, node.orelse]
+    if isinstance(node, ast.BoolOp):
+        return list(node.values)
+    if isinstance(node, ast.Constant) and isinstance(node.value, float) \
+            and node.value not in (0.5, 1.0):
+        return [ast.Constant(0.5), ast.Constant(1.0)]
+    return []
+
+
+def _apply_edit(tree, node, edit) -> bool:
+    if edit[0] == "del":
+        lst = getattr(node, edit[1])
+        del lst[edit[2]]
+        if not lst and edit[1] == "body":
+            lst.append(ast.Pass())
+        return True
+    if edit[0] == "inline":
+        lst = getattr(node, edit[1])
+        lst[edit[2]:edit[2] + 1] = getattr(lst[edit[2]], edit[3])
+        return True
+    return _replace(tree, node, copy.deepcopy(_expr_parts(node)[edit[1]]))
+
+
+def _candidates(source: str):
+    """Sources one simplification away from ``source``, outermost edits first."""
+    n = sum(1 for _ in ast.walk(ast.parse(source)))
+    for k in range(n):
+        node = list(ast.walk(ast.parse(source)))[k]
+        for edit in _edit_variants(node):
+            tree = ast.parse(source)
+            if _apply_edit(tree, list(ast.walk(tree))[k], edit):
+                yield ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def _replace(tree, old, new) -> bool:
+    for node in ast.walk(tree):
+        for field, value in ast.iter_fields(node):
+            if value is old:
+                setattr(node, field, new)
+                return True
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is old:
+                        value[i] = new
+                        return True
+    return False
+
+
+_BUILTINS = {"range", "len", "min", "max", "abs", "enumerate", "float", "int", "math", "np"}
+
+
+class _Undefined(Exception):
+    pass
+
+
+def defines_before_use(source: str) -> bool:
+    """Is every name read somewhere certainly assigned before (conservatively: names
+    assigned in a loop body or in only one branch do not count after it)? Generated
+    programs are; shrinking keeps them so (a read of an undefined name in code that
+    never runs is valid Python, but not a program worth reporting)."""
+    tree = ast.parse(source)
+    glob = set(_BUILTINS) | {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+    def reads(node, defined):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) \
+                    and n.id not in defined and n.id not in glob:
+                raise _Undefined(n.id)
+
+    def targets(t, defined):
+        if isinstance(t, ast.Name):
+            defined.add(t.id)
+        elif isinstance(t, ast.Tuple):
+            for e in t.elts:
+                targets(e, defined)
+        else:
+            reads(t, defined)
+
+    def block(stmts, defined):
+        defined = set(defined)
+        for s in stmts:
+            if isinstance(s, ast.Assign):
+                reads(s.value, defined)
+                for t in s.targets:
+                    targets(t, defined)
+            elif isinstance(s, ast.AugAssign):
+                reads(s.value, defined)
+                if isinstance(s.target, ast.Name):
+                    reads(ast.Name(s.target.id, ast.Load()), defined)
+                else:
+                    reads(s.target, defined)
+            elif isinstance(s, (ast.Expr, ast.Return)):
+                if s.value is not None:
+                    reads(s.value, defined)
+            elif isinstance(s, ast.If):
+                reads(s.test, defined)
+                defined = block(s.body, defined) & block(s.orelse, defined)
+            elif isinstance(s, ast.For):
+                reads(s.iter, defined)
+                inner = set(defined)
+                targets(s.target, inner)
+                block(s.body, inner)
+            elif isinstance(s, ast.While):
+                reads(s.test, defined)
+                block(s.body, defined)
+        return defined
+
+    try:
+        for fn in tree.body:
+            if isinstance(fn, ast.FunctionDef):
+                reads(ast.Tuple(fn.args.defaults, ast.Load()), set())
+                block(fn.body, {a.arg for a in fn.args.args})
+    except _Undefined:
+        return False
+    return True
+
+
+def failure_signature(f: Failure) -> str:
+    """What a shrunk program must still show: the failure kind, and for a crash the
+    exception (and srcgrad stage) it raises."""
+    if f.kind == "crash":
+        return f"crash: {f.detail[:90]}"
+    return f.kind
+
+
+def shrink_program(failure: Failure, budget: float = 120.0) -> str:
+    """Greedy AST reduction of a failing program: repeatedly remove statements, replace
+    ``if``/``while``/``for`` by their bodies and expressions by a part of them, keeping
+    each step that still fails the same way (:func:`failure_signature`) at the failure's
+    point with the same ``jit``. Returns the smallest source found within ``budget`` s."""
+    sig = failure_signature(failure)
+
+    def still_fails(src: str) -> bool:
+        if not defines_before_use(src):
+            return False
+        try:
+            o = check_source(src, failure.entry, failure.wrt, [failure.point], jit=failure.jit,
+                             params=failure.params)
+        except Exception:  # noqa: BLE001
+            return False
+        return any(failure_signature(f) == sig for f in o.failures)
+
+    deadline = time.monotonic() + budget
+    best = failure.source
+    seen = {best}
+    improved = True
+    while improved and time.monotonic() < deadline:
+        improved = False
+        for cand in _candidates(best):
+            if time.monotonic() > deadline:
+                break
+            if cand in seen or len(cand) >= len(best):
+                continue
+            seen.add(cand)
+            if still_fails(cand):
+                best, improved = cand, True
+                break
+    return best

@@ -1,0 +1,404 @@
+"""Differential fuzzing of srcgrad: never a silently wrong gradient.
+
+Random programs in srcgrad's language (tests/progfuzz.py: loops with constant, parameter
+and zero-trip bounds and other steps, data-dependent ``while`` exits, ``if``/``elif``/
+``else``, ``break``/``continue``/early ``return``, swaps, augmented assignment, element
+reads and in-place writes, math/NumPy calls, helper functions with keywords and
+defaults) are differentiated by srcgrad and checked against finite differences (away from
+kinks, found by recording every branch decision) and autograd.
+
+* fast tier (default run): ``FAST_EXAMPLES`` derandomized hypothesis programs, ``jit=False``;
+* slow tier (``-m slow``): ``SLOW_EXAMPLES`` programs compiled with Numba;
+* regressions: every bug the fuzzer found, as a minimal program, with ``jit=False`` and
+  ``jit=True``, against finite differences; open bugs are ``xfail(strict=True)``;
+* on demand: ``python -m tests.fuzz_run --programs 2000 [--jit]``.
+
+While a bug is open (``progfuzz.OPEN_BUGS``) the tiers steer the generator around its
+construct, or recognise its crash, so that they keep finding *other* bugs. When srcgrad
+fixes one, its regression test XPASSes (a strict failure): delete the ``OPEN_BUGS`` entry
+and the regression's ``open_bug`` together.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import srcgrad
+
+from . import progfuzz as pf
+from .oracles_np import assert_allclose_grads, fd_grad_array
+
+FAST_EXAMPLES = 220
+SLOW_EXAMPLES = 48
+
+_SETTINGS = dict(derandomize=True, deadline=None, database=None, print_blob=False,
+                 suppress_health_check=list(HealthCheck))
+
+
+def _report(capsys, title: str, stats: pf.Stats) -> None:
+    """Print the tier's counts (rejections are gaps in the language, not failures)."""
+    with capsys.disabled():
+        print(f"\n--- {title}\n{stats.summary()}")
+
+
+def _fuzz(profile: pf.Profile, examples: int, jit: bool) -> pf.Stats:
+    stats = pf.Stats()
+
+    @settings(max_examples=examples, **_SETTINGS)
+    @given(prog=pf.programs(profile.avoiding_open_bugs()))
+    def run(prog):
+        outcome = pf.check_program(prog, jit=jit, known=True)
+        stats.add(outcome, prog)
+        assert outcome.status != "invalid", \
+            f"the generator made a bad program ({outcome.invalid}):\n{prog!r}"
+        assert not outcome.failures, f"{outcome.report()}\n\nprogram: {prog!r}"
+
+    run()
+    return stats
+
+
+def _check_health(stats: pf.Stats, examples: int) -> None:
+    """The tier really tested something: most programs accepted, most coordinates compared."""
+    assert stats.programs >= examples
+    assert sum(stats.rejected.values()) <= 0.1 * stats.programs, stats.summary()
+    assert stats.coords_checked >= 0.8 * stats.coords, stats.summary()
+    assert stats.points_autograd >= 0.3 * stats.points, stats.summary()
+
+
+def test_fuzz_fast(capsys):
+    """FAST_EXAMPLES random programs, jit=False: value and gradient against the oracles."""
+    stats = _fuzz(pf.FAST, FAST_EXAMPLES, jit=False)
+    _report(capsys, f"fuzz, fast tier ({FAST_EXAMPLES} programs, jit=False)", stats)
+    _check_health(stats, FAST_EXAMPLES)
+
+
+@pytest.mark.slow
+def test_fuzz_jit(capsys):
+    """SLOW_EXAMPLES random programs compiled with Numba (about 1-5 s each)."""
+    stats = _fuzz(pf.JIT, SLOW_EXAMPLES, jit=True)
+    _report(capsys, f"fuzz, slow tier ({SLOW_EXAMPLES} programs, jit=True)", stats)
+    _check_health(stats, SLOW_EXAMPLES)
+
+
+# ============================================================================ the generator
+
+EXPECTED_FEATURES = {
+    "array_param", "for_const", "for_param", "for_outer", "for_step", "for_negstep",
+    "for_maybe_zero_trip", "nested_loop", "for_in_array", "for_enumerate", "while", "if",
+    "elif", "else", "break", "continue", "return_early", "return_in_loop",
+    "return_in_nested_loops", "swap", "aug_add", "aug_mul", "aug_div", "aug_relax",
+    "param_reassign", "loop_var_rebind", "elem_read", "index_computed", "index_negative",
+    "elem_write", "elem_set", "elem_add", "elem_mul", "elem_mix", "elem_write_in_loop",
+    "param_write", "work_zeros", "work_copy", "work_zeros_like", "work_np_copy", "work_ones",
+    "work_scaled", "work_in_loop", "array_rebind", "math_sin", "math_cos", "math_tanh",
+    "math_exp", "math_log", "math_sqrt", "math_atan", "math_hypot", "pow", "div", "abs", "min",
+    "max", "ifexp", "np_scalar", "np_sum", "np_dot", "np_sin", "np_tanh", "np_cos", "np_exp",
+    "arr_add", "arr_mul", "arr_scale", "arr_shift", "int_in_float", "cond_data", "cond_int",
+    "cond_chain", "cond_bool", "cond_not", "helper_scalar", "helper_writer", "helper_tuple",
+    "helper_kw", "helper_default", "helper_in_loop", "helper_in_branch",
+    "helper_calls_helper",
+}
+
+
+def _composite_aug_index(source: str) -> bool:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Subscript):
+            idx = node.target.slice
+            if sum(isinstance(n, (ast.BinOp, ast.Call, ast.UnaryOp)) for n in ast.walk(idx)) > 1:
+                return True
+    return False
+
+
+def test_generator_covers_the_language_and_behaves():
+    """Without srcgrad: the generated programs use every construct the issue lists, run in
+    plain Python at their points (finite float values, bounded loops), and
+    ``Profile.avoid`` really leaves out its construct."""
+    features: set = set()
+    for i in range(300):
+        profile = pf.FULL if i % 2 else pf.FAST
+        prog = pf.random_program(f"coverage:{i}", profile)
+        features |= prog.features
+        traced = pf.Traced(prog.source, prog.entry)
+        for point in prog.points:
+            value, _ = traced(point)
+            assert np.isfinite(value), prog
+            assert traced.iterations <= 10_000, prog
+    missing = EXPECTED_FEATURES - features
+    assert not missing, f"never generated: {sorted(missing)}"
+    avoid = {"aug_write_index": _composite_aug_index,
+             "inactive_work_array": lambda src: any(f"np.{k}(" in src for k in
+                                                    ("zeros", "ones", "zeros_like")),
+             "hypot_origin": lambda src: "math.hypot(" in src and not all(
+                 isinstance(n.args[1], ast.BinOp) for n in ast.walk(ast.parse(src))
+                 if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "hypot")}
+    plain = [pf.random_program(f"avoid:{i}", pf.FULL).source for i in range(300)]
+    avoiding = dataclasses.replace(pf.FULL, avoid=frozenset(avoid))
+    careful = [pf.random_program(f"avoid:{i}", avoiding).source for i in range(300)]
+    for name, uses in avoid.items():
+        assert any(map(uses, plain)), f"{name}: never generated"
+        assert not any(map(uses, careful)), f"{name}: generated although avoided"
+
+
+def test_open_bugs_have_strict_xfail_regressions():
+    """Every open bug has a regression program (run as a strict xfail) and vice versa."""
+    open_cases = {c.open_bug for c in REGRESSIONS if c.open_bug}
+    assert open_cases == set(pf.OPEN_BUGS), (open_cases, set(pf.OPEN_BUGS))
+
+
+def test_oracle_flags_a_wrong_gradient(monkeypatch):
+    """The checker itself: a program whose srcgrad gradient is known to be right passes;
+    a wrong 'gradient' (monkeypatched value_and_grad) is a failure, not a skip."""
+    source = "import math\n\ndef f(x, y):\n    return math.sin(x) * y + x * x\n"
+    ok = pf.check_source(source, "f", (0, 1), [(0.3, -0.7), (1.1, 0.4)])
+    assert ok.status == "ok" and ok.coords_checked == 4 and ok.points_autograd == 2, ok
+
+    real = srcgrad.value_and_grad
+
+    def wrong(fn, wrt=0, jit=True):
+        vg = real(fn, wrt=wrt, jit=jit)
+        return lambda *a: (lambda v, g: (v, (g[0] * 1.001, g[1])))(*vg(*a))
+
+    monkeypatch.setattr(srcgrad, "value_and_grad", wrong)
+    bad = pf.check_source(source, "f", (0, 1), [(0.3, -0.7)])
+    assert bad.status == "failed"
+    assert {f.kind for f in bad.failures} == {"gradient", "gradient-autograd"}
+
+
+def test_oracle_skips_kinks():
+    """Finite differences across a branch boundary are never used: at x = 0 of abs(x) and
+    of ``if x > 0`` the coordinate is skipped as near a kink, not failed."""
+    source = ("def f(x, y):\n    if x > 0.0:\n        y = y * 2.0\n"
+              "    return abs(x) + y * x\n")
+    out = pf.check_source(source, "f", (0, 1), [(0.0, 0.5)])
+    assert out.status == "ok" and out.coords_kink == 1 and out.coords_checked == 1, out
+
+
+def test_oracle_singular_points():
+    """A NaN gradient where sqrt(0) or hypot(0, 0) reaches the output is the convention (and
+    autograd's): skipped, not failed. The same NaN from a value that never reaches the
+    output is a failure: autograd shows the gradient is finite."""
+    live = "import math\n\ndef f(x):\n    return x + 0.5 * math.hypot(x, x)\n"
+    out = pf.check_source(live, "f", (0,), [(0.0,), (0.3,)])
+    assert out.status == "ok" and out.coords_singular == 1 and out.coords_checked == 1, out
+    dead = "import math\n\ndef f(x):\n    y = math.hypot(x, x)\n    y = x\n    return y\n"
+    out = pf.check_source(dead, "f", (0,), [(0.0,)], jit=True)
+    if out.status == "ok":
+        pytest.skip("srcgrad no longer differentiates dead values (nothing to flag)")
+    assert out.status == "failed" and out.failures[0].kind == "gradient", out
+
+
+# ============================================================================ regressions
+
+@dataclasses.dataclass(frozen=True)
+class Regression:
+    """A program the fuzzer found srcgrad wrong on, shrunk (by hand, from the fuzzer's
+    shrunk program), with a point away from every branch boundary."""
+
+    name: str
+    source: str
+    args: tuple
+    wrt: tuple
+    what: str                      # what was wrong, and the fix
+    open_bug: str | None = None    # progfuzz.OPEN_BUGS key while srcgrad is still wrong
+    jit: tuple = (False, True)
+    wrong_with: tuple = (False, True)   # the jit values the open bug affects
+
+
+_U = np.array([0.5, -1.0, 2.0])
+
+REGRESSIONS = [
+    Regression("aug_write_reversed_index", """
+import numpy as np
+
+def f(x, u):
+    m = len(u)
+    w = u.copy()
+    for i in range(m):
+        w[m - 1 - i] += x * u[i]
+    return np.dot(w, w)
+""", (0.7, _U), (0, 1),
+        "silently wrong value and gradient (jit=False and True): an augmented element write "
+        "whose index takes more than one operation read and wrote w[m - 1] (the index node, "
+        "shared by the read and the write, was renamed twice); fixed in ee955ba"),
+    Regression("aug_write_mod_index", """
+import numpy as np
+
+def f(x, u):
+    m = len(u)
+    w = np.zeros(m)
+    for i in range(m):
+        w[(i + 1) % m] -= x * u[i]
+    return np.dot(w, u)
+""", (0.7, _U), (0, 1),
+        "IndexError with jit=False (w[i + 1]), and with jit=True a read and write past the "
+        "end of w (Numba does not check bounds); fixed in ee955ba",
+        # compiled, a regression would write past the end of the array: run uncompiled
+        jit=(False,)),
+    Regression("aug_write_min_index_in_branch", """
+import numpy as np
+
+def f(x, u):
+    m = len(u)
+    w = u.copy()
+    if x > 0.0:
+        x = x * 2.0
+    else:
+        for i in range(m):
+            w[min(i, m - 1)] -= 0.5 * w[(i + 1) % m]
+    return np.dot(w, u) * x
+""", (-0.7, _U), (0, 1),
+        "silently wrong value and gradient (w[m - 1] updated instead of w[min(i, m - 1)]); "
+        "fixed in ee955ba"),
+    Regression("aug_write_in_helper", """
+import math
+import numpy as np
+
+def fill(buf, s):
+    m = len(buf)
+    for j in range(m):
+        for k in range(j, 3):
+            buf[k % m] -= s * buf[j]
+
+def f(x, y, u):
+    w = u.copy()
+    fill(w, math.hypot(x, y))
+    return np.dot(w, u)
+""", (0.7, -0.4, _U), (0, 1, 2),
+        "InternalError in stage 'types' (NotDefinedError: a temporary used before it is "
+        "defined) for an augmented element write inside an inlined helper; fixed in ee955ba"),
+    Regression("helper_counter_index", """
+import numpy as np
+
+def h0(buf, p0):
+    m = len(buf)
+    it0 = 0
+    buf[it0 % m] -= p0 * buf[1]
+
+def f(x, u):
+    w = np.ones(len(u))
+    h0(w, np.dot(u, u) * x)
+    return np.dot(w, u)
+""", (0.7, _U), (0, 1),
+        "InternalError in stage 'types' (NotDefinedError), as above; fixed in ee955ba"),
+    Regression("dead_element_read", """
+def f(x, u):
+    z = u[0]
+    z = x * x
+    return z * u[1]
+""", (0.7, _U), (0, 1),
+        "InternalError in stage 'reverse' ('Subscript' object has no attribute 'id') for a "
+        "variable assigned an array element and overwritten before it is read; fixed in "
+        "ee955ba"),
+    Regression("dead_element_read_computed_index", """
+import numpy as np
+
+def f(x, u, n):
+    m = len(u)
+    d = u[n % m]
+    d = np.sum(u * x)
+    return d
+""", (0.7, _U, 4), (0, 1), "the same crash, at a computed index; fixed in ee955ba"),
+    Regression("inactive_array_overwrite", """
+import numpy as np
+
+def f(x):
+    w = np.zeros(2)
+    w[0] = 1.5
+    a = x * x * w[0]
+    w[0] = 2.0
+    return a
+""", (0.7,), (0,),
+        "silently wrong gradient (jit=False and True): f = 1.5 x**2, but srcgrad gave 4 x "
+        "(2.8 instead of 2.1), reading w[0] after the later write: writes into an array that "
+        "depends on no differentiated argument were not undone in the reverse sweep; fixed "
+        "in 31be66e"),
+    Regression("inactive_coefficients_in_loop", """
+import numpy as np
+
+def f(x, u):
+    c = np.ones(len(u))
+    s = 0.0
+    for i in range(len(u)):
+        c[i] = 0.5 * i
+        s += x * x * c[i] + u[i]
+        c[i] = 7.0
+    return s
+""", (0.7, _U), (0, 1),
+        "the same bug in a loop, a coefficient array of constants overwritten after each "
+        "use: d/dx was 29.4 instead of 2.1; fixed in 31be66e"),
+    Regression("constant_branch_loop_with_return", """
+def f(x, y, n):
+    k = 3
+    if k > 2:
+        k = 1
+    else:
+        for j in range(n):
+            return y * x
+    return x * y
+""", (0.3, 0.7, 2), (0, 1),
+        "jit=True: Numba rejects the generated adjoint (UnsupportedError: 'Unsupported "
+        "assignment encountered ... Undefined' at the reverse loop over j), a raw Numba "
+        "error; jit=False is right", open_bug="numba_pruned_loop", wrong_with=(True,)),
+    Regression("dead_hypot_at_origin", """
+import math
+
+def f(x):
+    a = x
+    x *= math.cos(math.hypot(x, x))
+    return a
+""", (0.0,), (0,),
+        "NaN gradient of f(x) = x at x = 0 (jit=False and True): the overwritten x * "
+        "cos(hypot(x, x)) still gets adjoint statements, and hypot's partial x / hypot(x, x) "
+        "is 0 / 0 there", open_bug="dead_singular_partial"),
+    Regression("dead_sqrt_at_zero", """
+import math
+
+def f(x, y):
+    a = x * y + y
+    x = math.sqrt(x * x + y * y)
+    return a
+""", (0.0, 0.0), (0, 1),
+        "a parameter overwritten with sqrt(...) of 0: NaN gradient (jit=True), "
+        "ZeroDivisionError in the generated adjoint (jit=False); the gradient is (0, 1)",
+        open_bug="dead_singular_partial"),
+]
+
+
+def _regression_params():
+    for case in REGRESSIONS:
+        for jit in case.jit:
+            marks = []
+            if case.open_bug and jit in case.wrong_with:
+                marks.append(pytest.mark.xfail(strict=True, reason=(
+                    f"srcgrad bug (progfuzz.OPEN_BUGS[{case.open_bug!r}]): "
+                    f"{pf.OPEN_BUGS[case.open_bug].summary}")))
+            yield pytest.param(case, jit, id=f"{case.name}-jit={jit}", marks=marks)
+
+
+@pytest.mark.parametrize("case, jit", list(_regression_params()))
+def test_regression(make_module, case, jit):
+    """srcgrad's value equals the function's and its gradient matches 4th-order central
+    finite differences, compiled and not."""
+    f = make_module(case.source).f
+
+    def fresh():
+        return [a.copy() if isinstance(a, np.ndarray) else a for a in case.args]
+
+    value, grads = srcgrad.value_and_grad(f, wrt=case.wrt, jit=jit)(*fresh())
+    assert value == pytest.approx(f(*fresh()), rel=1e-12, abs=1e-12), case.what
+    assert_allclose_grads(grads, fd_grad_array(f, fresh(), case.wrt), rtol=1e-6, atol=1e-8,
+                          what=f"{case.name}: srcgrad vs finite differences ({case.what})")
+
+
+def test_regressions_are_found_by_the_checker():
+    """The fuzzer's own checker fails every regression program of an open bug, and passes
+    the fixed ones (it reported each of them before the fix)."""
+    for case in REGRESSIONS:
+        out = pf.check_source(case.source, "f", case.wrt, [case.args], jit=False)
+        wrong = case.open_bug and False in case.wrong_with
+        assert out.status == ("failed" if wrong else "ok"), f"{case.name}: {out.report()}"
