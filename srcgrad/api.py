@@ -8,12 +8,13 @@ import threading
 
 import numpy as np
 from numba import types as nbtypes
+from numba.core.errors import NumbaError
 from numba.extending import register_jitable
 
 from .capture import unwrap
 from .errors import UsageError
 from .infer import arg_type_of
-from .pipeline import Built, build, front
+from .pipeline import Built, InternalError, build, front
 
 
 @register_jitable
@@ -96,6 +97,18 @@ class _Tapes(threading.local):
         else:
             self.bufs.clear()
         return value, grads, nbytes
+
+
+def _numba_rejected(exc: Exception, cap) -> InternalError:
+    """Numba refused to compile a generated adjoint that type inference accepted:
+    a srcgrad bug, reported as one (a SrcgradError), with Numba's message."""
+    import re
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return InternalError(
+        f"srcgrad failed in stage 'compile': Numba rejected the generated adjoint of "
+        f"{cap.name} ({cap.filename}): {' '.join(line.strip() for line in text[:6])}. This is "
+        f"a bug in srcgrad; please report it with the function. grad(..., jit=False) runs the "
+        f"same source as plain Python meanwhile")
 
 
 def _note_user_line(exc: Exception, built: Built, cap) -> None:
@@ -203,6 +216,8 @@ class GradFunction:
         self._last = built
         try:
             value, grads, tape_bytes = self._tapes.run(built, args, seed)
+        except NumbaError as exc:
+            raise _numba_rejected(exc, self._cap) from exc
         except Exception as exc:
             _note_user_line(exc, built, self._cap)
             raise
