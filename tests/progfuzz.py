@@ -183,9 +183,10 @@ class OpenBug:
 OPEN_BUGS: dict[str, OpenBug] = {
     "numba_pruned_loop": OpenBug(
         "jit=True only: a branch on a local constant (k = 3; if k > 2: k = 1 else: <a for "
-        "loop with return or break>) makes Numba reject the generated adjoint (the reverse "
-        "loop's variable 'Type ... cannot be determined' / 'Unsupported assignment ... "
-        "Undefined'): a raw Numba error, not a SrcgradError",
+        "loop with return or break>) makes Numba reject the generated adjoint at the reverse "
+        "loop ('Unsupported assignment encountered ... Undefined' / 'Type of variable ... "
+        "cannot be determined'); since cd5a64d reported as an InternalError in stage "
+        "'compile' (before: a raw Numba error). jit=False is right",
         crash=r"Type of variable '[\w.]+' cannot be determined|"
               r"Unsupported assignment encountered: .*Undefined"),
     "dead_singular_partial": OpenBug(
