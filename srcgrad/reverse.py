@@ -160,11 +160,16 @@ class Reverse(SegmentAdjoints):
         out: list[ast.stmt] = []
         for item in _items(body):
             if isinstance(item, list):
-                if self.needs_rev(item):
-                    plan = self.plan(item, loops)
-                    for name in plan.saves:
-                        out.append(self.push_var(name, item[0].srcline))
-                out += item
+                if not self.needs_rev(item):
+                    out += item
+                    continue
+                plan = self.plan(item, loops)
+                for name in plan.saves:
+                    out.append(self.push_var(name, item[0].srcline))
+                for j, stmt in enumerate(item):
+                    out.append(stmt)
+                    if j in plan.kept:
+                        out.append(self.tape.push("f", load(target_of(stmt)), stmt.srcline))
             elif store_of(item) is not None:
                 out += self._fwd_store(item, loops)
             elif isinstance(item, ast.If):
@@ -451,6 +456,8 @@ class Reverse(SegmentAdjoints):
             if isinstance(item, list):
                 plan = self.plan(item, loops)
                 line = item[0].srcline
+                for j in sorted(plan.kept, reverse=True):
+                    out.append(self.tape.pop("f", plan.kept[j], item[j].srcline))
                 for name in reversed(plan.saves):
                     out.append(self.pop_var(name, line))
                 out += plan.replay

@@ -15,7 +15,7 @@ import copy
 from dataclasses import dataclass, field
 
 from .analyze import rule_key
-from .core import assign, const, load, names_read, operands, target_of
+from .core import assign, const, dotted, load, names_read, operands, target_of
 from .errors import MissingRuleError
 from .rules import rule_for
 from .tapegen import _stmt
@@ -57,6 +57,12 @@ def _owned(expr: ast.expr, dead: ast.expr | None) -> bool:
     return False
 
 
+_TRANSCENDENTAL = frozenset(
+    "exp expm1 exp2 log log1p log2 log10 pow sin cos tan asin acos atan atan2 arcsin arccos "
+    "arctan arctan2 sinh cosh tanh asinh acosh atanh arcsinh arccosh arctanh erf erfc "
+    "gamma lgamma power".split())
+
+
 def _runtime_calls(expr: ast.expr) -> set[str]:
     from .rules import _RUNTIME_NAMES
     return {n.func.id for n in ast.walk(expr) if isinstance(n, ast.Call)
@@ -66,6 +72,9 @@ def _runtime_calls(expr: ast.expr) -> set[str]:
 @dataclass
 class _Plan:
     saves: list[str] = field(default_factory=list)
+    # statements (index in the segment) whose result is taped right after them
+    # instead of being replayed, and the name the reverse sweep pops it into
+    kept: dict[int, str] = field(default_factory=dict)
     replay: list[ast.stmt] = field(default_factory=list)
     adjoint: list[ast.stmt] = field(default_factory=list)
 
@@ -129,12 +138,17 @@ class SegmentAdjoints:
             contribs.append((j, found))
 
         # Values defined inside the segment are recomputed: close over their inputs.
+        # Inside a loop, the result of an expensive scalar call is taped instead.
         replay_idx: set[int] = set()
+        kept_idx: set[int] = set()
         work = [nv for nv in needed if nv[1] > 0]
         while work:
             nv = work.pop()
             j = defined_by[nv]
-            if j in replay_idx:
+            if j in replay_idx or j in kept_idx:
+                continue
+            if loops and self._worth_taping(seg[j]):
+                kept_idx.add(j)
                 continue
             replay_idx.add(j)
             for av in reads[j].values():
@@ -162,6 +176,8 @@ class SegmentAdjoints:
                     names[nv] = self.namer.fresh(f"{nv[0]}_")
             return names[nv]
 
+        for j in sorted(kept_idx):
+            plan.kept[j] = vname(target_version[j])
         for j in sorted(replay_idx):
             stmt = seg[j]
             value = _substitute(stmt.value, {n: load(vname(v)) for n, v in reads[j].items()})
@@ -199,6 +215,17 @@ class SegmentAdjoints:
                 hoisted = self.hoisted.setdefault(id(loop), [])
                 if name not in hoisted:
                     hoisted.append(name)
+
+    def _worth_taping(self, stmt: ast.Assign) -> bool:
+        """A float computed by a transcendental call or a power: one push and one
+        pop cost less than computing it again in the reverse sweep."""
+        if self.typed.kind(target_of(stmt)) != "f":
+            return False
+        value = stmt.value
+        if isinstance(value, ast.BinOp):
+            return isinstance(value.op, ast.Pow) and not isinstance(value.right, ast.Constant)
+        return isinstance(value, ast.Call) and \
+            (dotted(value.func) or "").rpartition(".")[2] in _TRANSCENDENTAL
 
     def _is_array(self, name: str) -> bool:
         return self.typed.is_array(name)
