@@ -22,6 +22,7 @@ import copy
 from .analyze import Analysis
 from .capture import Captured
 from .core import assign, const, load, name_node, names_read, store_of, target_of, walk_stmts
+from .fuse import Fusable, fusable
 from .infer import Typed
 from .normalize import Normalized
 from .segment import SegmentAdjoints, _Plan
@@ -83,6 +84,17 @@ class Reverse(SegmentAdjoints):
             if t:
                 self.assign_count[t] = self.assign_count.get(t, 0) + 1
         self.dense = self._dense_arrays()
+        # top-level loops summing independent iterations (see fuse.py)
+        self.fusable: dict[int, Fusable] = {}
+        self.fused: dict[int, dict[str, str]] = {}   # id(loop) -> name -> its unit adjoint
+        body = norm.tree.body
+        params = {a.arg for a in norm.tree.args.args}
+        for j, stmt in enumerate(body):
+            if isinstance(stmt, ast.For) and self.needs_rev(stmt):
+                info = fusable(stmt, body[j + 1:], params, ana.active, typed.kind,
+                               typed.is_array, self.dense)
+                if info is not None:
+                    self.fusable[id(stmt)] = info
         # temporaries bound once: name -> (position, value), to recompute loop bounds
         self.temp_def: dict[str, tuple[int, ast.expr]] = {
             stmt.targets[0].id: (ana.pos(stmt), stmt.value)
@@ -174,6 +186,8 @@ class Reverse(SegmentAdjoints):
                 out += self._fwd_store(item, loops)
             elif isinstance(item, ast.If):
                 out += self._fwd_if(item, loops)
+            elif isinstance(item, ast.For) and not loops and id(item) in self.fusable:
+                out += self._fwd_fused(item)
             elif isinstance(item, ast.For):
                 out += self._fwd_for(item, loops)
             elif isinstance(item, ast.While):
@@ -408,6 +422,59 @@ class Reverse(SegmentAdjoints):
             out.append(self.tape.push("i", load(info["count"]), line))
         return out
 
+    def _fwd_fused(self, node: ast.For) -> list[ast.stmt]:
+        """A loop summing independent iterations (fuse.py): each iteration's adjoint,
+        seeded with 1 for the accumulator, runs right after it; what it adds to the
+        adjoints of values from outside the loop goes to unit adjoints `u_*`, which
+        the reverse sweep scales by the accumulator's adjoint."""
+        info = self.fusable[id(node)]
+        line = node.srcline
+        fwd = self.fwd_block(node.body, [node])
+        rev = self.rev_block(node.body, [node])
+        units = {name: self.namer.fresh(f"u_{name}") for name in info.outside}
+        one = self.namer.fresh(f"u_{info.acc}")
+        renames = {self.b(name): unit for name, unit in units.items()}
+        renames[self.b(info.acc)] = one
+        rev = [_Renamer(renames).visit(copy.deepcopy(st)) for st in rev]
+        written = {n.id for st in rev for n in ast.walk(st)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if {one, info.acc} & written:
+            # not the expected adjoint of a sum: keep the ordinary reverse sweep
+            del self.fusable[id(node)]
+            return self._fwd_for(node, [])
+        pre: list[ast.stmt] = []
+        for name, unit in units.items():
+            if self.typed.is_array(name):
+                typ = self.typed.types[name]
+                value = ast.Call(name_node("np.zeros"),
+                                 [ast.Attribute(load(name), "shape", ast.Load()),
+                                  name_node(f"np.{typ.dtype}")], [])
+            else:
+                value = const(0.0)
+            pre.append(_stmt(assign(unit, value), line))
+        pre.append(_stmt(assign(one, const(1.0)), line))
+        for st in walk_stmts(node.body):
+            t = target_of(st)
+            if t in self.ana.active and t != info.acc:
+                init = _stmt(assign(self.b(t), const(0.0)), line)
+                if not any(target_of(p) == self.b(t) for p in pre):
+                    pre.append(init)
+        body = fwd
+        kinds = [k for k in ("f", "i", "b") if k in self.tape.kinds]
+        if kinds:
+            entry = {k: self.namer.fresh(f"_s{k}") for k in kinds}
+            pre += [_stmt(assign(entry[k], load(self.tape.names[k][1])), line) for k in kinds]
+            notes, overflowed = self.tape.iteration_done(entry, line)
+            # a tape too small: skip this iteration's adjoint (the caller runs the
+            # function again with bigger tapes) and start the next one where it began
+            rewind = [_stmt(assign(self.tape.names[k][1], load(entry[k])), line)
+                      for k in kinds]
+            body = fwd + notes + [_stmt(ast.If(overflowed, rewind, rev), line)]
+        else:
+            body = fwd + rev
+        self.fused[id(node)] = units
+        return pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
+
     def _fwd_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         body = self.fwd_block(node.body, loops + [node])
         line = node.srcline
@@ -472,6 +539,13 @@ class Reverse(SegmentAdjoints):
                     test = into
                 out.append(_stmt(ast.If(load(test), self.rev_block(item.body, loops),
                                         self.rev_block(item.orelse, loops)), item.srcline))
+            elif isinstance(item, ast.For) and id(item) in self.fused:
+                line = item.srcline
+                acc = load(self.b(self.fusable[id(item)].acc))
+                for name, unit in self.fused[id(item)].items():
+                    out.append(_stmt(ast.AugAssign(ast.Name(self.b(name), ast.Store()),
+                                                   ast.Add(), ast.BinOp(acc, ast.Mult(),
+                                                                        load(unit))), line))
             elif isinstance(item, ast.For):
                 out += self._rev_for(item, loops)
             elif isinstance(item, ast.While):
@@ -635,6 +709,16 @@ class Reverse(SegmentAdjoints):
                  and (n in self.typed.types or n in self.adj.values())]
         fn.body[len(init):len(init)] = inits
         return fn
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.names:
+            node.id = self.names[node.id]
+        return node
 
 
 def _zero_array(typ) -> ast.expr:

@@ -47,6 +47,9 @@ class TapeWriter:
         self.helpers: set[str] = set()     # from srcgrad.runtime
         self.helpers_np: set[str] = set()  # from srcgrad.runtime_np
         self.refs: dict[object, str] = {}  # array type -> name of its reference tape
+        # kind -> name of its peak top, for tapes that fused loops pop during the
+        # forward sweep (their top at the end of it is not their high-water mark)
+        self.peaks: dict[str, str] = {}
 
     def ref_tape(self, typ) -> str:
         """The tape (a list) holding references to arrays of Numba type `typ`."""
@@ -77,6 +80,31 @@ class TapeWriter:
                                      ast.Store())], call)
         return _stmt(node, line)
 
+    def _high(self, kind: str) -> ast.expr:
+        """The most values tape `kind` held during the forward sweep."""
+        top = load(self.names[kind][1])
+        if kind not in self.peaks:
+            return top
+        return ast.Call(load("max"), [top, load(self.peaks[kind])], [])
+
+    def iteration_done(self, entry: dict[str, str], line: int | None) -> tuple[list, ast.expr]:
+        """After the forward part of a fused loop's iteration: statements that note
+        each tape's high-water mark, and a test that some tape overflowed.
+        `entry` names the variables holding each tape's top before the loop."""
+        notes, tests = [], []
+        for kind in entry:
+            if kind not in self.peaks:
+                self.peaks[kind] = self.namer.exact(f"_p{kind}")
+            buf, top = self.names[kind]
+            peak = self.peaks[kind]
+            notes.append(_stmt(assign(peak, ast.Call(load("max"), [load(peak), load(top)], [])),
+                               line))
+            tests.append(ast.Compare(load(top), [ast.Gt()], [
+                ast.Subscript(ast.Attribute(load(buf), "shape", ast.Load()), const(0),
+                              ast.Load())]))
+        test = tests[0] if len(tests) == 1 else ast.BoolOp(ast.Or(), tests)
+        return notes, test
+
     def init(self) -> list[ast.stmt]:
         """Create each reference tape and set each tape's top to zero."""
         out = []
@@ -87,6 +115,8 @@ class TapeWriter:
         for kind, _ in KINDS:
             if kind in self.kinds:
                 out.append(_stmt(assign(self.names[kind][1], const(0)), None))
+            if kind in self.peaks:
+                out.append(_stmt(assign(self.peaks[kind], const(0)), None))
         return out
 
     def params(self) -> list[str]:
@@ -95,12 +125,12 @@ class TapeWriter:
 
     def tops(self) -> ast.expr:
         """(_nf, _ni, _nb): how many values the forward sweep pushed (0 for unused)."""
-        return ast.Tuple([load(self.names[kind][1]) if kind in self.kinds else const(0)
+        return ast.Tuple([self._high(kind) if kind in self.kinds else const(0)
                           for kind, _ in KINDS], ast.Load())
 
     def overflowed(self) -> ast.expr | None:
         """True when some tape was too small (its pushes past the end were dropped)."""
-        tests = [ast.Compare(load(self.names[kind][1]), [ast.Gt()],
+        tests = [ast.Compare(self._high(kind), [ast.Gt()],
                              [ast.Subscript(ast.Attribute(load(self.names[kind][0]), "shape",
                                                           ast.Load()), const(0), ast.Load())])
                  for kind, _ in KINDS if kind in self.kinds]
@@ -117,7 +147,7 @@ class TapeWriter:
             size = term if _is_const(size, 0) else ast.BinOp(size, ast.Add(), term)
         for kind, width in KINDS:
             if kind in self.kinds:
-                top = load(self.names[kind][1])
+                top = self._high(kind)
                 term = ast.BinOp(top, ast.Mult(), const(width)) if width > 1 else top
                 size = term if _is_const(size, 0) else ast.BinOp(size, ast.Add(), term)
         return size
