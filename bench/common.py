@@ -22,6 +22,16 @@ Pieces:
 * :func:`machine_info` -- CPU model, core count, library versions, date.
 * :func:`write_json`, :func:`format_table`, :func:`fmt_time`,
   :func:`loglog_plot`.
+* :class:`SrcgradPeer` -- one srcgrad gradient with its status ("ok" or
+  "failed: <reason>"), shared by the benchmarks that keep a broken srcgrad from
+  stopping the other peers.
+* :func:`blocking` -- a JAX function wrapped to wait for its result.
+* :func:`summarize_first_calls` -- the ``<key>_summary`` entries of a dict of
+  first-call runs.
+* :func:`memory_status`, :func:`peak_rss_of_call` -- resident memory (Linux
+  ``/proc``): the extra peak resident set of one call.
+* :func:`replace_marked_section` -- regenerate a part of a Markdown file between
+  ``<!-- bench:NAME:begin -->`` / ``<!-- bench:NAME:end -->`` markers.
 """
 
 from __future__ import annotations
@@ -92,6 +102,8 @@ def time_interleaved(
     peers: Mapping[str, tuple[Callable, tuple]],
     repeats: int,
     min_sample_s: float = 2e-3,
+    max_seconds_per_peer: float | None = None,
+    min_repeats: int = 3,
 ) -> dict[str, dict]:
     """Time several peers, interleaved, and return per-call statistics for each.
 
@@ -101,11 +113,15 @@ def time_interleaved(
     divided by ``number``.  The ``repeats`` samples of all peers are taken in
     rounds, one sample per peer per round, with the order rotated each round so
     that no peer is always first after another.  The garbage collector is off
-    while sampling.  Returns ``{name: summarize(samples) | {"number": n, "samples": [...]}}``.
+    while sampling.  With ``max_seconds_per_peer``, a peer stops sampling once
+    its samples add up to that many seconds and it has ``min_repeats`` of them
+    (slow peers get fewer samples, the others keep rotating).  Returns
+    ``{name: summarize(samples) | {"number": n, "samples": [...]}}``.
     """
     names = list(peers)
     numbers = {name: calibrate_number(*peers[name], min_sample_s) for name in names}
     samples: dict[str, list[float]] = {name: [] for name in names}
+    spent = dict.fromkeys(names, 0.0)
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
@@ -113,8 +129,13 @@ def time_interleaved(
         for r in range(repeats):
             k = r % len(names)
             for name in names[k:] + names[:k]:
+                if (max_seconds_per_peer is not None and spent[name] >= max_seconds_per_peer
+                        and len(samples[name]) >= min_repeats):
+                    continue
                 fn, args = peers[name]
-                samples[name].append(_time_loop(fn, args, numbers[name]) / numbers[name])
+                wall = _time_loop(fn, args, numbers[name])
+                spent[name] += wall
+                samples[name].append(wall / numbers[name])
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -486,13 +507,17 @@ def loglog_plot(
     xlabel: str = "n",
     ratios: Mapping[str, Sequence[float | None]] | None = None,
     subtitle: str | None = None,
-) -> Path:
-    """Log-log plot of median time vs ``xs`` per peer, IQR as error bars.
+) -> Path | None:
+    """Log-log plot of median time vs ``xs`` per peer, IQR as error bars (None without matplotlib).
 
     ``series[name]`` is a list (aligned with ``xs``) of :func:`summarize` dicts.
     If ``ratios`` is given, a second panel shows them (log x, linear y).
     """
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"matplotlib is not installed: no plot {path}", file=sys.stderr)
+        return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -552,3 +577,177 @@ def load_warning(machine: Mapping, threshold: float = 0.75) -> str | None:
         return (f"WARNING: 1-minute load average was {start:.2f} at start and {now:.2f} at the end "
                 f"({cpus} CPUs); other processes were probably busy, timings may be noisy.")
     return None
+
+
+# --------------------------------------------------------------------------
+# peers shared by several benchmarks
+# --------------------------------------------------------------------------
+
+class SrcgradPeer:
+    """One srcgrad gradient of ``fn`` w.r.t. ``wrt``, with its status ("ok" or "failed: <reason>").
+
+    A benchmark keeps one per srcgrad variant; a variant that cannot build, raises or
+    disagrees is marked failed (``fail``) and left out of the timing while the other
+    peers still run.  ``name`` is ``srcgrad`` or ``srcgrad[<variant>]``.
+    """
+
+    def __init__(self, fn: Callable, wrt: Sequence[int], log: Callable[[str], None] = print,
+                 variant: str | None = None):
+        self.fn = fn
+        self.wrt = tuple(wrt)
+        self.variant = variant
+        self.g = self.vg = None
+        self.status = "not run"
+        self.failures: list[str] = []
+        self.build_and_first_call_s: float | None = None
+        self.log = log
+
+    @property
+    def name(self) -> str:
+        return "srcgrad" if self.variant is None else f"srcgrad[{self.variant}]"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def fail(self, reason: str) -> None:
+        if self.status in ("ok", "not run"):
+            self.status = "failed: " + reason
+        self.failures.append(reason)
+        self.log(f"  {self.name}: failed: {reason}")
+
+    def build(self, warm_args: tuple) -> None:
+        """``srcgrad.grad`` and ``value_and_grad`` of ``fn``; one call at ``warm_args`` (compiles)."""
+        try:
+            import srcgrad
+            t0 = time.perf_counter()
+            self.g = srcgrad.grad(self.fn, wrt=self.wrt)
+            self.g(*warm_args)
+            self.build_and_first_call_s = time.perf_counter() - t0
+            self.vg = srcgrad.value_and_grad(self.fn, wrt=self.wrt)
+            self.status = "ok"
+        except Exception as exc:  # noqa: BLE001
+            self.fail(f"srcgrad.grad({self.fn.__name__}) could not build/run: {describe_exception(exc)}")
+
+    def grad(self, args):
+        """Gradient tuple as float arrays, or None (and the peer marked failed)."""
+        if not self.ok:
+            return None
+        try:
+            out = self.g(*args)
+            if not isinstance(out, tuple) or len(out) != len(self.wrt):
+                raise TypeError(f"expected a tuple of {len(self.wrt)} gradients, got {type(out).__name__}")
+            return tuple(np.asarray(o, dtype=float) for o in out)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(f"gradient call raised {describe_exception(exc)}")
+            return None
+
+    def value_and_grad(self, args):
+        """``(value, gradient tuple)`` or None (and the peer marked failed)."""
+        if not self.ok:
+            return None
+        try:
+            v, gr = self.vg(*args)
+            return float(v), tuple(np.asarray(o, dtype=float) for o in gr)
+        except Exception as exc:  # noqa: BLE001
+            self.fail(f"value_and_grad call raised {describe_exception(exc)}")
+            return None
+
+
+def blocking(fn: Callable) -> Callable:
+    """``fn`` (a JAX function) wrapped to block until its result is ready."""
+    import jax
+
+    def call(*a):
+        return jax.block_until_ready(fn(*a))
+    return call
+
+
+def summarize_first_calls(out: dict) -> dict:
+    """Add ``<key>_summary`` (first call and process wall time) for every list of runs in ``out``."""
+    for key in list(out):
+        runs = out[key]
+        if isinstance(runs, list) and runs and isinstance(runs[0], dict):
+            out[key + "_summary"] = {
+                "first_call_total_s": summarize([r["first_call_total_s"] for r in runs]),
+                "process_wall_s": summarize([r["process_wall_s"] for r in runs]),
+            }
+    return out
+
+
+# --------------------------------------------------------------------------
+# memory
+# --------------------------------------------------------------------------
+
+def memory_status() -> dict:
+    """``VmRSS`` and ``VmHWM`` (peak) of this process in bytes, from ``/proc/self/status`` ({} elsewhere)."""
+    out = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for ln in fh:
+                if ln.startswith(("VmRSS:", "VmHWM:")):
+                    key, val = ln.split(":", 1)
+                    out[key] = int(val.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def peak_rss_of_call(fn: Callable, args: tuple) -> dict:
+    """Run ``fn(*args)`` once and return how much its peak resident set exceeded the one before.
+
+    Resets the kernel's peak counter first (``/proc/self/clear_refs`` with ``5``,
+    Linux >= 4.0), so ``peak_extra_bytes = VmHWM after - VmRSS before`` is the extra
+    resident memory at the call's peak: what it allocated and touched, less what it
+    reused from memory the process already held (run it in a fresh process after a
+    warm-up call at a small size to count a workload's own memory).  Returns
+    ``{"rss_before_bytes", "peak_bytes", "peak_extra_bytes"}`` or ``{"error": ...}``.
+    """
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError as exc:
+        return {"error": f"cannot reset the peak resident set: {exc}"}
+    before = memory_status().get("VmRSS")
+    fn(*args)
+    after = memory_status()
+    if before is None or "VmHWM" not in after:
+        return {"error": "no /proc/self/status"}
+    return {"rss_before_bytes": before, "peak_bytes": after["VmHWM"],
+            "peak_extra_bytes": max(0, after["VmHWM"] - before)}
+
+
+def fmt_bytes(b: float | None) -> str:
+    if b is None or not math.isfinite(b):
+        return "-"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{int(b)} B"
+
+
+# --------------------------------------------------------------------------
+# Markdown sections regenerated by the suite
+# --------------------------------------------------------------------------
+
+def section_markers(name: str) -> tuple[str, str]:
+    return f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+
+
+def replace_marked_section(text: str, name: str, body: str, append_heading: str | None = None) -> str:
+    """``text`` with what lies between the markers of ``name`` replaced by ``body``.
+
+    If the markers are missing, they are appended at the end (after
+    ``append_heading`` when given).  The markers themselves are kept, so a later
+    run replaces the same part again.
+    """
+    begin, end = section_markers(name)
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    i = text.find(begin)
+    j = text.find(end)
+    if i >= 0 and j > i:
+        return text[:i] + block + text[j + len(end):]
+    tail = "" if text.endswith("\n") or not text else "\n"
+    heading = f"\n{append_heading}\n\n" if append_heading else "\n"
+    return text + tail + heading + block + "\n"

@@ -84,6 +84,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from pathlib import Path
 import shutil
 import sys
 import tempfile
@@ -317,12 +318,6 @@ def make_jax_grad_blocking():
     return lambda *a: jax.block_until_ready(jg(*a))
 
 
-def _blocking(fn):
-    def call(*a):
-        return jax.block_until_ready(fn(*a))
-    return call
-
-
 # --------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------
@@ -343,68 +338,6 @@ def jax_args(args: tuple) -> tuple:
 
 def size_label(d: int, k: int, n: int) -> str:
     return f"d={d},k={k},n={n}"
-
-
-# --------------------------------------------------------------------------
-# srcgrad, guarded
-# --------------------------------------------------------------------------
-
-class SrcgradPeer:
-    """One srcgrad gradient of a loop variant, with its status ("ok" or "failed: <reason>")."""
-
-    def __init__(self, variant: str, fn, log):
-        self.variant = variant
-        self.fn = fn
-        self.g = self.vg = None
-        self.status = "not run"
-        self.build_and_first_call_s = None
-        self.failures: list[str] = []
-        self.log = log
-
-    def build(self, warm_args: tuple) -> None:
-        try:
-            import srcgrad
-            t0 = time.perf_counter()
-            self.g = srcgrad.grad(self.fn, wrt=WRT)
-            self.g(*warm_args)
-            self.build_and_first_call_s = time.perf_counter() - t0
-            self.vg = srcgrad.value_and_grad(self.fn, wrt=WRT)
-            self.status = "ok"
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"srcgrad.grad({self.fn.__name__}) could not build/run: {common.describe_exception(exc)}")
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def fail(self, reason: str) -> None:
-        if self.status in ("ok", "not run"):
-            self.status = "failed: " + reason
-        self.failures.append(reason)
-        self.log(f"  srcgrad[{self.variant}]: failed: {reason}")
-
-    def grad(self, args):
-        """Gradient tuple as float arrays, or None (and the peer marked failed)."""
-        if not self.ok:
-            return None
-        try:
-            out = self.g(*args)
-            if not isinstance(out, tuple) or len(out) != len(WRT):
-                raise TypeError(f"expected a tuple of {len(WRT)} gradients, got {type(out).__name__}")
-            return tuple(np.asarray(o, dtype=float) for o in out)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"gradient call raised {common.describe_exception(exc)}")
-            return None
-
-    def value_and_grad(self, args):
-        if not self.ok:
-            return None
-        try:
-            v, gr = self.vg(*args)
-            return float(v), tuple(np.asarray(o, dtype=float) for o in gr)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"value_and_grad call raised {common.describe_exception(exc)}")
-            return None
 
 
 # --------------------------------------------------------------------------
@@ -498,6 +431,174 @@ def run_checks(d, k, n, srcgrad_peers, jfwd, jgrad, python: bool, fd: bool, sett
 
 
 # --------------------------------------------------------------------------
+# GradBench's gmm eval: its input layout and sign, over its (d, k) grid at n = 1000
+# --------------------------------------------------------------------------
+
+def gmm_gradbench(alpha, mu, q, ltri, x, wishart_gamma, wishart_m):
+    """GradBench's ``gmm`` objective, the log posterior: scalar loops as in ``gmm_objective_scalar``.
+
+    Differs from ADBench's objective (above) in its input (``q``: logs of the
+    diagonals, ``ltri`` (GradBench's ``l``): the strictly lower triangles column by
+    column, instead of ``icf = [q | ltri]``) and in the sign of the Wishart log prior, which GradBench's
+    specification fixes: ``-sum_k (gamma^2/2 ||Q_k||_F^2 - m sum_j q_kj) + k C``.
+    """
+    n = x.shape[0]
+    d = x.shape[1]
+    k = alpha.shape[0]
+    qdiags = np.zeros((k, d))
+    sum_qs = np.zeros(k)
+    for ik in range(k):
+        s = 0.0
+        for j in range(d):
+            s += q[ik, j]
+            qdiags[ik, j] = math.exp(q[ik, j])
+        sum_qs[ik] = s
+    slse = 0.0
+    for ix in range(n):
+        mx = -math.inf
+        se = 0.0
+        for ik in range(k):
+            sqn = 0.0
+            for r in range(d):
+                v = qdiags[ik, r] * (x[ix, r] - mu[ik, r])
+                for c in range(r):
+                    v += ltri[ik, c * (2 * d - c - 1) // 2 + r - c - 1] * (x[ix, c] - mu[ik, c])
+                sqn += v * v
+            t = alpha[ik] + sum_qs[ik] - 0.5 * sqn
+            if t > mx:
+                se = se * math.exp(mx - t) + 1.0
+                mx = t
+            else:
+                se += math.exp(t - mx)
+        slse += math.log(se) + mx
+    mx = -math.inf
+    se = 0.0
+    for ik in range(k):
+        t = alpha[ik]
+        if t > mx:
+            se = se * math.exp(mx - t) + 1.0
+            mx = t
+        else:
+            se += math.exp(t - mx)
+    lse_alpha = math.log(se) + mx
+    nw = d + wishart_m + 1
+    log_gamma_distrib = 0.25 * d * (d - 1) * math.log(math.pi)
+    for j in range(1, d + 1):
+        log_gamma_distrib += math.lgamma(0.5 * nw + 0.5 * (1 - j))
+    c = nw * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_distrib
+    prior = 0.0
+    for ik in range(k):
+        frob = 0.0
+        for j in range(d):
+            frob += qdiags[ik, j] * qdiags[ik, j]
+        for j in range(ltri.shape[1]):
+            frob += ltri[ik, j] * ltri[ik, j]
+        prior += 0.5 * wishart_gamma * wishart_gamma * frob - wishart_m * sum_qs[ik]
+    constant = -n * d * 0.5 * math.log(2.0 * math.pi)
+    return constant + slse - n * lse_alpha - prior + k * c
+
+
+def _gradbench_vec(lib, einsum, lse, const, alpha, mu, q, ltri, x, wishart_gamma, wishart_m):
+    """The same objective vectorised over (n, k, d) for jax.numpy / torch / autograd.numpy
+    (``const`` turns a NumPy constant into the library's array)."""
+    n, d = x.shape
+    k = alpha.shape[0]
+    index, mask = _tril_unpack_index(d)
+    index = index - d  # into ltri rather than icf
+    index[~mask] = 0
+    qdiags = lib.exp(q)
+    sum_qs = lib.sum(q, 1)
+    ls = ltri[:, const(index.ravel())].reshape((k, d, d)) * const(mask.astype(float)[None, :, :])
+    xc = x[:, None, :] - mu[None, :, :]
+    qxc = qdiags[None, :, :] * xc + einsum("krc,nkc->nkr", ls, xc)
+    main_term = alpha[None, :] + sum_qs[None, :] - 0.5 * lib.sum(qxc * qxc, 2)
+    frob = lib.sum(qdiags * qdiags, 1) + lib.sum(ltri * ltri, 1)
+    prior = lib.sum(0.5 * wishart_gamma * wishart_gamma * frob - wishart_m * sum_qs)
+    constant = -n * d * 0.5 * math.log(2.0 * math.pi)
+    return (constant + lib.sum(lse(main_term, 1)) - n * lse(alpha, 0) - prior
+            + k * _log_wishart_constant(d, wishart_gamma, wishart_m))
+
+
+def gmm_gradbench_jax(alpha, mu, q, ltri, x, wishart_gamma, wishart_m):
+    return _gradbench_vec(jnp, jnp.einsum, _jax_logsumexp, jnp.asarray, alpha, mu, q, ltri, x, wishart_gamma,
+                          wishart_m)
+
+
+def gmm_gradbench_torch(alpha, mu, q, ltri, x, wishart_gamma, wishart_m):
+    import torch
+    return _gradbench_vec(torch, torch.einsum, torch.logsumexp, torch.as_tensor, alpha, mu, q, ltri, x,
+                          wishart_gamma, wishart_m)
+
+
+def gmm_gradbench_autograd(alpha, mu, q, ltri, x, wishart_gamma, wishart_m):
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+    return _gradbench_vec(anp, anp.einsum, logsumexp, np.asarray, alpha, mu, q, ltri, x, wishart_gamma, wishart_m)
+
+
+def gmm_gradbench_args(size, n: int = 1000, seed: int = 31337, wishart_gamma: float = 1.0,
+                       wishart_m: int = 0) -> tuple:
+    """(alpha, mu, q, ltri, x, gamma, m) drawn like GradBench's generator (normal, uniform means)."""
+    d, k = size
+    rng = np.random.default_rng(seed + 100 * d + k)
+    x = rng.normal(size=(n, d))
+    alpha = rng.normal(size=k)
+    mu = rng.uniform(size=(k, d))
+    q = rng.normal(size=(k, d))
+    ltri = rng.normal(size=(k, d * (d - 1) // 2))
+    return (alpha, mu, q, ltri, x, float(wishart_gamma), int(wishart_m))
+
+
+GRID_N = 1000
+GRID_FULL = sorted([(d, k) for d in (2, 10, 20, 32, 64) for k in (5, 10, 25, 50, 100)], key=lambda v: v[0] * v[1])
+GRID_WRT = (0, 1, 2, 3)
+
+
+def _grid_work(size) -> float:
+    d, k = size
+    return float(GRID_N * k * d * (d + 3) / 2)
+
+
+def _make_grid_workload():
+    from bench import runner
+    return runner.Workload(
+        name="gmm_grid",
+        title="GradBench gmm: the (d, k) grid at n = 1000",
+        module=__name__,
+        fn=gmm_gradbench,
+        wrt=GRID_WRT,
+        wrt_names=("alpha", "mu", "q", "l"),
+        args=gmm_gradbench_args,
+        sizes={"full": GRID_FULL, "quick": [(2, 5), (10, 25)], "tiny": [(2, 3)]},
+        main_size={"full": (10, 25), "quick": (10, 25), "tiny": (2, 3)},
+        work=_grid_work,
+        size_label=lambda s: f"d={s[0]}, k={s[1]}",
+        x_label="n k d (d + 3) / 2 (multiply-adds of the data term), n = 1000",
+        kind="array",
+        reference=("jax", "torch", "autograd", "srcgrad", "tangent"),
+        timing={"full": {"repeats": 10, "peer_seconds": 2.0}},
+        peers=[
+            runner.jax_peer(gmm_gradbench_jax, GRID_WRT, "JAX jit(value_and_grad), vectorised (n, k, d) with "
+                            "einsum (gamma, m static)", static_argnums=(5, 6)),
+            runner.torch_peer(gmm_gradbench_torch, GRID_WRT, "PyTorch eager autograd, vectorised with einsum"),
+            runner.autograd_peer(gmm_gradbench_autograd, GRID_WRT, "HIPS autograd, vectorised with einsum"),
+            runner.tangent_peer(gmm_gradbench, GRID_WRT, "tangent-ad, the scalar loops of the user function"),
+            runner.unavailable_peer("hand", "hand", "no hand-written adjoint (not short)"),
+        ],
+        description="""
+GradBench's `gmm` eval as GradBench specifies it: its input layout (`q` the
+logs of the diagonals, `l` the strictly lower triangles column by column) and
+its sign of the Wishart log prior (ADBench's code, used by `bench.gmm`'s
+main run above, adds the prior with the opposite sign), over GradBench's grid
+`d` in 2, 10, 20, 32, 64 and `k` in 5, 10, 25, 50, 100 at `n = 1000`, `gamma = 1`,
+`m = 0`. srcgrad differentiates scalar loops (`gmm_gradbench`, the form of the
+scalar variant above); JAX, PyTorch and autograd a vectorised `(n, k, d)`
+version with `einsum`.
+""",
+    )
+
+
+# --------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------
 
@@ -530,14 +631,7 @@ def _first_call_runs(pairs: int, size: tuple, srcgrad_variants: list[str], log) 
         run("numba_fwd", func="gmm_forward_nb", kind="plain")
         if jax is not None:
             run("jax_grad", func="make_jax_grad_blocking", kind="factory")
-    for key in list(out):
-        runs = out[key]
-        if isinstance(runs, list) and runs and isinstance(runs[0], dict):
-            out[key + "_summary"] = {
-                "first_call_total_s": common.summarize([r["first_call_total_s"] for r in runs]),
-                "process_wall_s": common.summarize([r["process_wall_s"] for r in runs]),
-            }
-    return out
+    return common.summarize_first_calls(out)
 
 
 def main(argv=None) -> int:
@@ -548,16 +642,30 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="loops,scalar", help="loop variants for srcgrad (default loops,scalar)")
     ap.add_argument("--require-srcgrad", action="store_true", help="exit with code 3 if any srcgrad peer failed")
     ap.add_argument("--out", default=None, help="output path stem (default bench/results/gmm or gmm_quick)")
+    ap.add_argument("--grid", action="store_true",
+                    help="instead: GradBench's formulation over its (d, k) grid at n = 1000, every peer "
+                         "(bench/runner.py; writes gmm_grid.json)")
+    ap.add_argument("--tiny", action="store_true", help="smallest sizes, 2 repeats, no fresh processes (tests)")
+    ap.add_argument("--startup-pairs", type=int, default=None,
+                    help="fresh-process first calls per peer (default 3, quick 1, tiny 0)")
+    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results)")
     opts = ap.parse_args(argv)
-    quick = opts.quick
+    if opts.grid:
+        from bench import runner
+        mode = "tiny" if opts.tiny else ("quick" if opts.quick else "full")
+        res = runner.run_workload(WORKLOAD_GRID, mode, repeats=opts.repeats, out_dir=opts.out_dir)
+        return 2 if res["hard_failures"] else 0
+    tiny = opts.tiny
+    quick = opts.quick or tiny
     if opts.out is None:
-        opts.out = str(common.RESULTS_DIR / ("gmm_quick" if quick else "gmm"))
-    repeats = opts.repeats or (7 if quick else 30)
+        stem = "gmm_tiny" if tiny else ("gmm_quick" if quick else "gmm")
+        opts.out = str(Path(opts.out_dir) / stem if opts.out_dir else common.RESULTS_DIR / stem)
+    repeats = opts.repeats or (2 if tiny else 7 if quick else 30)
     d, k = 10, 25
-    ns = [100, 300] if quick else [100, 1000, 10000]
-    main_n = 300 if quick else 1000
-    min_sample_s = 2e-3 if quick else 1e-2
-    startup_pairs = 1 if quick else 3
+    ns = [40] if tiny else [100, 300] if quick else [100, 1000, 10000]
+    main_n = 40 if tiny else 300 if quick else 1000
+    min_sample_s = 2e-4 if tiny else 2e-3 if quick else 1e-2
+    startup_pairs = opts.startup_pairs if opts.startup_pairs is not None else (0 if tiny else 1 if quick else 3)
     variants = [v for v in opts.variants.split(",") if v]
     t_begin = time.perf_counter()
     machine = common.machine_info(("numpy", "numba", "llvmlite", "jax", "jaxlib", "srcgrad"))
@@ -576,13 +684,13 @@ def main(argv=None) -> int:
         fwd(*warm)
     jfwd = jgrad = None
     if jax is not None:
-        jfwd = _blocking(make_jax_fwd())
-        jgrad = _blocking(make_jax_grad())
+        jfwd = common.blocking(make_jax_fwd())
+        jgrad = common.blocking(make_jax_grad())
 
-    srcgrad_peers: list[SrcgradPeer] = []
+    srcgrad_peers: list[common.SrcgradPeer] = []
     if not opts.skip_srcgrad:
         for v in variants:
-            sp = SrcgradPeer(v, VARIANTS[v][0], log)
+            sp = common.SrcgradPeer(VARIANTS[v][0], WRT, log, variant=v)
             log(f"building srcgrad gradient of {sp.fn.__name__} ...")
             sp.build(gmm_args(d, k, 20))
             srcgrad_peers.append(sp)
@@ -760,6 +868,9 @@ def main(argv=None) -> int:
         return 3
     return 0
 
+
+WORKLOAD_GRID = _make_grid_workload()
+WORKLOAD = WORKLOAD_GRID  # what ``python -m bench.runner child bench.gmm ...`` builds
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -201,15 +201,9 @@ def make_jax_grad():
     return jax.jit(jax.grad(mlp_loss_jax, argnums=WRT))
 
 
-def _blocking(fn):
-    def call(*a):
-        return jax.block_until_ready(fn(*a))
-    return call
-
-
 def make_jax_grad_blocking():
     """A fresh blocking ``jax.jit(jax.grad(...))`` (for first-call timing)."""
-    return _blocking(make_jax_grad())
+    return common.blocking(make_jax_grad())
 
 
 def mlp_loss_torch(W1, b1, W2, b2, x, y_onehot):
@@ -275,72 +269,6 @@ def mlp_args_torch(*size) -> tuple:
 def size_label(size) -> str:
     n, d, h, c = size
     return f"n={n},d={d},H={h},C={c}"
-
-
-# --------------------------------------------------------------------------
-# srcgrad, guarded
-# --------------------------------------------------------------------------
-
-class SrcgradPeer:
-    """srcgrad's gradient of one variant, with its status ("ok" or "failed: <reason>")."""
-
-    def __init__(self, variant: str, log):
-        self.variant = variant
-        self.fn = VARIANTS[variant][0]
-        self.g = self.vg = None
-        self.status = "not run"
-        self.failures: list[str] = []
-        self.build_and_first_call_s = None
-        self.log = log
-
-    @property
-    def name(self) -> str:
-        return f"srcgrad[{self.variant}]"
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def fail(self, reason: str) -> None:
-        if self.status in ("ok", "not run"):
-            self.status = "failed: " + reason
-        self.failures.append(reason)
-        self.log(f"  {self.name}: failed: {reason}")
-
-    def build(self, warm_args: tuple) -> None:
-        try:
-            import srcgrad
-            t0 = time.perf_counter()
-            self.g = srcgrad.grad(self.fn, wrt=WRT)
-            self.g(*warm_args)
-            self.build_and_first_call_s = time.perf_counter() - t0
-            self.vg = srcgrad.value_and_grad(self.fn, wrt=WRT)
-            self.status = "ok"
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"srcgrad.grad({self.fn.__name__}) could not build/run: {common.describe_exception(exc)}")
-
-    def grad(self, args):
-        """Gradient tuple as float arrays, or None (and the peer marked failed)."""
-        if not self.ok:
-            return None
-        try:
-            out = self.g(*args)
-            if not isinstance(out, tuple) or len(out) != len(WRT):
-                raise TypeError(f"expected a tuple of {len(WRT)} gradients, got {type(out).__name__}")
-            return tuple(np.asarray(o, dtype=float) for o in out)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"gradient call raised {common.describe_exception(exc)}")
-            return None
-
-    def value_and_grad(self, args):
-        if not self.ok:
-            return None
-        try:
-            v, gr = self.vg(*args)
-            return float(v), tuple(np.asarray(o, dtype=float) for o in gr)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"value_and_grad call raised {common.describe_exception(exc)}")
-            return None
 
 
 # --------------------------------------------------------------------------
@@ -496,14 +424,7 @@ def _first_call_runs(pairs: int, size: tuple, srcgrad_variants: list[str], log) 
             run("jax_grad", func="make_jax_grad_blocking", kind="factory", factory="mlp_args_jax")
         if torch is not None:
             run("torch_autograd", func="torch_grad", kind="plain", factory="mlp_args_torch")
-    for key in list(out):
-        runs = out[key]
-        if isinstance(runs, list) and runs and isinstance(runs[0], dict):
-            out[key + "_summary"] = {
-                "first_call_total_s": common.summarize([r["first_call_total_s"] for r in runs]),
-                "process_wall_s": common.summarize([r["process_wall_s"] for r in runs]),
-            }
-    return out
+    return common.summarize_first_calls(out)
 
 
 # --------------------------------------------------------------------------
@@ -527,7 +448,11 @@ RATIO_DEFS = {
 
 def bar_plot(path: str, timings: dict, ratios: dict, failed: dict, title: str, subtitle: str) -> None:
     """Median time per peer (IQR bars; failed srcgrad variants marked), and the time ratios."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"matplotlib is not installed: no plot {path}", file=sys.stderr)
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -606,13 +531,17 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="inlined,calls", help="srcgrad variants (default inlined,calls)")
     ap.add_argument("--require-srcgrad", action="store_true", help="exit with code 3 if any srcgrad variant failed")
     ap.add_argument("--out", default=None, help="output path stem (default bench/results/mlp or mlp_quick)")
+    ap.add_argument("--tiny", action="store_true", help="2 repeats, no fresh processes (tests)")
+    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results)")
     opts = ap.parse_args(argv)
-    quick = opts.quick
+    tiny = opts.tiny
+    quick = opts.quick or tiny
     if opts.out is None:
-        opts.out = str(common.RESULTS_DIR / ("mlp_quick" if quick else "mlp"))
-    repeats = opts.repeats or (7 if quick else 30)
-    startup_pairs = opts.startup_pairs if opts.startup_pairs is not None else (1 if quick else 3)
-    min_sample_s = 2e-3 if quick else 1e-2
+        stem = "mlp_tiny" if tiny else ("mlp_quick" if quick else "mlp")
+        opts.out = os.path.join(opts.out_dir, stem) if opts.out_dir else str(common.RESULTS_DIR / stem)
+    repeats = opts.repeats or (2 if tiny else 7 if quick else 30)
+    startup_pairs = opts.startup_pairs if opts.startup_pairs is not None else (0 if tiny else 1 if quick else 3)
+    min_sample_s = 2e-4 if tiny else 2e-3 if quick else 1e-2
     size = (BATCH, D_IN, HIDDEN, CLASSES)
     variants = [v for v in opts.variants.split(",") if v]
     t_begin = time.perf_counter()
@@ -640,13 +569,13 @@ def main(argv=None) -> int:
     mlp_forward_nb(*mlp_args(5, 3, 4, 3))
     jfwd = jgrad = None
     if jax is not None:
-        jfwd = _blocking(make_jax_fwd())
-        jgrad = _blocking(make_jax_grad())
+        jfwd = common.blocking(make_jax_fwd())
+        jgrad = common.blocking(make_jax_grad())
 
-    srcgrad_peers: list[SrcgradPeer] = []
+    srcgrad_peers: list[common.SrcgradPeer] = []
     if not opts.skip_srcgrad:
         for v in variants:
-            sp = SrcgradPeer(v, log)
+            sp = common.SrcgradPeer(VARIANTS[v][0], WRT, log, variant=v)
             log(f"building {sp.name} = srcgrad.grad({sp.fn.__name__}, wrt={WRT}) ...")
             sp.build(mlp_args(*size, seed=2))
             srcgrad_peers.append(sp)

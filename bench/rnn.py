@@ -158,18 +158,12 @@ def make_jax_scan_grad():
     return jax.jit(jax.grad(rnn_loss_scan, argnums=WRT))
 
 
-def _blocking(fn):
-    def call(*a):
-        return jax.block_until_ready(fn(*a))
-    return call
-
-
 def make_jax_scan_grad_blocking():
-    return _blocking(make_jax_scan_grad())
+    return common.blocking(make_jax_scan_grad())
 
 
 def make_jax_unrolled_grad_blocking():
-    return _blocking(jax.jit(jax.grad(rnn_loss_unrolled, argnums=WRT)))
+    return common.blocking(jax.jit(jax.grad(rnn_loss_unrolled, argnums=WRT)))
 
 
 def rnn_args(H: int, T: int, seed: int = 0) -> tuple:
@@ -183,65 +177,6 @@ def rnn_args(H: int, T: int, seed: int = 0) -> tuple:
 
 def rnn_args_jax(H: int, T: int, seed: int = 0) -> tuple:
     return tuple(jnp.asarray(a) for a in rnn_args(H, T, seed))
-
-
-# --------------------------------------------------------------------------
-# srcgrad, guarded
-# --------------------------------------------------------------------------
-
-class SrcgradPeer:
-    """srcgrad's gradient of rnn_loss with its status ("ok" or "failed: <reason>")."""
-
-    def __init__(self, log):
-        self.g = self.vg = None
-        self.status = "not run"
-        self.failures: list[str] = []
-        self.build_and_first_call_s = None
-        self.log = log
-
-    @property
-    def ok(self):
-        return self.status == "ok"
-
-    def fail(self, reason):
-        if self.status in ("ok", "not run"):
-            self.status = "failed: " + reason
-        self.failures.append(reason)
-        self.log(f"  srcgrad: failed: {reason}")
-
-    def build(self, warm_args):
-        try:
-            import srcgrad
-            t0 = time.perf_counter()
-            self.g = srcgrad.grad(rnn_loss, wrt=WRT)
-            self.g(*warm_args)
-            self.build_and_first_call_s = time.perf_counter() - t0
-            self.vg = srcgrad.value_and_grad(rnn_loss, wrt=WRT)
-            self.status = "ok"
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"srcgrad.grad(rnn_loss) could not build/run: {common.describe_exception(exc)}")
-
-    def grad(self, args):
-        if not self.ok:
-            return None
-        try:
-            out = self.g(*args)
-            if not isinstance(out, tuple) or len(out) != len(WRT):
-                raise TypeError(f"expected a tuple of {len(WRT)} gradients, got {type(out).__name__}")
-            return tuple(np.asarray(o, dtype=float) for o in out)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"gradient call raised {common.describe_exception(exc)}")
-            return None
-
-    def value_and_grad(self, args):
-        if not self.ok:
-            return None
-        try:
-            v, gr = self.vg(*args)
-            return float(v), tuple(np.asarray(o, dtype=float) for o in gr)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"value_and_grad call raised {common.describe_exception(exc)}")
-            return None
 
 
 # --------------------------------------------------------------------------
@@ -260,7 +195,7 @@ def _dot_dir(grads, direction) -> float:
     return float(sum(np.sum(np.asarray(grads[i]) * direction[i]) for i in WRT))
 
 
-def run_checks(H, T, sp: SrcgradPeer | None, jfwd, jgrad, python: bool, unrolled=None) -> tuple[dict, list]:
+def run_checks(H, T, sp: common.SrcgradPeer | None, jfwd, jgrad, python: bool, unrolled=None) -> tuple[dict, list]:
     args = rnn_args(H, T, seed=1)
     label = f"H={H},T={T}"
     rec: dict = {"H": H, "T": T, "max_err": {}}
@@ -357,14 +292,7 @@ def _first_call_runs(pairs: int, H: int, T: int, with_srcgrad: bool, log) -> dic
         run("numba_hand_adjoint", func="rnn_hand_adjoint", kind="plain")
         if jax is not None:
             run("jax_scan_grad", func="make_jax_scan_grad_blocking", kind="factory", factory="rnn_args_jax")
-    for key in list(out):
-        runs = out[key]
-        if isinstance(runs, list) and runs and isinstance(runs[0], dict):
-            out[key + "_summary"] = {
-                "first_call_total_s": common.summarize([r["first_call_total_s"] for r in runs]),
-                "process_wall_s": common.summarize([r["process_wall_s"] for r in runs]),
-            }
-    return out
+    return common.summarize_first_calls(out)
 
 
 def _unrolled_run(H: int, T: int, timeout: float, log) -> dict:
@@ -392,16 +320,22 @@ def main(argv=None) -> int:
     ap.add_argument("--unrolled-timeout", type=float, default=600.0, help="limit for its compile (s)")
     ap.add_argument("--require-srcgrad", action="store_true", help="exit with code 3 if srcgrad failed")
     ap.add_argument("--out", default=None, help="output path stem (default bench/results/rnn or rnn_quick)")
+    ap.add_argument("--tiny", action="store_true", help="H = 4, T = 30, 2 repeats, no fresh processes (tests)")
+    ap.add_argument("--startup-pairs", type=int, default=None,
+                    help="fresh-process first calls per peer (default 3, quick 1, tiny 0)")
+    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results)")
     opts = ap.parse_args(argv)
-    quick = opts.quick
+    tiny = opts.tiny
+    quick = opts.quick or tiny
     if opts.out is None:
-        opts.out = str(common.RESULTS_DIR / ("rnn_quick" if quick else "rnn"))
-    T = opts.T
-    repeats = opts.repeats or (7 if quick else 30)
-    hs = [32, 128] if quick else [8, 32, 128, 256]
+        stem = "rnn_tiny" if tiny else ("rnn_quick" if quick else "rnn")
+        opts.out = os.path.join(opts.out_dir, stem) if opts.out_dir else str(common.RESULTS_DIR / stem)
+    T = 30 if tiny else opts.T
+    repeats = opts.repeats or (2 if tiny else 7 if quick else 30)
+    hs = [4] if tiny else [32, 128] if quick else [8, 32, 128, 256]
     main_h = 32
-    min_sample_s = 2e-3 if quick else 1e-2
-    startup_pairs = 1 if quick else 3
+    min_sample_s = 2e-4 if tiny else 2e-3 if quick else 1e-2
+    startup_pairs = opts.startup_pairs if opts.startup_pairs is not None else (0 if tiny else 1 if quick else 3)
     do_unrolled = jax is not None and (opts.unrolled == "yes" or (opts.unrolled == "auto" and not quick))
     t_begin = time.perf_counter()
     machine = common.machine_info(("numpy", "numba", "llvmlite", "scipy", "jax", "jaxlib", "srcgrad"))
@@ -419,12 +353,12 @@ def main(argv=None) -> int:
     rnn_hand_adjoint(*warm)
     jfwd = jgrad = None
     if jax is not None:
-        jfwd = _blocking(make_jax_scan_fwd())
-        jgrad = _blocking(make_jax_scan_grad())
+        jfwd = common.blocking(make_jax_scan_fwd())
+        jgrad = common.blocking(make_jax_scan_grad())
 
     sp = None
     if not opts.skip_srcgrad:
-        sp = SrcgradPeer(log)
+        sp = common.SrcgradPeer(rnn_loss, WRT, log)
         log("building srcgrad gradient of rnn_loss ...")
         sp.build(rnn_args(main_h, 20))
     else:
@@ -433,7 +367,7 @@ def main(argv=None) -> int:
     # ---- checks ------------------------------------------------------------------------
     log("checking values and gradients ...")
     checks, hard = [], []
-    small_unrolled = make_jax_unrolled_grad_blocking() if jax is not None else None
+    small_unrolled = make_jax_unrolled_grad_blocking() if jax is not None and not tiny else None
     for (H, Tc) in [(3, 5), (8, 50)]:
         rec, fails = run_checks(H, Tc, sp, jfwd, jgrad, python=True, unrolled=small_unrolled)
         checks.append(rec)
