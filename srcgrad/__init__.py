@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 from .api import GradFunction, grad, show, stop_gradient, value_and_grad, vjp  # noqa: E402
 from .check import GradCheck, check_grad  # noqa: E402
+from .higher import hessian, hvp, jacobian, jvp  # noqa: E402
 from .custom import custom_vjp, non_differentiable  # noqa: E402
 from .errors import (  # noqa: E402
     GradientCheckError,
@@ -29,7 +30,7 @@ from .errors import (  # noqa: E402
 from .pipeline import InternalError  # noqa: E402
 
 __all__ = [
-    "grad", "value_and_grad", "vjp", "show", "stop_gradient", "GradFunction",
+    "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "show", "stop_gradient", "GradFunction",
     "custom_vjp", "non_differentiable", "check_grad", "GradCheck", "GradientCheckError",
     "SrcgradError", "SourceError", "UnsupportedSyntaxError", "MissingRuleError",
     "TypeInferenceError", "NonScalarOutputError", "UsageError", "SourceUnavailableError",

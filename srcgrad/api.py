@@ -356,6 +356,9 @@ def vjp(fn, *args, wrt=0, jit: bool = True, **kwargs):
 def _decorator(fn, wrt, jit, with_value):
     if fn is None:
         return lambda f: GradFunction(f, wrt=wrt, jit=jit, with_value=with_value)
+    from .higher import DerivativeGrad
+    if isinstance(fn, (GradFunction, DerivativeGrad)) and not with_value:
+        return DerivativeGrad(fn, wrt, jit)
     if isinstance(fn, (int, str, tuple, list)) and not callable(fn):
         raise UsageError(f"grad() takes the function first; to choose parameters write "
                          f"grad(f, wrt={fn!r}) or @grad(wrt={fn!r})")

@@ -273,3 +273,57 @@ defrule("np.linspace", "start, stop, num", MISSING, MISSING, None)
 
 def rule_for(key: str) -> Rule | None:
     return RULES.get(key)
+
+
+# ----- Forward mode (forward.py) -----
+# An elementwise rule's tangent is its adjoint template with g replaced by the
+# operand's tangent (broadcast to the result's shape for arrays; unbroadcast
+# dropped): for scalars d(ans) = sum_i (d ans / d x_i) dx_i, and the adjoint
+# templates are g times that partial. The operations below are not elementwise
+# (or their adjoint sums or transposes), so their tangents are written out, one
+# template per argument over `ans`, the arguments and `dx` (the tangent of the
+# argument x). They apply to arrays; scalar cases use the adjoint templates.
+JVPS: dict[str, tuple] = {}
+
+NOT_ELEMENTWISE = {
+    "MatMult", "np.dot", "np.matmul", "np.outer", "np.trace", "np.linalg.norm", "np.sum",
+    "np.mean", "np.prod", "np.max", "np.amax", "np.min", "np.amin", "np_ops.sum_axis",
+    "np_ops.mean_axis", "np_ops.prod_axis", "np_ops.max_axis", "np_ops.min_axis",
+    "np.cumsum", "np_ops.cumsum_axis", "attr.T", "np.transpose", "np.reshape", "np.full",
+    "np.full_like", "subscript", "np.concatenate", "np.stack", "np.arange", "np.linspace",
+}
+
+
+def defjvp(names: str | tuple[str, ...], *templates: str | None) -> None:
+    """Register the tangent templates of a non-elementwise primitive."""
+    parsed = _parse(templates)
+    for name in (names,) if isinstance(names, str) else names:
+        JVPS[name] = parsed
+
+
+defjvp("MatMult", "dx @ y", "x @ dy")
+defjvp("np.dot", "np.dot(dx, y)", "np.dot(x, dy)")
+defjvp("np.matmul", "dx @ y", "x @ dy")
+defjvp("np.outer", "np.outer(dx, y)", "np.outer(x, dy)")
+defjvp("np.trace", "np.trace(dx)")
+defjvp("np.linalg.norm", "np.sum(norm_grad(1.0, x, ans, ord) * dx)", None)
+defjvp("np.sum", "np.sum(dx)")
+defjvp("np.mean", "np.mean(dx)")
+defjvp("np.prod", "np.sum(prod_grad(1.0, x, ans, None, False) * dx)")
+defjvp(("np.max", "np.amax"), "np.sum(max_grad(1.0, x, ans, None, False) * dx)")
+defjvp(("np.min", "np.amin"), "np.sum(min_grad(1.0, x, ans, None, False) * dx)")
+defjvp("np_ops.sum_axis", "np_ops.sum_axis(dx, axis, keepdims)", None, None)
+defjvp("np_ops.mean_axis", "np_ops.mean_axis(dx, axis, keepdims)", None, None)
+defjvp("np_ops.prod_axis", "np_ops.sum_axis(prod_grad(np.ones_like(ans), x, ans, axis, "
+       "keepdims) * dx, axis, keepdims)", None, None)
+defjvp("np_ops.max_axis", "np_ops.sum_axis(max_grad(np.ones_like(ans), x, ans, axis, "
+       "keepdims) * dx, axis, keepdims)", None, None)
+defjvp("np_ops.min_axis", "np_ops.sum_axis(min_grad(np.ones_like(ans), x, ans, axis, "
+       "keepdims) * dx, axis, keepdims)", None, None)
+defjvp("np.cumsum", "np.cumsum(dx)")
+defjvp("np_ops.cumsum_axis", "np_ops.cumsum_axis(dx, axis)", None)
+defjvp("attr.T", "dx.T")
+defjvp("np.transpose", "np.transpose(dx)")
+defjvp("np.reshape", "np.reshape(dx, shape)", None)
+defjvp("np.full", None, "np.full(shape, dfill)")
+defjvp("np.full_like", None, "np.full_like(x, dfill)")

@@ -1569,3 +1569,23 @@ def _ov_vjp_part(r, i, n):
     if isinstance(r, types.NoneType):
         return lambda r, i, n: 0.0
     return lambda r, i, n: r
+
+
+def broadcast_like(d, ans):
+    """Forward mode: the tangent `d` of an operand (a scalar or an array that
+    broadcasts to `ans`) at the shape of the result `ans`."""
+    return d + np.zeros_like(ans)
+
+
+@overload(broadcast_like)
+def _ov_broadcast_like(d, ans):
+    if _is_arr(ans) and _is_arr(d) and d.ndim == ans.ndim and _dt(d) is _dt(ans):
+        def same_ndim(d, ans):
+            if d.shape == ans.shape:
+                return d
+            return d + np.zeros_like(ans)
+        return same_ndim
+
+    def impl(d, ans):
+        return d + np.zeros_like(ans)
+    return impl
