@@ -222,7 +222,15 @@ class Forward:
                                 and isinstance(n.func, ast.Name)
                                 and n.func.id in _RUNTIME_NAMES}
             terms.append(term)
-        return _sum(terms) if terms else None
+        if not terms:
+            return None
+        out = _sum(terms)
+        if isinstance(out, ast.Call) and isinstance(out.func, ast.Name) \
+                and out.func.id == "broadcast_like":
+            # the operand's own tangent (t = x + c, t = np.copy(x)): t is a new array,
+            # so its tangent must be one too (writes into t must not reach d_x)
+            out = ast.Call(name_node("np.copy"), [out], [])
+        return out
 
     def _return(self, stmt: ast.Return) -> ast.stmt:
         parts = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]

@@ -88,7 +88,17 @@ class TangentFunction:
         return tuple(out)
 
     def __call__(self, primals: tuple, tangents: tuple, wrt=None):
-        primals = tuple(primals)
+        primals, tangents = tuple(primals), tuple(tangents)
+        if len(primals) < len(self._params):
+            # parameters with defaults: bound as Python binds them, with zero tangents
+            import inspect
+            try:
+                bound = inspect.signature(self._fn).bind(*primals)
+            except TypeError as exc:
+                raise UsageError(f"{self._cap.name}(): {exc}") from None
+            bound.apply_defaults()
+            tangents = tangents + (0.0,) * (len(self._params) - len(primals))
+            primals = tuple(bound.arguments[p] for p in self._params)
         if len(primals) != len(self._params):
             raise UsageError(f"{self._cap.name} takes {len(self._params)} arguments; jvp got "
                              f"{len(primals)} primals")
@@ -100,7 +110,7 @@ class TangentFunction:
             t = tangents[i]
             p = primals[i]
             if isinstance(p, np.ndarray):
-                t = np.ascontiguousarray(np.broadcast_to(np.asarray(t, dtype=p.dtype), p.shape))
+                t = np.array(np.broadcast_to(np.asarray(t, dtype=p.dtype), p.shape))
             else:
                 t = float(t)
             ts.append(t)
