@@ -392,6 +392,16 @@ class ANF:
         if isinstance(call, ast.Name) or self._is_builtin_call(call, "enumerate"):
             # for v in x  /  for i, v in enumerate(x)  ->  for i in range(len(x)): v = x[i]
             seq = call.id if isinstance(call, ast.Name) else call.args[0].id
+            if any(isinstance(n, ast.Name) and n.id == seq and isinstance(n.ctx, ast.Store)
+                   for s in stmt.body for n in ast.walk(s)):
+                # Python keeps iterating the array the loop started with; srcgrad reads
+                # x[i] from whatever x names at each iteration
+                raise self.error(stmt, f"the loop body rebinds '{seq}', the array it "
+                                       "iterates over",
+                                 hint=f"iterate over another name for it ({seq}_start = "
+                                      f"{seq}.copy(), then for v in {seq}_start:) or index "
+                                      f"it (for i in range(len({seq}))), so that which "
+                                      "array each iteration reads is explicit")
             if isinstance(stmt.target, ast.Tuple):
                 index_var, elem_var = stmt.target.elts[0].id, stmt.target.elts[1].id
             else:

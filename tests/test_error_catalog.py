@@ -40,6 +40,13 @@ def tuple_syntax(x):
 
 def two(x, y):
     return x * y
+
+def rebinds_iterated(x):
+    s = 0.0
+    for v in x:
+        s = s + v
+        x = x * 2.0
+    return s
 '''
 
 
@@ -68,6 +75,33 @@ def test_unsupported_syntax(mod):
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="list") as info:
         srcgrad.grad(mod.tuple_syntax)
     assert info.value.lineno == _line("    s = [x]") and info.value.hint
+
+
+def test_unsupported_rebinding_of_the_iterated_array(mod):
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="rebinds 'x'") as info:
+        srcgrad.grad(mod.rebinds_iterated)(np.ones(3))
+    assert info.value.lineno == _line("    for v in x:") and "range(len(x))" in info.value.hint
+
+
+def test_missing_forward_rule_for_a_custom_vjp(make_module):
+    m = make_module('''
+import srcgrad
+
+@srcgrad.custom_vjp
+def twice(x):
+    return x * 2.0
+
+@twice.defvjp
+def twice_vjp(g, ans, x):
+    return (2.0 * g,)
+
+def uses(x):
+    return twice(x) + x
+''')
+    assert srcgrad.grad(m.uses)(1.5) == 3.0
+    with pytest.raises(srcgrad.MissingRuleError, match="forward-mode") as info:
+        srcgrad.jvp(m.uses, (1.5,), (1.0,))
+    assert "mode='rev'" in info.value.hint
 
 
 @pytest.mark.parametrize("fn, name", [("uses_gamma", "math.gamma"), ("uses_ruleless", "ruleless")])
