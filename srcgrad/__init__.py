@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from .api import GradFunction, grad, show, stop_gradient, value_and_grad, vjp  # noqa: E402
 from .check import GradCheck, check_grad  # noqa: E402
 from .higher import hessian, hvp, jacobian, jvp  # noqa: E402
+from .runtime_np import broadcast_like  # noqa: E402,F401  (called by generated tangents)
 from .custom import custom_vjp, non_differentiable  # noqa: E402
 from .errors import (  # noqa: E402
     GradientCheckError,

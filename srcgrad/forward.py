@@ -173,6 +173,8 @@ class Forward:
         if not act:
             return None
         explicit = JVPS.get(key) if array else None
+        if key == "np.linalg.norm" and array:
+            explicit = self._norm_templates(value, stmt)
         custom = rule is not None and any(
             isinstance(n, ast.Name) and n.id in EXTERNAL_NAMES
             for tmpl in rule.parsed + rule.array_parsed if tmpl is not None
@@ -231,6 +233,19 @@ class Forward:
             # so its tangent must be one too (writes into t must not reach d_x)
             out = ast.Call(name_node("np.copy"), [out], [])
         return out
+
+    def _norm_templates(self, value: ast.Call, stmt: ast.Assign) -> tuple:
+        keywords = {k.arg: k.value for k in value.keywords}
+        ord_ = value.args[1] if len(value.args) > 1 else keywords.get("ord")
+        ord_value = ord_.value if isinstance(ord_, ast.Constant) else "?"
+        if ord_ is None or ord_value in (None, 2, "fro"):
+            return (ast.parse("np.sum(x * dx) / ans", mode="eval").body, None)
+        if ord_value == 1:
+            return (ast.parse("np.sum(np.sign(x) * dx)", mode="eval").body, None)
+        stmt.lineno, stmt.col_offset = stmt.srcline or 0, 0
+        raise self.cap.error(MissingRuleError, stmt,
+                             "no forward-mode rule for np.linalg.norm with this ord",
+                             hint="use ord=None, 2 or 1, or reverse mode")
 
     def _return(self, stmt: ast.Return) -> ast.stmt:
         parts = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]

@@ -24,7 +24,7 @@ from numba.core.errors import NumbaError
 
 from .api import GradFunction, VJPFunction, _numba_rejected
 from .capture import unwrap
-from .errors import UsageError
+from .errors import MissingRuleError, UsageError
 from .infer import arg_type_of
 from .pipeline import array_constants, front, generate, run_stage
 
@@ -136,6 +136,26 @@ def _wrappers(func: str, params: list[str], names: list[str], types, wrt) -> str
                 f"    _value, _tangent = {func}({args}, 1.0)",
                 "    return _tangent"]
     return "\n".join(out) + "\n"
+
+
+def _module_for_second_order(tangent: TangentFunction, types: tuple, wrt: tuple):
+    """The tangent module, after checking that reverse mode can differentiate it: its
+    tangent rules for max/min reductions, products, maximum, clip, abs and where of
+    arrays call runtime helpers that have no derivative rules of their own."""
+    import re
+
+    from .rules import _RUNTIME_NAMES
+    source, _, module = tangent.spec(types, wrt)
+    for helper in sorted(_RUNTIME_NAMES):
+        if re.search(rf"\b{helper}\(", source):
+            primitive = "np." + helper.split("_grad")[0]
+            cap = tangent._cap
+            raise MissingRuleError(
+                f"no second derivative through {primitive} of arrays: its tangent rule "
+                f"({helper}) is not differentiable again", cap.filename, cap.tree.lineno, 0,
+                hint="write that operation as a loop over elements (srcgrad differentiates "
+                     "loops to any order)")
+    return module
 
 
 _TANGENTS: dict = {}
@@ -281,7 +301,7 @@ class HVPFunction:
             with self._lock:
                 g = self._grads.get(key)
                 if g is None:
-                    _, _, module = self._tangent.spec(types, (self._i,))
+                    module = _module_for_second_order(self._tangent, types, (self._i,))
                     name = self._tangent._cap.name
                     wrapper = getattr(module, f"{name}_tangent")
                     g = GradFunction(wrapper, wrt=self._i, jit=self._jit)
@@ -352,7 +372,7 @@ class DerivativeGrad:
                         raise UsageError("grad of a grad differentiates a scalar argument "
                                          "again; for arrays use srcgrad.hessian or hvp")
                     tangent = _tangent_function(inner._fn, inner._jit)
-                    _, _, module = tangent.spec(types, (i,))
+                    module = _module_for_second_order(tangent, types, (i,))
                     wrapper = getattr(module, f"{tangent._cap.name}_d1")
                     g = GradFunction(wrapper, wrt=self._wrt, jit=self._jit)
                     self._grads[types] = g

@@ -275,6 +275,10 @@ def rule_for(key: str) -> Rule | None:
     return RULES.get(key)
 
 
+# ----- The forward-mode helper, for derivatives of generated tangent code -----
+defrule("srcgrad.broadcast_like", "d, ans", "g", None,
+        array=("unbroadcast(g, d)", None))
+
 # ----- Forward mode (forward.py) -----
 # An elementwise rule's tangent is its adjoint template with g replaced by the
 # operand's tangent (broadcast to the result's shape for arrays; unbroadcast
@@ -306,7 +310,9 @@ defjvp("np.dot", "np.dot(dx, y)", "np.dot(x, dy)")
 defjvp("np.matmul", "dx @ y", "x @ dy")
 defjvp("np.outer", "np.outer(dx, y)", "np.outer(x, dy)")
 defjvp("np.trace", "np.trace(dx)")
-defjvp("np.linalg.norm", "np.sum(norm_grad(1.0, x, ans, ord) * dx)", None)
+# np.linalg.norm: forward.py picks "np.sum(x * dx) / ans" (L2, Frobenius) or
+# "np.sum(np.sign(x) * dx)" (ord=1) by the constant ord, so the tangent is again
+# differentiable
 defjvp("np.sum", "np.sum(dx)")
 defjvp("np.mean", "np.mean(dx)")
 defjvp("np.prod", "np.sum(prod_grad(1.0, x, ans, None, False) * dx)")
