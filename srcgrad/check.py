@@ -141,17 +141,21 @@ def _rel_error(ad: float, fd: float, floor: float) -> float:
 
 def directional_check(f, grad_fn, args, wrt_indices, *, directions: int = 3, step: float | None = None,
                       rtol: float | None = None, atol: float = 1e-9, seed: int | None = 0,
-                      raise_on_failure: bool = True) -> GradCheck:
+                      raise_on_failure: bool = True, directional=None, what: str = "<grad, v>",
+                      describe=None) -> GradCheck:
     """Check any gradient callable against 4th-order central finite differences of `f`.
 
     ``grad_fn(*args)`` returns the gradient with respect to the arguments at positions
     `wrt_indices` (an int or a sequence of ints): one gradient, or a tuple of them in
     that order, each of its argument's shape. `f` and `grad_fn` are always called on
     copies of the array arguments. See `check_grad` for the other parameters.
+    `directional(vs)`, if given, replaces ``<grad_fn(*args), v>`` (vs: one piece of the
+    direction per wrt argument); `what` names it in messages; `describe` overrides the
+    (name, file, line) reported for `f`.
     """
     args = tuple(args)
     indices = [wrt_indices] if isinstance(wrt_indices, (int, np.integer)) else list(wrt_indices)
-    fname, filename, lineno = _describe(f)
+    fname, filename, lineno = describe or _describe(f)
     names = _param_names(f, indices)
     if not indices:
         raise UsageError("check_grad: wrt is empty; name at least one parameter")
@@ -197,7 +201,8 @@ def directional_check(f, grad_fn, args, wrt_indices, *, directions: int = 3, ste
 
     _scalar(fn(*(_copy(a) for a in args)), fname)  # a non-scalar output fails before any compile
 
-    grads = grad_fn(*(_copy(a) for a in args))
+    grads = grad_fn(*(_copy(a) for a in args)) if directional is None \
+        else tuple(np.zeros(np.shape(x)) for x in xs)
     if len(indices) == 1 and not isinstance(grads, (tuple, list)):
         grads = (grads,)
     if not isinstance(grads, (tuple, list)) or len(grads) != len(indices):
@@ -227,7 +232,8 @@ def directional_check(f, grad_fn, args, wrt_indices, *, directions: int = 3, ste
         flat /= np.linalg.norm(flat)
         vs = [float(p[0]) if np.ndim(x) == 0 else p.reshape(np.shape(x))
               for p, x in zip(np.split(flat, splits), xs)]
-        ad = float(sum(np.sum(g * v) for g, v in zip(gs, vs)))
+        ad = float(sum(np.sum(g * v) for g, v in zip(gs, vs))) if directional is None \
+            else float(directional(vs))
         fd = fd_along(vs, step)
         ads.append(ad)
         fds.append(fd)
@@ -246,13 +252,13 @@ def directional_check(f, grad_fn, args, wrt_indices, *, directions: int = 3, ste
         error = GradientCheckError(
             f"{filename}:{lineno}: gradient check failed for {fname} with respect to {', '.join(names)}: "
             f"along random unit direction {worst} of {directions} (seed={seed}), srcgrad's directional "
-            f"derivative <grad, v> is {ads[worst]:.12g} but the 4th-order central finite difference with "
+            f"derivative {what} is {ads[worst]:.12g} but the 4th-order central finite difference with "
             f"step {step:.3g} gives {fds[worst]:.12g} (relative error {max_rel:.3g} > rtol {rtol:.3g}); "
             f"with step {step / 10:.3g} the finite difference gives {finer}\n"
             "  hint: if the two finite differences disagree, f is not smooth near these arguments "
             "(abs, min/max or an if on a float comparison at a tie, a loop whose trip count changes): "
             "move the point or pass a smaller step=; if they agree with each other but not with "
-            "<grad, v>, the gradient is wrong; if the error is only slightly above rtol, rounding in f "
+            f"{what}, the derivative is wrong; if the error is only slightly above rtol, rounding in f "
             "may be the cause: pass a larger step= or a looser rtol=")
         error.result = result
         error.filename = filename
@@ -278,7 +284,7 @@ def _grad_function(f, wrt, jit: bool):
 
 def check_grad(f, *args, wrt=0, directions: int = 3, step: float | None = None, rtol: float | None = None,
                atol: float = 1e-9, seed: int | None = 0, raise_on_failure: bool = True,
-               jit: bool = True) -> GradCheck:
+               jit: bool = True, modes=("rev",), order: int = 1):
     """Check ``srcgrad.grad(f, wrt=wrt, jit=jit)`` at `args` against finite differences of `f`.
 
     For `directions` random unit vectors v (``numpy.random.default_rng(seed)``) in the
@@ -300,14 +306,92 @@ def check_grad(f, *args, wrt=0, directions: int = 3, step: float | None = None, 
       when every one is ``<= rtol``, i.e. ``|ad - fd| <= max(rtol * max(|ad|, |fd|), atol)``.
       A non-finite ad or fd counts as an infinite error.
 
-    Returns a `GradCheck`. Raises ``srcgrad.errors.GradientCheckError`` (with attributes
+    - `modes`: "rev" (``grad``) and/or "fwd" (``jvp``: the directional derivative along
+      v computed directly).
+    - `order`: 1, or 2 for second derivatives (one wrt argument): for a random unit
+      vector w, ``<H w, v>`` (from ``hvp`` for "rev", from the jvp of the tangent
+      function for "fwd") against finite differences of ``<w, grad f>``.
+
+    Returns a `GradCheck` (a tuple of them, one per mode, when `modes` has several). Raises ``srcgrad.errors.GradientCheckError`` (with attributes
     ``result``, ``filename``, ``lineno``) if the check fails and `raise_on_failure`, and
     ``srcgrad.errors.UsageError`` if f's value is not a scalar float or a wrt argument
     is not a float or float array.
     """
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    if not modes or any(m not in ("rev", "fwd") for m in modes):
+        raise UsageError(f"check_grad: modes must hold 'rev' and/or 'fwd', got {modes!r}")
+    if order not in (1, 2):
+        raise UsageError(f"check_grad: order must be 1 or 2, got {order!r}")
     gf = _grad_function(f, wrt, jit)
-    return directional_check(f, gf, args, list(gf._wrt), directions=directions, step=step, rtol=rtol,
-                             atol=atol, seed=seed, raise_on_failure=raise_on_failure)
+    indices = list(gf._wrt)
+    common = dict(directions=directions, step=step, rtol=rtol, atol=atol, seed=seed,
+                  raise_on_failure=raise_on_failure)
+    if order == 2:
+        return _check_second_order(f, gf, args, indices, jit, modes, common)
+    results = []
+    for mode in modes:
+        if mode == "rev":
+            results.append(directional_check(f, gf, args, indices, **common))
+            continue
+        from .higher import _tangent_function
+        tangent = _tangent_function(f, jit)
+
+        def along(vs, tangent=tangent):
+            call = [_copy(a) for a in args]
+            tangents = [0.0] * len(args)
+            for i, v in zip(indices, vs):
+                tangents[i] = v
+            return tangent(tuple(call), tuple(tangents), wrt=tuple(indices))[1]
+
+        results.append(directional_check(f, None, args, indices, directional=along,
+                                         what="the jvp along v", **common))
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+def _check_second_order(f, gf, args, indices, jit, modes, common):
+    """order=2: <H w, v> against finite differences of t -> <w, grad f(x + t v)>, for a
+    random unit w; H w by reverse over forward (hvp, mode "rev") or forward over
+    forward (the jvp of the tangent function, mode "fwd")."""
+    from .higher import _module_for_second_order, _tangent_function, hvp
+    from .infer import arg_type_of
+    if len(indices) != 1:
+        raise UsageError("check_grad(order=2) checks one wrt argument at a time")
+    i = indices[0]
+    x = args[i]
+    rng = np.random.default_rng(None if common["seed"] is None else common["seed"] + 1)
+    if np.ndim(x):
+        w = rng.standard_normal(np.shape(x))
+        w = (w / np.linalg.norm(w)).astype(np.asarray(x).dtype)
+    else:
+        w = 1.0
+
+    def w_dot_grad(*a):
+        return float(np.sum(np.asarray(gf(*a), dtype=np.float64) * w))
+
+    results = []
+    for mode in modes:
+        if mode == "rev":
+            hw = np.asarray(hvp(f, wrt=i, jit=jit)(*(_copy(a) for a in args), w),
+                            dtype=np.float64)
+
+            def along(vs, hw=hw):
+                return float(np.sum(hw * vs[0]))
+        else:
+            tangent = _tangent_function(f, jit)
+            types = tuple(arg_type_of(a) for a in args)
+            module = _module_for_second_order(tangent, types, (i,))
+            inner = _tangent_function(getattr(module, f"{tangent._cap.name}_tangent"), jit)
+
+            def along(vs, inner=inner):
+                primals = tuple(_copy(a) for a in args) + (w,)
+                tangents = [0.0] * len(primals)
+                tangents[i] = vs[0]
+                return float(inner(primals, tuple(tangents), wrt=(i,))[1])
+        results.append(directional_check(
+            w_dot_grad, None, args, indices, directional=along,
+            what=f"<H w, v> ({'hvp' if mode == 'rev' else 'jvp of the jvp'})",
+            describe=_describe(f), **common))
+    return results[0] if len(results) == 1 else tuple(results)
 
 
 __all__ = ["check_grad", "directional_check", "GradCheck", "RTOL", "RTOL_FLOAT32", "STEP", "STEP_FLOAT32"]

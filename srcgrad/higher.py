@@ -124,7 +124,15 @@ def _wrappers(func: str, params: list[str], names: list[str], types, wrt) -> str
     """Functions in srcgrad's language around the tangent function, for reverse mode
     to differentiate again."""
     base = func[:-len("_jvp")]
-    tangents = ", ".join(f"d_{n}" for n in names)
+    taken = set(params)
+    fresh = []
+    for n in names:
+        t = f"d_{n}"
+        while t in taken:
+            t = "d" + t
+        taken.add(t)
+        fresh.append(t)
+    tangents = ", ".join(fresh)
     args = ", ".join(params)
     out = ["", "", f"def {base}_tangent({args}, {tangents}):",
            f'    """The tangent of {base} along {tangents} (for hvp)."""',

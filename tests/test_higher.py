@@ -242,3 +242,16 @@ def test_usage_errors(mod):
         srcgrad.hessian(mod.mixed, wrt=(0, 1))
     with pytest.raises(srcgrad.UsageError, match="hessian"):
         srcgrad.grad(srcgrad.grad(mod.rosenbrock))(np.ones(3))
+
+
+def test_check_grad_in_both_modes_and_at_second_order(mod):
+    x = np.random.default_rng(6).normal(size=5)
+    rev, fwd = srcgrad.check_grad(mod.rosenbrock, x, modes=("rev", "fwd"))
+    assert rev.ok and fwd.ok
+    # the forward-mode directional derivatives are computed by jvp, not from the gradient
+    np.testing.assert_allclose(fwd.directional_ad, rev.directional_ad, rtol=1e-10)
+    for result in srcgrad.check_grad(mod.rosenbrock, x, order=2, modes=("rev", "fwd")):
+        assert result.ok and result.max_rel_error < 1e-8
+    assert srcgrad.check_grad(mod.loop_poly, 0.9, 6, order=2, modes="fwd").ok
+    with pytest.raises(srcgrad.UsageError):
+        srcgrad.check_grad(mod.rosenbrock, x, order=3)
