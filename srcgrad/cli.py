@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 
 # Stages whose result pipeline.generate() prints when SRCGRAD_PRINT_AFTER names them.
-AFTER_STAGES = ("normalize", "types", "analyze", "reverse", "emit")
+AFTER_STAGES = ("normalize", "types", "analyze", "reverse", "forward", "emit")
 
 
 class CLIError(Exception):
@@ -245,11 +245,15 @@ def _show(options) -> int:
     if options.args is not None:
         args, _ = parse_args_spec(options.args, options.seed)
         _bind(fn, args, options.target)
-    if options.vjp:
+    if options.mode == "fwd":
+        grad_fn = _TangentSource(fn, parse_wrt(options.wrt) if options.wrt is not None else None)
+        if options.after == "reverse":
+            options.after = "forward"
+    elif options.vjp:
         from .api import VJPFunction
-        grad_fn = VJPFunction(fn, wrt=parse_wrt(options.wrt))
+        grad_fn = VJPFunction(fn, wrt=parse_wrt(options.wrt or "0"))
     else:
-        grad_fn = srcgrad.grad(fn, wrt=parse_wrt(options.wrt))
+        grad_fn = srcgrad.grad(fn, wrt=parse_wrt(options.wrt or "0"))
     try:
         text, later = stage_text(grad_fn, args, options.after)
     except srcgrad.TypeInferenceError as exc:
@@ -268,6 +272,25 @@ def _show(options) -> int:
     return 0
 
 
+class _TangentSource:
+    """What `show --mode fwd` prints: the tangent module srcgrad.jvp compiles."""
+
+    def __init__(self, fn, wrt) -> None:
+        from .higher import TangentFunction
+        self._tangent = TangentFunction(fn, jit=False)
+        self._wrt = wrt
+        self._fn = fn
+
+    def source_for(self, *args) -> str:
+        return self._tangent.source_for(*args, wrt=self._wrt)
+
+    @property
+    def source(self) -> str:
+        from .api import GradFunction
+        preview = GradFunction(self._fn)._preview_types()
+        return self._tangent.spec(preview, self._tangent._wrt(preview, self._wrt))[0]
+
+
 def _check(options) -> int:
     import srcgrad
     from srcgrad.check import check_grad
@@ -283,13 +306,18 @@ def _check(options) -> int:
     named = ", ".join(f"{p}: {d}" for p, d in zip(params, described))
     print(f"checking {options.target} at ({named}), seed {options.seed}")
     try:
-        result = check_grad(fn, *args, wrt=wrt, seed=options.seed)
+        results = check_grad(fn, *args, wrt=wrt, seed=options.seed,
+                             modes=tuple(options.modes.split(",")), order=options.order)
     except srcgrad.GradientCheckError as exc:
         print(exc.result)
         print(f"srcgrad: {exc}", file=sys.stderr)
         return 1
-    print(result)
-    return 0 if result.ok else 1
+    results = results if isinstance(results, tuple) else (results,)
+    for mode, result in zip(options.modes.split(","), results):
+        if len(results) > 1 or mode != "rev":
+            print(f"mode {mode}:")
+        print(result)
+    return 0 if all(r.ok for r in results) else 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -299,8 +327,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="differentiate the d2l control-flow example and show how")
     show = sub.add_parser("show", help="print the generated adjoint of file.py:function")
     show.add_argument("target", help="path/to/file.py:function")
-    show.add_argument("--wrt", default="0",
-                      help="parameter(s) to differentiate: names or positions, comma separated (default 0)")
+    show.add_argument("--wrt", default=None,
+                      help="parameter(s) to differentiate: names or positions, comma separated "
+                           "(default 0; with --mode fwd, every float argument)")
     show.add_argument("--args", metavar="SPEC",
                       help="example arguments, for their types (default: floats): e.g. 1.0,3x4,int:5")
     show.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -308,6 +337,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="print the result of this stage instead: normalize (the function lowered "
                            "to one operation per statement), types, analyze (active variables), "
                            "reverse or emit (the adjoint module, the default)")
+    show.add_argument("--mode", choices=("rev", "fwd"), default="rev",
+                      help="rev: the adjoint grad compiles (default); fwd: the tangent module "
+                           "jvp compiles")
     show.add_argument("--vjp", action="store_true",
                       help="the module srcgrad.vjp uses (for a function returning an array or a tuple)")
     show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
@@ -320,6 +352,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--wrt", default=None,
                        help="parameter(s) to check: names or positions, comma separated "
                             "(default: every float and array argument)")
+    check.add_argument("--modes", default="rev",
+                       help="rev, fwd or rev,fwd: check grad (reverse mode), jvp (forward mode) or both")
+    check.add_argument("--order", type=int, choices=(1, 2), default=1,
+                       help="2: check Hessian-vector products instead (one wrt argument)")
     check.add_argument("--seed", type=int, default=0,
                        help="seed of the random arrays and of the check's directions (default 0)")
     return parser

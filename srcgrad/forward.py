@@ -137,7 +137,10 @@ class Forward:
             return [stmt, _stmt(assign(self.d(t), self._zero(t)), line)]
         if not self_ref:
             return [stmt, _stmt(assign(self.d(t), tangent), line)]
-        # t = op(t, ...): the tangent reads the old t and d_t
+        if not {t, ans} & set(names_read(tangent)):
+            # t = t + e: the tangent needs neither t nor the result, so it goes first
+            return [_stmt(assign(self.d(t), tangent), line), stmt]
+        # t = op(t, ...) whose tangent reads the old t and the result
         return [_stmt(assign(ans, value), line), _stmt(assign(self.d(t), tangent), line),
                 _stmt(assign(t, load(ans)), line)]
 

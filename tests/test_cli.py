@@ -157,7 +157,26 @@ def test_show_after_emit_is_the_module(user_file, capsys):
     assert default == emitted == reverse
 
 
+def test_show_mode_fwd_prints_the_tangent_module(user_file, capsys):
+    code, out, err = run(capsys, "show", f"{user_file}:two", "--mode", "fwd")
+    assert code == 0, err
+    assert "def two_jvp(x, y, d_x, d_y):" in out and "# line" in out
+    code, out, err = run(capsys, "show", f"{user_file}:weighted", "--mode", "fwd",
+                         "--args", "3x3,3,int:2", "--wrt", "W")
+    assert code == 0, err
+    assert "def weighted_jvp(W, x, n, d_W):" in out
+    code, out, _ = run(capsys, "show", f"{user_file}:two", "--mode", "fwd", "--after", "normalize")
+    assert code == 0 and "_jvp" not in out
+
+
 # check ---------------------------------------------------------------------------
+
+
+def test_check_both_modes_and_second_order(user_file, capsys):
+    code, out, err = run(capsys, "check", f"{user_file}:two", "--args", "0.3,-1.5",
+                         "--modes", "rev,fwd", "--order", "2", "--wrt", "x")
+    assert code == 0, err
+    assert out.count("gradient check ok") == 2 and "mode fwd:" in out
 
 
 def test_check_passes(user_file, capsys):
