@@ -177,7 +177,19 @@ def arg_type_of(value) -> nbtypes.Type:
     if type(value) is bool:
         return nbtypes.boolean
     from numba import typeof
+    if type(value) is np.ndarray:
+        # numba.typeof of an array costs ~25 us; its type depends only on these
+        flags = value.flags
+        key = (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous,
+               flags.writeable, flags.aligned)
+        typ = _ARRAY_TYPES.get(key)
+        if typ is None:
+            typ = _ARRAY_TYPES.setdefault(key, typeof(value))
+        return typ
     return typeof(value)
+
+
+_ARRAY_TYPES: dict = {}
 
 
 __all__ = ["infer_types", "Typed", "arg_type_of", "check_output", "namespace",
