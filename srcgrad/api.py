@@ -381,8 +381,22 @@ def value_and_grad(fn=None, wrt=0, *, jit: bool = True):
     return _decorator(fn, wrt, jit, with_value=True)
 
 
-def show(g) -> None:
-    """Print the generated adjoint source of a grad / value_and_grad function."""
+def show(g, mode: str = "rev", args: tuple | None = None) -> None:
+    """Print generated source: the adjoint of a grad / value_and_grad function (and of
+    a grad of a grad); with ``mode="fwd"``, the tangent module ``jvp`` compiles for a
+    plain function `g`. ``args``: example arguments, for their types (default: floats)."""
+    from .higher import DerivativeGrad, TangentFunction
+    if mode == "fwd":
+        if isinstance(g, (GradFunction, DerivativeGrad)) or not callable(g):
+            raise UsageError("show(f, mode='fwd') takes the function itself, not its grad")
+        tangent = TangentFunction(g, jit=False)
+        if args is None:
+            args = tuple(1.0 for _ in tangent._params)
+        print(tangent.source_for(*args))
+        return
+    if isinstance(g, DerivativeGrad):
+        print(g.source_for(*(args if args is not None else (1.0,) * len(g._params()))))
+        return
     if not isinstance(g, GradFunction):
         raise UsageError(f"show() takes a function made by srcgrad.grad, got {g!r}")
-    print(g.source)
+    print(g.source_for(*args) if args is not None else g.source)

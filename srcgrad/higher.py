@@ -392,3 +392,9 @@ class DerivativeGrad:
     def source_for(self, *args) -> str:
         """The generated adjoint of the derivative for these arguments."""
         return self._grad_for(args).source_for(*args)
+
+    def _params(self) -> list[str]:
+        inner = self._inner
+        while not isinstance(inner, GradFunction):
+            inner = inner._inner
+        return inner._params

@@ -132,7 +132,8 @@ def test_jacobian_of_a_scalar_function_is_its_gradient(mod):
                                    srcgrad.grad(mod.rosenbrock)(x), rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["rosenbrock", "rosenbrock_np"])
+@pytest.mark.parametrize("name", ["rosenbrock",
+                                  pytest.param("rosenbrock_np", marks=pytest.mark.slow)])
 def test_hessian_of_rosenbrock_is_the_closed_form(mod, name):
     x = np.random.default_rng(2).normal(size=6)
     H = srcgrad.hessian(getattr(mod, name))(x)
@@ -150,6 +151,7 @@ def test_hvp_at_a_million_matches_the_closed_form(mod):
     np.testing.assert_allclose(got, d, rtol=1e-10, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_hessian_of_array_code_matches_differences_of_the_gradient(mod):
     rng = np.random.default_rng(4)
     x, W = rng.normal(size=3), rng.normal(size=(2, 3))
@@ -200,6 +202,7 @@ def test_tangent_source_is_readable(mod):
     assert "# line" in src
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not jax_available(), reason="JAX not installed")
 def test_against_jax(mod):
     import jax
@@ -224,6 +227,15 @@ def test_against_jax(mod):
     np.testing.assert_allclose(srcgrad.jacobian(mod.rosenbrock_np, mode="fwd")(x),
                                np.asarray(jax.jacfwd(rosen_jax)(x)), rtol=1e-10)
 
+    def field_jax(x):
+        y = x * x - jnp.sin(jnp.roll(x, -1))
+        return jnp.concatenate([y, jnp.sum(jnp.exp(x))[None]])
+
+    x = rng.normal(size=4)
+    for mode, jac in (("fwd", jax.jacfwd), ("rev", jax.jacrev)):
+        np.testing.assert_allclose(srcgrad.jacobian(mod.field, mode=mode)(x),
+                                   np.asarray(jac(field_jax)(x)), rtol=1e-12, atol=1e-14)
+
 
 def test_second_derivative_through_prod_is_a_clear_error(mod):
     x = np.array([0.5, -1.5, 2.0])
@@ -231,6 +243,15 @@ def test_second_derivative_through_prod_is_a_clear_error(mod):
         srcgrad.grad(mod.with_prod)(x), rel=1e-12)
     with pytest.raises(srcgrad.MissingRuleError, match="np.prod"):
         srcgrad.hessian(mod.with_prod)(x)
+
+
+def test_show_prints_tangent_and_second_order_source(mod, capsys):
+    srcgrad.show(mod.sin1, mode="fwd")
+    out = capsys.readouterr().out
+    assert "def sin1_jvp(x, d_x):" in out and "d_x * math.cos(x)" in out
+    srcgrad.show(srcgrad.grad(srcgrad.grad(mod.sin1)))
+    out = capsys.readouterr().out
+    assert "def sin1_d1_adjoint(x, _seed):" in out and "math.sin(x)" in out
 
 
 def test_usage_errors(mod):
