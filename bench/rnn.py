@@ -180,6 +180,69 @@ def rnn_args_jax(H: int, T: int, seed: int = 0) -> tuple:
 
 
 # --------------------------------------------------------------------------
+# every peer (bench/runner.py): python -m bench.rnn --all-peers
+# --------------------------------------------------------------------------
+
+def rnn_loss_torch(W, x, w_out):
+    import torch
+    h = torch.zeros(x.shape[1], dtype=x.dtype)
+    for t in range(x.shape[0]):
+        h = torch.tanh(W @ h + x[t])
+    return torch.sum(w_out * h)
+
+
+def rnn_loss_autograd(W, x, w_out):
+    import autograd.numpy as anp
+    h = anp.zeros(x.shape[1])
+    for t in range(x.shape[0]):
+        h = anp.tanh(anp.dot(W, h) + x[t])
+    return anp.sum(w_out * h)
+
+
+def rnn_loss_tangent(W, x, w_out):
+    """The user function with np.dot for @ and len for shapes (what tangent-ad reads)."""
+    h = np.zeros(len(w_out))
+    for t in range(len(x)):
+        h = np.tanh(np.dot(W, h) + x[t])
+    return np.sum(w_out * h)
+
+
+def _make_peers_workload():
+    from bench import runner
+    return runner.Workload(
+        name="rnn_peers",
+        title="RNN h = tanh(W h + x[t]), every peer",
+        module=__name__,
+        fn=rnn_loss,
+        forward=rnn_forward_nb,
+        wrt=WRT,
+        wrt_names=WRT_NAMES,
+        args=lambda size: rnn_args(*size),
+        sizes={"full": [(32, 100), (32, 1000), (128, 1000)], "quick": [(32, 100), (32, 1000)],
+               "tiny": [(4, 10)]},
+        main_size={"full": (32, 1000), "quick": (32, 1000), "tiny": (4, 10)},
+        work=lambda size: float(size[0] * size[0] * size[1]),
+        size_label=lambda size: f"H={size[0]}, T={size[1]:,}",
+        x_label="H^2 T (multiply-adds of the forward)",
+        kind="loop",
+        rtol_value=1e-11,
+        hand_tape_bytes=lambda size: 8 * size[0] * (size[1] + 1),
+        peers=[
+            runner.hand_peer(rnn_hand_adjoint, "hand-written Numba adjoint storing every state"),
+            runner.jax_peer(rnn_loss_scan, WRT, "JAX jit(value_and_grad), lax.scan over the steps"),
+            runner.torch_peer(rnn_loss_torch, WRT, "PyTorch eager autograd, Python loop over the steps"),
+            runner.autograd_peer(rnn_loss_autograd, WRT, "HIPS autograd, Python loop over the steps"),
+            runner.tangent_peer(rnn_loss_tangent, WRT, "tangent-ad, the user function's loop (np.dot for @)"),
+        ],
+        description="""
+The same recurrence as the RNN section, with every peer side by side
+(`python -m bench.rnn --all-peers`): PyTorch, autograd and tangent loop over the
+steps in Python on vectors of `H` units, JAX scans.
+""",
+    )
+
+
+# --------------------------------------------------------------------------
 # checks
 # --------------------------------------------------------------------------
 
@@ -321,10 +384,20 @@ def main(argv=None) -> int:
     ap.add_argument("--require-srcgrad", action="store_true", help="exit with code 3 if srcgrad failed")
     ap.add_argument("--out", default=None, help="output path stem (default bench/results/rnn or rnn_quick)")
     ap.add_argument("--tiny", action="store_true", help="H = 4, T = 30, 2 repeats, no fresh processes (tests)")
+    ap.add_argument("--all-peers", action="store_true",
+                    help="instead: every peer (PyTorch, autograd, tangent too) through bench/runner.py "
+                         "(writes rnn_peers.json)")
+    ap.add_argument("--no-subprocess", action="store_true", help="with --all-peers: no fresh-process measurements")
     ap.add_argument("--startup-pairs", type=int, default=None,
                     help="fresh-process first calls per peer (default 3, quick 1, tiny 0)")
     ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results)")
     opts = ap.parse_args(argv)
+    if opts.all_peers:
+        from bench import runner
+        mode = "tiny" if opts.tiny else ("quick" if opts.quick else "full")
+        res = runner.run_workload(WORKLOAD, mode, repeats=opts.repeats, out_dir=opts.out_dir,
+                                  subprocess_measurements=False if opts.no_subprocess else None)
+        return 2 if res["hard_failures"] else 0
     tiny = opts.tiny
     quick = opts.quick or tiny
     if opts.out is None:
@@ -518,6 +591,8 @@ def main(argv=None) -> int:
         return 3
     return 0
 
+
+WORKLOAD = _make_peers_workload()
 
 if __name__ == "__main__":
     sys.exit(main())

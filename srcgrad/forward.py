@@ -33,21 +33,8 @@ from .errors import MissingRuleError
 from .infer import Typed
 from .normalize import Normalized
 from .rules import EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, _RUNTIME_NAMES, rule_for
+from .segment import _substitute
 from .tapegen import _stmt
-
-
-class _Substitute(ast.NodeTransformer):
-    def __init__(self, mapping: dict[str, ast.expr]) -> None:
-        self.mapping = mapping
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.mapping:
-            return copy.deepcopy(self.mapping[node.id])
-        return node
-
-
-def _substitute(template: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
-    return _Substitute(mapping).visit(copy.deepcopy(template))
 
 
 class _DropUnbroadcast(ast.NodeTransformer):

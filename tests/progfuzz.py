@@ -83,6 +83,7 @@ VB = 3.0        # bound kept on every float variable and array element
 WRAP = 30.0     # a sub-expression with a larger static bound is squashed
 NMAX = 4        # the int parameter n is drawn from 0..NMAX
 HELPER_MULT = 10  # helpers assume they are called this often (scales their += terms)
+SUM_LOOP_POSITIVE = 75  # percent of them meant to be fused (the rest are near misses)
 
 VALUE_RTOL = 1e-12
 VALUE_ATOL = 1e-12
@@ -153,6 +154,7 @@ class Profile:
     helper_stmts: int = 3      # statements in a helper's top-level block
     max_calls: int = 4         # helper call sites in a program (each is inlined)
     avoid: frozenset = frozenset()   # constructs left out (see OPEN_BUGS)
+    sum_loop_weight: int = 2   # weight of a sum-over-data-points loop among top-level statements
 
     def avoiding_open_bugs(self) -> Profile:
         """This profile without the constructs that trigger open srcgrad bugs."""
@@ -199,12 +201,12 @@ OPEN_BUGS: dict[str, OpenBug] = {
 
 
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,
-               helper_stmts=2, max_calls=3)
+               helper_stmts=2, max_calls=3, sum_loop_weight=3)
 FULL = Profile()
 BIG = Profile(max_stmts=8, max_inner=4, max_depth=4, max_expr=3, max_trips=1000, max_helpers=3,
               helper_stmts=4, max_calls=6)
 JIT = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=200, points=2,
-              helper_stmts=2, max_calls=2)
+              helper_stmts=2, max_calls=2, sum_loop_weight=3)
 
 
 # ============================================================================ programs
@@ -307,10 +309,15 @@ class _Scope:
     work: list[str]                         # writable arrays (a subset of arrays)
     ints: list[tuple[str, int, int]]        # (name, lowest, highest)
     temps: list[str] = dataclasses.field(default_factory=list)   # rebindable array temps
+    ro: list[str] = dataclasses.field(default_factory=list)   # floats read but never assigned
 
     def child(self) -> _Scope:
         return _Scope(list(self.floats), list(self.arrays), list(self.work), list(self.ints),
-                      list(self.temps))
+                      list(self.temps), list(self.ro))
+
+    def assignable(self) -> list[str]:
+        """The floats a statement may assign (all of them outside a sum loop's body)."""
+        return [f for f in self.floats if f not in self.ro] if self.ro else self.floats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,6 +328,7 @@ class _Ctx:
     loop: str | None = None     # innermost loop: for | while
     loops: int = 0
     branch: bool = False
+    fuse: bool = False          # in a sum loop's body: no jumps, stores or array names
 
     def enter(self, **kw) -> _Ctx:
         kw.setdefault("depth", self.depth + 1)
@@ -335,6 +343,8 @@ class _Helper:
     array: str | None                       # array parameter (after the floats), if any
     kwargs: list[tuple[str, float]]         # keyword parameters with defaults
     cost: int = 1                           # static bound on loop trips per call
+    jumps: bool = False                     # has break, continue or an early return
+    arrays: bool = False                    # computes array values (array temporaries)
 
 
 _FLOAT_POOL = list("abcdegqrst")
@@ -354,6 +364,9 @@ class _Gen:
         self.param_write = False
         self.calls = 0
         self._helper_defs: list[tuple[_Helper, ast.FunctionDef]] = []
+        self.must_use: list[str] = []       # names final() adds to the result (sum loops)
+        self.array_exprs = 0                # array expressions generated so far
+        self.sum_loops = 0
         self._reset()
 
     # names -----------------------------------------------------------------------------
@@ -369,7 +382,8 @@ class _Gen:
             return _FLOAT_POOL[k] if k < len(_FLOAT_POOL) else f"a{k}"
         if kind == "loop":
             return _LOOP_POOL[k] if k < len(_LOOP_POOL) else f"i{k}"
-        return {"count": "it", "work": "w", "temp": "ar", "elem": "el"}[kind] + str(k)
+        return {"count": "it", "work": "w", "temp": "ar", "elem": "el", "acc": "tot",
+                "carry": "k"}[kind] + str(k)
 
     def feat(self, *names: str) -> None:
         self.features.update(names)
@@ -443,6 +457,10 @@ class _Gen:
                 terms.append(_name(name))
         if ch.chance(30):
             terms.append(_name(ch.pick(sc.floats)))
+        for name in self.must_use:     # a sum loop's result reaches the output
+            if name in sc.floats and not any(isinstance(t, ast.Name) and t.id == name
+                                             for t in terms):
+                terms.append(_name(name))
         for w in sc.work + sc.temps:
             if ch.chance(70):
                 form = ch.pick(["sum", "dot", "sumsq"])
@@ -487,6 +505,7 @@ class _Gen:
             sc.ints.append(("m", self.L, self.L))
             self.len_name = "m"
         ctx = _Ctx(fn=kind, depth=1)
+        arrays_before = self.array_exprs
         if kind == "writer":
             body += self.writer_loop(sc, ctx)
         body += self.block(sc, ctx, 0 if kind == "writer" else 1, self.p.helper_stmts)
@@ -499,6 +518,11 @@ class _Gen:
         self.len_name = saved_len
         self.in_helper = False
         h.cost = self.peak
+        h.arrays = self.array_exprs > arrays_before
+        returns = [nd for nd in ast.walk(ast.Module(body, [])) if isinstance(nd, ast.Return)]
+        h.jumps = any(isinstance(nd, (ast.Break, ast.Continue))
+                      for nd in ast.walk(ast.Module(body, []))) \
+            or any(r is not body[-1] for r in returns)
         if kind == "writer":
             params = [array] + floats
         else:
@@ -567,6 +591,7 @@ class _Gen:
             return []
         return [h for h in self.visible if h.kind in kinds
                 and ctx.mult * h.cost <= self.p.max_trips
+                and not (ctx.fuse and (h.jumps or h.arrays))
                 and (sc.work if h.kind == "writer" else sc.arrays if h.array else True)]
 
     # blocks and statements --------------------------------------------------------------
@@ -580,22 +605,25 @@ class _Gen:
     def stmt(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
         p = self.p
         opts = [(6, "assign"), (4, "aug")]
-        if len(sc.floats) >= 2:
+        if len(sc.assignable()) >= 2:
             opts.append((2, "swap"))
         if ctx.depth < p.max_depth:
             opts += [(3, "if"), (3, "for"), (2, "while")]
-        if ctx.loop:
+        if ctx.loop and not ctx.fuse:
             opts.append((2, "jump"))
-        if ctx.fn in ("main", "scalar", "tuple") and (ctx.depth > (1 if ctx.fn != "main" else 0)):
+        if ctx.fn in ("main", "scalar", "tuple") and not ctx.fuse \
+                and (ctx.depth > (1 if ctx.fn != "main" else 0)):
             opts.append((1, "return"))
-        if sc.work:
+        if sc.work and not ctx.fuse:
             opts.append((3, "write"))
-        if sc.arrays and self.len_name:
+        if sc.arrays and self.len_name and not ctx.fuse:
             opts += [(1, "new_work"), (1, "arr_assign")]
-        if sc.work and self.callable_helpers(sc, ctx, ("writer",)):
+        if sc.work and not ctx.fuse and self.callable_helpers(sc, ctx, ("writer",)):
             opts.append((2, "call_writer"))
         if self.callable_helpers(sc, ctx, ("tuple",)):
             opts.append((1, "call_tuple"))
+        if ctx.fn == "main" and ctx.depth == 0 and self.sum_loops < 2 and p.sum_loop_weight:
+            opts.append((p.sum_loop_weight, "sum_loop"))
         kind = self.ch.weighted(opts)
         return getattr(self, "s_" + kind)(sc, ctx)
 
@@ -605,8 +633,9 @@ class _Gen:
     def s_assign(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
         ch = self.ch
         value = self.rhs(sc, ctx)
-        if sc.floats and ch.chance(60):
-            target = ch.pick(sc.floats)
+        targets = sc.assignable()
+        if targets and ch.chance(60):
+            target = ch.pick(targets)
             if target in ("x", "y", "z", "p0", "p1"):
                 self.feat("param_reassign")
             if target.startswith("el"):
@@ -650,9 +679,9 @@ class _Gen:
 
     def s_aug(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
         ch = self.ch
-        if not sc.floats:
+        if not sc.assignable():
             return self.s_assign(sc, ctx)
-        v = ch.pick(sc.floats)
+        v = ch.pick(sc.assignable())
         target = _store(v)
         form = ch.weighted([(3, "add"), (2, "mul"), (2, "div"), (2, "relax")])
         self.feat("aug_" + form)
@@ -668,10 +697,11 @@ class _Gen:
 
     def s_swap(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
         ch = self.ch
-        a = ch.pick(sc.floats)
-        b = ch.pick([f for f in sc.floats if f != a])
+        names = sc.assignable()
+        a = ch.pick(names)
+        b = ch.pick([f for f in names if f != a])
         form = ch.weighted([(2, "mul"), (2, "affine"), (1, "parallel"), (1, "three")])
-        if form == "three" and len(sc.floats) < 3:
+        if form == "three" and len(names) < 3:
             form = "mul"
         self.feat("swap")
         if form == "mul":
@@ -685,7 +715,7 @@ class _Gen:
             values = [self.rhs(sc, ctx), self.rhs(sc, ctx)]
             targets = [a, b]
         else:
-            c = ch.pick([f for f in sc.floats if f not in (a, b)])
+            c = ch.pick([f for f in names if f not in (a, b)])
             values = [_name(b), _name(c), _bin(_name(a), "*", self.bounded1(sc, ctx))]
             targets = [a, b, c]
         return [ast.Assign([ast.Tuple([_store(t) for t in targets], ast.Store())],
@@ -799,7 +829,7 @@ class _Gen:
         inner = sc.child()
         ictx = ctx.enter(mult=ctx.mult * k, loop="while", loops=ctx.loops + 1)
         self.peak = max(self.peak, ictx.mult)
-        form = ch.weighted([(3, "and"), (1, "and_rev"), (2, "break")])
+        form = ch.weighted([(3, "and"), (1, "and_rev")] + ([] if ctx.fuse else [(2, "break")]))
         data = self.cond(sc, ctx)
         limit = _cmp(_name(cnt), "<", _num(k))
         body: list[ast.stmt] = [_aug(_store(cnt), "+", _num(1))]
@@ -815,6 +845,306 @@ class _Gen:
         self.feat("while")
         body += self.block(inner, ictx, 1, self.p.max_inner)
         return [_assign(cnt, _num(0)), ast.While(test, body, [])]
+
+    # sums over data points (srcgrad/fuse.py) ---------------------------------------------
+
+    def s_sum_loop(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """A top-level loop summing independent iterations into one accumulator
+        (``tot = tot + e``), whose adjoint srcgrad runs inside the forward sweep
+        (srcgrad/fuse.py), or a near miss: the same loop with one thing that forbids that
+        (a local read after the loop, a second carried variable, ...). Either way the
+        gradient must be right. The body reads, and never assigns, the values from before
+        the loop; it starts by defining its own locals, then branches, loops and math over
+        them; it stores into no array and has no break or return (``_Ctx.fuse``)."""
+        ch = self.ch
+        self.sum_loops += 1
+        has_arrays = bool(sc.arrays and self.len_name)
+        misses = [(2, "read_after"), (2, "carried"), (2, "int_carried"), (2, "acc_read"),
+                  (2, "break"), (1, "return"), (1, "sub_from"), (1, "two_acc")]
+        if has_arrays:
+            misses.append((2, "store"))
+        positive = round(sum(w for w, _ in misses) * SUM_LOOP_POSITIVE / (100 - SUM_LOOP_POSITIVE))
+        variant = ch.weighted([(positive, "sum"), *misses])
+        if variant == "sum":
+            self.feat("fused_sum")
+        else:
+            self.feat("fused_near_miss", "near_miss_" + variant)
+        pre: list[ast.stmt] = []
+        post: list[ast.stmt] = []
+        if variant == "store" and not sc.work:
+            pre += self.s_new_work(sc, ctx)
+        # the accumulator
+        reusable = [f for f in sc.assignable() if f not in ("x", "y", "z")]
+        acc_form = ch.weighted([(4, "zero"), (1, "expr"), (1, "reuse")])
+        if acc_form == "reuse" and reusable:
+            acc = ch.pick(reusable)
+            self.feat("fused_acc_reused")
+        else:
+            acc = self.fresh("acc")
+            pre.append(_assign(acc, _num(0.0) if acc_form != "expr" else self.rhs(sc, ctx)))
+        # the loop
+        opts = [(2, "const")]
+        if any(nm == "n" for nm, _, _ in sc.ints):
+            opts.append((3, "n"))
+        if has_arrays:
+            opts += [(3, "m"), (2, "len"), (2, "shape"), (1, "start"), (1, "iter")]
+        form = ch.weighted(opts)
+        arr = ch.pick([a for a in sc.arrays if a in ("u", "v")]) if has_arrays else None
+        var = elem = None
+        m = _name(self.len_name) if has_arrays else None
+        if form == "iter":
+            elem = self.fresh("elem")
+            target, it, lo, hi, trips = _store(elem), _name(arr), 0, 0, self.L
+        else:
+            var = self.fresh("loop")
+            target = _store(var)
+            if form == "const":
+                k = ch.integer(1, 5)
+                it, lo, hi = _call("range", _num(k)), 0, k - 1
+            elif form == "n":
+                it, lo, hi = _call("range", _name("n")), 0, NMAX - 1
+            elif form == "m":
+                it, lo, hi = _call("range", m), 0, self.L - 1
+            elif form == "len":
+                it, lo, hi = _call("range", _call("len", _name(arr))), 0, self.L - 1
+            elif form == "shape":
+                shape = ast.Attribute(_name(arr), "shape", ast.Load())
+                it = _call("range", ast.Subscript(shape, _num(0), ast.Load()))
+                lo, hi = 0, self.L - 1
+            else:
+                it, lo, hi = _call("range", _num(1), m), 1, self.L - 1
+            trips = hi - lo + 1
+        trips = max(trips, 1)
+        self.feat("sum_range_" + form)
+        ictx = ctx.enter(mult=ctx.mult * trips, loop="for", loops=ctx.loops + 1, fuse=True)
+        self.peak = max(self.peak, ictx.mult)
+        inner = sc.child()
+        inner.floats = [f for f in inner.floats if f != acc]
+        inner.ro = list(inner.floats)
+        if var:
+            inner.ints.append((var, lo, hi))
+        if elem:
+            inner.floats.append(elem)
+        body: list[ast.stmt] = []
+        carry = None
+        if variant == "int_carried":
+            carry = self.fresh("carry")
+            pre.append(_assign(carry, _num(0)))
+            inner.ints.append((carry, 0, self.L - 1 if has_arrays else trips))
+
+        def data() -> ast.expr:
+            """Something that changes from one iteration to the next."""
+            if elem and ch.chance(70):
+                return _name(elem)
+            if carry and ch.chance(80):
+                self.feat("int_in_float")
+                return _sub(ch.pick(inner.arrays), _name(carry)) if has_arrays \
+                    else _bin(_num(0.3), "*", _name(carry))
+            if var and has_arrays:
+                idx = _name(var) if hi < self.L else _bin(_name(var), "%", m)
+                return _sub(ch.pick(inner.arrays), idx)
+            params = [f for f in ("x", "y", "z") if f in inner.floats]
+            if var and params:     # an active value, different in each iteration
+                return _bin(_bin(_num(_round(ch.integer(1, 9) / 10 / max(hi, 1))), "*",
+                                 _name(var)),
+                            ch.pick(["+", "-", "*"]), _name(ch.pick(params)))
+            return self.fleaf(inner, ictx)[0]
+
+        # the iteration's own locals, each assigned before it is read
+        locs: list[str] = []
+        for k in range(ch.integer(1, 3)):
+            name = self.fresh("float")
+            how = ch.weighted([(4, "data"), (3, "expr"), (1, "zero")])
+            if how == "data" or (carry and k == 0):
+                leaf, b = self.fexpr(inner, ictx, ch.integer(0, 1))
+                value = self.squash(_bin(data(), ch.pick(["*", "+", "-"]), leaf), VB * b)[0]
+            elif how == "expr":
+                value = self.rhs(inner, ictx)
+            else:
+                value = _num(0.0)
+            if variant == "acc_read" and k == 0:
+                value = _bin(value, "+", _bin(_num(0.5), "*", _call("math.tanh", _name(acc))))
+                value = self.squash(value, VB + 0.5)[0]
+            body.append(_assign(name, value))
+            inner.floats.append(name)
+            locs.append(name)
+        cvar = None
+        c = _round(ch.integer(5, 10) / 10 / trips)
+        if variant == "carried":
+            cvar = self.fresh("float")
+            pre.append(_assign(cvar, self.rhs(sc, ctx) if ch.chance(50) else _num(0.5)))
+
+        def carried() -> ast.stmt:
+            if ch.chance(50):
+                value = _call("math.sin", _bin(_name(cvar), "*", _name(ch.pick(locs))))
+            else:
+                value = _bin(_bin(_num(0.5), "*", _name(cvar)), "+",
+                             _bin(_num(0.5), "*", _call("math.tanh", self.rhs(inner, ictx))))
+            return _assign(cvar, value)
+
+        def update() -> ast.stmt:
+            """The accumulator's update, once, at the body's top level."""
+            term = self.sum_term(inner, ictx, locs, c)
+            if variant == "carried" and ch.chance(50):
+                term = _bin(term, "+", _bin(_num(c), "*", _name(cvar)))
+            if variant == "sub_from":
+                uform = "rsub"
+            else:
+                uform = ch.weighted([(4, "add"), (2, "radd"), (2, "sub"), (1, "aug_add"),
+                                     (1, "aug_sub")])
+            if variant == "acc_read" and ch.chance(40):
+                term = _bin(term, "*", _call("math.cos", _name(acc)))
+            if variant == "sum":
+                self.feat("sum_update_" + uform)
+            if uform.startswith("aug"):
+                return _aug(_store(acc), "+" if uform == "aug_add" else "-", term)
+            a, t = _name(acc), term
+            return _assign(acc, {"add": lambda: _bin(a, "+", t), "radd": lambda: _bin(t, "+", a),
+                                 "sub": lambda: _bin(a, "-", t),
+                                 "rsub": lambda: _bin(t, "-", a)}[uform]())
+
+        # not last: what follows must not read the accumulator either
+        early = ch.chance(25)
+        if early:
+            body.append(update())
+        if variant == "carried" and ch.chance(50):
+            body.append(carried())
+            late_carry = False
+        else:
+            late_carry = variant == "carried"
+        # an idiom of per-point losses
+        if ch.chance(40):
+            body += self.sum_idiom(inner, ictx, locs)
+        body += self.block(inner, ictx, 0, self.p.max_inner)
+        if variant in ("break", "return"):
+            test = self.cond(inner, ictx)
+            leave = ast.Break() if variant == "break" else ast.Return(self.rhs(inner, ictx))
+            body.append(ast.If(test, [leave], []))
+        if late_carry:
+            body.append(carried())
+        if variant == "store":
+            idx = (_name(var) if hi < self.L else _bin(_name(var), "%", m)) \
+                if var and ch.chance(70) else None
+            body += self.s_write(inner, ictx, index=idx)
+        if not early:
+            body.append(update())
+        if variant == "two_acc":
+            acc2 = self.fresh("acc")
+            pre.append(_assign(acc2, _num(0.0)))
+            body.append(_assign(acc2, _bin(_name(acc2), "+", self.sum_term(inner, ictx, locs, c))))
+            sc.floats.append(acc2)
+            self.must_use.append(acc2)
+        if carry:
+            step = ch.integer(1, 2)
+            value = _bin(_bin(_name(carry), "+", _num(step)), "%", m) if has_arrays \
+                else _bin(_name(carry), "+", _num(1))
+            body.append(_assign(carry, value))
+            if has_arrays:
+                sc.ints.append((carry, 0, self.L - 1))
+        # locals before and after the loop
+        if variant == "read_after":
+            name = ch.pick(locs)
+            pre.append(_assign(name, _num(0.0) if ch.chance(50) else self.rhs(sc, ctx)))
+            post.append(_assign(acc, _bin(_name(acc), "+", _bin(_num(0.5), "*", _name(name)))))
+            sc.floats.append(name)
+        elif ch.chance(20):      # a local also defined before the loop, not read after it
+            name = ch.pick(locs)
+            pre.append(_assign(name, self.rhs(sc, ctx)))
+            self.feat("sum_local_before")
+        if acc not in sc.floats:
+            sc.floats.append(acc)
+        if cvar:
+            sc.floats.append(cvar)
+        if ch.chance(25):        # re-assigned (not read) after the loop, then used
+            name = ch.pick(locs)
+            post.append(_assign(name, self.rhs(sc, ctx)))
+            if name not in sc.floats:
+                sc.floats.append(name)
+            self.feat("sum_local_after")
+        self.must_use.append(acc)
+        return pre + [ast.For(target, it, body, [])] + post
+
+    def sum_term(self, sc: _Scope, ctx: _Ctx, locs: list[str], c: float) -> ast.expr:
+        """What one iteration adds to the sum (mostly of its locals), scaled by ``c``
+        (about 1 / trips) so that the sum stays within about [-VB, VB]."""
+        ch = self.ch
+        pool = locs + [f for f in sc.assignable() if f not in locs]
+        base = _name(ch.pick(pool))
+        form = ch.weighted([(3, "name"), (2, "mul"), (2, "fn"), (1, "expr")])
+        if form == "name":
+            e = base
+        elif form == "mul":
+            leaf, b = self.fexpr(sc, ctx, 1)
+            e = self.squash(_bin(base, "*", leaf), VB * b)[0]
+        elif form == "fn":
+            fn = ch.pick(["tanh", "sin", "cos", "exp", "log", "sq"])
+            self.feat("math_" + fn if fn != "sq" else "pow")
+            if fn == "exp":
+                e = _call("math.exp", _call("math.sin", base))
+            elif fn == "log":
+                e = _call("math.log", _bin(_num(1.0), "+", _bin(base, "*", _cp(base))))
+            elif fn == "sq":
+                e = _bin(_bin(base, "*", _cp(base)), "/", _num(3.0))
+            else:
+                e = _call("math." + fn, base)
+        else:
+            e = self.rhs(sc, ctx)
+        if form == "name" and (c >= 0.5 or ch.chance(25)):
+            return e        # tot = tot + loss (the sum reaches about trips * VB)
+        return _bin(_num(c), "*", e)
+
+    def sum_idiom(self, sc: _Scope, ctx: _Ctx, locs: list[str]) -> list[ast.stmt]:
+        """A per-point computation: an inner sum, a running maximum, or a streaming
+        log-sum-exp (``m = max(m, t)`` by branches, rescaling ``s``)."""
+        ch = self.ch
+        kind = ch.pick(["inner_sum", "running_max", "stream_lse"])
+        K = self.L if self.len_name and ch.chance(60) else ch.integer(2, 4)
+        if ctx.mult * K > self.p.max_trips:
+            return []
+        self.feat("sum_idiom_" + kind)
+        j = self.fresh("loop")
+        jsc = sc.child()
+        jsc.ints.append((j, 0, K - 1))
+        jctx = ctx.enter(mult=ctx.mult * K, loop="for", loops=ctx.loops + 1)
+        self.peak = max(self.peak, jctx.mult)
+        rng = _call("range", _name(self.len_name) if K == self.L and self.len_name else _num(K))
+        if kind == "inner_sum":
+            s = self.fresh("float")
+            term = _bin(_num(_round(1.0 / K)), "*", self.rhs(jsc, jctx))
+            upd = _aug(_store(s), "+", term) if ch.chance(30) else \
+                _assign(s, _bin(_name(s), "+", term))
+            sc.floats.append(s)
+            self.feat("nested_loop")
+            return [_assign(s, _num(0.0)), ast.For(_store(j), rng, [upd], [])]
+        if kind == "running_max":
+            mx = ch.pick(locs)
+            t = self.fresh("float")
+            once = ch.chance(40)        # one candidate, or one per inner iteration
+            step = [_assign(t, self.rhs(sc, ctx) if once else self.rhs(jsc, jctx)),
+                    ast.If(_cmp(_name(t), ch.pick([">", "<"]), _name(mx)),
+                           [_assign(mx, _name(t))], [])]
+            if once:
+                return step
+            self.feat("nested_loop")
+            return [ast.For(_store(j), rng, step, [])]
+        mx, s, t, out = (self.fresh("float") for _ in range(4))
+        e0 = self.rhs(sc, ctx)
+        jsc.floats.append(mx)
+        loop = ast.For(_store(j), rng, [
+            _assign(t, self.rhs(jsc, jctx)),
+            ast.If(_cmp(_name(t), ">", _name(mx)),
+                   [_assign(s, _bin(_bin(_name(s), "*", _call("math.exp",
+                                                              _bin(_name(mx), "-", _name(t)))),
+                                    "+", _num(1.0))),
+                    _assign(mx, _name(t))],
+                   [_assign(s, _bin(_name(s), "+", _call("math.exp",
+                                                         _bin(_name(t), "-", _name(mx)))))])],
+            [])
+        sc.floats += [mx, out]
+        self.feat("math_exp", "math_log", "if", "else", "nested_loop")
+        return [_assign(mx, e0), _assign(s, _num(1.0)), loop,
+                _assign(out, _bin(_num(0.5), "*", _bin(_call("math.log", _name(s)), "+",
+                                                      _name(mx))))]
 
     def s_jump(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
         ch = self.ch
@@ -910,6 +1240,7 @@ class _Gen:
             self.feat("array_rebind")
         else:
             name = self.fresh("work")
+        self.array_exprs += 1
         src = ch.pick([a for a in sc.arrays if a not in sc.temps] or sc.arrays)
         if "inactive_work_array" in self.p.avoid:   # copies of (active) arrays only
             form = ch.weighted([(3, "copy"), (1, "np_copy"), (1, "scaled")])
@@ -962,8 +1293,8 @@ class _Gen:
         call = self.call_args(h, sc, ctx)
         targets = []
         for _ in range(2):
-            if sc.floats and ch.chance(50):
-                t = ch.pick(sc.floats)
+            if sc.assignable() and ch.chance(50):
+                t = ch.pick(sc.assignable())
                 if t in targets:
                     t = self.fresh("float")
             else:
@@ -1047,7 +1378,7 @@ class _Gen:
         if ints:
             opts.append((1, "int"))
         if sc.arrays and self.len_name:
-            opts += [(3, "elem"), (1, "reduce")]
+            opts += [(3, "elem")] + ([] if ctx.fuse else [(1, "reduce")])
         scalars = self.callable_helpers(sc, ctx, ("scalar",))
         if scalars:
             opts.append((1, "call"))
@@ -1163,6 +1494,7 @@ class _Gen:
     def aexpr(self, sc: _Scope, ctx: _Ctx, depth: int):
         """An array expression (length L) and a bound on its elements."""
         ch = self.ch
+        self.array_exprs += 1
         if depth <= 0 or not ch.chance(70):
             return _name(ch.pick(sc.arrays)), VB
         d = depth - 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ EXPECTED_FEATURES = {
     "arr_add", "arr_mul", "arr_scale", "arr_shift", "int_in_float", "cond_data", "cond_int",
     "cond_chain", "cond_bool", "cond_not", "helper_scalar", "helper_writer", "helper_tuple",
     "helper_kw", "helper_default", "helper_in_loop", "helper_in_branch",
-    "helper_calls_helper",
+    "helper_calls_helper", "fused_sum", "fused_near_miss",
 }
 
 
@@ -142,6 +143,47 @@ def test_generator_covers_the_language_and_behaves():
     for name, uses in avoid.items():
         assert any(map(uses, plain)), f"{name}: never generated"
         assert not any(map(uses, careful)), f"{name}: generated although avoided"
+
+
+NEAR_MISSES = {"read_after", "carried", "int_carried", "acc_read", "store", "break", "return",
+               "sub_from", "two_acc"}
+
+
+def _fused(prog) -> bool | None:
+    """Does srcgrad run a loop of ``prog`` as a sum of independent iterations (fuse.py)?
+    None: srcgrad rejects the program."""
+    module = pf.load_module(prog.source)
+    try:
+        g = srcgrad.grad(getattr(module, prog.entry), wrt=prog.wrt, jit=False)
+        return re.search(r"\bu_\w+ = 1\.0", g.source_for(*prog.points[0])) is not None
+    except srcgrad.SrcgradError:
+        return None
+    finally:
+        pf.unload_module(module)
+
+
+def test_generator_sum_loops_are_fused_and_near_misses_are_not():
+    """The generator's sums over data points (``_Gen.s_sum_loop``) keep exercising
+    srcgrad/fuse.py: every near miss is generated; most loops meant to qualify are fused
+    (the others compute nothing active) and no program with only near misses is."""
+    kinds: set = set()
+    positive, near = [], []
+    for i in range(2000):
+        prog = pf.random_program(f"sum:{i}", pf.FAST)
+        kinds |= {f[len("near_miss_"):] for f in prog.features if f.startswith("near_miss_")}
+        if "fused_sum" in prog.features and len(positive) < 12:
+            positive.append(prog)
+        elif "fused_near_miss" in prog.features and "fused_sum" not in prog.features \
+                and len(near) < 9:
+            near.append(prog)
+        if kinds == NEAR_MISSES and len(positive) == 12 and len(near) == 9:
+            break
+    assert kinds == NEAR_MISSES, f"never generated: {sorted(NEAR_MISSES - kinds)}"
+    fused = [_fused(p) for p in positive]
+    assert fused.count(True) >= 0.7 * (len(fused) - fused.count(None)), \
+        [p for p, f in zip(positive, fused) if f is False]
+    wrongly = [p for p in near if _fused(p)]
+    assert not wrongly, wrongly
 
 
 def test_open_bugs_have_strict_xfail_regressions():
