@@ -705,8 +705,12 @@ class Reverse(SegmentAdjoints):
         local = set(_assigned_in_order(fn.body))
         needs: list[str] = []
         _scan_reads(fn.body, set(params), needs)
-        inits = [_stmt(assign(n, self._zero(n)), None) for n in needs if n in local
-                 and (n in self.typed.types or n in self.adj.values())]
+        # Trip counts too: Numba prunes a branch on a constant (k = 3; if k > 2:), and a
+        # count assigned only in the pruned branch would be undefined in the reverse sweep.
+        counts = {info["count"] for info in self.loop_info.values() if "count" in info}
+        inits = [_stmt(assign(n, const(0) if n in counts else self._zero(n)), None)
+                 for n in needs if n in local
+                 and (n in self.typed.types or n in self.adj.values() or n in counts)]
         fn.body[len(init):len(init)] = inits
         return fn
 
