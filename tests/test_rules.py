@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 import srcgrad
@@ -83,9 +85,29 @@ def test_every_rule_is_tested():
     tested = set(UNARY) | set(BINARY) | set(ZERO) | ARRAY_RULES | {"USub", "UAdd", "copy", "len", "bool",
                                                       "math.isnan", "math.isinf",
                                                       "math.isfinite", "np.isnan",
-                                                      "np.isinf", "np.isfinite"}
+                                                      "np.isinf", "np.isfinite",
+                                                      "srcgrad.broadcast_like"}
     from srcgrad.rules import EXTERNAL_NAMES  # user rules (custom_vjp) made by other tests
     assert set(RULES) - EXTERNAL_NAMES <= tested, sorted(set(RULES) - EXTERNAL_NAMES - tested)
+
+
+def test_broadcast_like_rule(make_module):
+    # the forward-mode helper (a tangent at its result's shape), differentiated again
+    # by hessian/hvp: its adjoint sums over the broadcast axes
+    m = make_module('''
+import numpy as np
+import srcgrad
+
+def f(x, A, w):
+    return np.sum(srcgrad.broadcast_like(x, A) * w)
+
+def g(s, A, w):
+    return np.sum(srcgrad.broadcast_like(s, A) * w)
+''')
+    rng = np.random.default_rng(0)
+    x, A, w = rng.normal(size=3), rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    np.testing.assert_allclose(srcgrad.grad(m.f, jit=False)(x, A, w), w.sum(axis=0), rtol=1e-12)
+    assert srcgrad.grad(m.g, jit=False)(0.5, A, w) == pytest.approx(w.sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize("key", sorted(UNARY))
