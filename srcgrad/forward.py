@@ -26,6 +26,9 @@ from __future__ import annotations
 import ast
 import copy
 
+import numpy as np
+from numba.core import types as nbtypes
+
 from .analyze import Analysis, rule_key
 from .capture import Captured
 from .core import assign, const, load, name_node, names_read, operands, store_of, target_of
@@ -70,6 +73,10 @@ class Forward:
         if name not in self.tangents:
             self.tangents[name] = self.namer.exact(f"d_{name}")
         return self.tangents[name]
+
+    def _float32(self, name: str) -> bool:
+        typ = self.typed.types.get(name)
+        return getattr(typ, "dtype", typ) == nbtypes.float32
 
     def _zero(self, name: str) -> ast.expr:
         if self.typed.is_array(name):
@@ -120,6 +127,13 @@ class Forward:
         self_ref = t in names_read(value)
         ans = self.namer.fresh(f"{t}_") if self_ref else t
         tangent = self._tangent(stmt, ans)
+        if tangent is not None and self._float32(t):
+            # NumPy 2 keeps float32 when an array meets a Python float, Numba does not:
+            # the rules' float constants (1.0 - ans * ans) are made float32, as
+            # infer.weak_python_floats does for the function's own constants
+            for node in ast.walk(tangent):
+                if isinstance(node, ast.Constant) and type(node.value) is float:
+                    node.value = np.float32(node.value)
         if tangent is None:
             return [stmt, _stmt(assign(self.d(t), self._zero(t)), line)]
         if not self_ref:
