@@ -20,7 +20,15 @@ construction:
   (``x[i]`` for ``i < len(x)``, ``x[(i + 1) % m]``, ``x[-1]``);
 * every loop terminates: ``for`` loops have statically bounded ranges, ``while`` loops
   have a counter (``it0 < K and <data condition>``, or ``if <data condition>: break``);
-  the product of trip counts around any statement is at most ``Profile.max_trips``.
+  the product of trip counts around any statement is at most ``Profile.max_trips``;
+* sums over data points (``_Gen.s_sum_loop``, weight ``Profile.sum_loop_weight`` among
+  top-level statements): loops whose iterations are independent except for one accumulator
+  (``tot = tot + e``), which srcgrad runs the adjoint of inside the forward sweep
+  (srcgrad/fuse.py), and near misses that must not be fused (a local or the loop variable
+  read after the loop, a second carried variable, the accumulator read in the body or
+  updated twice or in a branch, an array store, a break, ...); features ``fused_sum``,
+  ``fused_near_miss``, ``near_miss_<kind>``. ``Stats`` counts the programs srcgrad
+  really fused (``FUSED_MARK`` in the generated source).
 
 Checking
 --------
@@ -92,6 +100,8 @@ FD_RTOL = 1e-6
 FD_ATOL = 1e-8      # times max(1, |f|, max |fd|): the floor for (nearly) zero coordinates
 AG_RTOL = 1e-8
 AG_ATOL = 1e-10     # times max(1, |f|, max |autograd|)
+#: in generated source: a loop run as a sum of independent iterations (srcgrad/fuse.py)
+FUSED_MARK = re.compile(r"\bu_\w+ = 1\.0")
 
 
 # ============================================================================ choices
@@ -181,16 +191,9 @@ class OpenBug:
 
 #: Open bugs. Found and already fixed (see test_fuzz.REGRESSIONS): augmented element writes
 #: at composite indices (silently wrong) and dead element reads (crash), ee955ba; in-place
-#: writes into an array that depends on no differentiated argument (silently wrong), 31be66e.
+#: writes into an array that depends on no differentiated argument (silently wrong), 31be66e;
+#: Numba rejecting the adjoint of a loop with return in a branch on a constant, 13687a4.
 OPEN_BUGS: dict[str, OpenBug] = {
-    "numba_pruned_loop": OpenBug(
-        "jit=True only: a branch on a local constant (k = 3; if k > 2: k = 1 else: <a for "
-        "loop with return or break>) makes Numba reject the generated adjoint at the reverse "
-        "loop ('Unsupported assignment encountered ... Undefined' / 'Type of variable ... "
-        "cannot be determined'); since cd5a64d reported as an InternalError in stage "
-        "'compile' (before: a raw Numba error). jit=False is right",
-        crash=r"Type of variable '[\w.]+' cannot be determined|"
-              r"Unsupported assignment encountered: .*Undefined"),
     "dead_singular_partial": OpenBug(
         "a value computed with an infinite or undefined local derivative (sqrt(0), "
         "hypot(0, 0)) and then overwritten before it reaches the output still gets an adjoint "
@@ -860,7 +863,8 @@ class _Gen:
         self.sum_loops += 1
         has_arrays = bool(sc.arrays and self.len_name)
         misses = [(2, "read_after"), (2, "carried"), (2, "int_carried"), (2, "acc_read"),
-                  (2, "break"), (1, "return"), (1, "sub_from"), (1, "two_acc")]
+                  (2, "break"), (1, "return"), (1, "sub_from"), (1, "two_acc"),
+                  (1, "two_updates"), (2, "update_in_branch"), (1, "target_after")]
         if has_arrays:
             misses.append((2, "store"))
         positive = round(sum(w for w, _ in misses) * SUM_LOOP_POSITIVE / (100 - SUM_LOOP_POSITIVE))
@@ -1004,7 +1008,7 @@ class _Gen:
                                  "rsub": lambda: _bin(t, "-", a)}[uform]())
 
         # not last: what follows must not read the accumulator either
-        early = ch.chance(25)
+        early = ch.chance(25) and variant != "update_in_branch"
         if early:
             body.append(update())
         if variant == "carried" and ch.chance(50):
@@ -1026,7 +1030,12 @@ class _Gen:
             idx = (_name(var) if hi < self.L else _bin(_name(var), "%", m)) \
                 if var and ch.chance(70) else None
             body += self.s_write(inner, ictx, index=idx)
-        if not early:
+        if variant == "update_in_branch":     # a conditional sum
+            test = self.cond(inner, ictx)
+            body.append(ast.If(test, [update()], [update()] if ch.chance(30) else []))
+        elif not early:
+            body.append(update())
+        if variant == "two_updates":
             body.append(update())
         if variant == "two_acc":
             acc2 = self.fresh("acc")
@@ -1042,6 +1051,16 @@ class _Gen:
             if has_arrays:
                 sc.ints.append((carry, 0, self.L - 1))
         # locals before and after the loop
+        if variant == "target_after":        # the loop variable, after the loop
+            if elem:
+                pre.append(_assign(elem, _num(0.0)))
+                read = _bin(_num(0.5), "*", _name(elem))
+                sc.floats.append(elem)
+            else:
+                pre.append(_assign(var, _num(0)))
+                read = _bin(_num(0.1), "*", _name(var))
+                sc.ints.append((var, 0, hi))
+            post.append(_assign(acc, _bin(_name(acc), "+", read)))
         if variant == "read_after":
             name = ch.pick(locs)
             pre.append(_assign(name, _num(0.0) if ch.chance(50) else self.rhs(sc, ctx)))
@@ -1782,6 +1801,7 @@ class Outcome:
     max_fd_err: float = 0.0            # worst |g - fd| / tolerance among passing coordinates
     max_ag_err: float = 0.0
     iterations: int = 0                # most loop iterations of one call
+    fused: bool = False                # srcgrad ran a loop as a sum (FUSED_MARK)
     seconds: float = 0.0
 
     def report(self) -> str:
@@ -1966,6 +1986,11 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
                 fail("crash", what, args)
                 break
             out.points += 1
+            if not out.fused and hasattr(vg, "source_for"):
+                try:
+                    out.fused = FUSED_MARK.search(vg.source_for(*args)) is not None
+                except Exception:  # noqa: BLE001 -- only statistics
+                    pass
             if any(isinstance(a, np.ndarray) and not np.array_equal(a, b)
                    for a, b in zip(args, before)):
                 fail("mutated", "the gradient call changed an array argument", before)
@@ -2096,6 +2121,7 @@ class Stats:
     max_fd_err: float = 0.0
     max_ag_err: float = 0.0
     max_iterations: int = 0
+    fused: int = 0                     # programs srcgrad ran a loop of as a sum (fuse.py)
     seconds: float = 0.0
     features: Counter = dataclasses.field(default_factory=Counter)
 
@@ -2120,6 +2146,7 @@ class Stats:
         self.max_fd_err = max(self.max_fd_err, outcome.max_fd_err)
         self.max_ag_err = max(self.max_ag_err, outcome.max_ag_err)
         self.max_iterations = max(self.max_iterations, outcome.iterations)
+        self.fused += outcome.fused
 
     def summary(self) -> str:
         failed_programs = len({i for i, _ in self.failures})
@@ -2141,6 +2168,9 @@ class Stats:
             f"worst passing error / tolerance: FD {self.max_fd_err:.3g}, "
             f"autograd {self.max_ag_err:.3g}",
             f"most loop iterations in one call: {self.max_iterations}",
+            f"sums over data points: {self.features['fused_sum']} programs with one meant to "
+            f"be fused, {self.features['fused_near_miss']} with a near miss; "
+            f"{self.fused} programs with a loop srcgrad fused (fuse.py)",
             f"constructs generated: {len(self.features)} kinds; rarest: "
             + ", ".join(f"{k} {n}" for k, n in sorted(self.features.items(),
                                                       key=lambda kv: kv[1])[:6]),

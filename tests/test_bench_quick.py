@@ -1,0 +1,96 @@
+"""The benchmark suite still runs: ``python -m bench --tiny`` over every workload (slow tier).
+
+Tiny mode is the smallest size of each workload, a few timing samples and no
+fresh-process measurements; peers whose library is not installed are reported
+as unavailable.  Nothing here asserts a time: the test checks that every
+workload ran, that the checks passed (srcgrad included), that the results and
+the regenerated Markdown sections are there, and that every peer has a status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def suite_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    docs = out / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nText that stays.\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--out-dir", str(out), "--docs", str(docs)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000)
+    return proc, out, docs
+
+
+def test_every_workload_ran(suite_run):
+    from bench.__main__ import NAMES
+    proc, out, _ = suite_run
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    suite = json.loads((out / "suite_tiny.json").read_text())
+    assert set(suite["workloads"]) == set(NAMES)
+    assert all(r["status"] == "ok" for r in suite["workloads"].values()), suite["workloads"]
+    for name in NAMES:
+        assert (out / f"{name}_tiny.json").exists(), name
+
+
+def test_peer_statuses_and_checks(suite_run):
+    from bench.__main__ import SUITE
+    _, out, _ = suite_run
+    for name, _module, _extra, kind in SUITE:
+        result = json.loads((out / f"{name}_tiny.json").read_text())
+        if kind != "runner":
+            status = result["srcgrad_status"]
+            statuses = status.values() if isinstance(status, dict) else [status]
+            assert all(s == "ok" for s in statuses), (name, status)
+            continue
+        assert result["hard_failures"] == [], (name, result["hard_failures"])
+        peers = result["peers"]
+        assert peers["srcgrad"]["status"] == "ok", (name, peers["srcgrad"]["status"])
+        assert peers["numba_fwd"]["status"] == "ok"
+        for peer, info in peers.items():
+            assert info["status"] == "ok" or info["status"].startswith(("unavailable: ", "failed: ")), (name, peer)
+        rec = result["sizes"][0]
+        assert "timing" in rec["peers"]["srcgrad"] and "timing" in rec["peers"]["numba_fwd"]
+        assert rec["reference"] is not None
+        assert "srcgrad_vs_fd4" in rec["max_err"]
+
+
+def test_docs_sections_regenerated(suite_run):
+    from bench import common
+    from bench.__main__ import NAMES
+    _, _, docs = suite_run
+    text = docs.read_text()
+    assert "Text that stays." in text
+    for name in NAMES + ["summary"]:
+        begin, end = common.section_markers(name)
+        assert text.count(begin) == 1 and text.count(end) == 1, name
+        assert text.index(begin) < text.index(end)
+
+
+def test_fresh_process_measurements(tmp_path):
+    """First call with an empty and a warm srcgrad cache, and peak memory, in fresh processes."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.d2l", "--tiny", "--subprocess", "--only-peers", "hand,srcgrad",
+                           "--out-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads((tmp_path / "d2l_tiny.json").read_text())
+    fresh = result["fresh_process"]["peers"]
+    assert set(fresh) == {"numba_fwd", "srcgrad", "hand"}
+    assert len(fresh["srcgrad"]) == 2  # empty cache, then the same cache warm
+    for runs in fresh.values():
+        for run in runs:
+            assert "error" not in run, run
+            assert run["first_call_total_s"] > 0 and run["process_wall_s"] > 0
+            assert "peak_extra_bytes" in run["memory"] or "error" in run["memory"]
