@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    python -m bench                      # full run (long: about an hour on 2 cores)
+    python -m bench                      # full run (about 35 minutes on 2 cores)
     python -m bench --quick              # smoke run of every workload, small sizes
     python -m bench --tiny --out-dir D   # seconds per workload, no fresh processes (tests)
     python -m bench --only ode,det       # some workloads (any mode)
