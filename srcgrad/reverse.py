@@ -26,7 +26,7 @@ from .fuse import Fusable, fusable
 from .infer import Typed
 from .normalize import Normalized
 from .segment import SegmentAdjoints, _Plan
-from .tapegen import TapeWriter, _is_const, _stmt
+from .tapegen import KINDS, TapeWriter, _is_const, _stmt
 
 
 def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
@@ -460,7 +460,7 @@ class Reverse(SegmentAdjoints):
                 if not any(target_of(p) == self.b(t) for p in pre):
                     pre.append(init)
         body = fwd
-        kinds = [k for k in ("f", "i", "b") if k in self.tape.kinds]
+        kinds = [k for k, _ in KINDS if k in self.tape.kinds]
         if kinds:
             entry = {k: self.namer.fresh(f"_s{k}") for k in kinds}
             pre += [_stmt(assign(entry[k], load(self.tape.names[k][1])), line) for k in kinds]
