@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from .core import MODULE_NAMES, names_read, operands, store_of, walk_stmts
+from .core import MODULE_NAMES, names_read, operands, store_of, target_of, walk_stmts
 from .infer import Typed
 from .rules import rule_for
 
@@ -63,6 +63,7 @@ class Analysis:
     assigned_at: dict[str, list[int]] = field(default_factory=dict)
     reads: dict[str, int] = field(default_factory=dict)      # name -> number of reads
     first_read: dict[str, int] = field(default_factory=dict)  # name -> earliest position
+    dead: set[int] = field(default_factory=set)   # id(stmt): assignments of unused values
 
     def pos(self, stmt: ast.stmt) -> int:
         return self.position[id(stmt)]
@@ -156,7 +157,70 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str],
                         useful.add(arg)
                         changed = True
     ana.active = varied & useful
+    ana.dead = dead_assignments(tree, outputs)
     return ana
+
+
+def dead_assignments(tree: ast.FunctionDef, outputs: list[str]) -> set[int]:
+    """Assignments ``t = value`` whose value never reaches the output: every path from
+    the statement overwrites ``t`` before reading it, or reads it only to compute
+    other such values or branch conditions.
+
+    Activity is a property of names: ``x`` may be active while one of its values is
+    not, as in ``x = math.sqrt(y); x = y`` or ``a = x; x *= c; return a``. The adjoint
+    of such a statement is zero times its local derivative, and that product is NaN
+    where the derivative is infinite (sqrt at 0, hypot at the origin) although the
+    gradient is finite. JAX never forms it (the cotangent of an unused value is a
+    symbolic zero); srcgrad skips the statement in the reverse sweep.
+
+    A backward pass over the structured body computes the names whose current value
+    reaches the output through assignments and stores (control dependences do not
+    carry derivatives); loops are iterated to a fixed point. When unsure it keeps a
+    name live, which only keeps an adjoint statement srcgrad would have emitted anyway.
+    """
+    dead: set[int] = set()
+    if any(isinstance(s, (ast.For, ast.While)) and s.orelse for s in walk_stmts(tree.body)):
+        return dead
+
+    def block(body: list[ast.stmt], live: frozenset) -> frozenset:
+        for stmt in reversed(body):
+            live = one(stmt, live)
+        return live
+
+    def one(stmt: ast.stmt, live: frozenset) -> frozenset:
+        if isinstance(stmt, ast.Assign) and store_of(stmt) is None \
+                and target_of(stmt) is not None:
+            t = target_of(stmt)
+            if t not in live:
+                dead.add(id(stmt))
+                return live
+            dead.discard(id(stmt))
+            return (live - {t}) | set(names_read(stmt.value))
+        if isinstance(stmt, ast.Assign) and store_of(stmt) is not None:
+            if store_of(stmt) not in live:
+                return live
+            return live | set(names_read(stmt.targets[0])) | set(names_read(stmt.value))
+        if isinstance(stmt, ast.If):
+            return block(stmt.body, live) | block(stmt.orelse, live)
+        if isinstance(stmt, (ast.For, ast.While)):
+            head = live | (frozenset(names_read(stmt.iter))
+                           if isinstance(stmt, ast.For) else frozenset())
+            while True:
+                new = live | block(stmt.body, head)
+                if new == head:
+                    return head
+                head = new
+        if isinstance(stmt, ast.Return):
+            return frozenset(outputs) | frozenset(
+                names_read(stmt.value) if stmt.value is not None else ())
+        if isinstance(stmt, (ast.Break, ast.Continue, ast.Pass)):
+            return live
+        # anything else: keep every name it reads live
+        names = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+        return live | names
+
+    block(tree.body, frozenset())
+    return dead
 
 
 _VIEW_FUNCS = {"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",

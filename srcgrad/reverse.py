@@ -135,7 +135,8 @@ class Reverse(SegmentAdjoints):
 
     def needs_rev(self, item) -> bool:
         if isinstance(item, list):
-            return any(target_of(s) in self.ana.active for s in item)
+            return any(target_of(s) in self.ana.active and id(s) not in self.ana.dead
+                       for s in item)
         if store_of(item) is not None:
             # An array the reverse sweep reads must get its old elements back.
             base = store_of(item)

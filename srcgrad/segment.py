@@ -129,7 +129,7 @@ class SegmentAdjoints:
         contribs: list[tuple[int, list[_Contribution]]] = []
         for j in range(len(seg) - 1, -1, -1):
             stmt = seg[j]
-            if target_of(stmt) not in active:
+            if target_of(stmt) not in active or id(stmt) in self.ana.dead:
                 continue
             found = self._contributions(stmt, reads[j], target_version[j], needed)
             t = target_of(stmt)

@@ -192,15 +192,10 @@ class OpenBug:
 #: Open bugs. Found and already fixed (see test_fuzz.REGRESSIONS): augmented element writes
 #: at composite indices (silently wrong) and dead element reads (crash), ee955ba; in-place
 #: writes into an array that depends on no differentiated argument (silently wrong), 31be66e;
-#: Numba rejecting the adjoint of a loop with return in a branch on a constant, 13687a4.
-OPEN_BUGS: dict[str, OpenBug] = {
-    "dead_singular_partial": OpenBug(
-        "a value computed with an infinite or undefined local derivative (sqrt(0), "
-        "hypot(0, 0)) and then overwritten before it reaches the output still gets an adjoint "
-        "statement: 0 * inf = NaN poisons the gradient (jit=True), or ZeroDivisionError "
-        "(jit=False); the true gradient is finite (autograd gets it)",
-        avoid="hypot_origin"),
-}
+#: Numba rejecting the adjoint of a loop with return in a branch on a constant, 13687a4;
+#: NaN from the adjoint of an overwritten value with an infinite local derivative
+#: (dead_singular_partial: sqrt(0), hypot(0, 0)), fixed by skipping dead assignments.
+OPEN_BUGS: dict[str, OpenBug] = {}
 
 
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,

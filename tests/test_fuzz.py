@@ -399,7 +399,7 @@ def f(x):
 """, (0.0,), (0,),
         "NaN gradient of f(x) = x at x = 0 (jit=False and True): the overwritten x * "
         "cos(hypot(x, x)) still gets adjoint statements, and hypot's partial x / hypot(x, x) "
-        "is 0 / 0 there", open_bug="dead_singular_partial"),
+        "is 0 / 0 there; fixed: the reverse sweep skips assignments whose value is unused"),
     Regression("dead_sqrt_at_zero", """
 import math
 
@@ -409,8 +409,8 @@ def f(x, y):
     return a
 """, (0.0, 0.0), (0, 1),
         "a parameter overwritten with sqrt(...) of 0: NaN gradient (jit=True), "
-        "ZeroDivisionError in the generated adjoint (jit=False); the gradient is (0, 1)",
-        open_bug="dead_singular_partial"),
+        "ZeroDivisionError in the generated adjoint (jit=False); the gradient is (0, 1); "
+        "fixed: the reverse sweep skips assignments whose value is unused"),
 ]
 
 
@@ -425,7 +425,6 @@ def _regression_params():
             yield pytest.param(case, jit, id=f"{case.name}-jit={jit}", marks=marks)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0 / 0 in the dead_* adjoints
 @pytest.mark.parametrize("case, jit", list(_regression_params()))
 def test_regression(make_module, case, jit):
     """srcgrad's value equals the function's and its gradient matches 4th-order central
