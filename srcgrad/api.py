@@ -57,6 +57,8 @@ def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int],
 
 
 _TAPE_DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
+_FLAGS_NOT_OWNDATA = ~0x4   # every ndarray.flags bit but NPY_ARRAY_OWNDATA
+_KEYED = (float, int, bool, np.float64, np.float32, np.int64, np.int32)
 KEEP_TAPE_BYTES = 1 << 30  # tape buffers larger than this are freed after each call
 
 
@@ -204,25 +206,34 @@ class GradFunction:
     def _run(self, args: tuple, kwargs: dict, seed=1.0):
         if kwargs or len(args) != len(self._params):
             args = self._bind(args, kwargs)
-        key = tuple(map(type, args))
+        # A cheap key for the argument types (numba.typeof and hashing Numba types
+        # cost microseconds, which is most of a small call): Python scalars by their
+        # class, arrays by dtype, rank and flags (contiguity, writeable), not by
+        # whether they own their data.
+        key = tuple([(a.dtype, a.ndim, a.flags.num & _FLAGS_NOT_OWNDATA)
+                     if type(a) is np.ndarray else type(a) for a in args])
         fast = self._fast.get(key)
         if fast is None:
             built = self._specialize(self._types(args))
             plain = all(t in (float, int, bool) for t in key)
             fast = (built, not plain)
-            if plain:
+            # other objects (tuples, NumPy scalars...) take the slow path every time
+            if all(t in _KEYED or type(t) is tuple for t in key):
                 self._fast[key] = fast
         built, convert = fast
         self._last = built
         try:
-            value, grads, tape_bytes = self._tapes.run(built, args, seed)
+            if built.tapes:
+                value, grads, tape_bytes = self._tapes.run(built, args, seed)
+            else:
+                value, grads, tape_bytes, _ = built.fn(*args, seed)
         except NumbaError as exc:
             raise _numba_rejected(exc, self._cap) from exc
         except Exception as exc:
             _note_user_line(exc, built, self._cap)
             raise
         if convert:
-            grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
+            grads = tuple([_like(args[i], g) for i, g in zip(self._wrt, grads)])
         elif not self._jit:
             grads = tuple(float(g) for g in grads)
         return value, (grads[0] if self._single else grads), tape_bytes
@@ -275,6 +286,8 @@ class GradFunction:
 def _like(arg, g):
     """A gradient with the type of its argument."""
     if isinstance(arg, np.ndarray):
+        if type(g) is np.ndarray and g.dtype == arg.dtype and g.shape == arg.shape:
+            return g
         return np.asarray(g, dtype=arg.dtype).reshape(arg.shape)
     if isinstance(arg, np.floating):
         return type(arg)(g)
