@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import tempfile
@@ -82,6 +83,12 @@ def compiled(name: str, source: str, func_name: str, jit: bool,
         module = load_module(name, source, injected)
         fn = getattr(module, func_name)
         if jit:
+            # what the adjoint calls (a fused loop's iteration adjoint, see
+            # reverse.Reverse._outline) is compiled first, and called compiled
+            for other, value in list(vars(module).items()):
+                if "_adjoint_iteration" in other and inspect.isfunction(value):
+                    setattr(module, other, numba.njit(cache=_cacheable(injected),
+                                                      error_model="numpy")(value))
             fn = numba.njit(cache=_cacheable(injected), error_model="numpy")(fn)
         _COMPILED[key] = fn
         return fn

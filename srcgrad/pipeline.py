@@ -190,6 +190,8 @@ def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emit
         out.add(line)
     import ast as _ast
     used = {n.id for n in _ast.walk(fn) if isinstance(n, _ast.Name)}
+    for helper in getattr(fn, "outlined", ()):
+        used |= {n.id for n in _ast.walk(helper) if isinstance(n, _ast.Name)}
     if primal is not None:
         used |= {n.id for n in _ast.walk(primal) if isinstance(n, _ast.Name)}
     imports = [line for module, line in (("math", "import math"),
@@ -226,6 +228,10 @@ def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emit
     out.add("")
     if primal is not None:
         out.extend(emit_function(primal, cap.line_text))
+        out.add("")
+        out.add("")
+    for helper in getattr(fn, "outlined", ()):
+        out.extend(emit_function(helper, cap.line_text))
         out.add("")
         out.add("")
     out.extend(emit_function(fn, cap.line_text))

@@ -87,6 +87,7 @@ class Reverse(SegmentAdjoints):
         # top-level loops summing independent iterations (see fuse.py)
         self.fusable: dict[int, Fusable] = {}
         self.fused: dict[int, dict[str, str]] = {}   # id(loop) -> name -> its unit adjoint
+        self.outlined: list[ast.FunctionDef] = []    # fused iterations' adjoints (_outline)
         body = norm.tree.body
         params = {a.arg for a in norm.tree.args.args}
         for j, stmt in enumerate(body):
@@ -182,7 +183,7 @@ class Reverse(SegmentAdjoints):
                 for j, stmt in enumerate(item):
                     out.append(stmt)
                     if j in plan.kept:
-                        out.append(self.tape.push("f", load(target_of(stmt)), stmt.srcline))
+                        out.append(self.push_var(target_of(stmt), stmt.srcline))
             elif store_of(item) is not None:
                 out += self._fwd_store(item, loops)
             elif isinstance(item, ast.If):
@@ -460,6 +461,7 @@ class Reverse(SegmentAdjoints):
                 init = _stmt(assign(self.b(t), const(0.0)), line)
                 if not any(target_of(p) == self.b(t) for p in pre):
                     pre.append(init)
+        rev = self._outline(rev, pre, fwd, units, line)
         body = fwd
         kinds = [k for k, _ in KINDS if k in self.tape.kinds]
         if kinds:
@@ -475,6 +477,58 @@ class Reverse(SegmentAdjoints):
             body = fwd + rev
         self.fused[id(node)] = units
         return pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
+
+    def _outline(self, rev: list[ast.stmt], pre: list[ast.stmt], fwd: list[ast.stmt],
+                 units: dict[str, str], line) -> list[ast.stmt]:
+        """Move a fused iteration's adjoint into a function of its own, when it has
+        loops: LLVM then allocates registers for it alone instead of for the whole
+        adjoint (the scalar GMM's gradient: 3.07x -> 2.95x its forward).
+
+        Its parameters are the names it reads before any assignment of its own on some
+        path; it returns the tape tops and scalar unit adjoints it changes. Nothing
+        else it assigns is read afterwards: a fused loop carries no local from one
+        iteration to the next or out of the loop (fuse.py), and the adjoints of the
+        iteration's locals are zero again at its end, as at its start."""
+        if not any(isinstance(n, (ast.For, ast.While)) for st in rev for n in ast.walk(st)):
+            return rev
+        tree = self.norm.tree
+        bound = {a.arg for a in tree.args.args} | set(self.tape.params()) \
+            | set(self.tape.refs.values()) | {self.tape.names[k][1] for k, _ in KINDS} \
+            | set(self.adj.values()) | set(units.values()) | set(self.typed.types)
+        for st in walk_stmts(tree.body):
+            t = target_of(st)
+            if t:
+                bound.add(t)
+        for st in pre + fwd:
+            bound |= {n.id for n in ast.walk(st)
+                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        needs: list[str] = []
+        _scan_reads(rev, set(), needs)
+        params = [n for n in needs if n in bound]
+        written = {n.id for st in rev for n in ast.walk(st)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        outs = [self.tape.names[k][1] for k, _ in KINDS if self.tape.names[k][1] in written]
+        outs += [u for name, u in units.items()
+                 if u in written and not self.typed.is_array(name)]
+        for name in outs:
+            if name not in params:
+                params.append(name)
+        name = self.namer.fresh(f"{tree.name}_adjoint_iteration")
+        ret = ast.Return(None if not outs else load(outs[0]) if len(outs) == 1
+                         else ast.Tuple([load(n) for n in outs], ast.Load()))
+        fn = ast.FunctionDef(
+            name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params],
+                                          vararg=None, kwonlyargs=[], kw_defaults=[],
+                                          kwarg=None, defaults=[]),
+            body=rev + [_stmt(ret, None)], decorator_list=[], returns=None,
+            type_comment=None, type_params=[], lineno=1, col_offset=0)
+        self.outlined.append(fn)
+        call = ast.Call(load(name), [load(p) for p in params], [])
+        if not outs:
+            return [_stmt(ast.Expr(call), line)]
+        target = ast.Tuple([ast.Name(n, ast.Store()) for n in outs], ast.Store()) \
+            if len(outs) > 1 else ast.Name(outs[0], ast.Store())
+        return [_stmt(ast.Assign([target], call), line)]
 
     def _fwd_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         body = self.fwd_block(node.body, loops + [node])
@@ -525,7 +579,8 @@ class Reverse(SegmentAdjoints):
                 plan = self.plan(item, loops)
                 line = item[0].srcline
                 for j in sorted(plan.kept, reverse=True):
-                    out.append(self.tape.pop("f", plan.kept[j], item[j].srcline))
+                    out.append(self.pop_var(target_of(item[j]), item[j].srcline,
+                                            into=plan.kept[j]))
                 for name in reversed(plan.saves):
                     out.append(self.pop_var(name, line))
                 out += plan.replay
@@ -767,7 +822,7 @@ def _scan_reads(body: list[ast.stmt], defined: set[str], needs: list[str]) -> se
         elif isinstance(stmt, ast.While):
             read(stmt.test)
             _scan_reads(stmt.body, set(defined), needs)
-        elif isinstance(stmt, ast.Return):
+        elif isinstance(stmt, (ast.Return, ast.Expr)):
             read(stmt.value)
     return defined
 
@@ -781,4 +836,5 @@ def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
             wrt: list[str]) -> tuple[ast.FunctionDef, set[str], set[str]]:
     rev = Reverse(norm, cap, typed, ana, wrt)
     fn = rev.run()
+    fn.outlined = rev.outlined   # emitted before fn, compiled with it (jit.compiled)
     return fn, (rev.tape.imports(), rev.tape.helpers_np), set(rev.adj.values())

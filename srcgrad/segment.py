@@ -15,7 +15,7 @@ import copy
 from dataclasses import dataclass, field
 
 from .analyze import rule_key
-from .core import assign, const, dotted, load, names_read, operands, target_of
+from .core import assign, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
 from .errors import MissingRuleError
 from .rules import rule_for
 from .tapegen import _stmt
@@ -57,6 +57,9 @@ def _owned(expr: ast.expr, dead: ast.expr | None) -> bool:
     return False
 
 
+_VIEWS = frozenset({"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",
+                    "np.atleast_1d", "np.atleast_2d", "srcgrad.stop_gradient",
+                    "stop_gradient"})
 _TRANSCENDENTAL = frozenset(
     "exp expm1 exp2 log log1p log2 log10 pow sin cos tan asin acos atan atan2 arcsin arccos "
     "arctan arctan2 sinh cosh tanh asinh acosh atanh arcsinh arccosh arctanh erf erfc "
@@ -132,13 +135,17 @@ class SegmentAdjoints:
             if target_of(stmt) not in active or id(stmt) in self.ana.dead:
                 continue
             found = self._contributions(stmt, reads[j], target_version[j], needed)
+            for c in found:   # an array operand's adjoint takes its shape
+                if c.index is None and c.name in reads[j] and self._is_array(c.name):
+                    needed.add(reads[j][c.name])
             t = target_of(stmt)
             if self._is_array(t) and not self._single_use(t, seg) and t not in self.dense:
                 needed.add(target_version[j])  # its shape, for ensure(b_t, t)
             contribs.append((j, found))
 
         # Values defined inside the segment are recomputed: close over their inputs.
-        # Inside a loop, the result of an expensive scalar call is taped instead.
+        # The result of an expensive scalar call inside a loop, and of an array
+        # operation anywhere, is taped instead (_worth_taping).
         replay_idx: set[int] = set()
         kept_idx: set[int] = set()
         work = [nv for nv in needed if nv[1] > 0]
@@ -147,7 +154,7 @@ class SegmentAdjoints:
             j = defined_by[nv]
             if j in replay_idx or j in kept_idx:
                 continue
-            if loops and self._worth_taping(seg[j]):
+            if self._worth_taping(seg[j], loops):
                 kept_idx.add(j)
                 continue
             replay_idx.add(j)
@@ -216,12 +223,20 @@ class SegmentAdjoints:
                 if name not in hoisted:
                     hoisted.append(name)
 
-    def _worth_taping(self, stmt: ast.Assign) -> bool:
-        """A float computed by a transcendental call or a power: one push and one
-        pop cost less than computing it again in the reverse sweep."""
-        if self.typed.kind(target_of(stmt)) != "f":
-            return False
+    def _worth_taping(self, stmt: ast.Assign, loops: list[ast.stmt]) -> bool:
+        """Inside a loop, a float computed by a transcendental call or a power: one
+        push and one pop cost less than computing it again in the reverse sweep.
+        Anywhere, an array computed by an operation (not a view): the tape holds a
+        reference, so keeping `h = np.tanh(W @ h + x[t])` costs nothing, where
+        recomputing it would repeat the matrix product."""
         value = stmt.value
+        if self.typed.kind(target_of(stmt)) == "a":
+            if target_of(stmt) in self._written_arrays():
+                return False   # a reference would see later in-place writes
+            return isinstance(value, (ast.BinOp, ast.UnaryOp)) or (
+                isinstance(value, ast.Call) and dotted(value.func) not in _VIEWS)
+        if self.typed.kind(target_of(stmt)) != "f" or not loops:
+            return False
         if isinstance(value, ast.BinOp):
             return isinstance(value.op, ast.Pow) and not isinstance(value.right, ast.Constant)
         return isinstance(value, ast.Call) and \
@@ -229,6 +244,36 @@ class SegmentAdjoints:
 
     def _is_array(self, name: str) -> bool:
         return self.typed.is_array(name)
+
+    def _written_arrays(self) -> set[str]:
+        """Array names whose contents some statement may change in place: the bases
+        of element and slice writes, and every name bound to the same array or a
+        view of it (`b = a`, `b = a[i]`, `b = a.T`, `b = a.reshape(...)`), either way."""
+        if getattr(self, "_written", None) is None:
+            links: dict[str, set[str]] = {}
+            bases = set()
+            for stmt in walk_stmts(self.norm.tree.body):
+                if store_of(stmt) is not None:
+                    bases.add(store_of(stmt))
+                    continue
+                t = target_of(stmt)
+                if t is None or not self.typed.is_array(t):
+                    continue
+                value = stmt.value
+                src = value.value if isinstance(value, (ast.Subscript, ast.Attribute)) \
+                    else value.args[0] if isinstance(value, ast.Call) and value.args \
+                    and dotted(value.func) in _VIEWS else value
+                if isinstance(src, ast.Name) and self.typed.is_array(src.id):
+                    links.setdefault(t, set()).add(src.id)
+                    links.setdefault(src.id, set()).add(t)
+            written, work = set(bases), list(bases)
+            while work:
+                for other in links.get(work.pop(), ()):
+                    if other not in written:
+                        written.add(other)
+                        work.append(other)
+            self._written = written
+        return self._written
 
     def _contributions(self, stmt: ast.Assign, reads: dict, target_version: tuple,
                        needed: set) -> list[_Contribution]:
