@@ -8,8 +8,10 @@ the message's ``id``:
 * ``{"kind": "start", ...}`` -> ``{"id", "tool": "srcgrad", "config": {...}}``;
 * ``{"kind": "define", "module": M}`` -> ``{"id", "success": true|false}``: true for
   the evals implemented here (``hello``, ``lse``, ``llsq``, ``ode``, ``det``,
-  ``gmm``, ``lstm``, ``ba``), false with an ``error`` otherwise (``kmeans``,
-  ``particle``, ``saddle`` need forward mode, ``ht`` is not written).  Defining a
+  ``gmm``, ``lstm``, ``ba``, ``kmeans``), false with an ``error`` otherwise
+  (``particle`` and ``saddle`` need nested derivatives: a function srcgrad
+  differentiates would have to call a derivative, which srcgrad's public API
+  cannot express, see ``PENDING``; ``ht`` is not written).  Defining a
   module builds its gradients and calls each function once on a small input of
   the right types, so Numba's compile (or its load from the disk cache) happens
   here, reported as a ``"compile"`` timing, not in the first evaluation;
@@ -23,8 +25,10 @@ the message's ``id``:
 
 The functions and their input and output formats are GradBench's (each eval's
 README): ``lse``/``llsq``/``ode``/``det`` have ``primal`` and ``gradient``,
-``gmm``/``lstm``/``ba`` have ``objective`` and ``jacobian``, ``hello`` has
-``square`` and ``double``.  Gradients are ``srcgrad.grad`` of the workloads in
+``gmm``/``lstm``/``ba`` have ``objective`` and ``jacobian``, ``kmeans`` has
+``cost`` and ``dir`` (the Newton direction: ``srcgrad.value_and_grad`` plus one
+``srcgrad.hvp`` along ones, the Hessian being diagonal; ``bench.kmeans``, the
+cost in its argmin form), ``hello`` has ``square`` and ``double``.  Gradients are ``srcgrad.grad`` of the workloads in
 ``bench/`` (GradBench's formulations; ``gmm`` is ``bench.gmm.gmm_gradbench``);
 primal values are ``numba.njit`` of the same user functions.  ``ba``'s
 ``jacobian`` builds the per-observation row copies, takes one gradient, and
@@ -48,10 +52,17 @@ from typing import Any
 
 import numpy as np
 
+_NESTED = ("srcgrad cannot differentiate a function that itself takes a derivative: a call to a "
+           "srcgrad.grad/value_and_grad/hvp object inside a differentiated function raises "
+           "UnsupportedSyntaxError ('... is a GradFunction, which srcgrad cannot call'), srcgrad.jvp is not "
+           "callable there either, and the public API gives no handle on the generated tangent function that "
+           "such a function could call instead (hvp and grad(grad(f)) differentiate it internally, but only as "
+           "a whole second derivative, not as a step inside another loop)")
 PENDING = {
-    "kmeans": "needs forward mode (a Hessian diagonal), which srcgrad does not have yet",
-    "particle": "needs forward mode (nested derivatives), which srcgrad does not have yet",
-    "saddle": "needs forward mode (nested derivatives), which srcgrad does not have yet",
+    "particle": "nested AD: the argmin over w differentiates an Euler integration whose force is the gradient "
+                "of the potential in x; " + _NESTED,
+    "saddle": "nested AD: the argmin over x differentiates an inner gradient-descent argmax over y, which "
+              "calls the gradient of f in y; " + _NESTED,
     "ht": "not implemented for srcgrad",
 }
 
@@ -255,9 +266,31 @@ def _module_ba() -> Module:
     return m
 
 
+def _module_kmeans() -> Module:
+    import numba
+
+    from bench import kmeans
+    newton = kmeans.KMeansSrcgrad(kmeans.kmeans_cost_argmin)
+    fwd = numba.njit(kmeans.kmeans_cost, cache=True)
+
+    def prep(inp):
+        points = inp["points"]
+        d = len(points[0]) if points else len(inp["centroids"][0])
+        return (_matrix(points, d), _matrix(inp["centroids"], d))
+
+    def direction(points, centroids):
+        return newton(points, centroids)[3]
+
+    m = Module("kmeans")
+    m.functions = {"cost": (prep, fwd, float), "dir": (prep, direction, lambda a: a.tolist())}
+    warm = {"points": [[0.1, 0.2], [0.3, 0.4], [0.9, 0.8]], "centroids": [[0.3, 0.4], [0.9, 0.8]]}
+    m.warm_input = {f: warm for f in m.functions}
+    return m
+
+
 BUILDERS: dict[str, Callable[[], Module]] = {
     "hello": _module_hello, "lse": _module_lse, "llsq": _module_llsq, "ode": _module_ode, "det": _module_det,
-    "gmm": _module_gmm, "lstm": _module_lstm, "ba": _module_ba,
+    "gmm": _module_gmm, "lstm": _module_lstm, "ba": _module_ba, "kmeans": _module_kmeans,
 }
 
 

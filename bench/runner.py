@@ -22,12 +22,22 @@ What a run does, per size (smallest first):
    agrees with the finite differences the workload itself is broken and the run
    stops with exit code 2;
 3. times the forward and all checked gradients, interleaved
-   (``common.time_interleaved``): median, quartiles, IQR;
-4. predicts the time of each Python-taping peer (PyTorch, autograd, tangent) at the
-   next size, as a power of the workload's ``work`` fitted to the two largest sizes it
-   ran; one predicted to need more than ``call_limit_s`` for one call is not run
-   there: it is reported as *too slow at this size*, with that extrapolated time,
-   marked as such.
+   (``common.time_interleaved``): median, quartiles, IQR; a Python-taping peer
+   (PyTorch, autograd, tangent) whose checked call lasted ``SLOW_CALL_SAMPLES``
+   minimum samples or more is timed one call per sample after the others (its
+   checked call was its warm-up; calibrating it would only repeat slow calls);
+4. predicts the time of each peer but the forward, srcgrad and the hand-written
+   adjoint at the next size, as a power of the workload's ``work`` fitted to the two
+   largest sizes it ran; one predicted to need more than ``call_limit_s`` for one
+   call is not run there: it is reported as *too slow at this size*, with that
+   extrapolated time, marked as such.
+
+Quick and tiny runs (``MODE_DEFAULTS``) take fewer samples, draw no plot (``--plot``
+draws it), and keep compiled code between runs: Numba's disk cache for the forward
+and the hand-written adjoint, JAX's persistent compilation cache in
+:func:`compile_cache_dir`; with warm caches a quick run spends its time on checks
+and timing, not compiles.  The full run keeps neither, so its fresh-process first
+calls measure real compiles.
 
 Then, at the main size, in fresh processes (``python -m bench.runner child ...``):
 first-call latency of every peer (build + first call at the smallest size:
@@ -65,15 +75,29 @@ from bench import common
 MODES = ("full", "quick", "tiny")
 
 # Per-mode defaults: timing samples, minimum sample duration, longest single call a
-# peer may need before it is called "too slow at this size", seconds of samples per peer.
+# peer may need before it is called "too slow at this size", seconds of samples per peer,
+# fresh-process measurements, the fewest samples a slow peer gets, whether to draw the plot,
+# and whether to keep compiled code between runs (Numba's disk cache for the forward and the
+# hand-written adjoint, JAX's persistent compilation cache).  The full run leaves compile
+# caches alone, so that its fresh-process first calls measure compiles.
 MODE_DEFAULTS = {
-    "full": {"repeats": 30, "min_sample_s": 5e-3, "call_limit_s": 3.0, "peer_seconds": 6.0, "subprocess": True},
-    "quick": {"repeats": 5, "min_sample_s": 1e-3, "call_limit_s": 0.2, "peer_seconds": 0.3, "subprocess": False},
-    "tiny": {"repeats": 3, "min_sample_s": 2e-4, "call_limit_s": 0.2, "peer_seconds": 0.1, "subprocess": False},
+    "full": {"repeats": 30, "min_sample_s": 5e-3, "call_limit_s": 3.0, "peer_seconds": 6.0, "subprocess": True,
+             "min_repeats": 3, "plot": True, "cache_compiles": False},
+    "quick": {"repeats": 5, "min_sample_s": 1e-3, "call_limit_s": 0.2, "peer_seconds": 0.3, "subprocess": False,
+              "min_repeats": 2, "plot": False, "cache_compiles": True},
+    "tiny": {"repeats": 3, "min_sample_s": 2e-4, "call_limit_s": 0.2, "peer_seconds": 0.1, "subprocess": False,
+             "min_repeats": 2, "plot": False, "cache_compiles": True},
 }
 
 FAMILY_ORDER = ("numba", "hand", "srcgrad", "jax", "torch", "autograd", "tangent")
-SLOW_FAMILIES = ("torch", "autograd", "tangent")  # Python-taping peers: skipped where one call exceeds the limit
+SLOW_FAMILIES = ("torch", "autograd", "tangent")  # Python-taping peers
+# Peers that are not run at a size where one call is predicted to exceed the limit (their time is
+# extrapolated instead): every one but the Numba forward, srcgrad and the hand-written adjoint (JAX too:
+# a JAX peer without jit runs Python per operation).
+NEVER_SKIPPED = ("numba", "srcgrad", "hand")
+# A Python-taping peer whose checked call took this many minimum sample durations is timed one call per
+# sample, that checked call serving as its warm-up (no calibration calls).
+SLOW_CALL_SAMPLES = 50
 
 
 class Unavailable(Exception):
@@ -143,7 +167,9 @@ class Peer:
 
     ``make()`` builds the callable once (it may raise :class:`Unavailable`);
     ``convert(args)`` turns the NumPy arguments of a size into what it takes;
-    ``result(out)`` turns its output into ``(value or None, tuple of gradient arrays)``.
+    ``result(out)`` turns its output into ``(value or None, tuple of gradient arrays)``, or
+    ``(value, gradients, extras)`` for a workload with ``extra_outputs`` (``extras`` maps each
+    of those names to an array: a Hessian diagonal, a Newton direction, ...).
     """
 
     name: str
@@ -344,12 +370,19 @@ class Workload:
     hand_tape_bytes: Callable | None = None  # size -> bytes the hand adjoint stores
     timing: dict | None = None  # per-mode overrides of MODE_DEFAULTS, e.g. {"full": {"repeats": 10}}
     notes: tuple = ()
+    # Outputs beyond the value and the gradient (names of the ``extras`` every peer's ``result``
+    # returns), each compared with the reference peer's like a gradient, and a check every peer's
+    # output must pass: ``peer_check(size, args, value, grads, extras) -> max error`` (raises
+    # ``common.CheckFailed``), e.g. a Hessian diagonal against its closed form.
+    extra_outputs: tuple = ()
+    peer_check: Callable | None = None
+    srcgrad: Peer | None = None  # default srcgrad_peer(fn, wrt): value_and_grad of the user function
 
     def all_peers(self) -> list:
         fwd = numba_forward_peer(self.fn) if self.forward is None else Peer(
             "numba_fwd", "numba.njit of the user function (value only)", "numba", make=lambda: self.forward,
             result=lambda out: (float(out), ()), kind="forward")
-        return [fwd, srcgrad_peer(self.fn, self.wrt)] + list(self.peers)
+        return [fwd, self.srcgrad or srcgrad_peer(self.fn, self.wrt)] + list(self.peers)
 
 
 def _size_key(size) -> str:
@@ -421,13 +454,16 @@ def _dot(grads, wrt, direction) -> float:
 
 
 def run_workload(w: Workload, mode: str = "quick", repeats: int | None = None, out_dir=None,
-                 subprocess_measurements: bool | None = None, plot: bool = True, log=None,
+                 subprocess_measurements: bool | None = None, plot: bool | None = None, log=None,
                  sizes: Sequence | None = None, skip_peers: Sequence[str] = (), only_peers: Sequence[str] = (),
                  call_limit_s: float | None = None) -> dict:
     """Run one workload in ``mode`` ("full", "quick", "tiny"); write JSON (+ PNG); return the result dict."""
     defaults = dict(MODE_DEFAULTS[mode])
     defaults.update((w.timing or {}).get(mode, {}))
     repeats = repeats or defaults["repeats"]
+    plot = defaults["plot"] if plot is None else plot
+    if defaults["cache_compiles"]:
+        enable_jax_compilation_cache()
     call_limit = call_limit_s or defaults["call_limit_s"]
     do_sub = defaults["subprocess"] if subprocess_measurements is None else subprocess_measurements
     sizes = list(sizes) if sizes else list(w.sizes[mode])
@@ -450,6 +486,60 @@ def run_workload(w: Workload, mode: str = "quick", repeats: int | None = None, o
     finally:
         if torch_threads is not None:
             load("torch").set_num_threads(torch_threads)
+
+
+def compile_cache_dir() -> str:
+    """Where quick and tiny runs keep JAX's compiled code (``$SRCGRAD_BENCH_CACHE_DIR``, default
+    ``~/.cache/srcgrad-bench``)."""
+    return os.environ.get("SRCGRAD_BENCH_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                                     "srcgrad-bench")
+
+
+def enable_jax_compilation_cache() -> None:
+    """JAX's persistent compilation cache (a second quick run loads XLA's code instead of compiling)."""
+    try:
+        jax = load("jax")
+        jax.config.update("jax_compilation_cache_dir", os.path.join(compile_cache_dir(), "jax"))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except Exception:  # noqa: BLE001 - no JAX, or an older one: compile as usual
+        pass
+
+
+def _enable_numba_cache(fn) -> None:
+    """Numba's disk cache for a dispatcher made without ``cache=True`` (the forward, a hand-written adjoint)."""
+    try:
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+        if isinstance(fn, Dispatcher) and isinstance(fn._cache, NullCache):
+            fn.enable_caching()
+    except Exception:  # noqa: BLE001 - e.g. a function without a source file: compile as usual
+        pass
+
+
+def _time_one_call_samples(fn, args, repeats: int, max_seconds: float, min_repeats: int,
+                           min_sample_s: float) -> dict | None:
+    """Samples of one call each (for a peer already warmed up by its checked call), as many as
+    ``common.time_interleaved`` would take; None if one call is shorter than ``min_sample_s``."""
+    import gc
+    was = gc.isenabled()
+    gc.disable()
+    samples: list[float] = []
+    try:
+        while len(samples) < repeats and (len(samples) < min_repeats or sum(samples) < max_seconds):
+            t0 = time.perf_counter()
+            fn(*args)
+            dt = time.perf_counter() - t0
+            if not samples and dt < min_sample_s:
+                return None
+            samples.append(dt)
+    finally:
+        if was:
+            gc.enable()
+    out = common.summarize(samples)
+    out["number"] = 1
+    out["warmed_by_check"] = True
+    return out
 
 
 def _torch_one_thread() -> int | None:
@@ -478,12 +568,17 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
         try:
             st.fn = st.peer.make()
             st.make_s = time.perf_counter() - t0
+            if defaults["cache_compiles"] and st.peer.family in ("numba", "hand"):
+                _enable_numba_cache(st.fn)
         except Unavailable as exc:
             st.status = f"unavailable: {exc}"
         except Exception as exc:  # noqa: BLE001
             st.status = f"failed: could not build: {common.describe_exception(exc)}"
         if not st.alive:
             say(f"{st.peer.name}: {st.status}")
+    made = sorted(((st.make_s or 0.0, n) for n, st in states.items()), reverse=True)[:3]
+    say(f"built the peers in {time.perf_counter() - t_begin:.1f} s since the start (slowest: "
+        + ", ".join(f"{n} {common.fmt_time(t)}" for t, n in made) + ")")
     if not fwd_state.alive:
         hard.append(f"Numba forward: {fwd_state.status}")
 
@@ -493,8 +588,10 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
             break
         label = w.size_label(size)
         say(f"size {si + 1}/{len(sizes)} {label}: building arguments, checking ...")
+        t_size = time.perf_counter()
         args = w.args(size)
-        rec: dict = {"size": size, "label": label, "work": w.work(size), "peers": {}, "max_err": {}}
+        rec: dict = {"size": size, "label": label, "work": w.work(size), "peers": {}, "max_err": {},
+                     "check_call_s": {}}
         records.append(rec)
 
         # forward value and finite differences
@@ -531,7 +628,7 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
             if peer.max_size is not None and w.work(size) > w.work(peer.max_size):
                 rec["peers"][name] = {"status": f"not run: {peer.cap_reason or 'capped'}"}
                 continue
-            if st.history and peer.family in SLOW_FAMILIES:
+            if st.history and peer.family not in NEVER_SKIPPED:
                 predicted = _predict(st.history, w.work(size))
                 if predicted > call_limit:
                     rec["peers"][name] = {"status": "too slow at this size", "extrapolated_s": predicted,
@@ -547,36 +644,43 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
                 dt = time.perf_counter() - t0
                 if st.first_call_s is None:
                     st.first_call_s = dt
-                    t0 = time.perf_counter()
-                    out = st.fn(*fargs)
-                    dt = time.perf_counter() - t0
-                val, grads = peer.result(out)
+                rec["check_call_s"][name] = dt  # where a run's time goes (compiles happen here)
+                val, grads, *rest = peer.result(out)
+                extras = rest[0] if rest else {}
             except Exception as exc:  # noqa: BLE001
                 st.status = f"failed: {label}: raised {common.describe_exception(exc)}"
                 rec["peers"][name] = {"status": st.status}
                 say(f"{name}: {st.status}")
                 continue
             st.last_size = size
+            # the time of this (possibly first, compiling) call stands in until the timing below
+            # replaces it with the median; a peer that fails its checks is not run again
             st.history.append((w.work(size), dt))
-            results[name] = (val, grads, fargs)
+            results[name] = (val, grads, fargs, extras)
 
         # checks: every gradient against the finite differences, then against the reference
         fd_ok: dict[str, float] = {}
         problems: dict[str, str] = {}
-        for name, (val, grads, _) in results.items():
+        for name, (val, grads, _, extras) in results.items():
             try:
                 if len(grads) != len(w.wrt):
                     raise common.CheckFailed(f"{len(grads)} gradients, want {len(w.wrt)}")
                 for g, i, nm in zip(grads, w.wrt, w.wrt_names):
                     if np.shape(g) != np.shape(args[i]):
                         raise common.CheckFailed(f"d/d{nm} has shape {np.shape(g)}, want {np.shape(args[i])}")
+                missing = [k for k in w.extra_outputs if k not in extras]
+                if missing:
+                    raise common.CheckFailed(f"no {', '.join(missing)} in the output")
                 if val is not None:
                     rec["max_err"][f"{name}_value"] = common.check_close(
                         f"{label}: {name} value vs Numba forward", val, value, w.rtol_value)
                 fd_ok[name] = _check_fd(f"{label}: {name} directional derivatives vs fd4",
                                         [_dot(grads, w.wrt, d) for d in directions], fds, w.rtol_fd, fd_noise)
                 rec["max_err"][f"{name}_vs_fd4"] = fd_ok[name]
+                if w.peer_check is not None:
+                    rec["max_err"][f"{name}_own_check"] = w.peer_check(size, args, val, grads, extras)
             except common.CheckFailed as exc:
+                fd_ok.pop(name, None)
                 problems[name] = "wrong answer: " + str(exc).replace("\n", " | ")[:700]
         ref = next((r for r in w.reference if r in fd_ok), None)
         if ref is None and results:
@@ -590,13 +694,17 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
                     rec["max_err"][f"{ref}_extra_check"] = w.extra_check(size, args, results[ref][0], ref_grads)
                 except common.CheckFailed as exc:
                     hard.append(f"{label}: reference {ref} fails the workload's own check: {exc}")
-            for name, (val, grads, _) in results.items():
+            ref_extras = results[ref][3]
+            for name, (val, grads, _, extras) in results.items():
                 if name == ref or name in problems:
                     continue
                 try:
                     errs = [common.check_close_scaled(f"{label}: {name} d/d{nm} vs {ref}", g, gr, w.rtol_peers,
                                                       w.floor_rel)
                             for g, gr, nm in zip(grads, ref_grads, w.wrt_names)]
+                    errs += [common.check_close_scaled(f"{label}: {name} {k} vs {ref}", np.asarray(extras[k], float),
+                                                       np.asarray(ref_extras[k], float), w.rtol_peers, w.floor_rel)
+                             for k in w.extra_outputs]
                     rec["max_err"][f"{name}_vs_{ref}"] = max(errs) if errs else 0.0
                 except common.CheckFailed as exc:
                     problems[name] = "wrong answer: " + str(exc).replace("\n", " | ")[:700]
@@ -620,12 +728,31 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
 
         # timing
         timed = {"numba_fwd": (fwd_state.fn, args)}
-        for name, (_, _, fargs) in results.items():
+        for name, (_, _, fargs, _) in results.items():
             states[name].status = "ok"
             timed[name] = (states[name].fn, fargs)
-        say(f"{label}: timing {len(timed)} peers ({repeats} repeats) ...")
-        timings = common.time_interleaved(timed, repeats, defaults["min_sample_s"],
-                                          max_seconds_per_peer=defaults["peer_seconds"])
+        t_timing = time.perf_counter()
+        slowest = sorted(rec["check_call_s"].items(), key=lambda kv: -kv[1])[:3]
+        say(f"{label}: checks took {t_timing - t_size:.1f} s (slowest calls: "
+            + ", ".join(f"{n} {common.fmt_time(t)}" for n, t in slowest) + f"); timing {len(timed)} peers "
+            f"({repeats} repeats) ...")
+        # A slow Python-taping peer (one call = many minimum samples) needs no calibration and no
+        # warm-up (its checked call was one): it is timed one call per sample, after the others.
+        slow = {n: v for n, v in timed.items()
+                if states[n].peer.family in SLOW_FAMILIES
+                and rec["check_call_s"].get(n, 0.0) >= SLOW_CALL_SAMPLES * defaults["min_sample_s"]}
+        timings = common.time_interleaved({n: v for n, v in timed.items() if n not in slow}, repeats,
+                                          defaults["min_sample_s"], max_seconds_per_peer=defaults["peer_seconds"],
+                                          min_repeats=defaults["min_repeats"])
+        for n, (fn, fa) in slow.items():
+            t = _time_one_call_samples(fn, fa, repeats, defaults["peer_seconds"], defaults["min_repeats"],
+                                       defaults["min_sample_s"])
+            if t is None:  # faster than its checked call said: calibrated like the others
+                t = common.time_interleaved({n: (fn, fa)}, repeats, defaults["min_sample_s"],
+                                            max_seconds_per_peer=defaults["peer_seconds"],
+                                            min_repeats=defaults["min_repeats"])[n]
+            timings[n] = t
+        rec["phase_s"] = {"checks": t_timing - t_size, "timing": time.perf_counter() - t_timing}
         for name, s in timings.items():
             s.pop("samples", None)
             rec["peers"].setdefault(name, {})
@@ -633,7 +760,8 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
             if name in states and name != "numba_fwd":
                 states[name].history[-1] = (w.work(size), s["median"])
         rec["ratios"] = _ratios(rec)
-        say(f"{label}: " + ", ".join(f"{n} {common.fmt_time(s['median'])}" for n, s in timings.items()))
+        say(f"{label}: timing took {rec['phase_s']['timing']:.1f} s: "
+            + ", ".join(f"{n} {common.fmt_time(s['median'])}" for n, s in timings.items()))
 
     if hard:
         say("CHECK FAILED: " + " || ".join(hard))
@@ -651,7 +779,8 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
         "mode": mode,
         "machine": machine,
         "config": {"repeats": repeats, "min_sample_s": defaults["min_sample_s"], "call_limit_s": call_limit,
-                   "peer_seconds": defaults["peer_seconds"], "sizes": sizes, "main_size": main_size,
+                   "peer_seconds": defaults["peer_seconds"], "min_repeats": defaults["min_repeats"],
+                   "cache_compiles": defaults["cache_compiles"], "sizes": sizes, "main_size": main_size,
                    "rtol_value": w.rtol_value, "rtol_peers": w.rtol_peers, "floor_rel": w.floor_rel,
                    "rtol_fd": w.rtol_fd, "fd_step": w.fd_step, "fd_directions": w.fd_directions,
                    "torch_threads": 1 if "torch" in _LIBS and not isinstance(_LIBS["torch"], Unavailable)
@@ -673,6 +802,7 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
     if warning:
         notes.append(warning)
     common.write_json(stem + ".json", result)
+    t_out = time.perf_counter()
     if plot:
         try:
             plot_result(result, stem + ".png")
@@ -680,7 +810,7 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
             notes.append(f"no plot: {exc}")
             say(f"no plot: {exc}")
     print_result(result)
-    say(f"wrote {stem}.json ({result['total_wall_s']:.1f} s)")
+    say(f"wrote {stem}.json ({result['total_wall_s']:.1f} s; plot {time.perf_counter() - t_out:.1f} s)")
     return result
 
 
@@ -1106,12 +1236,14 @@ def main_for(w: Workload, argv=None) -> int:
     ap.add_argument("--subprocess", action="store_true", help="measure in fresh processes even in quick/tiny mode")
     ap.add_argument("--skip-peers", default="", help="comma-separated peer names not to run")
     ap.add_argument("--only-peers", default="", help="comma-separated peer names to run (plus the forward)")
+    ap.add_argument("--plot", action=argparse.BooleanOptionalAction, default=None,
+                    help="draw the PNG plot (default: in a full run only)")
     opts = ap.parse_args(argv)
     mode = "tiny" if opts.tiny else ("quick" if opts.quick else "full")
     res = run_workload(w, mode, repeats=opts.repeats, out_dir=opts.out_dir,
                        subprocess_measurements=False if opts.no_subprocess else (True if opts.subprocess else None),
                        skip_peers=[p for p in opts.skip_peers.split(",") if p],
-                       only_peers=[p for p in opts.only_peers.split(",") if p])
+                       only_peers=[p for p in opts.only_peers.split(",") if p], plot=opts.plot)
     return 2 if res["hard_failures"] else 0
 
 

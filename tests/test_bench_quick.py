@@ -94,3 +94,39 @@ def test_fresh_process_measurements(tmp_path):
             assert "error" not in run, run
             assert run["first_call_total_s"] > 0 and run["process_wall_s"] > 0
             assert "peak_extra_bytes" in run["memory"] or "error" in run["memory"]
+
+
+def test_kmeans_checks_catch_a_wrong_hessian_diagonal(tmp_path):
+    """The runner checks every peer's extra outputs (kmeans: the Hessian diagonal and the Newton
+    direction) against the workload's closed forms and the reference: a peer whose diagonal is off
+    by one count fails and is not timed, the others pass."""
+    import dataclasses
+
+    import numpy as np
+
+    from bench import kmeans, runner
+
+    def off_by_one(points, centroids):
+        v, g, h, _ = kmeans.kmeans_hand(points, centroids)
+        h = h.copy()
+        h[0, :] += 2.0
+        return v, g, h, g / h
+
+    bad = runner.Peer("bad", "hand adjoint with a wrong diagonal", "hand", make=lambda: off_by_one,
+                      result=kmeans._four)
+    keep = [p for p in kmeans.PEERS if p.name in ("hand", "srcgrad_argmin")]
+    w = dataclasses.replace(kmeans.WORKLOAD, peers=keep + [bad])
+    res = runner.run_workload(w, "tiny", out_dir=tmp_path, plot=False, skip_peers=["srcgrad"])
+    assert res["hard_failures"] == []
+    peers = res["peers"]
+    assert peers["hand"]["status"] == "ok" and peers["srcgrad_argmin"]["status"] == "ok"
+    assert peers["bad"]["status"].startswith("failed: wrong answer") and "Hessian diagonal" in peers["bad"]["status"]
+    rec = res["sizes"][0]
+    assert "timing" not in rec["peers"]["bad"] and rec["reference"] == "hand"
+    assert rec["max_err"]["srcgrad_argmin_own_check"] < 1e-9
+    # the closed forms agree with a direct computation
+    P, C = kmeans.kmeans_args((3, 50, 2))
+    _, hdiag, step = kmeans.closed_form(P, C)
+    owner = ((P[:, None, :] - C[None]) ** 2).sum(-1).argmin(1)
+    assert np.array_equal(hdiag[:, 0], 2.0 * np.bincount(owner, minlength=3))
+    assert np.allclose(C - step, [P[owner == j].mean(0) for j in range(3)], rtol=1e-13, atol=0)

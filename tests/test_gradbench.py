@@ -65,9 +65,11 @@ def test_start_analysis_and_unknown_kinds_are_acknowledged(tool):
 
 
 def test_define_of_a_pending_or_unknown_module_fails_with_a_reason(tool):
-    for module in ("kmeans", "particle", "saddle", "ht", "nonesuch"):
+    for module in ("particle", "saddle", "ht", "nonesuch"):
         r = tool.handle({"id": 5, "kind": "define", "module": module})
         assert r["id"] == 5 and r["success"] is False and module in r["error"]
+        if module in ("particle", "saddle"):  # the reason names what is missing
+            assert "nested AD" in r["error"] and "GradFunction, which srcgrad cannot call" in r["error"]
     r = tool.handle({"id": 6, "kind": "evaluate", "module": "nonesuch", "function": "f", "input": {}})
     assert r["success"] is False and "not defined" in r["error"]
 
@@ -199,6 +201,71 @@ def test_ode(tool):
         if s == 1:  # 4 s < n - 1: y[-1] and its gradient are exactly zero
             assert not g.any() and y[-1] == 0.0
         np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-12 * max(1e-300, np.max(np.abs(fd))))
+
+
+def _kmeans_input(k, n, d):
+    points = np.random.rand(n, d)  # as GradBench's kmeans eval draws them (after np.random.seed)
+    return points, points[-k:].copy()
+
+
+def _kmeans_cost_ref(points, centroids):
+    d2 = ((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    return float(d2.min(axis=1).sum())
+
+
+def test_kmeans(tool):
+    _define(tool, "kmeans")
+    np.random.seed(31337)
+    for k, n, d in ((1, 7, 1), (3, 20, 2), (5, 60, 3)):
+        points, cents = _kmeans_input(k, n, d)
+        inp = {"points": points.tolist(), "centroids": cents.tolist()}
+        assert math.isclose(_evaluate(tool, "kmeans", "cost", inp), _kmeans_cost_ref(points, cents), rel_tol=1e-13)
+        step = np.array(_evaluate(tool, "kmeans", "dir", inp, min_runs=2))
+        assert step.shape == (k, d)
+        # the Newton direction from the definition: gradient / Hessian diagonal, both by central
+        # differences of the cost (exact up to rounding: the cost is quadratic near these centroids)
+        h = 1e-4
+        want = np.empty((k, d))
+        f0 = _kmeans_cost_ref(points, cents)
+        for j in range(k):
+            for c in range(d):
+                e = np.zeros((k, d))
+                e[j, c] = h
+                fp, fm = _kmeans_cost_ref(points, cents + e), _kmeans_cost_ref(points, cents - e)
+                want[j, c] = ((fp - fm) / (2 * h)) / ((fp - 2 * f0 + fm) / h ** 2)
+        np.testing.assert_allclose(step, want, rtol=1e-6, atol=1e-9)
+        # and Lloyd's update: the direction moves each centroid to the mean of its points
+        owner = ((points[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        means = np.array([points[owner == j].mean(axis=0) for j in range(k)])
+        np.testing.assert_allclose(cents - step, means, rtol=1e-12, atol=1e-14)
+
+
+def test_a_kmeans_session_piped_through_the_command():
+    """GradBench's kmeans eval as it talks: start, define, cost and dir at one of its sizes (made smaller)."""
+    np.random.seed(31337)
+    points, cents = _kmeans_input(10, 200, 8)
+    inp = {"points": points.tolist(), "centroids": cents.tolist(), "min_runs": 1, "min_seconds": 0}
+    session = [
+        {"id": 0, "kind": "start", "eval": "kmeans"},
+        {"id": 1, "kind": "define", "module": "kmeans"},
+        {"id": 2, "kind": "evaluate", "module": "kmeans", "function": "cost", "input": inp,
+         "description": "k=10,n=200,d=8"},
+        {"id": 3, "kind": "analysis", "of": 2, "valid": True},
+        {"id": 4, "kind": "evaluate", "module": "kmeans", "function": "dir", "input": inp,
+         "description": "k=10,n=200,d=8"},
+        {"id": 5, "kind": "define", "module": "saddle"},
+    ]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.gradbench"], input="\n".join(json.dumps(m) for m in session),
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    replies = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["id"] for r in replies] == [m["id"] for m in session]
+    assert replies[1]["success"] is True and replies[5]["success"] is False
+    assert math.isclose(replies[2]["output"], _kmeans_cost_ref(points, cents), rel_tol=1e-13)
+    owner = ((points[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    means = np.array([points[owner == j].mean(axis=0) for j in range(10)])
+    np.testing.assert_allclose(cents - np.array(replies[4]["output"]), means, rtol=1e-12, atol=1e-14)
 
 
 # --------------------------------------------------------------------------
