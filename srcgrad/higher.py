@@ -343,12 +343,61 @@ def hessian(fn, wrt=0, *, jit: bool = True):
         x = args[h._i]
         if not isinstance(x, np.ndarray):
             return float(h(*args, 1.0))
-        rows = [np.asarray(h(*args, _basis(x, k)), dtype=np.float64).ravel()
-                for k in range(x.size)]
-        return np.stack(rows, axis=0).reshape(x.shape + x.shape)
+        n = x.size
+        rows = np.empty((n, n), dtype=np.float64)
+        rows[0] = np.asarray(h(*args, _basis(x, 0)), dtype=np.float64).ravel()
+        done = 1
+        if jit and n > 1:
+            done = _compiled_rows(h, args, x, rows)
+        for k in range(done, n):
+            rows[k] = np.asarray(h(*args, _basis(x, k)), dtype=np.float64).ravel()
+        return rows.reshape(x.shape + x.shape)
 
     hessian_of.__name__ = f"hessian_of_{getattr(fn, '__name__', 'f')}"
     return hessian_of
+
+
+def _compiled_rows(h: HVPFunction, args: tuple, x: np.ndarray, rows: np.ndarray) -> int:
+    """Rows 1.. of the Hessian from one compiled loop over the basis vectors, calling
+    the compiled Hessian-vector product directly (a Python call per row costs more
+    than the row on small problems). The first row, already computed from Python, sized
+    the tapes; the tangent never changes control flow, so every row needs the same
+    tape. Returns how many rows are done (all, unless a tape overflowed anyway)."""
+    g = h._grad_for(args)
+    full = g._bind(tuple(args) + (_basis(x, 0),), {})
+    built = g._specialize(g._types(full))
+    bufs = g._tapes.sets.get(built.tapes, ()) if built.tapes else ()
+    if built.tapes and not bufs:
+        return 1
+    driver = _row_driver(len(full) - 1, h._i, len(bufs))
+    return int(driver(built.fn, rows, *full[:-1], *bufs))
+
+
+_DRIVERS: dict = {}
+
+
+def _row_driver(nargs: int, i: int, ntapes: int):
+    """A compiled loop `drive(fn, rows, a0.., tapes..)` that fills rows[1:] with
+    fn(a0.., e_k, 1.0, tapes..)'s gradient, for basis vectors e_k shaped like a_i."""
+    key = (nargs, i, ntapes)
+    if key not in _DRIVERS:
+        import numba
+        args = ", ".join(f"a{j}" for j in range(nargs))
+        tapes = "".join(f", t{j}" for j in range(ntapes))
+        source = (f"def drive(fn, rows, {args}{tapes}):\n"
+                  f"    n = a{i}.size\n"
+                  f"    for k in range(1, n):\n"
+                  f"        e = np.zeros(n, a{i}.dtype)\n"
+                  f"        e[k] = 1.0\n"
+                  f"        out = fn({args}, e.reshape(a{i}.shape), 1.0{tapes})\n"
+                  f"        if out[2] < 0:\n"
+                  f"            return k\n"
+                  f"        rows[k, :] = out[1][0].ravel()\n"
+                  f"    return n\n")
+        scope: dict = {"np": np}
+        exec(compile(source, f"<srcgrad hessian rows {key}>", "exec"), scope)
+        _DRIVERS[key] = numba.njit(error_model="numpy")(scope["drive"])
+    return _DRIVERS[key]
 
 
 class DerivativeGrad:

@@ -276,3 +276,35 @@ def test_check_grad_in_both_modes_and_at_second_order(mod):
     assert srcgrad.check_grad(mod.loop_poly, 0.9, 6, order=2, modes="fwd").ok
     with pytest.raises(srcgrad.UsageError):
         srcgrad.check_grad(mod.rosenbrock, x, order=3)
+
+
+HESSIAN_ROWS = '''
+import math
+
+def softplus_steps(A, c):
+    # a while loop whose trip count depends on A (taped), over a 2-D argument
+    s = 0.0
+    k = 0
+    while k < A.shape[0] and s < c:
+        for j in range(A.shape[1]):
+            s += math.log(1.0 + math.exp(A[k, j] * A[k, j - 1]))
+        k += 1
+    return s * s
+'''
+
+
+def test_hessian_rows_from_the_compiled_loop_match_python_calls(make_module):
+    """hessian() fills rows 1.. in one compiled loop over basis vectors; it must agree
+    with one Python-level hvp per row (jit=False) and with differences of the gradient,
+    also with tapes (a while loop) and a 2-D argument."""
+    m = make_module(HESSIAN_ROWS)
+    rng = np.random.default_rng(11)
+    A = rng.normal(size=(4, 3))
+    for c in (2.0, 100.0):   # the loop stops early, or runs to the end
+        H = srcgrad.hessian(m.softplus_steps)(A, c)
+        assert H.shape == (4, 3, 4, 3)
+        slow = srcgrad.hessian(m.softplus_steps, jit=False)(A, c)
+        np.testing.assert_allclose(H, slow, rtol=1e-12, atol=1e-12)
+        g = srcgrad.grad(m.softplus_steps)
+        fd = _fd_jacobian(lambda z: g(z.reshape(4, 3), c).ravel(), A.ravel())
+        np.testing.assert_allclose(H.reshape(12, 12), fd, rtol=1e-5, atol=1e-6)
