@@ -463,7 +463,11 @@ class Reverse(SegmentAdjoints):
                     pre.append(init)
         rev = self._outline(rev, pre, fwd, units, line)
         body = fwd
-        kinds = [k for k, _ in KINDS if k in self.tape.kinds]
+        # the tapes this loop pushes on (the others keep their tops through it)
+        pushed = {n.id for st in fwd for n in ast.walk(st)
+                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        kinds = [k for k, _ in KINDS
+                 if k in self.tape.kinds and self.tape.names[k][1] in pushed]
         if kinds:
             entry = {k: self.namer.fresh(f"_s{k}") for k in kinds}
             pre += [_stmt(assign(entry[k], load(self.tape.names[k][1])), line) for k in kinds]

@@ -146,28 +146,44 @@ class SegmentAdjoints:
         # Values defined inside the segment are recomputed: close over their inputs.
         # The result of an expensive scalar call inside a loop, and of an array
         # operation anywhere, is taped instead (_worth_taping).
-        replay_idx: set[int] = set()
-        kept_idx: set[int] = set()
-        work = [nv for nv in needed if nv[1] > 0]
-        while work:
-            nv = work.pop()
-            j = defined_by[nv]
-            if j in replay_idx or j in kept_idx:
-                continue
-            if self._worth_taping(seg[j], loops):
-                kept_idx.add(j)
-                continue
-            replay_idx.add(j)
-            for av in reads[j].values():
-                if av not in needed:
-                    needed.add(av)
-                    if av[1] > 0:
-                        work.append(av)
+        # In a fused iteration (fuse.py) the reverse runs right after the forward, so a
+        # value still in its variable (its last version here, never assigned again)
+        # is read from there, unless another version of the name is needed too.
+        fused_body = len(loops) == 1 and id(loops[0]) in self.fusable
+        in_place = {n for n in last if fused_body and self._unchanged_after(
+            n, self.ana.pos(seg[defined_by[(n, last[n])]]))}
+        start = set(needed)
+        while True:
+            needed = set(start)
+            replay_idx: set[int] = set()
+            kept_idx: set[int] = set()
+            work = [nv for nv in needed if nv[1] > 0]
+            while work:
+                nv = work.pop()
+                j = defined_by[nv]
+                if j in replay_idx or j in kept_idx:
+                    continue
+                if nv[0] in in_place and nv[1] == last[nv[0]]:
+                    continue
+                if self._worth_taping(seg[j], loops):
+                    kept_idx.add(j)
+                    continue
+                replay_idx.add(j)
+                for av in reads[j].values():
+                    if av not in needed:
+                        needed.add(av)
+                        if av[1] > 0:
+                            work.append(av)
+            clash = {n for n, k in needed if n in in_place and k != last[n]}
+            if not clash:
+                break
+            in_place -= clash
 
-        # Values entering the segment: tape those that may be overwritten.
+        # Values entering the segment: tape those that may be overwritten (in a fused
+        # iteration: overwritten later in the same iteration).
         self._plan_saves(plan, sorted({n for n, k in needed if k == 0},
                                       key=lambda n: (self._first_read(seg, n), n)),
-                         self.ana.pos(seg[0]), loops)
+                         self.ana.pos(seg[0]), [] if fused_body else loops)
 
         # Names of recomputed values.
         names: dict[tuple[str, int], str] = {}
@@ -244,6 +260,13 @@ class SegmentAdjoints:
 
     def _is_array(self, name: str) -> bool:
         return self.typed.is_array(name)
+
+    def _unchanged_after(self, name: str, at: int) -> bool:
+        """No statement after position `at` assigns `name` (nor, for an array, writes
+        into it in place)."""
+        if self._is_array(name) and name in self._written_arrays():
+            return False
+        return all(p <= at for p in self.ana.assigned_at.get(name, []))
 
     def _written_arrays(self) -> set[str]:
         """Array names whose contents some statement may change in place: the bases
