@@ -600,16 +600,32 @@ class Reverse(SegmentAdjoints):
                 out.append(_stmt(ast.If(load(test), self.rev_block(item.body, loops),
                                         self.rev_block(item.orelse, loops)), item.srcline))
             elif isinstance(item, ast.For) and id(item) in self.fused:
-                line = item.srcline
-                acc = load(self.b(self.fusable[id(item)].acc))
-                for name, unit in self.fused[id(item)].items():
-                    out.append(_stmt(ast.AugAssign(ast.Name(self.b(name), ast.Store()),
-                                                   ast.Add(), ast.BinOp(acc, ast.Mult(),
-                                                                        load(unit))), line))
+                out += self._rev_fused(item)
             elif isinstance(item, ast.For):
                 out += self._rev_for(item, loops)
             elif isinstance(item, ast.While):
                 out += self._rev_while(item, loops)
+        return out
+
+    def _rev_fused(self, node: ast.For) -> list[ast.stmt]:
+        """The reverse of a fused loop: its unit adjoints, scaled by the accumulator's.
+        A dense array adjoint that nothing after the loop contributes to is still all
+        zeros here, so it becomes the unit adjoint itself, scaled in place (not at
+        all for a unit seed): no second array-sized pass and no second array."""
+        line = node.srcline
+        acc = load(self.b(self.fusable[id(node)].acc))
+        body = self.norm.tree.body
+        later = {n for st in body[body.index(node) + 1:] for n in names_read_deep(st)}
+        out: list[ast.stmt] = []
+        for name, unit in self.fused[id(node)].items():
+            if name in self.dense and name not in later:
+                scale = ast.AugAssign(ast.Name(unit, ast.Store()), ast.Mult(), acc)
+                out.append(_stmt(ast.If(ast.Compare(acc, [ast.NotEq()], [const(1.0)]),
+                                        [_stmt(scale, line)], []), line))
+                out.append(_stmt(assign(self.b(name), load(unit)), line))
+                continue
+            out.append(_stmt(ast.AugAssign(ast.Name(self.b(name), ast.Store()), ast.Add(),
+                                           ast.BinOp(acc, ast.Mult(), load(unit))), line))
         return out
 
     def _restore(self, value, line, out: list[ast.stmt]) -> ast.expr:
@@ -789,6 +805,11 @@ def _zero_array(typ) -> ast.expr:
     """A zero-size C array with `typ`'s ndim and dtype: an adjoint that is still zero."""
     shape = ast.Tuple([const(0)] * typ.ndim, ast.Load())
     return ast.Call(name_node("np.zeros"), [shape, name_node(f"np.{typ.dtype}")], [])
+
+
+def names_read_deep(stmt: ast.stmt) -> set[str]:
+    """Every variable name a statement (with the statements nested in it) mentions."""
+    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
 
 
 def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
