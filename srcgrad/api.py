@@ -215,8 +215,12 @@ class GradFunction:
         fast = self._fast.get(key)
         if fast is None:
             built = self._specialize(self._types(args))
-            plain = all(t in (float, int, bool) for t in key)
-            fast = (built, not plain)
+            # Gradients that need the type of their argument: compiled, a float
+            # argument's is a float and an array's is already an array of its shape
+            # and dtype (the adjoint allocates it so); NumPy scalars need converting.
+            convert = any(not (self._jit and (key[i] is float or type(key[i]) is tuple))
+                          for i in self._wrt) and not all(t in (float, int, bool) for t in key)
+            fast = (built, convert)
             # other objects (tuples, NumPy scalars...) take the slow path every time
             if all(t in _KEYED or type(t) is tuple for t in key):
                 self._fast[key] = fast
