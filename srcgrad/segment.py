@@ -211,7 +211,8 @@ class SegmentAdjoints:
         for j, found in contribs:
             plan.adjoint += self._adjoint_statements(seg, j, found, target_version[j], vname,
                                                      loops)
-        plan.adjoint = _fold_array_zeroing(_fold_zeroing(plan.adjoint))
+        plan.adjoint = _merge_element_updates(
+            _fold_array_zeroing(_fold_zeroing(plan.adjoint)))
         self.tape.helpers_np |= {"fresh_adjoint"} & {
             n.func.id for st in plan.adjoint for n in ast.walk(st)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
@@ -522,6 +523,64 @@ class SegmentAdjoints:
             if name in names_read(stmt.value):
                 return j
         return len(seg)
+
+
+def _element_update(st: ast.stmt) -> tuple[str, str] | None:
+    """(array, index) of an adjoint update `b_x[index] += b_t`, else None."""
+    if isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add) \
+            and isinstance(st.target, ast.Subscript) and isinstance(st.target.value, ast.Name) \
+            and isinstance(st.value, ast.Name):
+        return st.target.value.id, ast.dump(st.target.slice)
+    return None
+
+
+def _merge_element_updates(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """One read-modify-write per element: `b_x[i] += b_t6` ... `b_x[i] += b_t7` (x[i]
+    read twice in a segment) become `b_x[i] += b_t6 + b_t7` at the segment's end.
+
+    An update moves there when nothing after it rebinds its value, its index's
+    names or the array, and nothing after it touches the array except other such
+    updates (additions commute). In a loop the updates of consecutive iterations
+    form a chain through memory; Rosenbrock's loop had three per iteration, where
+    the hand-written adjoint has two."""
+    moved: dict[tuple[str, str], list[ast.stmt]] = {}
+    kept: list[ast.stmt] = []
+    for k, st in enumerate(stmts):
+        key = _element_update(st)
+        if key is not None:
+            deps = {st.value.id} | {n.id for n in ast.walk(st.target.slice)
+                                    if isinstance(n, ast.Name)}
+            ok = True
+            for later in stmts[k + 1:]:
+                stored = {n.id for n in ast.walk(later)
+                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+                targets = [t for node in ast.walk(later) for t in (
+                    node.targets if isinstance(node, ast.Assign) else
+                    [node.target] if isinstance(node, ast.AugAssign) else [])]
+                stored |= {t.value.id for t in targets if isinstance(t, ast.Subscript)
+                           and isinstance(t.value, ast.Name) and t.value.id != key[0]}
+                # any mention of the array but as the target of another update
+                other = _element_update(later)
+                mentions = [n for n in ast.walk(later)
+                            if isinstance(n, ast.Name) and n.id == key[0]]
+                touches = len(mentions) > (1 if other is not None and other[0] == key[0]
+                                           else 0)
+                if stored & (deps | {key[0]}) or touches:
+                    ok = False
+                    break
+            if ok:
+                moved.setdefault(key, []).append(st)
+                continue
+        kept.append(st)
+    for group in moved.values():
+        value: ast.expr = group[0].value
+        for st in group[1:]:
+            value = ast.BinOp(value, ast.Add(), st.value)
+        first = group[0]
+        merged = ast.AugAssign(first.target, ast.Add(), value)
+        merged.srcline = getattr(group[-1], "srcline", None)
+        kept.append(merged)
+    return kept
 
 
 def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
