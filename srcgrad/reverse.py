@@ -88,6 +88,7 @@ class Reverse(SegmentAdjoints):
         self.fusable: dict[int, Fusable] = {}
         self.fused: dict[int, dict[str, str]] = {}   # id(loop) -> name -> its unit adjoint
         self.outlined: list[ast.FunctionDef] = []    # fused iterations' adjoints (_outline)
+        self.unit_is_adjoint: set[str] = set()  # dense adjoints a unit adjoint replaces
         body = norm.tree.body
         params = {a.arg for a in norm.tree.args.args}
         for j, stmt in enumerate(body):
@@ -623,6 +624,7 @@ class Reverse(SegmentAdjoints):
                 out.append(_stmt(ast.If(ast.Compare(acc, [ast.NotEq()], [const(1.0)]),
                                         [_stmt(scale, line)], []), line))
                 out.append(_stmt(assign(self.b(name), load(unit)), line))
+                self.unit_is_adjoint.add(name)
                 continue
             out.append(_stmt(ast.AugAssign(ast.Name(self.b(name), ast.Store()), ast.Add(),
                                            ast.BinOp(acc, ast.Mult(), load(unit))), line))
@@ -723,6 +725,9 @@ class Reverse(SegmentAdjoints):
                     value = ast.BinOp(value, ast.Add(), more)
                 if self.typed.is_array(name):  # the reverse sweep adds into it
                     value = ast.Call(name_node("np.copy"), [value], [])
+            elif name in self.unit_is_adjoint:
+                # replaced by a unit adjoint before any use (_rev_fused): no array
+                value = _zero_array(self.typed.types[name])
             elif name in self.dense:
                 typ = self.typed.types[name]
                 value = ast.Call(name_node("np.zeros"),
