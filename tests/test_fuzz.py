@@ -411,6 +411,19 @@ def f(x, y):
         "a parameter overwritten with sqrt(...) of 0: NaN gradient (jit=True), "
         "ZeroDivisionError in the generated adjoint (jit=False); the gradient is (0, 1); "
         "fixed: the reverse sweep skips assignments whose value is unused"),
+    Regression("dead_hypot_when_the_loop_runs", """
+import math
+
+def f(x, n):
+    q = math.hypot(x, x)
+    for i in range(n):
+        q = 3.0 * x
+    return q
+""", (0.0, 2), (0,),
+        "hypot(0, 0) is live on the path where the loop runs zero times, so the static "
+        "analysis keeps its adjoint; when the loop runs, q's adjoint there is 0 and 0 * 0 / 0 "
+        "is NaN (found by a compiled fuzz campaign of fused loops, seed outl4 program 135)",
+        open_bug="dead_at_run_time_singular_partial"),
 ]
 
 
