@@ -14,7 +14,7 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from .analyze import rule_key
+from .analyze import _VIEW_FUNCS, rule_key
 from .core import assign, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
 from .errors import MissingRuleError
 from .rules import rule_for
@@ -57,9 +57,8 @@ def _owned(expr: ast.expr, dead: ast.expr | None) -> bool:
     return False
 
 
-_VIEWS = frozenset({"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",
-                    "np.atleast_1d", "np.atleast_2d", "srcgrad.stop_gradient",
-                    "stop_gradient"})
+# calls whose result may share memory with their first argument
+_VIEWS = frozenset(_VIEW_FUNCS | {"srcgrad.stop_gradient", "stop_gradient"})
 _TRANSCENDENTAL = frozenset(
     "exp expm1 exp2 log log1p log2 log10 pow sin cos tan asin acos atan atan2 arcsin arccos "
     "arctan arctan2 sinh cosh tanh asinh acosh atanh arcsinh arccosh arctanh erf erfc "
