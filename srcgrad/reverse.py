@@ -616,7 +616,7 @@ class Reverse(SegmentAdjoints):
         line = node.srcline
         acc = load(self.b(self.fusable[id(node)].acc))
         body = self.norm.tree.body
-        later = {n for st in body[body.index(node) + 1:] for n in names_read_deep(st)}
+        later = {n for st in body[body.index(node) + 1:] for n in names_read(st)}
         out: list[ast.stmt] = []
         for name, unit in self.fused[id(node)].items():
             if name in self.dense and name not in later:
@@ -810,11 +810,6 @@ def _zero_array(typ) -> ast.expr:
     """A zero-size C array with `typ`'s ndim and dtype: an adjoint that is still zero."""
     shape = ast.Tuple([const(0)] * typ.ndim, ast.Load())
     return ast.Call(name_node("np.zeros"), [shape, name_node(f"np.{typ.dtype}")], [])
-
-
-def names_read_deep(stmt: ast.stmt) -> set[str]:
-    """Every variable name a statement (with the statements nested in it) mentions."""
-    return {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
 
 
 def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
