@@ -21,6 +21,8 @@ equally on a tie; ``x ** y`` has d/dy = 0 at x = 0 (scalars).
 from __future__ import annotations
 
 import ast
+import copy
+import math
 from dataclasses import dataclass, field
 
 MISSING = "<missing>"
@@ -51,6 +53,14 @@ class Rule:
     def zero(self, index: int, array: bool) -> bool:
         return (self.array_partials if array else self.partials)[index] is None
 
+    def singular(self, index: int) -> bool:
+        """Whether the scalar template for argument `index` can be infinite or NaN where the
+        function's value is finite or its adjoint is 0 (a division by an operand, a power, a
+        logarithm): sqrt and hypot at 0, arcsin at 1, x ** 0.5 at 0, and so on. The reverse
+        sweep guards these contributions so that a zero adjoint adds exactly 0."""
+        tree = self.parsed[index]
+        return tree is not None and may_blow_up(tree)
+
     def needs(self, index: int, array: bool = False) -> set[str]:
         """Names the template for argument `index` reads, besides g."""
         tree = self.template(index, array)
@@ -58,6 +68,37 @@ class Rule:
             return set()
         return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - _IGNORED_NAMES \
             - _runtime_names() - EXTERNAL_NAMES
+
+
+_LOGS = {"math.log", "np.log"}
+
+
+def _constant(tree: ast.expr) -> bool:
+    return all(isinstance(n, (ast.Constant, ast.BinOp, ast.operator, ast.Load))
+               or isinstance(n, ast.Attribute) and n.attr == "pi"
+               or isinstance(n, ast.Name) and n.id in ("math", "np") for n in ast.walk(tree))
+
+
+def _value(tree: ast.expr) -> float:
+    expr = ast.fix_missing_locations(ast.Expression(copy.deepcopy(tree)))
+    return eval(compile(expr, "<rule>", "eval"), {"math": math, "np": math})
+
+
+def may_blow_up(tree: ast.expr) -> bool:
+    """Whether an adjoint term can be infinite or NaN at finite operands: it divides by a
+    variable, raises to a variable or negative power, or takes a logarithm."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
+                and not (_constant(node.right) and _value(node.right) >= 0):
+            return True
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) \
+                and not _constant(node.right):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) \
+                and f"{node.func.value.id}.{node.func.attr}" in _LOGS:
+            return True
+    return False
 
 
 def _runtime_names() -> set[str]:

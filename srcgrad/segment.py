@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from .analyze import _VIEW_FUNCS, rule_key
 from .core import assign, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
 from .errors import MissingRuleError
-from .rules import rule_for
+from .rules import may_blow_up, rule_for
 from .tapegen import _stmt
 
 
@@ -480,6 +480,10 @@ class SegmentAdjoints:
                 assigned_here.add(c.name)
                 continue
             self.tape.helpers_np |= _runtime_calls(expr)
+            if not t_array and may_blow_up(expr):
+                # a zero adjoint adds exactly 0, even where the partial is infinite (the
+                # value is overwritten on the path taken: sqrt(0), hypot(0, 0))
+                expr = ast.IfExp(ast.Compare(g, [ast.NotEq()], [const(0.0)]), expr, const(0.0))
             first_write = (c.name == t and not zeroed and c.name not in assigned_here) or (
                 c.name != t and self._single_use(c.name, seg) and c.name not in assigned_here)
             if first_write and c.name != t:

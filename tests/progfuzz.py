@@ -194,17 +194,10 @@ class OpenBug:
 #: writes into an array that depends on no differentiated argument (silently wrong), 31be66e;
 #: Numba rejecting the adjoint of a loop with return in a branch on a constant, 13687a4;
 #: NaN from the adjoint of an overwritten value with an infinite local derivative
-#: (dead_singular_partial: sqrt(0), hypot(0, 0)), fixed by skipping dead assignments.
-OPEN_BUGS: dict[str, OpenBug] = {
-    "dead_at_run_time_singular_partial": OpenBug(
-        "a value computed with an infinite or undefined local derivative (sqrt(0), "
-        "hypot(0, 0)) that reaches the output on some paths but is overwritten on the one "
-        "taken (a loop that runs) still gets its adjoint statement, with a zero adjoint: "
-        "0 * inf = NaN (jit=True) or ZeroDivisionError (jit=False); the true gradient is "
-        "finite (autograd gets it; JAX, which also multiplies by a zero cotangent there, "
-        "gives NaN too). Values overwritten on every path are fixed (dead_assignments)",
-        avoid="hypot_origin"),
-}
+#: (dead_singular_partial: sqrt(0), hypot(0, 0)), fixed by skipping dead assignments; the
+#: same value overwritten only on the path taken at run time
+#: (dead_at_run_time_singular_partial), fixed by guarding such terms with ``g != 0``.
+OPEN_BUGS: dict[str, OpenBug] = {}
 
 
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,

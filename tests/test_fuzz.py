@@ -422,8 +422,8 @@ def f(x, n):
 """, (0.0, 2), (0,),
         "hypot(0, 0) is live on the path where the loop runs zero times, so the static "
         "analysis keeps its adjoint; when the loop runs, q's adjoint there is 0 and 0 * 0 / 0 "
-        "is NaN (found by a compiled fuzz campaign of fused loops, seed outl4 program 135)",
-        open_bug="dead_at_run_time_singular_partial"),
+        "is NaN (found by a compiled fuzz campaign of fused loops, seed outl4 program 135); "
+        "fixed by guarding terms that can be infinite with the adjoint being nonzero"),
 ]
 
 
