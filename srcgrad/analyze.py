@@ -227,6 +227,19 @@ _VIEW_FUNCS = {"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expan
                "np.atleast_1d", "np.atleast_2d"}
 
 
+_ALLOCATING = {"np.zeros", "np.zeros_like", "np.ones", "np.ones_like", "np.empty",
+               "np.empty_like", "np.full", "np.full_like", "np.copy", "np.array", "np.eye",
+               "np.identity", "np.arange", "np.linspace"}
+
+
+def _allocates(value: ast.expr) -> bool:
+    """Does the value make a new array (never a view of an existing one)?"""
+    from .core import dotted
+    if isinstance(value, ast.Call):
+        return dotted(value.func) in _ALLOCATING
+    return isinstance(value, (ast.BinOp, ast.UnaryOp))
+
+
 def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
     """Reject writes into arrays that may share memory with another live variable.
 
@@ -249,10 +262,21 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
     reads: dict[str, list[int]] = {}
     defs: dict[str, list[int]] = {}
 
+    # the blocks around each statement (innermost last), for "runs before it in the
+    # same iteration": a statement earlier in the same block or an enclosing one
+    enclosing: dict[int, tuple[int, ...]] = {}
+    fresh_defs: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+    blocks: list[int] = []
+
     def number(body: list[ast.stmt]) -> None:
+        blocks.append(id(body))
         for stmt in body:
             p = len(position)
             position[id(stmt)] = p
+            enclosing[p] = tuple(blocks)
+            if isinstance(stmt, ast.Assign) and store_of(stmt) is None \
+                    and _allocates(stmt.value):
+                fresh_defs.setdefault(stmt.targets[0].id, []).append((p, tuple(blocks)))
             if isinstance(stmt, ast.Assign):
                 targets = names_read(stmt.targets[0]) if store_of(stmt) else []
                 for n in names_read(stmt.value) + targets:
@@ -268,8 +292,10 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
                 number(stmt.orelse)
             if isinstance(stmt, (ast.For, ast.While)):
                 loops.append((p, len(position) - 1))
+        blocks.pop()
 
     number(tree.body)
+    links: dict[str, list[int]] = {}  # array -> where another name is bound to it (a view)
     for stmt in walk_stmts(tree.body):
         if not isinstance(stmt, ast.Assign) or store_of(stmt) is not None:
             continue
@@ -287,19 +313,35 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
         elif isinstance(value, ast.Call) and dotted(value.func) in _VIEW_FUNCS \
                 and value.args and isinstance(value.args[0], ast.Name):
             source = value.args[0].id
+        if source is not None:
+            links.setdefault(source, []).append(position[id(stmt)])
         if source is not None and root(source) != root(target):
             parent[root(target)] = root(source)
     groups: dict[str, list[str]] = {}
     for name in set(parent) | set(parent.values()):
         groups.setdefault(root(name), []).append(name)
 
-    def live_after(name: str, p: int) -> bool:
+    def fresh_in_iteration(base: str, p: int, a: int) -> bool:
+        """Is `base` a new array at the write at p, allocated earlier in the same
+        iteration of the loop starting at a (and not linked to another name since)? Then
+        what another name held in an earlier iteration is a different array."""
+        for d, outer in fresh_defs.get(base, []):
+            if not (a < d < p and enclosing[p][:len(outer)] == outer):
+                continue
+            if not any(d < e < p for e in defs.get(base, [])) \
+                    and not any(d < e < p for e in links.get(base, [])):
+                return True
+        return False
+
+    def live_after(name: str, p: int, base: str) -> bool:
         for q in reads.get(name, []):
             if q > p and not any(p < d < q for d in defs.get(name, [])):
                 return True  # read after the write, and not redefined in between
             # read earlier in a loop around the write: a later iteration may read it,
-            # unless it is a temporary (defined and used once, before the write)
+            # unless it is a temporary (defined and used once, before the write) or the
+            # array written is allocated anew in each iteration before the write
             if not name.startswith("_") and any(a <= q <= b and a <= p <= b
+                                                and not fresh_in_iteration(base, p, a)
                                                 for a, b in loops):
                 return True
         return False
@@ -310,7 +352,7 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
             continue
         p = position[id(stmt)]
         others = [m for m in sorted(groups.get(root(base), [])) if m != base]
-        live = [m for m in others if live_after(m, p)]
+        live = [m for m in others if live_after(m, p, base)]
         if live:
             shown = ", ".join(m for m in live if not m.startswith("_")) or "another array"
             node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)

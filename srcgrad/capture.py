@@ -58,11 +58,18 @@ class Captured:
     constants: dict[str, object] = field(default_factory=dict)
     # user functions the body calls (inlined by normalize): name -> Python function
     callees: dict[str, types.FunctionType] = field(default_factory=dict)
+    # srcgrad.grad / value_and_grad objects the body calls (nested derivatives, nested.py):
+    # name -> the GradFunction
+    nested: dict[str, object] = field(default_factory=dict)
     # functions with user rules (srcgrad.custom_vjp): canonical name -> CustomFunction
     customs: dict[str, object] = field(default_factory=dict)
     # Free names srcgrad cannot use: (node, message, hint), raised by the fence
     # after its syntax checks.
     problems: list[tuple[ast.AST, str, str]] = field(default_factory=list)
+
+    def inlines(self, name: str) -> bool:
+        """A user function or a derivative object, inlined where it is called."""
+        return name in self.callees or name in self.nested
 
     def line_text(self, lineno: int) -> str:
         if 1 <= lineno <= len(self.file_lines):
@@ -199,7 +206,7 @@ def _resolve_free_names(cap: Captured) -> None:
             continue
         name = node.id
         if name in local or name in cap.modules or name in cap.functions \
-                or name in cap.constants or name in cap.callees:
+                or name in cap.constants or name in cap.callees or name in cap.nested:
             continue
         if name in scope:
             value = scope[name]
@@ -228,6 +235,8 @@ def _resolve_free_names(cap: Captured) -> None:
             cap.functions[name] = value.key
             cap.constants.update(value.globals())
             cap.customs[value.key] = value
+        elif _is_derivative(value):
+            cap.nested[name] = value
         elif id(value) in _FUNCTION_NAMES:
             cap.functions[name] = _FUNCTION_NAMES[id(value)]
         elif callable(value):
@@ -243,6 +252,11 @@ def _resolve_free_names(cap: Captured) -> None:
         else:
             cap.problems.append((node, f"global '{name}' is a {type(value).__name__}, which "
                                  "srcgrad cannot read", "pass it as an argument instead"))
+
+
+def _is_derivative(value) -> bool:
+    from .api import GradFunction, VJPFunction
+    return isinstance(value, GradFunction) and not isinstance(value, VJPFunction)
 
 
 def _is_custom(value) -> bool:

@@ -111,7 +111,7 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
             is_doc = top and i == 0 and isinstance(stmt.value, ast.Constant) \
                 and isinstance(stmt.value.value, str)
             calls_helper = isinstance(stmt.value, ast.Call) \
-                and isinstance(stmt.value.func, ast.Name) and stmt.value.func.id in cap.callees
+                and isinstance(stmt.value.func, ast.Name) and cap.inlines(stmt.value.func.id)
             if calls_helper:  # fill(out, x): inlined for its writes into arrays
                 _check_expr(cap, stmt.value)
             elif not is_doc:
@@ -223,7 +223,7 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
         if isinstance(node, ast.Call):
             is_method = isinstance(node.func, ast.Attribute) \
                 and not _is_module_attribute(cap, node.func)
-            to_callee = isinstance(node.func, ast.Name) and node.func.id in cap.callees
+            to_callee = isinstance(node.func, ast.Name) and cap.inlines(node.func.id)
             if node.keywords and not is_method and not to_callee and not (
                     isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
                     and _root_module(cap, node.func) == "np"):
@@ -265,7 +265,7 @@ def _check_callee(cap: Captured, node: ast.Call) -> None:
     if isinstance(func, ast.Name):
         if any(p[0] is func for p in cap.problems):
             return  # reported after the syntax checks
-        if func.id in cap.callees:
+        if cap.inlines(func.id):
             return
         if func.id in cap.functions:
             if cap.functions[func.id] == "range":

@@ -44,7 +44,8 @@ class TangentFunction:
         self._params = list(self._cap.params)
         self._jit = jit
         self._specs: dict[tuple, tuple] = {}
-        self._lock = threading.Lock()
+        self._sources: dict[tuple, tuple] = {}
+        self._lock = threading.RLock()
 
     def spec(self, types: tuple, wrt: tuple[int, ...]):
         """(generated source, compiled f_jvp, module) for these types and wrt."""
@@ -58,16 +59,35 @@ class TangentFunction:
                     self._specs[key] = entry
         return entry
 
+    def tangent_source(self, types: tuple, wrt: tuple[int, ...]) -> tuple[str, str]:
+        """(the tangent module's source, the tangent function's name), not compiled."""
+        key = (types, wrt)
+        entry = self._sources.get(key)
+        if entry is None:
+            with self._lock:
+                entry = self._sources.get(key)
+                if entry is None:
+                    names = [self._params[i] for i in wrt]
+                    gen = generate(self._cap, types, names, "jvp")
+                    source = gen.source + _wrappers(gen.func_name, self._params, names, types,
+                                                    wrt)
+                    entry = self._sources[key] = (source, gen.func_name)
+        return entry
+
+    def module(self, types: tuple, wrt: tuple[int, ...], source: str | None = None):
+        """The tangent module (or `source`, the tangent module and more), imported."""
+        from .jit import load_module
+        if source is None:
+            source = self.tangent_source(types, wrt)[0]
+        return load_module(self._cap.name, source, array_constants(self._cap))
+
     def _build(self, types: tuple, wrt: tuple[int, ...]):
-        from .jit import compiled, load_module
-        names = [self._params[i] for i in wrt]
-        gen = generate(self._cap, types, names, "jvp")
-        source = gen.source + _wrappers(gen.func_name, self._params, names, types, wrt)
+        from .jit import compiled
+        source, func_name = self.tangent_source(types, wrt)
         arrays = array_constants(self._cap)
-        fn = run_stage("compile", compiled, self._cap.name, source, gen.func_name, self._jit,
+        fn = run_stage("compile", compiled, self._cap.name, source, func_name, self._jit,
                        arrays)
-        module = load_module(self._cap.name, source, arrays)
-        return source, fn, module
+        return source, fn, self.module(types, wrt)
 
     def source_for(self, *args, wrt=None) -> str:
         types = tuple(arg_type_of(a) for a in args)
@@ -146,14 +166,18 @@ def _wrappers(func: str, params: list[str], names: list[str], types, wrt) -> str
     return "\n".join(out) + "\n"
 
 
-def _module_for_second_order(tangent: TangentFunction, types: tuple, wrt: tuple):
-    """The tangent module, after checking that reverse mode can differentiate it: its
-    tangent rules for max/min reductions, products, maximum, clip, abs and where of
-    arrays call runtime helpers that have no derivative rules of their own."""
+def _module_for_second_order(tangent: TangentFunction, types: tuple, wrt: tuple,
+                             source: str | None = None):
+    """The tangent module (or `source`, which holds it), after checking that reverse mode
+    can differentiate it: its tangent rules for max/min reductions, products, maximum,
+    clip, abs and where of arrays call runtime helpers that have no derivative rules of
+    their own."""
     import re
 
     from .rules import _RUNTIME_NAMES
-    source, _, module = tangent.spec(types, wrt)
+    if source is None:
+        source = tangent.tangent_source(types, wrt)[0]
+    module = tangent.module(types, wrt, source)
     for helper in sorted(_RUNTIME_NAMES):
         if re.search(rf"\b{helper}\(", source):
             primitive = "np." + helper.split("_grad")[0]

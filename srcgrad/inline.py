@@ -44,7 +44,13 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
     from .normalize import normalize
 
     cap = anf.cap
-    fn = cap.callees[call.func.id]
+    if call.func.id in cap.nested:  # a derivative object: its forward-mode gradient
+        from .nested import implementation
+        fn = implementation(anf, targets, call, out)
+        if fn is None:  # the first pass: a plain call to a stand-in, for typing
+            return
+    else:
+        fn = cap.callees[call.func.id]
     name = fn.__name__
     if fn in _ACTIVE or fn is cap.fn:
         raise anf.error(call, f"recursive call to '{name}'",

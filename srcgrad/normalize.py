@@ -65,7 +65,7 @@ def normalize(cap: Captured) -> Normalized:
     """The core-language form of `cap`'s function. Its final return may give a
     tuple of atoms (a helper inlined by inline.py, or a function under `vjp`)."""
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
-                  | set(cap.callees) | {"math", "np", "srcgrad", "np_ops"})
+                  | set(cap.callees) | set(cap.nested) | {"math", "np", "srcgrad", "np_ops"})
     body = JumpLowering(namer).function(cap.tree.body)
     body = _expand_tuple_variables(body, namer)
     anf = ANF(cap, namer)
@@ -613,7 +613,7 @@ class ANF:
 
     def _is_callee_call(self, expr: ast.expr) -> bool:
         return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
-            and expr.func.id in self.cap.callees
+            and self.cap.inlines(expr.func.id)
 
     def _call(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
         if self._is_callee_call(expr):

@@ -23,7 +23,7 @@ from .errors import SrcgradError
 from .fence import fence
 from .infer import check_output, infer_types
 from .jit import compiled
-from .normalize import normalize
+from .nested import normalize_nested
 from .reverse import reverse
 
 STAGES = ("capture", "fence", "normalize", "types", "analyze", "reverse", "forward", "emit",
@@ -85,7 +85,7 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
              ) -> Generated:
     """Stages normalize..emit: the adjoint module's source for these argument types.
     mode "vjp" allows array outputs and adds the primal function to the module."""
-    norm = run_stage("normalize", normalize, cap)
+    norm = run_stage("normalize", normalize_nested, cap, arg_types)
     normalized = emit_function(norm.tree, cap.line_text).text
     if _print_after("normalize"):
         print(normalized, file=sys.stderr)
