@@ -36,9 +36,11 @@ from .errors import UnsupportedSyntaxError
 _ACTIVE: list[object] = []
 
 
-def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) -> None:
+def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
+                unpack: bool = False) -> None:
     """Emit into `out` the body of the user function `call` calls, leaving its
-    result in `targets` (one name, or one per element of a returned tuple)."""
+    result in `targets` (one name, or one per element of a returned tuple, when
+    `unpack`: ``a, b = helper(x)``, ``a, = helper(x)``)."""
     from .capture import capture
     from .fence import fence, returns_value
     from .normalize import normalize
@@ -46,7 +48,7 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
     cap = anf.cap
     if call.func.id in cap.nested:  # a derivative object: its forward-mode gradient
         from .nested import implementation
-        fn = implementation(anf, targets, call, out)
+        fn = implementation(anf, targets, call, out, unpack)
         if fn is None:  # the first pass: a plain call to a stand-in, for typing
             return
     else:
@@ -142,7 +144,7 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]) ->
         return
     result = ret.value
     elements = result.elts if isinstance(result, ast.Tuple) else [result]
-    if len(targets) == 1 and isinstance(result, ast.Tuple):
+    if len(targets) == 1 and isinstance(result, ast.Tuple) and not unpack:
         raise anf.error(call, f"{name} returns {len(elements)} values; unpack them "
                         f"(a, b = {name}(...))")
     if len(targets) != len(elements):

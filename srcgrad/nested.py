@@ -60,7 +60,8 @@ def _frames() -> list[_Frame]:
     return stack
 
 
-def implementation(anf, targets: list[str], call: ast.Call, out: list[ast.stmt]):
+def implementation(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
+                   unpack: bool = False):
     """The function to inline for a call to a derivative object, or None after
     emitting a plain call to its stand-in (the first pass)."""
     obj = anf.cap.nested[call.func.id]
@@ -77,7 +78,7 @@ def implementation(anf, targets: list[str], call: ast.Call, out: list[ast.stmt])
     args = [anf.call_arg(a, out) for a in call.args]
     keywords = [ast.keyword(k.arg, anf.call_arg(k.value, out)) for k in call.keywords]
     value = ast.Call(load(probe), args, keywords)
-    if len(targets) == 1:
+    if len(targets) == 1 and not unpack:
         anf.put(out, assign(targets[0], value))
         return None
     result = anf.temp()
@@ -276,7 +277,7 @@ def _wrapper_source(wrapper: str, func: str, params: list[str], wrt: tuple, kind
                       "            _e[_i, _j] = 1.0",
                       f"            _value, _d = {func}({args}, {tangents('_e')})",
                       f"            {g}[_i, _j] = _d"]
-    result = outs[0] if single else ", ".join(outs)
+    result = outs[0] if single else "(" + ", ".join(outs) + ",)"
     if with_value:
         zeros = ", ".join(zero(i, kind) for i, kind in zip(wrt, kinds))
         lines.insert(5, f"    _value, _unused = {func}({args}, {zeros})")

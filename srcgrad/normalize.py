@@ -365,7 +365,7 @@ class ANF:
         if self._is_callee_call(value):
             # u, v = helper(x): the helper's values into temporaries, then the targets
             parts = [self.temp() for _ in target.elts]
-            inline_call(self, parts, value, out)
+            inline_call(self, parts, value, out, unpack=True)
             value = ast.Tuple([load(p) for p in parts], ast.Load())
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             raise self.error(stmt, "tuple assignment needs a tuple of the same length on the "

@@ -113,6 +113,28 @@ def keywords(w):
     return g[0] * g[1]
 
 
+dfx_tuple = srcgrad.grad(f, wrt=(0,))
+
+
+def one_tuple(w):
+    g, = dfx_tuple(1.5, w)
+    return g * w
+
+
+dfx = srcgrad.grad(f, wrt=0)
+
+
+def squared_slope(x, w):
+    return dfx(x, w) ** 2
+
+
+dslope = srcgrad.grad(squared_slope, wrt=1)
+
+
+def twice_nested(w):
+    return dslope(0.3, w) * w
+
+
 def two_kinds(w):
     a = dfy(w, 1.0)
     b = dfy(2, w)
@@ -224,6 +246,23 @@ def test_forward_mode_and_hvp_over_a_nested_derivative(mod):
     assert tangent == pytest.approx(_central(lambda t: _euler_exact(t, 10), 0.7), rel=1e-6)
     second = srcgrad.hvp(mod.ascend)(0.3, 1.0)
     assert second == pytest.approx(_central(srcgrad.grad(mod.ascend), 0.3, 1e-5), rel=1e-5)
+
+
+def test_a_one_tuple_and_a_derivative_two_levels_down(mod):
+    def dfx(x, y):
+        return 2 * x * y + y * math.cos(x * y)
+
+    def one_tuple(w):
+        return dfx(1.5, w) * w
+
+    def twice_nested(w):
+        h = 1e-4
+        dslope = (dfx(0.3, w + h) ** 2 - dfx(0.3, w - h) ** 2) / (2 * h)
+        return dslope * w
+    assert srcgrad.grad(mod.one_tuple)(0.7) == pytest.approx(_central(one_tuple, 0.7),
+                                                             rel=1e-7)
+    assert srcgrad.grad(mod.twice_nested)(0.7) == pytest.approx(
+        _central(twice_nested, 0.7, 1e-4), rel=1e-6)
 
 
 def test_different_argument_types_are_an_error(mod):
