@@ -651,7 +651,8 @@ class Reverse(SegmentAdjoints):
                 bound = ast.BinOp(start, ast.Sub(), const(1)) \
                     if not _is_const(start, 0) else const(-1)
                 it = ast.Call(load("range"), [first, bound, const(-1)], [])
-                return out + [_stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)]
+                loop = _stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)
+                return out + [self._skip_when_zero(node, loop, loops)]
             count = self.namer.fresh("_n")
             out.append(_stmt(assign(count, ast.Call(load("range_len"), [start, stop, step],
                                                     [])), line))
@@ -668,10 +669,60 @@ class Reverse(SegmentAdjoints):
         it = ast.Call(load("range"), [ast.BinOp(load(count), ast.Sub(), const(1)),
                                       const(-1), const(-1)], [])
         if _is_const(start, 0) and _is_const(step, 1):
-            return out + [_stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)]
+            loop = _stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)
+            return out + [self._skip_when_zero(node, loop, loops)]
         index = ast.BinOp(start, ast.Add(), ast.BinOp(load(k), ast.Mult(), step))
         body = [_stmt(assign(var, index), line)] + body
-        return out + [_stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)]
+        loop = _stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)
+        return out + [self._skip_when_zero(node, loop, loops)]
+
+    def _skip_when_zero(self, node: ast.stmt, loop: ast.stmt, loops: list[ast.stmt]
+                        ) -> ast.stmt:
+        """`loop` (the reverse of `node`), run only if an adjoint flowing into it is
+        nonzero. The reverse of a loop is linear in the adjoints of the scalars the loop
+        assigns (its sources): when all of them are 0 at its start, every term it adds
+        is 0 and every adjoint it sets ends at 0. kmeans' distance loop of a centroid that
+        is not the nearest, or the terms of a max that lost, are skipped so. Only for a
+        loop that pops nothing (skipping must not desynchronize the tapes) and whose
+        forward writes no active array (an array adjoint as a source is not cheap to
+        test). Skipped, the adjoints the loop would have set are set to 0. Only for a
+        loop inside another loop: there the test runs per outer iteration and may skip
+        most of them; around a loop that runs once it would only cost a line."""
+        if not loops or any(isinstance(n, ast.Call) and (
+                isinstance(n.func, ast.Name) and n.func.id == "pop"
+                or isinstance(n.func, ast.Attribute) and n.func.attr == "pop")
+               for n in ast.walk(loop)):
+            return loop
+        active = self.ana.active
+        assigned: set[str] = set()
+        for st in walk_stmts(node.body):
+            base = store_of(st) if isinstance(st, ast.Assign) else None
+            if base is not None:
+                if base in active:
+                    return loop
+                continue
+            t = target_of(st)
+            if t is None or t not in active:
+                continue
+            if self.typed.is_array(t):
+                return loop
+            assigned.add(t)
+        units = {u for per_loop in self.fused.values() for u in per_loop.values()}
+        mine = {self.adj[t] for t in assigned if t in self.adj}
+        needs: list[str] = []
+        _scan_reads(loop.body, {loop.target.id}, needs)
+        sources = [n for n in needs if n in mine or n in units]
+        if not sources:
+            return loop
+        written = sorted({n.id for st in walk_stmts(loop.body) for n in ast.walk(st)
+                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                          and n.id in mine and n.id not in sources})
+        test = ast.BoolOp(ast.Or(), [ast.Compare(load(n), [ast.NotEq()], [const(0.0)])
+                                     for n in sources]) if len(sources) > 1 else \
+            ast.Compare(load(sources[0]), [ast.NotEq()], [const(0.0)])
+        line = getattr(loop, "srcline", None)
+        return _stmt(ast.If(test, [loop], [_stmt(assign(n, const(0.0)), line)
+                                           for n in written]), line)
 
     def _rev_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         info = self.loop_info[id(node)]
@@ -683,7 +734,8 @@ class Reverse(SegmentAdjoints):
         k = self.namer.fresh("_k")
         body = self.rev_block(node.body, loops + [node])
         it = ast.Call(load("range"), [load(info["count"])], [])
-        return out + [_stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)]
+        loop = _stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)
+        return out + [self._skip_when_zero(node, loop, loops)]
 
     # the whole function --------------------------------------------------
 
