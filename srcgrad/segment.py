@@ -210,8 +210,8 @@ class SegmentAdjoints:
         for j, found in contribs:
             plan.adjoint += self._adjoint_statements(seg, j, found, target_version[j], vname,
                                                      loops)
-        plan.adjoint = _merge_element_updates(
-            _fold_array_zeroing(_fold_zeroing(plan.adjoint)))
+        plan.adjoint = _guards_as_ifs(_merge_element_updates(
+            _fold_array_zeroing(_fold_zeroing(plan.adjoint))))
         self.tape.helpers_np |= {"fresh_adjoint"} & {
             n.func.id for st in plan.adjoint for n in ast.walk(st)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
@@ -484,6 +484,7 @@ class SegmentAdjoints:
                 # a zero adjoint adds exactly 0, even where the partial is infinite (the
                 # value is overwritten on the path taken: sqrt(0), hypot(0, 0))
                 expr = ast.IfExp(ast.Compare(g, [ast.NotEq()], [const(0.0)]), expr, const(0.0))
+                expr.guard = True  # written as an `if` statement by _guards_as_ifs
             first_write = (c.name == t and not zeroed and c.name not in assigned_here) or (
                 c.name != t and self._single_use(c.name, seg) and c.name not in assigned_here)
             if first_write and c.name != t:
@@ -584,6 +585,35 @@ def _merge_element_updates(stmts: list[ast.stmt]) -> list[ast.stmt]:
         merged.srcline = getattr(group[-1], "srcline", None)
         kept.append(merged)
     return kept
+
+
+def _guards_as_ifs(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """`b_x += (e if g != 0.0 else 0.0)` (a term that can be infinite, guarded) as
+    `if g != 0.0: b_x += e`, one `if` for the consecutive terms of one adjoint g."""
+    out: list[ast.stmt] = []
+    for st in stmts:
+        value = getattr(st, "value", None)
+        if not (isinstance(value, ast.IfExp) and getattr(value, "guard", False)
+                and isinstance(st, (ast.Assign, ast.AugAssign))):
+            out.append(st)
+            continue
+        line = getattr(st, "srcline", None)
+        st.value = value.body
+        orelse = [] if isinstance(st, ast.AugAssign) else [
+            _stmt(ast.Assign([copy.deepcopy(st.targets[0])], const(0.0)), line)]
+        prev = out[-1] if out else None
+        if isinstance(prev, ast.If) and getattr(prev, "guard", False) \
+                and ast.dump(prev.test) == ast.dump(value.test) \
+                and not {n.id for n in ast.walk(value.test) if isinstance(n, ast.Name)} & {
+                    n.id for b in prev.body for n in ast.walk(b)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}:
+            prev.body.append(st)
+            prev.orelse += orelse
+            continue
+        node = _stmt(ast.If(value.test, [st], orelse), line)
+        node.guard = True
+        out.append(node)
+    return out
 
 
 def _fold_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
