@@ -8,13 +8,11 @@ the message's ``id``:
 * ``{"kind": "start", ...}`` -> ``{"id", "tool": "srcgrad", "config": {...}}``;
 * ``{"kind": "define", "module": M}`` -> ``{"id", "success": true|false}``: true for
   the evals implemented here (``hello``, ``lse``, ``llsq``, ``ode``, ``det``,
-  ``gmm``, ``lstm``, ``ba``, ``kmeans``), false with an ``error`` otherwise
-  (``particle`` and ``saddle`` need nested derivatives: a function srcgrad
-  differentiates would have to call a derivative, which srcgrad's public API
-  cannot express, see ``PENDING``; ``ht`` is not written).  Defining a
-  module builds its gradients and calls each function once on a small input of
-  the right types, so Numba's compile (or its load from the disk cache) happens
-  here, reported as a ``"compile"`` timing, not in the first evaluation;
+  ``gmm``, ``lstm``, ``ba``, ``kmeans``, ``particle``, ``saddle``), false with an
+  ``error`` otherwise (``PENDING`` gives the reason: ``ht`` is not written).
+  Defining a module builds its gradients and calls each function once on a small
+  input of the right types, so Numba's compile (or its load from the disk cache)
+  happens here, reported as a ``"compile"`` timing, not in the first evaluation;
 * ``{"kind": "evaluate", "module", "function", "input"}`` -> ``{"id", "success",
   "output", "timings"}``: the function runs at least ``input["min_runs"]`` times
   and until the runs add up to ``input["min_seconds"]`` (both default to 1 and 0),
@@ -28,7 +26,14 @@ README): ``lse``/``llsq``/``ode``/``det`` have ``primal`` and ``gradient``,
 ``gmm``/``lstm``/``ba`` have ``objective`` and ``jacobian``, ``kmeans`` has
 ``cost`` and ``dir`` (the Newton direction: ``srcgrad.value_and_grad`` plus one
 ``srcgrad.hvp`` along ones, the Hessian being diagonal; ``bench.kmeans``, the
-cost in its argmin form), ``hello`` has ``square`` and ``double``.  Gradients are ``srcgrad.grad`` of the workloads in
+cost in its argmin form), ``particle`` and ``saddle`` have ``ff``, ``fr``, ``rf`` and
+``rr`` (the eval's output, an argmin by GradBench's gradient descent: ``w`` for
+``particle``, the saddle point for ``saddle``; the four names are the four
+combinations of forward and reverse mode for the outer and the inner derivative,
+and srcgrad answers all four with its one: reverse mode outside, the inner
+gradient, a ``srcgrad.grad`` object called inside the differentiated function, by
+forward mode; ``bench.particle``'s ``naive_euler_scalar``, ``bench.saddle``'s ``max_f``),
+``hello`` has ``square`` and ``double``.  Gradients are ``srcgrad.grad`` of the workloads in
 ``bench/`` (GradBench's formulations; ``gmm`` is ``bench.gmm.gmm_gradbench``);
 primal values are ``numba.njit`` of the same user functions.  ``ba``'s
 ``jacobian`` builds the per-observation row copies, takes one gradient, and
@@ -52,17 +57,10 @@ from typing import Any
 
 import numpy as np
 
-_NESTED = ("srcgrad cannot differentiate a function that itself takes a derivative: a call to a "
-           "srcgrad.grad/value_and_grad/hvp object inside a differentiated function raises "
-           "UnsupportedSyntaxError ('... is a GradFunction, which srcgrad cannot call'), srcgrad.jvp is not "
-           "callable there either, and the public API gives no handle on the generated tangent function that "
-           "such a function could call instead (hvp and grad(grad(f)) differentiate it internally, but only as "
-           "a whole second derivative, not as a step inside another loop)")
+# GradBench evals this tool refuses at ``define``, with the reason (a module listed here is
+# refused even if BUILDERS has it: put ``particle`` and ``saddle`` back here, with the reason, if
+# srcgrad's nested derivatives stop working).
 PENDING = {
-    "particle": "nested AD: the argmin over w differentiates an Euler integration whose force is the gradient "
-                "of the potential in x; " + _NESTED,
-    "saddle": "nested AD: the argmin over x differentiates an inner gradient-descent argmax over y, which "
-              "calls the gradient of f in y; " + _NESTED,
     "ht": "not implemented for srcgrad",
 }
 
@@ -288,9 +286,44 @@ def _module_kmeans() -> Module:
     return m
 
 
+NESTED_VARIANTS = ("ff", "fr", "rf", "rr")  # GradBench's four names, one srcgrad answer (reverse over forward)
+
+
+def _module_particle() -> Module:
+    import srcgrad
+
+    from bench import particle
+    vg = srcgrad.value_and_grad(particle.naive_euler_scalar, wrt=0)  # the position as floats: faster
+
+    def argmin_w(w0):
+        return particle.solve(lambda w: vg(w, particle.GRADBENCH_DT), w0)[0]
+
+    m = Module("particle")
+    m.functions = {v: (lambda inp: (float(inp["w"]),), argmin_w, float) for v in NESTED_VARIANTS}
+    m.warm_input = {v: {"w": particle.GRADBENCH_W0} for v in NESTED_VARIANTS}
+    return m
+
+
+def _module_saddle() -> Module:
+    import srcgrad
+
+    from bench import saddle
+    vg = srcgrad.value_and_grad(saddle.max_f, wrt=0)
+
+    def saddle_point(start):
+        return saddle.solve(lambda x: vg(x, start), saddle.grad_f_y, start)[0]
+
+    m = Module("saddle")
+    m.functions = {v: (lambda inp: (_floats(inp["start"]),), saddle_point, lambda a: a.tolist())
+                   for v in NESTED_VARIANTS}
+    m.warm_input = {v: {"start": list(saddle.GRADBENCH_START)} for v in NESTED_VARIANTS}
+    return m
+
+
 BUILDERS: dict[str, Callable[[], Module]] = {
     "hello": _module_hello, "lse": _module_lse, "llsq": _module_llsq, "ode": _module_ode, "det": _module_det,
     "gmm": _module_gmm, "lstm": _module_lstm, "ba": _module_ba, "kmeans": _module_kmeans,
+    "particle": _module_particle, "saddle": _module_saddle,
 }
 
 
@@ -316,7 +349,7 @@ class Tool:
         return reply
 
     def define(self, name) -> dict:
-        if name not in BUILDERS:
+        if name in PENDING or name not in BUILDERS:
             why = PENDING.get(name, "no such module in srcgrad's GradBench tool")
             return {"success": False, "error": f"{name}: {why}"}
         t0 = time.perf_counter_ns()

@@ -39,6 +39,11 @@ and the hand-written adjoint, JAX's persistent compilation cache in
 and timing, not compiles.  The full run keeps neither, so its fresh-process first
 calls measure real compiles.
 
+A workload whose GradBench output takes many gradients (``particle`` and ``saddle``: an
+argmin by gradient descent) has an ``eval_output`` hook: after the sizes, the eval is
+solved with every peer that passed the checks, and the outputs must agree
+(``bench.nested.eval_outputs``; a disagreement is a hard failure).
+
 Then, at the main size, in fresh processes (``python -m bench.runner child ...``):
 first-call latency of every peer (build + first call at the smallest size:
 transform + compile + one run), srcgrad with an empty and then with the same, now
@@ -377,6 +382,13 @@ class Workload:
     extra_outputs: tuple = ()
     peer_check: Callable | None = None
     srcgrad: Peer | None = None  # default srcgrad_peer(fn, wrt): value_and_grad of the user function
+    # GradBench's output where the eval takes many gradients (particle and saddle: an argmin by
+    # gradient descent), computed after the sizes with every peer's built function:
+    # ``eval_output(states, mode, say) -> dict``, ``states`` mapping each peer's name to
+    # ``(Peer, callable or None, status)``.  The dict (``bench.nested.eval_outputs``) has a
+    # ``description``, ``columns`` and ``table`` (rows of strings) for the workload's section,
+    # and ``failures``: outputs that disagree, each a hard failure.
+    eval_output: Callable | None = None
 
     def all_peers(self) -> list:
         fwd = numba_forward_peer(self.fn) if self.forward is None else Peer(
@@ -763,6 +775,16 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
         say(f"{label}: timing took {rec['phase_s']['timing']:.1f} s: "
             + ", ".join(f"{n} {common.fmt_time(s['median'])}" for n, s in timings.items()))
 
+    # ---- the eval's own output (an argmin over the gradient), with every checked peer ----
+    evaluation = None
+    if w.eval_output is not None and not hard:
+        say("eval: solving GradBench's eval with every peer that passed the checks ...")
+        try:
+            evaluation = w.eval_output({n: (st.peer, st.fn, st.status) for n, st in states.items()}, mode, say)
+            hard += [f"eval: {f}" for f in evaluation.get("failures", [])]
+        except Exception as exc:  # noqa: BLE001 - the workload's own code: a hard failure
+            hard.append(f"eval: raised {common.describe_exception(exc)}")
+
     if hard:
         say("CHECK FAILED: " + " || ".join(hard))
 
@@ -793,6 +815,7 @@ def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_si
                   for name, st in states.items()},
         "sizes": records,
         "fresh_process": fresh,
+        "eval": evaluation,
         "hard_failures": hard,
         "notes": notes,
     }
@@ -1047,6 +1070,10 @@ def print_result(result: dict) -> None:
                                        if (r.get(k) if k in r else g.get(k)) is not None])
     for row in rrows:
         print("  " + "  ".join(row))
+    ev = result.get("eval")
+    if ev:
+        print(f"GradBench's eval ({ev.get('input') or 'its input'}), solved with each peer:")
+        print(common.format_table(ev["columns"], ev["table"]))
     fr = _fresh_summary(result)
     if fr:
         print(common.format_table(["fresh process", "build+1st call", "process wall", "to 1st result",
@@ -1192,6 +1219,15 @@ def markdown_section(result: dict, image: str | None) -> str:
             if hand is not None:
                 tcell += f" (hand: {common.fmt_bytes(hand)})"
             lines.append(f"| {rec['label']} | " + " | ".join(cells) + f" | {tcell} |")
+        lines.append("")
+    ev = result.get("eval")
+    if ev:
+        lines.append(ev["description"] + (f" Input: {ev['input']}." if ev.get("input") else ""))
+        lines.append("")
+        lines.append("| " + " | ".join(ev["columns"]) + " |")
+        lines.append("|---" * len(ev["columns"]) + "|")
+        for row in ev["table"]:
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
         lines.append("")
     fr = _fresh_summary(result)
     if fr:
