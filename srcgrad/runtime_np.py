@@ -598,6 +598,17 @@ def _ov_unbroadcast(g, like):
         return impl_fill
     _need(g.ndim >= like.ndim, "unbroadcast", "g has fewer dimensions than like")
     same = dt is np.float64
+    if same and g.ndim == like.ndim and g.layout == "C" and _dt(g) is np.float64:
+        # the common case, g already of like's shape: g itself (no allocation; callers
+        # treat the result as possibly g, see segment._owned)
+        def impl_same(g, like):
+            if g.shape == like.shape:
+                return g
+            offs, inner, steps = _plan_to(_shp(like), _shp(g))
+            acc = np.empty(like.size, np.float64)
+            _k_scatter(acc, offs, inner, steps, _flat(g))
+            return acc.reshape(like.shape)
+        return impl_same
 
     def impl(g, like):
         offs, inner, steps = _plan_to(_shp(like), _shp(g))
