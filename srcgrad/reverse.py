@@ -680,14 +680,16 @@ class Reverse(SegmentAdjoints):
                         ) -> ast.stmt:
         """`loop` (the reverse of `node`), run only if an adjoint flowing into it is
         nonzero. The reverse of a loop is linear in the adjoints of the scalars the loop
-        assigns (its sources): when all of them are 0 at its start, every term it adds
-        is 0 and every adjoint it sets ends at 0. kmeans' distance loop of a centroid that
-        is not the nearest, or the terms of a max that lost, are skipped so. Only for a
-        loop that pops nothing (skipping must not desynchronize the tapes) and whose
-        forward writes no active array (an array adjoint as a source is not cheap to
-        test). Skipped, the adjoints the loop would have set are set to 0. Only for a
-        loop inside another loop: there the test runs per outer iteration and may skip
-        most of them; around a loop that runs once it would only cost a line."""
+        assigns: when they are all 0 at its start, every term it adds is 0 and every
+        adjoint it sets stays 0, so skipping it changes nothing. The test reads the
+        adjoints the body may read before setting them, and those of variables also used
+        outside the loop (the sweep reads them after it); the adjoint of a temporary of
+        the body, set before it is read, need not be 0. kmeans' distance loop of a
+        centroid that is not the nearest, or the terms of a max that lost, are skipped
+        so. Only for a loop inside another loop (there the test may skip most runs;
+        around a loop that runs once it would only cost a line), that pops nothing
+        (skipping must not desynchronize the tapes) and whose forward writes no active
+        array (an array adjoint is not cheap to test)."""
         if not loops or any(isinstance(n, ast.Call) and (
                 isinstance(n.func, ast.Name) and n.func.id == "pop"
                 or isinstance(n.func, ast.Attribute) and n.func.attr == "pop")
@@ -707,22 +709,23 @@ class Reverse(SegmentAdjoints):
             if self.typed.is_array(t):
                 return loop
             assigned.add(t)
+        inside = {id(n) for n in ast.walk(node)}
+        outside = {n.id for n in ast.walk(self.norm.tree)
+                   if isinstance(n, ast.Name) and id(n) not in inside}
+        mine = {self.adj[t]: t for t in assigned if t in self.adj}
         units = {u for per_loop in self.fused.values() for u in per_loop.values()}
-        mine = {self.adj[t] for t in assigned if t in self.adj}
         needs: list[str] = []
         _scan_reads(loop.body, {loop.target.id}, needs)
-        sources = [n for n in needs if n in mine or n in units]
-        if not sources:
+        mentioned = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)}
+        tested = [n for n in needs if n in mine or n in units]
+        tested += sorted(n for n in mentioned if n in mine and mine[n] in outside
+                         and n not in tested)
+        if not tested:
             return loop
-        written = sorted({n.id for st in walk_stmts(loop.body) for n in ast.walk(st)
-                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                          and n.id in mine and n.id not in sources})
         test = ast.BoolOp(ast.Or(), [ast.Compare(load(n), [ast.NotEq()], [const(0.0)])
-                                     for n in sources]) if len(sources) > 1 else \
-            ast.Compare(load(sources[0]), [ast.NotEq()], [const(0.0)])
-        line = getattr(loop, "srcline", None)
-        return _stmt(ast.If(test, [loop], [_stmt(assign(n, const(0.0)), line)
-                                           for n in written]), line)
+                                     for n in tested]) if len(tested) > 1 else \
+            ast.Compare(load(tested[0]), [ast.NotEq()], [const(0.0)])
+        return _stmt(ast.If(test, [loop], []), getattr(loop, "srcline", None))
 
     def _rev_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         info = self.loop_info[id(node)]

@@ -424,6 +424,43 @@ def f(x, n):
         "analysis keeps its adjoint; when the loop runs, q's adjoint there is 0 and 0 * 0 / 0 "
         "is NaN (found by a compiled fuzz campaign of fused loops, seed outl4 program 135); "
         "fixed by guarding terms that can be infinite with the adjoint being nonzero"),
+    Regression("skipped_inner_loop_of_zero_trips", """
+import math
+
+def f(y, z, n, m):
+    tot = 0.0
+    c = 0.0
+    for i in range(n):
+        b = math.sin(y * (i + 1))
+        for j in range(m):
+            c = z
+            b = 0.5
+        tot += b * b
+    return tot + 0.0 * c
+""", (0.7, 0.3, 3, 0), (0, 1),
+        "the reverse of the inner loop is skipped when the adjoints flowing into it are 0 "
+        "(b_c here); the first version then set the adjoints the loop assigns to 0 (b_b), "
+        "which is what running it does only if it runs: with m = 0, b_b must keep its "
+        "value (found by a compiled fuzz campaign of fused loops, seed fin43 program 210, "
+        "before it landed); now b_b is part of the test"),
+    Regression("skipped_inner_loop_of_nearest_centroid", """
+def f(P, C):
+    total = 0.0
+    for i in range(P.shape[0]):
+        closest = 1e300
+        for j in range(C.shape[0]):
+            dist = 0.0
+            for c in range(P.shape[1]):
+                diff = C[j, c] - P[i, c]
+                dist += diff * diff
+            if dist < closest:
+                closest = dist
+        total += closest
+    return total
+""", (np.array([[0.1, 0.4], [0.9, 0.3], [0.5, 0.8]]),
+      np.array([[0.0, 0.5], [1.0, 0.2]])), (1,),
+        "kmeans' cost: the distance loop of every centroid but the nearest is skipped in "
+        "the reverse sweep (its adjoint is 0); a check that the nearest one's is not"),
 ]
 
 
