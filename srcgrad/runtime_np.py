@@ -689,11 +689,45 @@ def accum(b, c, like):
     return b
 
 
+@register_jitable
+def _accum_broadcast(out, c):
+    offs, inner, steps = _plan_to(_shp(c), _shp(out))
+    _k_add(out.reshape(out.size), offs, inner, steps, _flat(c))
+    return out
+
+
 @overload(accum)
 def _ov_accum(b, c, like):
     if not _is_arr(like):
         return lambda b, c, like: b + c
     _need(not _is_arr(c) or c.ndim <= like.ndim, "accum", "c has more dimensions than like")
+    if not _is_arr(c):
+        def impl_scalar(b, c, like):
+            out = ensure(b, like)
+            flat = out.reshape(out.size)
+            for k in range(flat.shape[0]):
+                flat[k] += c
+            return out
+        return impl_scalar
+    if c.ndim == like.ndim and c.ndim <= 2:
+        # the common case, c already of like's shape: one loop, no broadcast plan (whose
+        # shape and stride arrays, and reshapes, cost more than the additions for small
+        # arrays)
+        two = c.ndim == 2
+
+        def impl_same(b, c, like):
+            out = ensure(b, like)
+            if c.shape == like.shape:
+                if two:
+                    for i in range(c.shape[0]):
+                        for j in range(c.shape[1]):
+                            out[i, j] += c[i, j]
+                else:
+                    for k in range(c.shape[0]):
+                        out[k] += c[k]
+                return out
+            return _accum_broadcast(out, c)
+        return impl_same
 
     def impl(b, c, like):
         out = ensure(b, like)
