@@ -9,6 +9,7 @@ the regenerated Markdown sections are there, and that every peer has a status.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -81,7 +82,9 @@ def test_nested_evals_agree(suite_run):
         ev = json.loads((out / f"{name}_tiny.json").read_text())["eval"]
         assert ev["failures"] == [], (name, ev["failures"])
         solved = {peer: row for peer, row in ev["rows"].items() if row["status"] == "ok"}
-        assert {"hand", "jax"} <= set(solved), (name, ev["rows"])
+        # JAX is an optional peer (the bench extra): required only where it is installed
+        wanted = {"hand"} | ({"jax"} if importlib.util.find_spec("jax") else set())
+        assert wanted <= set(solved), (name, ev["rows"])
         if name not in PENDING:
             assert "srcgrad" in solved, (name, ev["rows"].get("srcgrad"))
         assert all(row["gradbench_ok"] for row in solved.values())

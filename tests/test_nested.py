@@ -3,7 +3,8 @@
 Each outer gradient is checked against central finite differences of the same
 function written with the inner gradient in closed form, and against JAX's
 grad-of-grad when JAX is installed. The compiled functions are built once per
-module (Numba compiles are slow).
+module (Numba compiles are slow); most checks are in the slow tier, each nested
+derivative being a tangent and an adjoint compile.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def _central(fn, x, h=1e-5):
     return (fn(x + h) - fn(x - h)) / (2 * h)
 
 
-@pytest.mark.parametrize("jit", [True, False])
+@pytest.mark.parametrize("jit", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_euler_trajectory_through_the_gradient_of_a_potential(mod, jit):
     g = srcgrad.value_and_grad(mod.euler, wrt=0, jit=jit)
     for w in (0.0, 0.7):
@@ -196,6 +197,7 @@ def test_inner_gradient_ascent_in_a_while_loop(mod):
         assert g(x) == pytest.approx(_central(mod.ascend, x, 1e-6), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_several_arguments_and_value_and_grad(mod):
     def exact(x, y):
         gx = 2 * x * y + y * math.cos(x * y)
@@ -208,6 +210,7 @@ def test_several_arguments_and_value_and_grad(mod):
     assert gy == pytest.approx(_central(lambda t: exact(x, t), y), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_derivative_called_in_a_helper(mod):
     def exact(w, steps):
         x = np.array([1.0, 2.0])
@@ -220,6 +223,7 @@ def test_derivative_called_in_a_helper(mod):
     assert g(0.4, 6) == pytest.approx(_central(lambda t: exact(t, 6), 0.4), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_gradient_with_respect_to_a_matrix(mod):
     def dquad(A, b):
         return 2 * A * b[None, :] - np.sin(A * b[:, None]) * b[:, None]
@@ -234,6 +238,7 @@ def test_gradient_with_respect_to_a_matrix(mod):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_keyword_arguments(mod):
     def exact(w):
         g = _dpotential_exact(np.array([0.5, 1.5]), w)
@@ -241,6 +246,7 @@ def test_keyword_arguments(mod):
     assert srcgrad.grad(mod.keywords)(0.2) == pytest.approx(_central(exact, 0.2), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_forward_mode_and_hvp_over_a_nested_derivative(mod):
     value, tangent = srcgrad.jvp(mod.euler, (0.7, 10), (1.0, 0))
     assert tangent == pytest.approx(_central(lambda t: _euler_exact(t, 10), 0.7), rel=1e-6)
@@ -248,6 +254,7 @@ def test_forward_mode_and_hvp_over_a_nested_derivative(mod):
     assert second == pytest.approx(_central(srcgrad.grad(mod.ascend), 0.3, 1e-5), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_a_one_tuple_and_a_derivative_two_levels_down(mod):
     def dfx(x, y):
         return 2 * x * y + y * math.cos(x * y)
@@ -271,6 +278,7 @@ def test_different_argument_types_are_an_error(mod):
     assert "nested_user.py" in str(info.value)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not jax_available(), reason="JAX is not installed")
 def test_against_jax_grad_of_grad(mod):
     import jax
