@@ -332,6 +332,7 @@ def test_particle(tool):
         assert math.isclose(w, want, rel_tol=1e-7), (w, want)
 
 
+@pytest.mark.slow
 @NESTED_PENDING
 def test_saddle(tool):
     _define(tool, "saddle")
@@ -348,6 +349,7 @@ def test_saddle(tool):
     np.testing.assert_allclose(out, np.concatenate([x, inner]), rtol=1e-9)
 
 
+@pytest.mark.slow
 @NESTED_PENDING
 def test_a_particle_session_piped_through_the_command():
     """GradBench's particle eval as it talks: start, define, the four variants at w = 0."""

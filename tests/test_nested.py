@@ -177,6 +177,7 @@ def test_euler_trajectory_through_the_gradient_of_a_potential(mod, jit):
         assert grad == pytest.approx(_central(lambda t: _euler_exact(t, 25), w), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_zero_steps_give_a_zero_gradient(mod):
     assert srcgrad.grad(mod.euler)(0.3, 0) == 0.0
 
@@ -272,6 +273,7 @@ def test_a_one_tuple_and_a_derivative_two_levels_down(mod):
         _central(twice_nested, 0.7, 1e-4), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_different_argument_types_are_an_error(mod):
     with pytest.raises(UnsupportedSyntaxError, match="different types") as info:
         srcgrad.grad(mod.two_kinds)(0.5)
