@@ -691,6 +691,7 @@ def accum(b, c, like):
 
 @register_jitable
 def _accum_broadcast(out, c):
+    """out += c, c broadcast to out's shape (through a broadcast plan)."""
     offs, inner, steps = _plan_to(_shp(c), _shp(out))
     _k_add(out.reshape(out.size), offs, inner, steps, _flat(c))
     return out
@@ -730,10 +731,7 @@ def _ov_accum(b, c, like):
         return impl_same
 
     def impl(b, c, like):
-        out = ensure(b, like)
-        offs, inner, steps = _plan_to(_shp(c), _shp(like))
-        _k_add(out.reshape(out.size), offs, inner, steps, _flat(c))
-        return out
+        return _accum_broadcast(ensure(b, like), c)
     return impl
 
 
