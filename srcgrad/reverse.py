@@ -648,11 +648,8 @@ class Reverse(SegmentAdjoints):
             out += self._pop_hoisted(node)
             if _is_const(step, 1):
                 first = ast.BinOp(stop, ast.Sub(), const(1))
-                bound = ast.BinOp(start, ast.Sub(), const(1)) \
-                    if not _is_const(start, 0) else const(-1)
-                it = ast.Call(load("range"), [first, bound, const(-1)], [])
-                loop = _stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)
-                return out + [self._skip_when_zero(node, loop, loops)]
+                return out + self._skip_when_zero(
+                    node, self._countdown(var, first, start, body, line), loops)
             count = self.namer.fresh("_n")
             out.append(_stmt(assign(count, ast.Call(load("range_len"), [start, stop, step],
                                                     [])), line))
@@ -665,19 +662,50 @@ class Reverse(SegmentAdjoints):
             step = self._restore(info["step"], line, out)
             start = self._restore(info["start"], line, out)
             out += self._pop_hoisted(node)
-        k = self.namer.fresh("_k")
-        it = ast.Call(load("range"), [ast.BinOp(load(count), ast.Sub(), const(1)),
-                                      const(-1), const(-1)], [])
+        last = ast.BinOp(load(count), ast.Sub(), const(1))
         if _is_const(start, 0) and _is_const(step, 1):
-            loop = _stmt(ast.For(ast.Name(var, ast.Store()), it, body, []), line)
-            return out + [self._skip_when_zero(node, loop, loops)]
+            return out + self._skip_when_zero(
+                node, self._countdown(var, last, const(0), body, line), loops)
+        k = self.namer.fresh("_k")
         index = ast.BinOp(start, ast.Add(), ast.BinOp(load(k), ast.Mult(), step))
         body = [_stmt(assign(var, index), line)] + body
-        loop = _stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)
-        return out + [self._skip_when_zero(node, loop, loops)]
+        return out + self._skip_when_zero(
+            node, self._countdown(None, last, const(0), body, line, counter=k), loops)
 
-    def _skip_when_zero(self, node: ast.stmt, loop: ast.stmt, loops: list[ast.stmt]
-                        ) -> ast.stmt:
+    def _countdown(self, var: str | None, first: ast.expr, lowest: ast.expr,
+                   body: list[ast.stmt], line, counter: str | None = None
+                   ) -> list[ast.stmt]:
+        """A loop running `body` for the counter from `first` down to `lowest`, as
+        `while _k >= lowest: var = _k; ...; _k -= 1` (no `var = _k` if the body does not
+        read it) rather than `for var in
+        range(first, lowest - 1, -1)`: LLVM cannot tell that the variable of Numba's
+        descending range loop is nonnegative, so every array index taken with it pays
+        a negative-index wraparound (and a register for the array's shape). The while
+        test tells it (the scalar GMM's gradient: 3.04x -> 2.86x its forward). The
+        counter is a fresh name: on zero trips the loop variable keeps its value, as
+        after the `for`. `lowest` is evaluated once, before the loop, unless it is a
+        constant or a name the body does not assign."""
+        k = counter or self.namer.fresh("_k")
+        pre = [_stmt(assign(k, first), line)]
+        stored = {n.id for st in body for n in ast.walk(st)
+                  if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if not (isinstance(lowest, ast.Constant)
+                or isinstance(lowest, ast.Name) and lowest.id not in stored):
+            low = self.namer.fresh("_lo")
+            pre.append(_stmt(assign(low, lowest), line))
+            lowest = load(low)
+        read = {n.id for st in body for n in ast.walk(st)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        inner = ([_stmt(assign(var, load(k)), line)] if var in read else []) + body
+        # no line of its own: a comment repeating the loop's line would split the body
+        inner.append(_stmt(ast.AugAssign(ast.Name(k, ast.Store()), ast.Sub(), const(1)), None))
+        test = ast.Compare(load(k), [ast.GtE()], [lowest])
+        loop = _stmt(ast.While(test, inner, []), line)
+        loop.counter = k
+        return pre + [loop]
+
+    def _skip_when_zero(self, node: ast.stmt, stmts: list[ast.stmt], loops: list[ast.stmt]
+                        ) -> list[ast.stmt]:
         """`loop` (the reverse of `node`), run only if an adjoint flowing into it is
         nonzero. The reverse of a loop is linear in the adjoints of the scalars the loop
         assigns: when they are all 0 at its start, every term it adds is 0 and every
@@ -693,21 +721,21 @@ class Reverse(SegmentAdjoints):
         if not loops or any(isinstance(n, ast.Call) and (
                 isinstance(n.func, ast.Name) and n.func.id == "pop"
                 or isinstance(n.func, ast.Attribute) and n.func.attr == "pop")
-               for n in ast.walk(loop)):
-            return loop
+               for st in stmts for n in ast.walk(st)):
+            return stmts
         active = self.ana.active
         assigned: set[str] = set()
         for st in walk_stmts(node.body):
             base = store_of(st) if isinstance(st, ast.Assign) else None
             if base is not None:
                 if base in active:
-                    return loop
+                    return stmts
                 continue
             t = target_of(st)
             if t is None or t not in active:
                 continue
             if self.typed.is_array(t):
-                return loop
+                return stmts
             assigned.add(t)
         inside = {id(n) for n in ast.walk(node)}
         outside = {n.id for n in ast.walk(self.norm.tree)
@@ -715,17 +743,18 @@ class Reverse(SegmentAdjoints):
         mine = {self.adj[t]: t for t in assigned if t in self.adj}
         units = {u for per_loop in self.fused.values() for u in per_loop.values()}
         needs: list[str] = []
-        _scan_reads(loop.body, {loop.target.id}, needs)
-        mentioned = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)}
+        loop = stmts[-1]
+        _scan_reads(loop.body, {loop.counter}, needs)
+        mentioned = {n.id for st in stmts for n in ast.walk(st) if isinstance(n, ast.Name)}
         tested = [n for n in needs if n in mine or n in units]
         tested += sorted(n for n in mentioned if n in mine and mine[n] in outside
                          and n not in tested)
         if not tested:
-            return loop
+            return stmts
         test = ast.BoolOp(ast.Or(), [ast.Compare(load(n), [ast.NotEq()], [const(0.0)])
                                      for n in tested]) if len(tested) > 1 else \
             ast.Compare(load(tested[0]), [ast.NotEq()], [const(0.0)])
-        return _stmt(ast.If(test, [loop], []), getattr(loop, "srcline", None))
+        return [_stmt(ast.If(test, stmts, []), getattr(loop, "srcline", None))]
 
     def _rev_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         info = self.loop_info[id(node)]
@@ -738,7 +767,8 @@ class Reverse(SegmentAdjoints):
         body = self.rev_block(node.body, loops + [node])
         it = ast.Call(load("range"), [load(info["count"])], [])
         loop = _stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)
-        return out + [self._skip_when_zero(node, loop, loops)]
+        loop.counter = k
+        return out + self._skip_when_zero(node, [loop], loops)
 
     # the whole function --------------------------------------------------
 

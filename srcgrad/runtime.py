@@ -41,7 +41,6 @@ def tape_b(capacity):
     return np.empty(capacity, np.bool_)
 
 
-@register_jitable
 def push(buf, top, value):
     """Store `value` at `top`; return the new top. Past the end of the buffer the
     value lands on the last slot instead (the sweep is then discarded) and the
@@ -52,10 +51,29 @@ def push(buf, top, value):
     return top + 1
 
 
-@register_jitable
 def pop(buf, top):
     """The value below `top`, and the new top."""
     return buf[top - 1], top - 1
+
+
+# Compiled, the tape index is made unsigned: Numba then skips the negative-index
+# wraparound (a test and a register for the buffer's length) of each push and pop
+# (the scalar GMM's gradient: 3.04x -> 2.95x its forward). It is never negative: a
+# buffer holds at least one element (srcgrad.api allocates 4,096 or more) and a sweep
+# pops only what it pushed.
+@overload(push)
+def _push_compiled(buf, top, value):
+    def impl(buf, top, value):
+        buf[np.uint64(min(top, buf.shape[0] - 1))] = value
+        return top + 1
+    return impl
+
+
+@overload(pop)
+def _pop_compiled(buf, top):
+    def impl(buf, top):
+        return buf[np.uint64(top - 1)], top - 1
+    return impl
 
 
 @register_jitable
