@@ -62,6 +62,34 @@ def _first_call_rows(first_call: dict) -> list[str]:
     return rows
 
 
+def _tape_lines(name: str, tape: dict) -> list[str]:
+    """srcgrad's tape: per step for the RNN (beside the hand adjoint's), per variant
+    and size for the GMM (and per (point, component) pair)."""
+    out: list[str] = []
+    if name == "rnn" and tape:
+        out += ["srcgrad's tape (`g.tape_bytes`), per step, beside what the hand-written "
+                "adjoint stores (h of each step):", "",
+                "| H | srcgrad tape | per step | hand per step |", "|---|---|---|---|"]
+        for H, t in tape.items():
+            if "bytes" not in t:
+                out.append(f"| {int(H):,} | {t.get('error', '-')} | - | - |")
+                continue
+            out.append(f"| {int(H):,} | {common.fmt_bytes(t['bytes'])} | "
+                       f"{t['bytes_per_step']:,.0f} B | {t['hand_bytes_per_step']:,} B |")
+        out.append("")
+    elif name == "gmm" and tape:
+        out += ["srcgrad's tape (`g.tape_bytes`):", "",
+                "| variant | n | tape | per (point, component) |", "|---|---|---|---|"]
+        for variant, per_n in tape.items():
+            for n, t in per_n.items():
+                if "bytes" not in t:
+                    continue
+                out.append(f"| {variant} | {int(n):,} | {common.fmt_bytes(t['bytes'])} | "
+                           f"{t['bytes_per_point_component']:.3g} B |")
+        out.append("")
+    return out
+
+
 def legacy_section(name: str, result: dict, image: str | None) -> str:
     title, text = LEGACY_TEXT[name]
     lines = [f"## {title}", "", text.strip(), ""]
@@ -97,6 +125,7 @@ def legacy_section(name: str, result: dict, image: str | None) -> str:
             for sz in sizes:
                 lines.append(f"| {int(sz):,} | " + " | ".join(_fr(result["ratios"][sz].get(k)) for k in keys) + " |")
             lines.append("")
+        lines += _tape_lines(name, result.get("tape") or {})
         if name == "rnn" and result.get("jax_unrolled"):
             u = result["jax_unrolled"]
             if u.get("status") == "ok":
