@@ -676,12 +676,12 @@ class Reverse(SegmentAdjoints):
                    body: list[ast.stmt], line, counter: str | None = None
                    ) -> list[ast.stmt]:
         """A loop running `body` for the counter from `first` down to `lowest`, as
-        `while _k >= lowest: var = _k; ...; _k -= 1` (no `var = _k` if the body does not
-        read it) rather than `for var in
-        range(first, lowest - 1, -1)`: LLVM cannot tell that the variable of Numba's
-        descending range loop is nonnegative, so every array index taken with it pays
-        a negative-index wraparound (and a register for the array's shape). The while
-        test tells it (the scalar GMM's gradient: 3.04x -> 2.86x its forward). The
+        `while _k >= lowest: var = _k; ...; _k -= 1` (no `var = _k` if the body does
+        not read it) rather than `for var in range(first, lowest - 1, -1)`: LLVM
+        cannot tell that the variable of Numba's descending range loop is nonnegative,
+        so every array index taken with it pays a negative-index wraparound (and a
+        register for the array's shape). The while test tells it (the scalar GMM's
+        gradient: 3.04x -> 2.86x its forward). The
         counter is a fresh name: on zero trips the loop variable keeps its value, as
         after the `for`. `lowest` is evaluated once, before the loop, unless it is a
         constant or a name the body does not assign."""
@@ -706,9 +706,9 @@ class Reverse(SegmentAdjoints):
 
     def _skip_when_zero(self, node: ast.stmt, stmts: list[ast.stmt], loops: list[ast.stmt]
                         ) -> list[ast.stmt]:
-        """`loop` (the reverse of `node`), run only if an adjoint flowing into it is
-        nonzero. The reverse of a loop is linear in the adjoints of the scalars the loop
-        assigns: when they are all 0 at its start, every term it adds is 0 and every
+        """`stmts` (the reverse of `node`: the loop, after what sets its counter), run
+        only if an adjoint flowing into it is nonzero. The reverse of a loop is linear
+        in the adjoints of the scalars the loop assigns: when they are all 0 at its start, every term it adds is 0 and every
         adjoint it sets stays 0, so skipping it changes nothing. The test reads the
         adjoints the body may read before setting them, and those of variables also used
         outside the loop (the sweep reads them after it); the adjoint of a temporary of
