@@ -11,11 +11,12 @@ instead of taping it.
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import dataclass, field
 
-from .core import MODULE_NAMES, names_read, operands, store_of, target_of, walk_stmts
+from .core import MODULE_NAMES, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
 from .infer import Typed
-from .rules import rule_for
+from .rules import SEQUENCE_RULES, rule_for
 
 
 def rule_key(value: ast.expr) -> str:
@@ -27,7 +28,6 @@ def rule_key(value: ast.expr) -> str:
     if isinstance(value, ast.Compare):
         return "compare"
     if isinstance(value, ast.Call):
-        from .core import dotted
         return dotted(value.func) or "?"
     if isinstance(value, ast.Subscript):
         return "subscript"
@@ -37,21 +37,155 @@ def rule_key(value: ast.expr) -> str:
     return "copy"
 
 
-def differentiable_operands(value: ast.expr) -> list[tuple[int, str]]:
-    """(position, name) of operands that may carry a derivative through `value`."""
-    key = rule_key(value)
-    if key == "compare" or key in ("Not", "Invert", "BitAnd", "BitOr", "BitXor",
-                                   "LShift", "RShift"):
-        return []
-    rule = rule_for(key)
-    out = []
+@dataclass(frozen=True)
+class Operand:
+    """A variable passed to an operation: as which rule parameter (`param`, None when
+    no parameter of the rule takes it), and where in a tuple argument (`element`)."""
+
+    name: str
+    param: int | None
+    element: int | None = None
+    keyword: str | None = None
+
+    def describe(self) -> str:
+        where = f"keyword argument '{self.keyword}'" if self.keyword else \
+            f"argument {self.param + 1}" if self.param is not None else "an argument"
+        if self.element is not None:
+            where = f"element {self.element + 1} of {where}"
+        return where
+
+
+def call_operands(value: ast.expr) -> list[Operand]:
+    """Every variable a core right-hand side passes to its operation, in order:
+    positional operands, elements of tuple arguments, keyword arguments (bound to
+    the rule's parameter of that name)."""
+    rule = rule_for(rule_key(value))
+    out: list[Operand] = []
+
+    def add(arg: ast.expr, param: int | None, keyword: str | None = None) -> None:
+        if isinstance(arg, ast.Name):
+            out.append(Operand(arg.id, param, None, keyword))
+        elif isinstance(arg, ast.Tuple):
+            for k, elt in enumerate(arg.elts):
+                if isinstance(elt, ast.Name):
+                    out.append(Operand(elt.id, param, k, keyword))
+
     for i, arg in enumerate(operands(value)):
-        names = [e.id for e in arg.elts if isinstance(e, ast.Name)] \
-            if isinstance(arg, ast.Tuple) else [arg.id] if isinstance(arg, ast.Name) else []
-        if rule is not None and (i >= len(rule.partials) or (
-                rule.partials[i] is None and rule.array_partials[i] is None)):
-            continue
-        out += [(i, name) for name in names]  # a missing rule counts as differentiable
+        add(arg, i)
+    for kw in getattr(value, "keywords", []) if isinstance(value, ast.Call) else []:
+        add(kw.value, rule.param_index(kw.arg) if rule is not None else None, kw.arg)
+    return out
+
+
+ZERO, RULE, MISSING_RULE = "zero", "rule", "missing"
+
+
+def operand_role(key: str, op: Operand, array: bool | None) -> str:
+    """How a derivative flows through operand `op` of operation `key`: ZERO (the
+    function is on the non-differentiable list, or its rule has a zero partial for
+    that argument), RULE (a template gives it), or MISSING_RULE (no rule covers it:
+    an error if the operand is active). `array` None: zero only if zero for scalars
+    and arrays alike (activity analysis, before shapes matter)."""
+    rule = rule_for(key)
+    if rule is None:
+        return MISSING_RULE
+    if rule.nondiff:
+        return ZERO
+    if op.param is None or op.param >= len(rule.params):
+        return MISSING_RULE
+    forms = (False, True) if array is None else (array,)
+    if all(rule.zero(op.param, a) for a in forms):
+        return ZERO
+    if op.element is not None and key not in SEQUENCE_RULES:
+        return MISSING_RULE   # a tuple argument the rule reads as a whole
+    if any(rule.missing(op.param, a) for a in forms):
+        return MISSING_RULE
+    return RULE
+
+
+def differentiable_operands(value: ast.expr) -> list[tuple[int | None, str]]:
+    """(parameter, name) of operands that may carry a derivative through `value`
+    (a missing rule counts as differentiable: the reverse sweep then refuses it)."""
+    key = rule_key(value)
+    return [(op.param, op.name) for op in call_operands(value)
+            if operand_role(key, op, None) != ZERO]
+
+
+def fancy_index(index: ast.expr, typed) -> bool:
+    """Does a core subscript's index hold an array (advanced indexing: a gather that
+    copies, and a scatter whose positions may repeat)?"""
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    return any(isinstance(p, ast.Name) and typed.is_array(p.id) for p in parts)
+
+
+MISSING_RULE_HINT = ("use a function srcgrad knows (see docs/language.md), give your own "
+                     "function a rule with srcgrad.custom_vjp, or wrap the argument in "
+                     "srcgrad.stop_gradient if it should carry no gradient")
+
+
+def missing_rule_message(key: str, op: Operand, array: bool, mode: str = "") -> str:
+    """The message of a MissingRuleError for active operand `op` of operation `key`."""
+    rule = rule_for(key)
+    what = f"no {mode}derivative rule for '{key}'"
+    if rule is None:
+        return what
+    return what + (" on arrays" if array else "") + f" with respect to {op.describe()}" \
+        + f" ({op.name})"
+
+
+def bound_arguments(rule, value: ast.expr) -> dict[str, ast.expr]:
+    """The arguments of a core right-hand side by the rule's parameter names (positional
+    operands by position, keywords by name)."""
+    out = dict(zip(rule.params, operands(value)))
+    for kw in getattr(value, "keywords", []) if isinstance(value, ast.Call) else []:
+        i = rule.param_index(kw.arg)
+        if i is not None:
+            out[rule.params[i]] = kw.value
+    return out
+
+
+def sequence_layout(key: str, value: ast.Call, typed, result: str
+                    ) -> list[tuple[str, ast.expr, ast.expr]]:
+    """Where each element of a sequence function's tuple argument lands in its result:
+    per element (take, axis, start), take "row" (one index along `axis`, at `start`)
+    or "block" (the element's extent along `axis`, from `start`). `start` is an
+    expression over the earlier elements' shapes."""
+    kind = SEQUENCE_RULES[key]
+    keywords = {k.arg: k.value for k in value.keywords}
+    axis: ast.expr = value.args[1] if len(value.args) > 1 else keywords.get("axis", const(0))
+    out_ndim = getattr(typed.types.get(result), "ndim", 1)
+
+    def ndim(elt: ast.expr) -> int:
+        typ = typed.types.get(elt.id) if isinstance(elt, ast.Name) else None
+        return getattr(typ, "ndim", 0)
+
+    out = []
+    start: ast.expr = const(0)
+    for elt in value.args[0].elts:
+        nd = ndim(elt)
+        if kind == "stack":
+            take, ax = "row", axis
+        elif kind == "concatenate":
+            take, ax = "block", axis
+        elif kind == "hstack":
+            take, ax = ("row" if nd == 0 else "block"), const(0 if out_ndim == 1 else 1)
+        else:  # vstack: rows; column_stack: columns (1-D elements are one of them)
+            take = "row" if nd <= 1 else "block"
+            ax = const(0 if kind == "vstack" else 1)
+        out.append((take, ax, start))
+        if take == "row":
+            extent: ast.expr = const(1)
+        elif isinstance(ax, ast.Constant) and ax.value is None:
+            extent = ast.Attribute(load(elt.id), "size", ast.Load())
+        else:
+            extent = ast.Subscript(ast.Attribute(load(elt.id), "shape", ast.Load()),
+                                   copy.deepcopy(ax), ast.Load())
+        if isinstance(start, ast.Constant) and isinstance(extent, ast.Constant):
+            start = const(start.value + extent.value)
+        elif isinstance(start, ast.Constant) and start.value == 0:
+            start = extent
+        else:
+            start = ast.BinOp(start, ast.Add(), extent)
     return out
 
 
@@ -135,7 +269,7 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str],
             for r in names_read(stmt.value):
                 note_read(r, p)
 
-    floats = {name for name in typed.types if typed.is_float(name)}
+    floats = {name for name in typed.types if typed.carries_float(name)}
     varied = {w for w in wrt if w in floats}
     changed = True
     while changed:
@@ -159,6 +293,23 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str],
     ana.active = varied & useful
     ana.dead = dead_assignments(tree, outputs)
     return ana
+
+
+def check_active_types(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
+    """Refuse an active value srcgrad cannot give an adjoint: one that is not a float or
+    a float array (a tuple, an optional array, a complex number), at the statement that
+    makes it from active values."""
+    from .errors import MissingRuleError
+    for stmt in walk_stmts(tree.body):
+        t = target_of(stmt)
+        if t is None or t not in ana.active or typed.is_float(t):
+            continue
+        typ = typed.types.get(t)
+        node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
+        raise cap.error(MissingRuleError, node,
+                        f"no derivative rule for '{rule_key(stmt.value)}' with its result "
+                        f"of type {typ} (srcgrad differentiates floats and float arrays)",
+                        hint=MISSING_RULE_HINT)
 
 
 def dead_assignments(tree: ast.FunctionDef, outputs: list[str]) -> set[int]:
@@ -223,18 +374,21 @@ def dead_assignments(tree: ast.FunctionDef, outputs: list[str]) -> set[int]:
     return dead
 
 
-_VIEW_FUNCS = {"np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",
-               "np.atleast_1d", "np.atleast_2d"}
+# Calls whose result may share memory with their first argument (a write into one is
+# seen through the other): check_aliasing and the reverse sweep's taping decisions.
+VIEW_FUNCS = frozenset({
+    "np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",
+    "np.atleast_1d", "np.atleast_2d", "np.atleast_3d", "np.asarray", "np.ascontiguousarray",
+    "np.swapaxes", "np_ops.transpose_axes", "np_ops.asarray", "srcgrad.stop_gradient"})
 
 
 _ALLOCATING = {"np.zeros", "np.zeros_like", "np.ones", "np.ones_like", "np.empty",
                "np.empty_like", "np.full", "np.full_like", "np.copy", "np.array", "np.eye",
-               "np.identity", "np.arange", "np.linspace"}
+               "np.identity", "np.arange", "np.linspace", "np_ops.array", "np_ops.array_copy"}
 
 
 def _allocates(value: ast.expr) -> bool:
     """Does the value make a new array (never a view of an existing one)?"""
-    from .core import dotted
     if isinstance(value, ast.Call):
         return dotted(value.func) in _ALLOCATING
     return isinstance(value, (ast.BinOp, ast.UnaryOp))
@@ -248,7 +402,6 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
     name, so reading the other name after such a write would give a silently wrong
     gradient: it is an error. A view that is only read before the write (such as the
     temporary in `B[i, :] = B[i, :] / s`) is harmless."""
-    from .core import dotted
     from .errors import UnsupportedSyntaxError
     parent: dict[str, str] = {}
 
@@ -308,9 +461,10 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
             source = value.id
         elif isinstance(value, (ast.Subscript, ast.Attribute)) and isinstance(value.value,
                                                                               ast.Name):
-            if typed.is_array(value.value.id):
-                source = value.value.id
-        elif isinstance(value, ast.Call) and dotted(value.func) in _VIEW_FUNCS \
+            if typed.is_array(value.value.id) and not (
+                    isinstance(value, ast.Subscript) and fancy_index(value.slice, typed)):
+                source = value.value.id  # a view (advanced indexing copies)
+        elif isinstance(value, ast.Call) and dotted(value.func) in VIEW_FUNCS \
                 and value.args and isinstance(value.args[0], ast.Name):
             source = value.args[0].id
         if source is not None:

@@ -223,6 +223,8 @@ def _resolve_free_names(cap: Captured) -> None:
                 cap.modules[name] = "np"
             elif value.__name__ == "srcgrad":
                 cap.modules[name] = "srcgrad"
+            elif value.__name__ == "srcgrad.np_ops":  # in generated tangent code
+                cap.modules[name] = "np_ops"
             else:
                 cap.problems.append((node, f"module '{value.__name__}' cannot be used here",
                                      "srcgrad understands the math and numpy modules"))

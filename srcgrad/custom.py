@@ -129,10 +129,8 @@ class NonDifferentiable(CustomFunction):
                          "srcgrad.custom_vjp to give it a rule")
 
     def _register(self) -> None:
-        from .rules import EXTERNAL_NAMES, defzero
-        n = len(self.params)
-        if n:
-            defzero(self.key, params=", ".join(f"_a{i}" for i in range(n)))
+        from .rules import EXTERNAL_NAMES, NON_DIFFERENTIABLE_REASONS, nondiff
+        nondiff(NON_DIFFERENTIABLE_REASONS["user"], self.key)
         EXTERNAL_NAMES.add(self.key)
 
 

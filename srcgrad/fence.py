@@ -205,13 +205,31 @@ def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> 
     _reject(cap, target, "this assignment target", "assign to a plain variable name")
 
 
+def _literal_arguments(expr: ast.expr) -> set[int]:
+    """ids of the list and tuple literals a call takes as arguments, nested ones
+    included (np.array([[a, b], [c, d]]), np.sum([x, 2.0]))."""
+    out: set[int] = set()
+
+    def take(node: ast.expr) -> None:
+        if isinstance(node, (ast.List, ast.Tuple)):
+            out.add(id(node))
+            for elt in node.elts:
+                take(elt)
+
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Call):
+            for a in list(n.args) + [k.value for k in n.keywords]:
+                take(a)
+    return out
+
+
 def _check_expr(cap: Captured, expr: ast.expr) -> None:
-    call_args = {id(a) for n in ast.walk(expr) if isinstance(n, ast.Call) for a in n.args}
+    call_args = _literal_arguments(expr)
     for node in ast.walk(expr):
         if isinstance(node, ast.List) and id(node) not in call_args:
-            _reject(cap, node, "list", "use a NumPy array (np.zeros(n), np.array is not "
-                    "supported) or separate variables; lists work only as arguments, as in "
-                    "np.concatenate([a, b])")
+            _reject(cap, node, "list", "build an array from the values, np.array([a, b]), or "
+                    "use separate variables; lists work as arguments of functions, as in "
+                    "np.sum([a, b]) or np.concatenate([x, y])")
         if type(node) in _REJECTED:
             construct, hint = _REJECTED[type(node)]
             _reject(cap, node, construct, hint)

@@ -29,13 +29,14 @@ import copy
 import numpy as np
 from numba.core import types as nbtypes
 
-from .analyze import Analysis, rule_key
+from .analyze import (MISSING_RULE, ZERO, Analysis, bound_arguments, call_operands,
+                      missing_rule_message, operand_role, rule_key)
 from .capture import Captured
 from .core import assign, const, load, name_node, names_read, operands, store_of, target_of
 from .errors import MissingRuleError
 from .infer import Typed
 from .normalize import Normalized
-from .rules import EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, _RUNTIME_NAMES, rule_for
+from .rules import EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, SEQUENCE_RULES, _RUNTIME_NAMES, rule_for
 from .segment import _substitute
 from .tapegen import _stmt
 
@@ -77,6 +78,12 @@ class Forward:
     def _float32(self, name: str) -> bool:
         typ = self.typed.types.get(name)
         return getattr(typ, "dtype", typ) == nbtypes.float32
+
+    def _zero_of(self, atom: ast.expr) -> ast.expr:
+        """The zero tangent of an inactive atom: 0.0, or zeros shaped like an array."""
+        if isinstance(atom, ast.Name) and self.typed.is_array(atom.id):
+            return ast.Call(name_node("np.zeros_like"), [copy.deepcopy(atom)], [])
+        return const(0.0)
 
     def _zero(self, name: str) -> ast.expr:
         if self.typed.is_array(name):
@@ -162,20 +169,18 @@ class Forward:
             if base not in active:
                 return None
             return ast.Subscript(load(self.d(base)), copy.deepcopy(value.slice), ast.Load())
-        if key in ("np.concatenate", "np.stack"):
+        found = [op for op in call_operands(value) if op.name in active]
+        if not found:
+            return None
+        if key in SEQUENCE_RULES:
+            # linear in its elements: the same function of their tangents
             seq = value.args[0]
-            if not any(isinstance(e, ast.Name) and e.id in active for e in seq.elts):
-                return None
             elts = [load(self.d(e.id)) if isinstance(e, ast.Name) and e.id in active
-                    else ast.Call(name_node("np.zeros_like"), [copy.deepcopy(e)], [])
-                    for e in seq.elts]
+                    else self._zero_of(e) for e in seq.elts]
             return ast.Call(copy.deepcopy(value.func),
                             [ast.Tuple(elts, ast.Load())] + copy.deepcopy(value.args[1:]),
                             copy.deepcopy(value.keywords))
         rule = rule_for(key)
-        act = [(i, a.id) for i, a in enumerate(ops) if isinstance(a, ast.Name) and a.id in active]
-        if not act:
-            return None
         explicit = JVPS.get(key) if array else None
         if key == "np.linalg.norm" and array:
             explicit = self._norm_templates(value, stmt)
@@ -183,34 +188,34 @@ class Forward:
             isinstance(n, ast.Name) and n.id in EXTERNAL_NAMES
             for tmpl in rule.parsed + rule.array_parsed if tmpl is not None
             for n in ast.walk(tmpl))
-        if rule is None or custom or (array and explicit is None and key in NOT_ELEMENTWISE) \
-                or any(explicit is None and i < len(rule.params) and rule.missing(i, array)
-                       for i, _ in act):
+        missing = [op for op in found if operand_role(key, op, array) == MISSING_RULE
+                   and (explicit is None or op.param is None or op.param >= len(explicit))]
+        if custom or missing or (array and explicit is None and key in NOT_ELEMENTWISE):
             stmt.lineno, stmt.col_offset = stmt.srcline or 0, 0
+            message = missing_rule_message(key, missing[0], array, "forward-mode ") \
+                if missing else f"no forward-mode (tangent) rule for '{key}'" + (
+                    " on arrays" if array and rule is not None else "")
             raise self.cap.error(
-                MissingRuleError, stmt,
-                f"no forward-mode (tangent) rule for '{key}'"
-                + (" on arrays" if array and rule is not None else ""),
+                MissingRuleError, stmt, message,
                 hint="use reverse mode (grad, vjp, jacobian(..., mode='rev')) for this "
                      "function, or wrap the call in srcgrad.stop_gradient")
-        keywords = {k.arg: k.value for k in getattr(value, "keywords", [])}
+        bound = bound_arguments(rule, value)
         terms: list[ast.expr] = []
-        for i, name in act:
-            if i >= len(rule.params):
+        for op in found:
+            i, name = op.param, op.name
+            if operand_role(key, op, array) == ZERO and explicit is None:
                 continue
             if explicit is not None:
                 template = explicit[i] if i < len(explicit) else None
                 if template is None:
                     continue
             else:
-                if rule.zero(i, array):
-                    continue
                 template = rule.template(i, array)
                 if array:
                     template = _DropUnbroadcast().visit(copy.deepcopy(template))
             mapping: dict[str, ast.expr] = {"ans": load(ans)}
-            for k, param in enumerate(rule.params):
-                arg = ops[k] if k < len(ops) else keywords.get(param)
+            for param in rule.params:
+                arg = bound.get(param)
                 if arg is None:
                     arg = ast.parse(rule.defaults.get(param, "None"), mode="eval").body
                 mapping[param] = copy.deepcopy(arg)

@@ -345,7 +345,7 @@ class HVPFunction:
         args = tuple(args)
         x = args[self._i]
         if isinstance(x, np.ndarray):
-            v = np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape))
+            v = np.array(np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape), order="C")
         else:
             v = float(v)
         return self._grad_for(args)(*args, v)

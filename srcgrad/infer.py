@@ -43,6 +43,13 @@ class Typed:
             return isinstance(typ.dtype, nbtypes.Float)
         return isinstance(typ, nbtypes.Float)
 
+    def carries_float(self, name: str) -> bool:
+        """Whether a value of this variable may hold floats that carry a derivative:
+        a float, a float array, or an optional or tuple of those. Only float scalars
+        and arrays get adjoints; the other kinds are refused where they become active
+        (analyze.check_active_types), never treated as constants."""
+        return _carries_float(self.types.get(name))
+
     def is_array(self, name: str) -> bool:
         return isinstance(self.types.get(name), nbtypes.Array)
 
@@ -57,6 +64,18 @@ class Typed:
         if isinstance(typ, nbtypes.Integer):
             return "i"
         return "f"
+
+
+def _carries_float(typ) -> bool:
+    if isinstance(typ, (nbtypes.Float, nbtypes.Complex)):
+        return True
+    if isinstance(typ, nbtypes.Array):
+        return isinstance(typ.dtype, (nbtypes.Float, nbtypes.Complex))
+    if isinstance(typ, nbtypes.Optional):
+        return _carries_float(typ.type)
+    if isinstance(typ, nbtypes.BaseTuple):
+        return any(_carries_float(t) for t in typ)
+    return False
 
 
 def namespace(cap: Captured) -> dict:

@@ -521,8 +521,12 @@ class ANF:
         elif isinstance(expr, ast.Attribute):  # x.T, x.shape, x.size, x.ndim
             base = self.atom(expr.value, out)
             self.put(out, assign(target, ast.Attribute(base, expr.attr, ast.Load())))
-        elif isinstance(expr, (ast.Tuple, ast.List)):
-            raise self.error(expr, "a tuple or list value is not supported here",
+        elif isinstance(expr, ast.List):
+            # a list literal where NumPy takes an array (np.sum([a, b]), a row of a
+            # nested np.array literal): the array of its elements
+            self.put(out, assign(target, self._literal_array(expr, out)))
+        elif isinstance(expr, ast.Tuple):
+            raise self.error(expr, "a tuple value is not supported here",
                              hint="use separate variables, or pass the tuple to an np "
                                   "function directly (np.zeros((n, m)))")
         elif isinstance(expr, ast.BinOp):
@@ -641,6 +645,9 @@ class ANF:
             self.expr_into(target, ast.BinOp(expr.args[0], ast.MatMult(), expr.args[1]), out)
             return
         args = expr.args
+        if fname == "np.linalg.matrix_power" and len(args) == 2 and not expr.keywords:
+            self._matrix_power(target, expr, out)
+            return
         if fname in _COMPOUND_FUNCS and len(args) > 2:
             # max(a, b, c) -> max(max(a, b), c)
             nested = ast.Call(expr.func, args[:-1], [])
@@ -656,9 +663,83 @@ class ANF:
             den = self.atom(ast.Call(expr.func, [args[1]], []), out)
             self.put(out, assign(target, ast.BinOp(num, ast.Div(), den)))
             return
-        atoms = [self.call_arg(a, out) for a in args]
-        keywords = [ast.keyword(k.arg, self.call_arg(k.value, out)) for k in expr.keywords]
+        if fname in ("np.array", "np.asarray") and args \
+                and isinstance(args[0], (ast.List, ast.Tuple)):
+            # an array from a literal: np_ops.array((a, b, c)), rows first when nested
+            self.put(out, assign(target, self._literal_array(args[0], out, expr)))
+            return
+        if fname in ("np.array", "np.asarray"):
+            # of a value: Numba's np.array takes neither arrays nor a dtype keyword
+            fname = "np_ops.array_copy" if fname == "np.array" else "np_ops.asarray"
+        atoms = [self._call_arg(fname, k, a, out) for k, a in enumerate(args)]
+        keywords = [ast.keyword(k.arg, self._call_arg(fname, k.arg, k.value, out))
+                    for k in expr.keywords]
         self.put(out, assign(target, ast.Call(name_node(fname), atoms, keywords)))
+
+    def _matrix_power(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.linalg.matrix_power(A, k)`` as the loop ``P = I; P = P @ B`` k times (B = A,
+        or its inverse for k < 0): products and the inverse have rules in every mode, so
+        the power is differentiable to any order."""
+        a = self.atom(expr.args[0], out)
+        k = self.atom(expr.args[1], out)
+        base = a
+        if not (isinstance(k, ast.Constant) and k.value >= 0):
+            base = load(self.temp())
+            negative = self.condition(ast.Compare(k, [ast.Lt()], [const(0)]), out)
+            inverse = self.temp()
+            # both branches C-contiguous, so that the products below are typed alike
+            invert = [self._put_line(assign(inverse, ast.Call(name_node("np.linalg.inv"),
+                                                               [a], []))),
+                      self._put_line(assign(base.id, ast.Call(
+                          name_node("np.ascontiguousarray"), [load(inverse)], [])))]
+            keep = [self._put_line(assign(base.id, ast.Call(
+                name_node("np.ascontiguousarray"), [copy.deepcopy(a)], [])))]
+            self.put(out, ast.If(negative, invert, keep))
+            if isinstance(k, ast.Constant):
+                k = const(-k.value)
+            else:
+                count = self.temp()
+                self.put(out, assign(count, ast.Call(name_node("abs"), [k], [])))
+                k = load(count)
+        self.put(out, assign(target, ast.Call(name_node("np_ops.eye_like"), [a], [])))
+        step = self.temp("_i")
+        body = [self._put_line(assign(target, ast.BinOp(load(target), ast.MatMult(),
+                                                         copy.deepcopy(base))))]
+        self.put(out, ast.For(ast.Name(step, ast.Store()),
+                              ast.Call(load("range"), [k], []), body, []))
+
+    def _put_line(self, stmt: ast.stmt) -> ast.stmt:
+        stmt.srcline = self.line
+        return stmt
+
+    def _call_arg(self, fname: str, where: int | str, arg: ast.expr,
+                  out: list[ast.stmt]) -> ast.expr:
+        """A call's argument as an atom, or as a tuple of atoms where the function takes
+        a sequence (the arrays of np.concatenate, a shape, axes); elsewhere a list
+        literal is the array of its elements, as NumPy reads it."""
+        if isinstance(arg, ast.List) and not _takes_sequence(fname, where):
+            return self.atom(arg, out)
+        return self.call_arg(arg, out)
+
+    def _literal_array(self, literal: ast.List | ast.Tuple, out: list[ast.stmt],
+                       call: ast.Call | None = None) -> ast.Call:
+        """``np_ops.array((a, b, c))`` for the literal ``[a, b, c]``: nested literals
+        become arrays first (each row of ``[[a, b], [c, d]]``), which np_ops.array stacks.
+        Its derivative rule hands each element its entry of the adjoint."""
+        elts = [self.atom(e, out) if not isinstance(e, ast.Tuple)
+                else self.atom(ast.List(e.elts, ast.Load()), out) for e in literal.elts]
+        if not elts:
+            raise self.error(literal, "an array from an empty literal is not supported",
+                             hint="use np.zeros(0) or np.empty(0)")
+        args: list[ast.expr] = [ast.Tuple(elts, ast.Load())]
+        if call is not None:
+            rest = list(call.args[1:]) + [k.value for k in call.keywords if k.arg == "dtype"]
+            others = [k.arg for k in call.keywords if k.arg != "dtype"]
+            if others or len(rest) > 1:
+                raise self.error(call, "np.array of a literal takes only a dtype",
+                                 hint="write np.array([...], dtype=...)")
+            args += [self.atom(a, out) for a in rest]
+        return ast.Call(name_node("np_ops.array"), args, [])
 
 
 def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
@@ -684,6 +765,19 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
         if isinstance(node, ast.Name) and node.id in mapping and id(node) not in seen:
             seen.add(id(node))
             node.id = mapping[node.id]
+
+
+# Arguments that are sequences, not arrays: a list literal there stays a tuple.
+_SEQUENCE_ARGS = {("np.concatenate", 0), ("np.stack", 0), ("np.hstack", 0), ("np.vstack", 0),
+                  ("np.column_stack", 0), ("np.dstack", 0), ("np.zeros", 0), ("np.ones", 0),
+                  ("np.empty", 0), ("np.full", 0), ("np.reshape", 1), ("np.transpose", 1)}
+_SEQUENCE_KEYWORDS = {"shape", "newshape", "axes", "axis", "arrays", "tup"}
+
+
+def _takes_sequence(fname: str, where: int | str) -> bool:
+    if isinstance(where, str):
+        return where in _SEQUENCE_KEYWORDS
+    return (fname, where) in _SEQUENCE_ARGS or (fname == "np.reshape" and where >= 1)
 
 
 # NumPy functions whose axis / keepdims arguments Numba lacks: np_ops provides them.

@@ -59,7 +59,7 @@ from numpy.exceptions import AxisError
 from numpy.lib.stride_tricks import as_strided
 
 __all__ = ["sum_axis", "mean_axis", "prod_axis", "max_axis", "min_axis", "cumsum_axis",
-           "norm", "norm_axis", "transpose_axes"]
+           "norm", "norm_axis", "transpose_axes", "array", "asarray", "array_copy", "eye_like"]
 
 
 # ---------------------------------------------------------------------------
@@ -1131,3 +1131,101 @@ def _ov_transpose(x, axes):
                 strides[k] = x.strides[a]
             return _view(x, to_fixed_tuple(shape, nd), to_fixed_tuple(strides, nd))
     return impl
+
+
+# ---------------------------------------------------------------------------
+# Arrays from literals
+# ---------------------------------------------------------------------------
+
+def array(seq, dtype=None):
+    """``np.array(seq, dtype)`` for a tuple of scalars (a 1-D array) or of arrays of
+    one shape (stacked along a new first axis): what the normalizer writes for
+    ``np.array([a, b, c])`` and ``np.array([[a, b], [c, d]])`` (rows first). Numba's
+    own np.array takes no tuple of arrays."""
+    return np.array(seq, dtype=dtype)
+
+
+@overload(array)
+def _ov_array(seq, dtype=None):
+    if not isinstance(seq, types.BaseTuple) or len(seq) == 0:
+        raise TypingError(f"srcgrad.np_ops.array: expected a tuple of values, got {seq}")
+    cast = not _is_none(dtype)
+    if all(isinstance(t, types.Number) or isinstance(t, types.Boolean) for t in seq):
+        if cast:
+            return lambda seq, dtype=None: np.array(seq).astype(dtype)
+        return lambda seq, dtype=None: np.array(seq)
+    first = seq[0]
+    if not all(isinstance(t, types.Array) and t.ndim == first.ndim for t in seq):
+        raise TypingError("srcgrad.np_ops.array: the elements must be all scalars or all "
+                          f"arrays of one number of dimensions, got {seq}")
+    if not all(t.dtype == first.dtype for t in seq):
+        raise TypingError(f"srcgrad.np_ops.array: arrays of different dtypes, got {seq}")
+    if cast:
+        return lambda seq, dtype=None: np.stack(seq).astype(dtype)
+    return lambda seq, dtype=None: np.stack(seq)
+
+
+def eye_like(a):
+    """The identity matrix of square matrix `a`'s shape and dtype (np.linalg.matrix_power's
+    zeroth power)."""
+    return np.eye(a.shape[0], dtype=a.dtype)
+
+
+@overload(eye_like)
+def _ov_eye_like(a):
+    if not (isinstance(a, types.Array) and a.ndim == 2):
+        raise TypingError(f"srcgrad.np_ops.eye_like: expected a matrix, got {a}")
+    dt = as_dtype(a.dtype)
+
+    def impl(a):
+        out = np.zeros((a.shape[0], a.shape[0]), dt)
+        for i in range(a.shape[0]):
+            out[i, i] = 1
+        return out
+    return impl
+
+
+def asarray(x, dtype=None):
+    """``np.asarray(x, dtype)`` for a value (not a literal): x itself when it is an
+    array of that dtype, a 0-d array for a scalar."""
+    return np.asarray(x, dtype=dtype)
+
+
+def array_copy(x, dtype=None):
+    """``np.array(x, dtype)`` for a value (not a literal): always a new array."""
+    return np.array(x, dtype=dtype)
+
+
+def _asarray_overload(x, dtype, copy):
+    cast = not _is_none(dtype)
+    if isinstance(x, types.Array):
+        if cast:
+            return lambda x, dtype=None: x.astype(dtype)
+        if copy:
+            return lambda x, dtype=None: x.copy()
+        return lambda x, dtype=None: x
+    if isinstance(x, (types.Number, types.Boolean)):
+        dt = as_dtype(x)
+        if cast:
+            def impl_cast(x, dtype=None):
+                out = np.empty((), dt)
+                out[()] = x
+                return out.astype(dtype)
+            return impl_cast
+
+        def impl(x, dtype=None):
+            out = np.empty((), dt)
+            out[()] = x
+            return out
+        return impl
+    raise TypingError(f"srcgrad.np_ops.asarray: expected an array or a number, got {x}")
+
+
+@overload(asarray)
+def _ov_asarray(x, dtype=None):
+    return _asarray_overload(x, dtype, False)
+
+
+@overload(array_copy)
+def _ov_array_copy(x, dtype=None):
+    return _asarray_overload(x, dtype, True)

@@ -25,7 +25,8 @@ from .core import assign, const, load, name_node, names_read, store_of, target_o
 from .fuse import Fusable, fusable
 from .infer import Typed
 from .normalize import Normalized
-from .segment import SegmentAdjoints, _Plan
+from .analyze import fancy_index
+from .segment import SegmentAdjoints, _Plan, index_value
 from .tapegen import KINDS, TapeWriter, _is_const, _stmt
 
 
@@ -215,7 +216,17 @@ class Reverse(SegmentAdjoints):
         """True when x[index] is one element (every index an integer)."""
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
         typ = self.typed.types[base]
-        return len(parts) == typ.ndim and not any(isinstance(p, ast.Slice) for p in parts)
+        return len(parts) == typ.ndim and not any(isinstance(p, ast.Slice) for p in parts) \
+            and not fancy_index(index, self.typed)
+
+    def _part_ndim(self, base: str, index: ast.expr) -> int:
+        """The number of dimensions of x[index] (basic or advanced indexing)."""
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        ndim = self.typed.types[base].ndim - len(parts)
+        ndim += sum(1 for p in parts if isinstance(p, ast.Slice))
+        if fancy_index(index, self.typed):
+            ndim += 1   # the one 1-D array component (Numba's limit)
+        return ndim
 
     def _fwd_store(self, node: ast.Assign, loops: list[ast.stmt]) -> list[ast.stmt]:
         if not self.needs_rev(node):
@@ -238,9 +249,7 @@ class Reverse(SegmentAdjoints):
             self.store_kind[id(node)] = kind
         else:
             from numba import types as nbtypes
-            copy_type = nbtypes.Array(dtype, self.typed.types[base].ndim - sum(
-                1 for p in (index.elts if isinstance(index, ast.Tuple) else [index])
-                if not isinstance(p, ast.Slice)), "C")
+            copy_type = nbtypes.Array(dtype, self._part_ndim(base, index), "C")
             copy_call = ast.Call(ast.Attribute(load("np"), "copy", ast.Load()), [old], [])
             out.append(self.tape.push_ref(copy_call, copy_type, line))
             self.store_kind[id(node)] = copy_type
@@ -271,6 +280,10 @@ class Reverse(SegmentAdjoints):
                 # the same array: y[::-1] = y)
                 part = self.namer.fresh("_gw")
                 taken = grad if element else ast.Call(name_node("np.copy"), [grad], [])
+                if fancy_index(index, self.typed):
+                    # a position written twice got the later value: only it gets b
+                    self.tape.helpers_np.add("take_written")
+                    taken = ast.Call(load("take_written"), [load(bb), index_value(index)], [])
                 out.append(_stmt(assign(part, taken), line))
                 out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
                                             const(0.0)), line))

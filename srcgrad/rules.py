@@ -43,15 +43,32 @@ class Rule:
     defaults: dict = field(compare=False, default_factory=dict)
     parsed: tuple = field(compare=False, default=())
     array_parsed: tuple = field(compare=False, default=())
+    # why the result carries no derivative, for a function on the non-differentiable
+    # list (every argument then has a zero partial); "" for a function with a rule
+    nondiff: str = ""
 
     def template(self, index: int, array: bool) -> ast.expr | None:
         return (self.array_parsed if array else self.parsed)[index]
 
     def missing(self, index: int, array: bool) -> bool:
+        if self.nondiff:
+            return False
         return (self.array_partials if array else self.partials)[index] == MISSING
 
     def zero(self, index: int, array: bool) -> bool:
+        if self.nondiff:
+            return True
         return (self.array_partials if array else self.partials)[index] is None
+
+    def param_index(self, name: str) -> int | None:
+        """The position of parameter `name` (for a keyword argument), or None."""
+        for i, p in enumerate(self.params):
+            if p == name or name in self.aliases(p):
+                return i
+        return None
+
+    def aliases(self, param: str) -> tuple[str, ...]:
+        return tuple(self.defaults.get("aliases", {}).get(param, ()))
 
     def singular(self, index: int) -> bool:
         """Whether the scalar template for argument `index` can be infinite or NaN where the
@@ -133,11 +150,31 @@ def defrule(names: str | tuple[str, ...], params: str, *partials: str | None,
         RULES[name] = rule
 
 
-def defzero(*names: str, params: str = "x") -> None:
-    """Functions with a zero derivative everywhere it exists (piecewise constant)."""
-    n = len(params.split(","))
+def nondiff(reason: str, *names: str) -> None:
+    """Put functions on the non-differentiable list: their result does not depend
+    differentiably on any argument (it is an integer or a boolean, piecewise constant,
+    or made from a shape alone), for the reason given. This list and the rules are
+    the only ways a call escapes ``MissingRuleError``: a call is never a constant by
+    default."""
     for name in names:
-        defrule(name, params, *([None] * n))
+        RULES[name] = Rule((), (), (), nondiff=reason)
+
+
+NON_DIFFERENTIABLE_REASONS = {
+    "int": "integer-valued: piecewise constant",
+    "bool": "boolean-valued",
+    "compare": "boolean-valued",
+    "shape": "depends on shapes only, not on values",
+    "create": "made from a shape (and constants): the values do not depend on the arguments",
+    "index": "integer positions (of elements, of a sort order, of bins)",
+    "user": "marked by the user with srcgrad.non_differentiable",
+    "stop": "srcgrad.stop_gradient: the identity with no derivative, by definition",
+}
+
+
+def non_differentiable_functions() -> dict[str, str]:
+    """The non-differentiable list: canonical name -> why it carries no derivative."""
+    return {name: rule.nondiff for name, rule in RULES.items() if rule.nondiff}
 
 
 # ----- Operators (keys are the ast operator class names) -----
@@ -156,7 +193,6 @@ defrule("Mod", "x, y", "g", "-g * math.floor(x / y)",
         array=("unbroadcast(g, x)", "unbroadcast(-g * np.floor(x / y), y)"))
 defrule("MatMult", "x, y", MISSING, MISSING,
         array=("matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"))
-defrule("FloorDiv", "x, y", None, None)
 defrule("USub", "x", "-g")
 defrule("UAdd", "x", "g")
 defrule("copy", "x", "g")
@@ -166,8 +202,6 @@ defrule("abs", "x", "g * (1.0 if x >= 0 else -1.0)", array=("abs_grad(g, x)",))
 defrule("max", "x, y", "g * (1.0 if x >= y else 0.0)", "g * (0.0 if x >= y else 1.0)")
 defrule("min", "x, y", "g * (1.0 if x <= y else 0.0)", "g * (0.0 if x <= y else 1.0)")
 defrule("float", "x", "g")
-defzero("int", "round", "len", "bool")
-defzero("round", params="x, n")
 
 # ----- math: trigonometric -----
 defrule("math.sin", "x", "g * math.cos(x)")
@@ -204,13 +238,6 @@ defrule("math.fabs", "x", "g * (1.0 if x >= 0 else -1.0)")
 defrule("math.erf", "x", "g * 1.1283791670955126 * math.exp(-x * x)")
 defrule("math.erfc", "x", "-g * 1.1283791670955126 * math.exp(-x * x)")
 defrule("math.copysign", "x, y", "g * (1.0 if (x >= 0) == (ans >= 0) else -1.0)", None)
-
-# ----- piecewise constant -----
-defzero("math.floor", "math.ceil", "math.trunc", "math.isnan", "math.isinf",
-        "math.isfinite")
-
-# ----- srcgrad -----
-defrule("srcgrad.stop_gradient", "x", None)
 
 # ----- NumPy: elementwise (the same templates serve scalars and arrays) -----
 defrule("np.sin", "x", "g * np.cos(x)")
@@ -264,9 +291,6 @@ defrule("np.clip", "x, lo, hi", "clip_grad(g, x, lo, hi)", MISSING, MISSING,
         array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING))
 defrule("np.where", "c, x, y", None, "unbroadcast(where_grad_x(g, c), x)",
         "unbroadcast(where_grad_y(g, c), y)")
-defzero("np.floor", "np.ceil", "np.trunc", "np.sign", "np.isnan", "np.isinf",
-        "np.isfinite", "np.rint", "np.round")
-
 # ----- NumPy: reductions (np_ops.* take axis and keepdims, which Numba lacks) -----
 defrule("np.sum", "x", "g")
 defrule("np.mean", "x", "mean_grad(g, x, None, False)")
@@ -293,6 +317,7 @@ defrule("np.outer", "x, y", MISSING, MISSING,
 defrule("np.trace", "x", "trace_grad(g, x)")
 defrule("np.linalg.norm", "x, ord", "norm_grad(g, x, ans, ord)", None,
         defaults={"ord": "None"})
+defrule("np.linalg.inv", "x", MISSING, array=("-(ans.T @ (g @ ans.T))",))
 
 # ----- NumPy: shapes and copies -----
 defrule("attr.T", "x", "transpose_grad(g)")
@@ -301,15 +326,61 @@ defrule("np.reshape", "x, shape", "reshape_grad(g, x)", None)
 defrule("np.copy", "x", "g")
 defrule("np.ascontiguousarray", "x", "g")
 defrule("subscript", "x", "g")  # applied by segment.py: b_x[index] += g
-defzero("attr.shape", "attr.size", "attr.ndim")
 
-# ----- NumPy: creation (values that do not depend on the arguments) -----
-defzero("np.zeros_like", "np.ones_like", "np.empty_like", "np.eye", "np.identity")
-defzero("np.zeros", "np.ones", "np.empty", params="shape, dtype")
-defrule("np.full", "shape, fill", None, "np.sum(g)")
-defrule("np.full_like", "x, fill", None, "np.sum(g)")
+# ----- NumPy: arrays from sequences of values -----
+# The first argument is a tuple whose elements each carry a derivative (the adjoint of
+# element k is the block of g it became); segment.py and forward.py apply these element
+# by element. Layout: how the elements are laid out in the result.
+SEQUENCE_RULES: dict[str, str] = {}
+
+
+def defsequence(name: str, params: str, layout: str) -> None:
+    plist = [p.strip() for p in params.split(",")]
+    defrule(name, params, "g", *([None] * (len(plist) - 1)))
+    SEQUENCE_RULES[name] = layout
+
+
+defsequence("np.concatenate", "arrays, axis", "concatenate")
+defsequence("np.stack", "arrays, axis", "stack")
+defsequence("np.hstack", "tup", "hstack")
+defsequence("np.vstack", "tup", "vstack")
+defsequence("np.column_stack", "tup", "column_stack")
+defsequence("np_ops.array", "seq, dtype", "stack")  # np.array / np.asarray of a literal
+defrule(("np_ops.array_copy", "np_ops.asarray"), "x, dtype", "g", None,
+        array=("unbroadcast(g, x)", None))
+
+# ----- NumPy: creation from values -----
+defrule("np.full", "shape, fill_value", None, "np.sum(g)")
+defrule("np.full_like", "x, fill_value", None, "np.sum(g)")
 defrule("np.arange", "start, stop, step", MISSING, MISSING, MISSING)
 defrule("np.linspace", "start, stop, num", MISSING, MISSING, None)
+
+# ----- The non-differentiable list: no derivative, with the reason -----
+# Every other call with an active argument has a rule above or raises MissingRuleError.
+_R = NON_DIFFERENTIABLE_REASONS
+nondiff(_R["compare"], "compare", "Not", "Invert", "BitAnd", "BitOr", "BitXor", "LShift",
+        "RShift")
+nondiff(_R["int"], "FloorDiv", "int", "round", "len",
+        "math.floor", "math.ceil", "math.trunc", "math.gcd",
+        "np.floor", "np.ceil", "np.trunc", "np.fix", "np.rint", "np.round", "np.around",
+        "np.sign", "np.floor_divide", "np.gcd", "np.lcm", "np.bitwise_and",
+        "np.bitwise_or", "np.bitwise_xor", "np.bitwise_not", "np.bitwise_invert",
+        "np.invert", "np.left_shift", "np.right_shift", "np.bitwise_left_shift",
+        "np.bitwise_right_shift", "np.count_nonzero", "np.signbit")
+nondiff(_R["bool"], "bool", "math.isnan", "math.isinf", "math.isfinite", "np.isnan", "np.isinf",
+        "np.isfinite", "np.isneginf", "np.isposinf", "np.isclose", "np.allclose",
+        "np.array_equal", "np.equal", "np.not_equal", "np.less", "np.less_equal",
+        "np.greater", "np.greater_equal", "np.logical_and", "np.logical_or",
+        "np.logical_not", "np.logical_xor", "np.any", "np.all", "np.isin", "np.isreal",
+        "np.iscomplex", "np.isrealobj", "np.iscomplexobj", "np.isnat")
+nondiff(_R["index"], "np.argmax", "np.argmin", "np.argsort", "np.argpartition",
+        "np.argwhere", "np.nonzero", "np.flatnonzero", "np.nanargmax", "np.nanargmin",
+        "np.searchsorted", "np.digitize", "np.tril_indices_from", "np.triu_indices_from")
+nondiff(_R["shape"], "attr.shape", "attr.size", "attr.ndim", "np.shape", "np.size",
+        "np.ndim")
+nondiff(_R["create"], "np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like",
+        "np.empty_like", "np.eye", "np.identity", "np_ops.eye_like")
+nondiff(_R["stop"], "srcgrad.stop_gradient")
 
 
 def rule_for(key: str) -> Rule | None:
@@ -332,6 +403,7 @@ JVPS: dict[str, tuple] = {}
 
 NOT_ELEMENTWISE = {
     "MatMult", "np.dot", "np.matmul", "np.outer", "np.trace", "np.linalg.norm", "np.sum",
+    "np.linalg.inv",
     "np.mean", "np.prod", "np.max", "np.amax", "np.min", "np.amin", "np_ops.sum_axis",
     "np_ops.mean_axis", "np_ops.prod_axis", "np_ops.max_axis", "np_ops.min_axis",
     "np.cumsum", "np_ops.cumsum_axis", "attr.T", "np.transpose", "np.reshape", "np.full",
@@ -351,6 +423,7 @@ defjvp("np.dot", "np.dot(dx, y)", "np.dot(x, dy)")
 defjvp("np.matmul", "dx @ y", "x @ dy")
 defjvp("np.outer", "np.outer(dx, y)", "np.outer(x, dy)")
 defjvp("np.trace", "np.trace(dx)")
+defjvp("np.linalg.inv", "-(ans @ (dx @ ans))")
 # np.linalg.norm: forward.py picks "np.sum(x * dx) / ans" (L2, Frobenius) or
 # "np.sum(np.sign(x) * dx)" (ord=1) by the constant ord, so the tangent is again
 # differentiable
@@ -372,5 +445,5 @@ defjvp("np_ops.cumsum_axis", "np_ops.cumsum_axis(dx, axis)", None)
 defjvp("attr.T", "dx.T")
 defjvp("np.transpose", "np.transpose(dx)")
 defjvp("np.reshape", "np.reshape(dx, shape)", None)
-defjvp("np.full", None, "np.full(shape, dfill)")
-defjvp("np.full_like", None, "np.full_like(x, dfill)")
+defjvp("np.full", None, "np.full(shape, dfill_value)")
+defjvp("np.full_like", None, "np.full_like(x, dfill_value)")

@@ -68,6 +68,7 @@ __all__ = [
     "transpose_grad", "reshape_grad", "concatenate_grad", "stack_grad",
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
     "clip_grad", "where_grad_x", "where_grad_y", "abs_grad", "sign_like_zero", "vjp_part",
+    "add_at", "take_written",
 ]
 
 _F64 = np.float64
@@ -710,6 +711,12 @@ def _ov_accum(b, c, like):
                 flat[k] += c
             return out
         return impl_scalar
+    if c.ndim == like.ndim == 0:
+        def impl_0d(b, c, like):
+            out = ensure(b, like)
+            out[()] += c[()]
+            return out
+        return impl_0d
     if c.ndim == like.ndim and c.ndim <= 2:
         # the common case, c already of like's shape: one loop, no broadcast plan (whose
         # shape and stride arrays, and reshapes, cost more than the additions for small
@@ -1586,6 +1593,146 @@ def _ov_sign_like_zero(g, x):
         dt = _dt(x)
         return lambda g, x: np.zeros(x.shape, dt)
     return lambda g, x: 0.0
+
+
+# =====================================================================
+# Advanced indexing: gathers and scatters with an integer or boolean array
+# =====================================================================
+
+def _index_parts(index):
+    """Plain: (components, position of the array component, advanced dims first?).
+    NumPy puts the advanced dimensions first when the advanced components (the array
+    and any integers) are not next to each other, else where they stand."""
+    parts = list(index) if isinstance(index, tuple) else [index]
+    p = next(k for k, c in enumerate(parts) if isinstance(c, np.ndarray))
+    return parts, p, _advanced_first(["a" if k == p else "i" if _is_int(c) else "s"
+                                      for k, c in enumerate(parts)])
+
+
+def _is_int(c):
+    return isinstance(c, (int, np.integer)) and not isinstance(c, bool)
+
+
+def _advanced_first(kinds):
+    where = [k for k, kind in enumerate(kinds) if kind in "aim"]
+    return where[-1] - where[0] + 1 != len(where)
+
+
+def _positions(a):
+    return np.nonzero(a)[0] if a.dtype == np.bool_ else a
+
+
+def add_at(b, index, g):
+    """``b[index] += g`` where repeated positions accumulate (``np.add.at``): the
+    adjoint of a gather ``x[idx]``. `index` holds one 1-D integer or boolean array,
+    with integers and slices around it; returns b (changed in place)."""
+    np.add.at(b, index, g)
+    return b
+
+
+def take_written(b, index):
+    """``b[index]`` with the entries of repeated positions zeroed except the last: the
+    adjoint of a store ``y[idx] = v`` for v (the last write wins)."""
+    out = np.array(b[index], dtype=b.dtype)
+    parts, p, first = _index_parts(index)
+    pos = _positions(parts[p])
+    size = b.shape[p]
+    seen = np.zeros(size, np.bool_)
+    before = sum(1 for k, c in enumerate(parts) if k < p and isinstance(c, slice))
+    for k in range(pos.shape[0] - 1, -1, -1):
+        j = pos[k] % size
+        if seen[j]:
+            out[(k,) if first else (slice(None),) * before + (k,)] = 0
+        seen[j] = True
+    return out
+
+
+def _fancy_kinds(index):
+    """Typing time: one letter per index component ('i' integer, 's' slice, 'a'
+    integer array, 'm' boolean mask), or None when the index is not of this form."""
+    comps = list(index.types) if isinstance(index, types.BaseTuple) else [index]
+    kinds = []
+    for c in comps:
+        if isinstance(c, types.Integer):
+            kinds.append("i")
+        elif isinstance(c, types.SliceType):
+            kinds.append("s")
+        elif isinstance(c, types.Array) and c.ndim == 1 and isinstance(c.dtype, types.Boolean):
+            kinds.append("m")
+        elif isinstance(c, types.Array) and c.ndim == 1 and isinstance(c.dtype, types.Integer):
+            kinds.append("a")
+        else:
+            return None
+    if sum(k in "am" for k in kinds) != 1:
+        return None
+    return kinds, isinstance(index, types.BaseTuple)
+
+
+def _fancy_source(kinds, is_tuple, body):
+    """The common head of add_at and take_written, specialized to one index form:
+    `pos` the positions along the indexed axis, `n` their count, `B(j)` the basic
+    index that position j stands for, `K(k)` the slot of the k-th position in the
+    gathered result."""
+    p = next(k for k, kind in enumerate(kinds) if kind in "am")
+    comp = (lambda q: f"index[{q}]") if is_tuple else (lambda q: "index")
+    first = _advanced_first(kinds)
+    before = sum(1 for k in range(p) if kinds[k] == "s")
+    basic = ", ".join("j" if q == p else comp(q) for q in range(len(kinds)))
+    slot = "k" if first else ", ".join([":"] * before + ["k"])
+    pos = f"np.nonzero({comp(p)})[0]" if kinds[p] == "m" else comp(p)
+    return body.format(pos=pos, basic=basic, slot=slot, axis=p)
+
+
+_ADD_AT = """
+def impl(b, index, g):
+    pos = {pos}
+    for k in range(pos.shape[0]):
+        j = pos[k]
+        b[{basic}] += {gk}
+    return b
+"""
+
+_TAKE_WRITTEN = """
+def impl(b, index):
+    out = b[index]
+    pos = {pos}
+    size = b.shape[{axis}]
+    seen = np.zeros(size, np.bool_)
+    for k in range(pos.shape[0] - 1, -1, -1):
+        j = pos[k]
+        if j < 0:
+            j += size
+        if seen[j]:
+            out[{slot}] = 0
+        seen[j] = True
+    return out
+"""
+
+
+def _compile_source(source):
+    scope = {"np": np}
+    exec(compile(source, "<srcgrad.runtime_np advanced index>", "exec"), scope)
+    return scope["impl"]
+
+
+@overload(add_at)
+def _ov_add_at(b, index, g):
+    form = _fancy_kinds(index)
+    _need(form is not None and _is_arr(b), "add_at",
+          "the index must hold one 1-D integer or boolean array among integers and slices")
+    kinds, is_tuple = form
+    gk = "g[{slot}]" if _is_arr(g) else "g"
+    body = _ADD_AT.replace("{gk}", gk.replace("{slot}", "{slot}"))
+    return _compile_source(_fancy_source(kinds, is_tuple, body))
+
+
+@overload(take_written)
+def _ov_take_written(b, index):
+    form = _fancy_kinds(index)
+    _need(form is not None and _is_arr(b), "take_written",
+          "the index must hold one 1-D integer or boolean array among integers and slices")
+    kinds, is_tuple = form
+    return _compile_source(_fancy_source(kinds, is_tuple, _TAKE_WRITTEN))
 
 
 # =====================================================================

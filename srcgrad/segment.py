@@ -14,10 +14,12 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from .analyze import _VIEW_FUNCS, rule_key
+from .analyze import (MISSING_RULE, MISSING_RULE_HINT, ZERO, VIEW_FUNCS, bound_arguments,
+                      call_operands, fancy_index, missing_rule_message, operand_role,
+                      rule_key, sequence_layout)
 from .core import assign, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
 from .errors import MissingRuleError
-from .rules import may_blow_up, rule_for
+from .rules import SEQUENCE_RULES, may_blow_up, rule_for
 from .tapegen import _stmt
 
 
@@ -57,8 +59,6 @@ def _owned(expr: ast.expr, dead: ast.expr | None) -> bool:
     return False
 
 
-# calls whose result may share memory with their first argument
-_VIEWS = frozenset(_VIEW_FUNCS | {"srcgrad.stop_gradient", "stop_gradient"})
 _TRANSCENDENTAL = frozenset(
     "exp expm1 exp2 log log1p log2 log10 pow sin cos tan asin acos atan atan2 arcsin arccos "
     "arctan arctan2 sinh cosh tanh asinh acosh atanh arcsinh arccosh arctanh erf erfc "
@@ -250,7 +250,7 @@ class SegmentAdjoints:
             if target_of(stmt) in self._written_arrays():
                 return False   # a reference would see later in-place writes
             return isinstance(value, (ast.BinOp, ast.UnaryOp)) or (
-                isinstance(value, ast.Call) and dotted(value.func) not in _VIEWS)
+                isinstance(value, ast.Call) and dotted(value.func) not in VIEW_FUNCS)
         if self.typed.kind(target_of(stmt)) != "f" or not loops:
             return False
         if isinstance(value, ast.BinOp):
@@ -283,9 +283,11 @@ class SegmentAdjoints:
                 if t is None or not self.typed.is_array(t):
                     continue
                 value = stmt.value
+                if isinstance(value, ast.Subscript) and fancy_index(value.slice, self.typed):
+                    continue  # advanced indexing copies
                 src = value.value if isinstance(value, (ast.Subscript, ast.Attribute)) \
                     else value.args[0] if isinstance(value, ast.Call) and value.args \
-                    and dotted(value.func) in _VIEWS else value
+                    and dotted(value.func) in VIEW_FUNCS else value
                 if isinstance(src, ast.Name) and self.typed.is_array(src.id):
                     links.setdefault(t, set()).add(src.id)
                     links.setdefault(src.id, set()).add(t)
@@ -316,37 +318,28 @@ class SegmentAdjoints:
             # the index, and the base for its shape unless its adjoint is dense
             needed.update(v for n, v in reads.items() if n != base or base not in self.dense)
             return [_Contribution(base, None, {}, index=value.slice)]
-        if key in ("np.concatenate", "np.stack"):
-            return self._sequence_contributions(value, key, reads, needed)
+        found = [op for op in call_operands(value) if op.name in active]
+        missing = [op for op in found if operand_role(key, op, array) == MISSING_RULE]
+        if missing:
+            raise self.cap.error(MissingRuleError, _located(stmt),
+                                 missing_rule_message(key, missing[0], array),
+                                 hint=MISSING_RULE_HINT)
+        if key in SEQUENCE_RULES:
+            return self._sequence_contributions(value, key, reads, needed, t)
         rule = rule_for(key)
-        act = [(i, a.id) for i, a in enumerate(ops)
-               if isinstance(a, ast.Name) and a.id in active]
-        if rule is None or any(i < len(rule.params) and rule.missing(i, array)
-                               for i, _ in act):
-            if act:
-                raise self.cap.error(
-                    MissingRuleError, _located(stmt),
-                    f"no derivative rule for '{key}'"
-                    + (" on arrays" if array and rule is not None else "")
-                    + (f" with respect to argument {act[0][0] + 1}"
-                       if rule is not None else ""),
-                    hint="use a function srcgrad knows (see docs/language.md), or "
-                         "wrap the call in srcgrad.stop_gradient if it should not "
-                         "carry a gradient")
-            return []
+        bound = bound_arguments(rule, value)
         out = []
-        keywords = {k.arg: k.value for k in getattr(value, "keywords", [])}
-        for i, name in act:
-            if i >= len(rule.params) or rule.zero(i, array):
+        for op in found:
+            if operand_role(key, op, array) == ZERO:
                 continue
+            i = op.param
             mapping: dict[str, tuple] = {}
             for n in rule.needs(i, array):
                 if n == "ans":
                     needed.add(target_version)
                     mapping["ans"] = ("ver", target_version)
                     continue
-                k = rule.params.index(n)
-                arg = ops[k] if k < len(ops) else keywords.get(n)
+                arg = bound.get(n)
                 if arg is None:
                     mapping[n] = ("expr", ast.parse(rule.defaults.get(n, "None"),
                                                     mode="eval").body)
@@ -358,36 +351,33 @@ class SegmentAdjoints:
                     for m in names_in:
                         needed.add(reads[m])
                     mapping[n] = ("expr", arg, {m: reads[m] for m in names_in})
-            out.append(_Contribution(name, rule.template(i, array), mapping))
+            out.append(_Contribution(op.name, rule.template(i, array), mapping))
         return out
 
     def _sequence_contributions(self, value: ast.Call, key: str, reads: dict,
-                                needed: set) -> list[_Contribution]:
-        """np.concatenate((a, b), axis) / np.stack((a, b), axis): one slice each."""
-        seq = value.args[0]
-        keywords = {k.arg: k.value for k in value.keywords}
-        axis = value.args[1] if len(value.args) > 1 else keywords.get("axis", const(0))
-        for m in names_read(axis):
-            needed.add(reads[m])
+                                needed: set, t: str) -> list[_Contribution]:
+        """A function that lays out a tuple of values in its result (np.concatenate,
+        np.stack, np.hstack, np.vstack, np.column_stack, np.array of a literal): the
+        adjoint of each element is the block of g it became, taken by
+        `concatenate_grad` (a block along an axis) or `stack_grad` (one index along
+        an axis: a row, a column, or a scalar of a 1-D result)."""
+        layout = sequence_layout(key, value, self.typed, t)
         out = []
-        start: ast.expr = const(0)
-        for k, elt in enumerate(seq.elts):
-            if isinstance(elt, ast.Name) and elt.id in self.ana.active:
-                needed.add(reads[elt.id])
-                if key == "np.concatenate":
-                    tmpl = ast.parse("concatenate_grad(g, x, axis, start)", mode="eval").body
-                    mapping = {"x": ("ver", reads[elt.id]), "axis": ("expr", axis, {}),
-                               "start": ("expr", start, {})}
-                else:
-                    tmpl = ast.parse("stack_grad(g, axis, k)", mode="eval").body
-                    mapping = {"axis": ("expr", axis, {}), "k": ("expr", const(k), {})}
-                out.append(_Contribution(elt.id, tmpl, mapping))
-            if key == "np.concatenate" and isinstance(elt, ast.Name):
-                needed.add(reads[elt.id])
-                extent = ast.Subscript(ast.Attribute(load(elt.id), "shape", ast.Load()),
-                                       axis, ast.Load())
-                start = extent if isinstance(start, ast.Constant) and start.value == 0 \
-                    else ast.BinOp(start, ast.Add(), extent)
+        for elt, (take, axis, start) in zip(value.args[0].elts, layout):
+            for m in names_read(axis) + names_read(start):
+                needed.add(reads[m])
+            if not (isinstance(elt, ast.Name) and elt.id in self.ana.active):
+                continue
+            needed.add(reads[elt.id])
+            if take == "block":
+                tmpl = ast.parse("concatenate_grad(g, x, axis, start)", mode="eval").body
+                mapping = {"x": ("ver", reads[elt.id])}
+            else:
+                tmpl = ast.parse("stack_grad(g, axis, start)", mode="eval").body
+                mapping = {}
+            mapping["axis"] = ("expr", axis, {m: reads[m] for m in names_read(axis)})
+            mapping["start"] = ("expr", start, {m: reads[m] for m in names_read(start)})
+            out.append(_Contribution(elt.id, tmpl, mapping))
         return out
 
     def _adjoint_statements(self, seg, j, found, target_version, vname, loops):
@@ -441,6 +431,12 @@ class SegmentAdjoints:
                     out.append(_stmt(assign(ba, ast.Call(load("ensure"), [start, base], [])),
                                      line))
                 assigned_here.add(c.name)
+                if fancy_index(c.index, self.typed):
+                    # repeated positions accumulate (np.add.at), unlike b_x[idx] += g
+                    self.tape.helpers_np.add("add_at")
+                    call = ast.Call(load("add_at"), [load(ba), index_value(index), g], [])
+                    out.append(_stmt(assign(ba, call), line))
+                    continue
                 out.append(_stmt(ast.AugAssign(ast.Subscript(load(ba), index, ast.Store()),
                                                ast.Add(), g), line))
                 continue
@@ -672,6 +668,19 @@ def _fold_array_zeroing(stmts: list[ast.stmt]) -> list[ast.stmt]:
                 break
         k += 1
     return out
+
+
+def index_value(index: ast.expr) -> ast.expr:
+    """A subscript's index as a value to pass to a function: slices become slice()."""
+    def part(p: ast.expr) -> ast.expr:
+        if isinstance(p, ast.Slice):
+            bounds = [p.lower, p.upper, p.step]
+            return ast.Call(load("slice"), [b if b is not None else const(None)
+                                            for b in bounds], [])
+        return p
+    if isinstance(index, ast.Tuple):
+        return ast.Tuple([part(e) for e in index.elts], ast.Load())
+    return part(index)
 
 
 def _located(stmt: ast.stmt) -> ast.stmt:

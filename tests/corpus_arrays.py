@@ -651,6 +651,89 @@ def float32_loop_rebind(A, x):
     return (y * y).sum()
 
 
+# ============================================================ arrays built from values; gathers and scatters
+
+def array_of_scalars(a, b):
+    v = np.array([a, b, a * b])
+    return np.sum(v ** 2)
+
+
+def array_literal_indexed(a, x):
+    v = np.array([a, 2.0 * a, 1.5])
+    return v[0] * x[1] + v[1] * v[2] + np.dot(v, x)
+
+
+def nested_array_literal(a, b, c, d):
+    M = np.array([[a, b], [c, d]])
+    N = np.asarray(((1.0, a), (b, 2.0)))
+    return np.sum(M @ M) + np.trace(N @ M)
+
+
+def array_of_arrays(x, y):
+    M = np.array([x, y * 2.0, x * y])
+    return np.sum(M @ M.T) + M[2, 1]
+
+
+def list_arguments(a, x):
+    return np.sum([1.0, a * a, 2.0]) + np.dot([a, 1.0, -a], x)
+
+
+def stack_functions(x, y, A):
+    h = np.hstack([x, y, x * y])
+    v = np.vstack((x, y))
+    c = np.column_stack([x, y * y])
+    s = np.stack([x, y], axis=1)
+    w = np.vstack([A, v])
+    return np.sum(h * h) + np.sum(v * A) + np.sum(c ** 3) + np.sum(s * c) + np.sum(w * w)
+
+
+def hstack_2d(a, A, B):
+    r = np.hstack([np.array([a, 2.0 * a]), A[0] * a])
+    M = np.hstack((A, B * a))
+    return np.sum(r * r) + np.sum(M ** 2)
+
+
+def array_copies(x, a):
+    y = np.array(x)
+    z = np.asarray(x * a)
+    y[0] = a
+    return np.sum(y * z) + np.sum(np.array(a) * x)
+
+
+def gather_repeated(x, w):
+    idx = np.array([2, 0, 0, 3, 2])
+    return np.sum(x[idx] * w)
+
+
+def gather_argument_index(E, ids, w):
+    # an embedding lookup: rows of E, some twice
+    rows = E[ids]
+    return np.sum(np.tanh(rows @ w))
+
+
+def gather_columns_and_mask(A, w):
+    cols = np.array([1, 1, 0])
+    B = A[:, cols]
+    m = A[0] > 0.0
+    return np.sum(B * B) + np.sum(A[1][m] * w[m]) + np.sum(A[0, cols] * w[cols])
+
+
+def scatter_repeated(x, v):
+    y = np.zeros(5)
+    idx = np.array([1, 3, 1])
+    y[idx] = v * x[:3]
+    z = x.copy()
+    z[np.array([0, 0])] += v[:2]
+    return np.sum(y * y) + np.sum(z * x)
+
+
+def gather_in_loop(E, ids, W):
+    h = np.zeros(W.shape[0])
+    for t in range(ids.shape[0]):
+        h = np.tanh(W @ h + E[ids[t]])
+    return np.sum(h * h)
+
+
 # ============================================================ the cases
 
 CASES = [
@@ -757,6 +840,26 @@ CASES = [
     Case("self_assign_reversed", self_assign_reversed, [(_u(126, 5), _u(127, 5))], wrt=(0, 1)),
     Case("float32_loop_rebind", float32_loop_rebind,
          [(_u(128, (3, 3), dtype=np.float32), _u(129, 3, dtype=np.float32))], wrt=(0, 1)),
+    Case("array_of_scalars", array_of_scalars, [(1.5, -0.5), (0.3, 0.7)], wrt=(0, 1)),
+    Case("array_literal_indexed", array_literal_indexed, [(0.7, _u(130, 3))], wrt=(0, 1)),
+    Case("nested_array_literal", nested_array_literal, [(0.5, -0.3, 0.8, 0.2)],
+         wrt=(0, 1, 2, 3)),
+    Case("array_of_arrays", array_of_arrays, [(_u(131, 4), _u(132, 4))], wrt=(0, 1)),
+    Case("list_arguments", list_arguments, [(0.6, _u(133, 3))], wrt=(0, 1)),
+    Case("stack_functions", stack_functions, [(_u(134, 3), _u(135, 3), _u(136, (2, 3)))],
+         wrt=(0, 1, 2)),
+    Case("hstack_2d", hstack_2d, [(0.4, _u(137, (2, 2)), _u(138, (2, 3)))],
+         wrt=(0, 1, 2)),
+    Case("array_copies", array_copies, [(_u(149, 4), 0.7)], wrt=(0, 1)),
+    Case("gather_repeated", gather_repeated, [(_u(139, 4), _u(140, 5))], wrt=(0, 1)),
+    Case("gather_argument_index", gather_argument_index,
+         [(_u(141, (5, 3)), np.array([4, 0, 4, 4, 2]), _u(142, 3))], wrt=(0, 2)),
+    Case("gather_columns_and_mask", gather_columns_and_mask,
+         [(_away(143, (2, 3), 0.1), _u(144, 3))], wrt=(0, 1)),
+    Case("scatter_repeated", scatter_repeated, [(_u(145, 5), _u(146, 3))], wrt=(0, 1)),
+    Case("gather_in_loop", gather_in_loop,
+         [(_u(147, (4, 3)), np.array([1, 3, 1, 0, 1]), _u(148, (3, 3), -0.6, 0.6))],
+         wrt=(0, 2)),
 ]
 
 #: programs whose gradient is not the derivative of their value (they use stop_gradient), so
@@ -766,6 +869,11 @@ def _stop_gradient_mix_grad(x):
 
 
 CLOSED_FORM = {"stop_gradient_mix": _stop_gradient_mix_grad}
+# Programs JAX cannot run, with why (the oracle is then finite differences alone).
+NOT_JAX = {
+    "list_arguments": "jax.numpy reductions and dot take no Python lists",
+    "gather_columns_and_mask": "JAX indexes with a boolean mask only when it is concrete",
+}
 NOT_FD = {"stop_gradient_mix"}
 
 #: programs whose arguments are float32: srcgrad must compute in float32 and return float32
