@@ -223,8 +223,8 @@ def _resolve_free_names(cap: Captured) -> None:
                 cap.modules[name] = "np"
             elif value.__name__ == "srcgrad":
                 cap.modules[name] = "srcgrad"
-            elif value.__name__ == "srcgrad.np_ops":  # in generated tangent code
-                cap.modules[name] = "np_ops"
+            elif value.__name__ in ("srcgrad.np_ops", "srcgrad.special"):  # generated code
+                cap.modules[name] = value.__name__.rpartition(".")[2]
             else:
                 cap.problems.append((node, f"module '{value.__name__}' cannot be used here",
                                      "srcgrad understands the math and numpy modules"))
@@ -271,6 +271,25 @@ def _callable_name(name: str, value) -> str | None:
     qual = getattr(value, "__name__", name)
     if module == "srcgrad" or module.startswith("srcgrad."):
         return f"srcgrad.{qual}"
+    special = _scipy_special_name(value)
+    if special is not None:
+        return special
     if isinstance(value, np.ufunc) or module.startswith("numpy"):
         return f"np.{qual}"
+    return None
+
+
+def _scipy_special_name(value) -> str | None:
+    """'scipy.special.expit' for scipy.special's functions (many are NumPy ufuncs, so the
+    test is by identity with the module's own attribute), else None."""
+    module = getattr(value, "__module__", "") or ""
+    if not (isinstance(value, np.ufunc) or module.startswith("scipy")):
+        return None
+    try:
+        import scipy.special
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return None
+    name = getattr(value, "__name__", None)
+    if name and getattr(scipy.special, name, None) is value:
+        return f"scipy.special.{name}"
     return None

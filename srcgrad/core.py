@@ -22,7 +22,7 @@ import ast
 import copy
 from collections.abc import Iterator
 
-MODULE_PREFIXES = ("math.", "np.", "srcgrad.")
+MODULE_PREFIXES = ("math.", "np.", "srcgrad.", "special.")
 
 
 class Loc(int):
@@ -56,7 +56,7 @@ class Loc(int):
         return (Loc, (int(self), self.func, self.file, self.text))
 
 
-MODULE_NAMES = {"math", "np", "srcgrad", "np_ops"}
+MODULE_NAMES = {"math", "np", "srcgrad", "np_ops", "special"}
 
 
 def dotted(node: ast.expr) -> str | None:

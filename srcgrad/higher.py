@@ -107,18 +107,25 @@ class TangentFunction:
             out.append(i)
         return tuple(out)
 
+    def bind(self, args: tuple, kwargs: dict | None = None) -> tuple:
+        """All arguments, in parameter order, as Python binds them (defaults filled in,
+        keyword-only parameters included)."""
+        if not kwargs and len(args) == len(self._params):
+            return tuple(args)
+        import inspect
+        try:
+            bound = inspect.signature(self._fn).bind(*args, **(kwargs or {}))
+        except TypeError as exc:
+            raise UsageError(f"{self._cap.name}(): {exc}") from None
+        bound.apply_defaults()
+        return tuple(bound.arguments[p] for p in self._params)
+
     def __call__(self, primals: tuple, tangents: tuple, wrt=None):
         primals, tangents = tuple(primals), tuple(tangents)
         if len(primals) < len(self._params):
             # parameters with defaults: bound as Python binds them, with zero tangents
-            import inspect
-            try:
-                bound = inspect.signature(self._fn).bind(*primals)
-            except TypeError as exc:
-                raise UsageError(f"{self._cap.name}(): {exc}") from None
-            bound.apply_defaults()
             tangents = tangents + (0.0,) * (len(self._params) - len(primals))
-            primals = tuple(bound.arguments[p] for p in self._params)
+            primals = self.bind(primals)
         if len(primals) != len(self._params):
             raise UsageError(f"{self._cap.name} takes {len(self._params)} arguments; jvp got "
                              f"{len(primals)} primals")
@@ -250,9 +257,9 @@ class JacobianFunction:
         self._wrt = tuple(self._params.index(w) if isinstance(w, str) else int(w)
                           for w in ((wrt,) if self._single else wrt))
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         args = tuple(np.asarray(a, dtype=np.float64) if isinstance(a, list) else a
-                     for a in args)
+                     for a in self._tangent.bind(args, kwargs))
         mode = self._mode
         value = None
         if mode == "auto":
@@ -340,9 +347,9 @@ class HVPFunction:
                     self._grads[key] = g
         return g
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         *args, v = args
-        args = tuple(args)
+        args = self._tangent.bind(tuple(args), kwargs)
         x = args[self._i]
         if isinstance(x, np.ndarray):
             v = np.array(np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape), order="C")
@@ -363,7 +370,8 @@ def hessian(fn, wrt=0, *, jit: bool = True):
     one Hessian-vector product per coordinate (shape: the argument's shape twice)."""
     h = HVPFunction(fn, wrt=wrt, jit=jit)
 
-    def hessian_of(*args):
+    def hessian_of(*args, **kwargs):
+        args = h._tangent.bind(args, kwargs)
         x = args[h._i]
         if not isinstance(x, np.ndarray):
             return float(h(*args, 1.0))
@@ -459,15 +467,20 @@ class DerivativeGrad:
                     self._grads[types] = g
         return g
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        args = self._base()._bind(args, kwargs)
         return self._grad_for(args)(*args)
 
-    def source_for(self, *args) -> str:
+    def source_for(self, *args, **kwargs) -> str:
         """The generated adjoint of the derivative for these arguments."""
+        args = self._base()._bind(args, kwargs)
         return self._grad_for(args).source_for(*args)
 
-    def _params(self) -> list[str]:
+    def _base(self) -> GradFunction:
         inner = self._inner
         while not isinstance(inner, GradFunction):
             inner = inner._inner
-        return inner._params
+        return inner
+
+    def _params(self) -> list[str]:
+        return self._base()._params

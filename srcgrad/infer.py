@@ -82,11 +82,9 @@ def namespace(cap: Captured) -> dict:
     """Globals for running normalized or generated code of this function."""
     import srcgrad
     ns = {"math": math, "np": np, "srcgrad": srcgrad}
-    try:
-        from srcgrad import np_ops
-        ns["np_ops"] = np_ops
-    except ImportError:  # pragma: no cover - while np_ops is being written
-        pass
+    from srcgrad import np_ops, special
+    ns["np_ops"] = np_ops
+    ns["special"] = special
     ns.update(cap.constants)
     return ns
 

@@ -16,9 +16,10 @@ import copy
 from dataclasses import dataclass
 
 from .capture import Captured
-from .core import assign, const, is_atom, load, name_node, walk_stmts
-from .errors import UnsupportedSyntaxError
+from .core import MODULE_NAMES, assign, const, is_atom, load, name_node, walk_stmts
+from .errors import MissingRuleError, UnsupportedSyntaxError
 from .inline import inline_call
+from .special import SCIPY_NAMES
 
 
 class Namer:
@@ -65,13 +66,18 @@ def normalize(cap: Captured) -> Normalized:
     """The core-language form of `cap`'s function. Its final return may give a
     tuple of atoms (a helper inlined by inline.py, or a function under `vjp`)."""
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
-                  | set(cap.callees) | set(cap.nested) | {"math", "np", "srcgrad", "np_ops"})
+                  | set(cap.callees) | set(cap.nested) | MODULE_NAMES)
     body = JumpLowering(namer).function(cap.tree.body)
     body = _expand_tuple_variables(body, namer)
     anf = ANF(cap, namer)
     new_body = anf.block(body)
+    # every parameter positional, in order (keyword-only ones too): callers bind
+    # arguments, defaults included, before calling the core function
+    params = [ast.arg(p) for p in cap.params]
+    args = ast.arguments(posonlyargs=[], args=params, vararg=None, kwonlyargs=[],
+                         kw_defaults=[], kwarg=None, defaults=[])
     tree = ast.FunctionDef(
-        name=cap.tree.name, args=cap.tree.args, body=new_body, decorator_list=[],
+        name=cap.tree.name, args=args, body=new_body, decorator_list=[],
         returns=None, type_comment=None, type_params=[], lineno=cap.tree.lineno,
         col_offset=0)
     tree.srcline = cap.tree.lineno
@@ -638,6 +644,8 @@ class ANF:
 
     def _emit_call(self, target: str, fname: str, expr: ast.Call,
                    out: list[ast.stmt]) -> None:
+        if fname.startswith("scipy."):
+            fname = self._scipy_function(fname, expr)
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
         if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
@@ -675,6 +683,19 @@ class ANF:
         keywords = [ast.keyword(k.arg, self._call_arg(fname, k.arg, k.value, out))
                     for k in expr.keywords]
         self.put(out, assign(target, ast.Call(name_node(fname), atoms, keywords)))
+
+    def _scipy_function(self, fname: str, expr: ast.Call) -> str:
+        """The compiled stand-in srcgrad has for a scipy.special function (Numba cannot
+        call SciPy's), or MissingRuleError at the call."""
+        name = fname.rpartition(".")[2]
+        if name in SCIPY_NAMES:
+            return SCIPY_NAMES[name]
+        raise self.cap.error(MissingRuleError, expr,
+                             f"no derivative rule for '{fname}' (srcgrad has no compiled "
+                             "version of it)",
+                             hint="write it with math or np functions, or give a function "
+                                  "of yours a rule with srcgrad.custom_vjp; the scipy.special "
+                                  "functions srcgrad knows are listed in docs/language.md")
 
     def _matrix_power(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
         """``np.linalg.matrix_power(A, k)`` as the loop ``P = I; P = P @ B`` k times (B = A,

@@ -149,7 +149,7 @@ def runtime_hash() -> str:
         from pathlib import Path
         here = Path(__file__).parent
         digest = hashlib.sha256()
-        for name in ("runtime.py", "runtime_np.py", "np_ops.py"):
+        for name in ("runtime.py", "runtime_np.py", "np_ops.py", "special.py"):
             path = here / name
             if path.exists():
                 digest.update(path.read_bytes())
@@ -201,8 +201,9 @@ def emit_module(cap: Captured, fn, helpers, wrt: list[str], primal=None) -> Emit
     for line in imports:
         out.add(line)
     runtime, runtime_np = helpers
-    if "np_ops" in used:
-        out.add("from srcgrad import np_ops")
+    for module in ("np_ops", "special"):
+        if module in used:
+            out.add(f"from srcgrad import {module}")
     if runtime:
         out.add(f"from srcgrad.runtime import {', '.join(sorted(runtime))}")
     if runtime_np:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 MISSING = "<missing>"
 
-_IGNORED_NAMES = {"g", "math", "np", "None", "True", "False"}
+_IGNORED_NAMES = {"g", "math", "np", "special", "None", "True", "False"}
 
 
 def _parse(templates) -> tuple:
