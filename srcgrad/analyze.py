@@ -382,133 +382,48 @@ VIEW_FUNCS = frozenset({
     "np.swapaxes", "np_ops.transpose_axes", "np_ops.asarray", "srcgrad.stop_gradient"})
 
 
-_ALLOCATING = {"np.zeros", "np.zeros_like", "np.ones", "np.ones_like", "np.empty",
-               "np.empty_like", "np.full", "np.full_like", "np.copy", "np.array", "np.eye",
-               "np.identity", "np.arange", "np.linspace", "np_ops.array", "np_ops.array_copy"}
-
-
-def _allocates(value: ast.expr) -> bool:
-    """Does the value make a new array (never a view of an existing one)?"""
-    if isinstance(value, ast.Call):
-        return dotted(value.func) in _ALLOCATING
-    return isinstance(value, (ast.BinOp, ast.UnaryOp))
+def view_source(value: ast.expr, typed) -> str | None:
+    """The array a core right-hand side may share memory with: `A` for `A`, `A[i]`,
+    `A[1:]`, `A.T`, `np.reshape(A, ...)` and the other VIEW_FUNCS; None for a new array
+    (arithmetic, a call, advanced indexing, which copies) or a scalar."""
+    if isinstance(value, ast.Name):
+        source = value.id
+    elif isinstance(value, (ast.Subscript, ast.Attribute)) and isinstance(value.value, ast.Name):
+        if isinstance(value, ast.Subscript) and fancy_index(value.slice, typed):
+            return None
+        source = value.value.id
+    elif isinstance(value, ast.Call) and dotted(value.func) in VIEW_FUNCS and value.args \
+            and isinstance(value.args[0], ast.Name):
+        source = value.args[0].id
+    else:
+        return None
+    return source if typed.is_array(source) else None
 
 
 def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
-    """Reject writes into arrays that may share memory with another live variable.
+    """Reject a write into an array that another variable read after the write may
+    share memory with.
 
-    `r = A[i]`, `r = A.T`, `r = A.reshape(...)` and `r = A` make views: writing into
-    r changes A, and writing into A changes r. srcgrad's adjoint tracks one array per
+    `r = A[i]`, `r = A.T`, `r = A.reshape(...)` and `r = A` make views: writing into r
+    changes A, and writing into A changes r. srcgrad's adjoint tracks one array per
     name, so reading the other name after such a write would give a silently wrong
-    gradient: it is an error. A view that is only read before the write (such as the
-    temporary in `B[i, :] = B[i, :] / s`) is harmless."""
+    gradient: it is an error. The analysis follows the program: which names may share
+    memory at each write (a forward pass: a view or a copy of the name links two names,
+    any other binding unlinks one, branches join, loops iterate), and which names are
+    read later (a backward pass). So a view read only before the write (the temporary
+    in `B[i, :] = B[i, :] / s`), an array allocated anew each step and then bound to
+    another name (`v = np.zeros(n); ...; u = v`), and a swap of two buffers
+    (`u, v = v, u`) are fine."""
     from .errors import UnsupportedSyntaxError
-    parent: dict[str, str] = {}
-
-    def root(name: str) -> str:
-        while name in parent:
-            name = parent[name]
-        return name
-
-    position: dict[int, int] = {}
-    loops: list[tuple[int, int]] = []
-    reads: dict[str, list[int]] = {}
-    defs: dict[str, list[int]] = {}
-
-    # the blocks around each statement (innermost last), for "runs before it in the
-    # same iteration": a statement earlier in the same block or an enclosing one
-    enclosing: dict[int, tuple[int, ...]] = {}
-    fresh_defs: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
-    blocks: list[int] = []
-
-    def number(body: list[ast.stmt]) -> None:
-        blocks.append(id(body))
-        for stmt in body:
-            p = len(position)
-            position[id(stmt)] = p
-            enclosing[p] = tuple(blocks)
-            if isinstance(stmt, ast.Assign) and store_of(stmt) is None \
-                    and _allocates(stmt.value):
-                fresh_defs.setdefault(stmt.targets[0].id, []).append((p, tuple(blocks)))
-            if isinstance(stmt, ast.Assign):
-                targets = names_read(stmt.targets[0]) if store_of(stmt) else []
-                for n in names_read(stmt.value) + targets:
-                    reads.setdefault(n, []).append(p)
-                if store_of(stmt) is None:
-                    defs.setdefault(stmt.targets[0].id, []).append(p)
-            elif isinstance(stmt, (ast.If, ast.While)):
-                reads.setdefault(stmt.test.id, []).append(p)
-            elif isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name):
-                reads.setdefault(stmt.value.id, []).append(p)
-            if isinstance(stmt, (ast.If, ast.For, ast.While)):
-                number(stmt.body)
-                number(stmt.orelse)
-            if isinstance(stmt, (ast.For, ast.While)):
-                loops.append((p, len(position) - 1))
-        blocks.pop()
-
-    number(tree.body)
-    links: dict[str, list[int]] = {}  # array -> where another name is bound to it (a view)
-    for stmt in walk_stmts(tree.body):
-        if not isinstance(stmt, ast.Assign) or store_of(stmt) is not None:
-            continue
-        target = stmt.targets[0].id
-        if not typed.is_array(target):
-            continue
-        value = stmt.value
-        source = None
-        if isinstance(value, ast.Name) and typed.is_array(value.id):
-            source = value.id
-        elif isinstance(value, (ast.Subscript, ast.Attribute)) and isinstance(value.value,
-                                                                              ast.Name):
-            if typed.is_array(value.value.id) and not (
-                    isinstance(value, ast.Subscript) and fancy_index(value.slice, typed)):
-                source = value.value.id  # a view (advanced indexing copies)
-        elif isinstance(value, ast.Call) and dotted(value.func) in VIEW_FUNCS \
-                and value.args and isinstance(value.args[0], ast.Name):
-            source = value.args[0].id
-        if source is not None:
-            links.setdefault(source, []).append(position[id(stmt)])
-        if source is not None and root(source) != root(target):
-            parent[root(target)] = root(source)
-    groups: dict[str, list[str]] = {}
-    for name in set(parent) | set(parent.values()):
-        groups.setdefault(root(name), []).append(name)
-
-    def fresh_in_iteration(base: str, p: int, a: int) -> bool:
-        """Is `base` a new array at the write at p, allocated earlier in the same
-        iteration of the loop starting at a (and not linked to another name since)? Then
-        what another name held in an earlier iteration is a different array."""
-        for d, outer in fresh_defs.get(base, []):
-            if not (a < d < p and enclosing[p][:len(outer)] == outer):
-                continue
-            if not any(d < e < p for e in defs.get(base, [])) \
-                    and not any(d < e < p for e in links.get(base, [])):
-                return True
-        return False
-
-    def live_after(name: str, p: int, base: str) -> bool:
-        for q in reads.get(name, []):
-            if q > p and not any(p < d < q for d in defs.get(name, [])):
-                return True  # read after the write, and not redefined in between
-            # read earlier in a loop around the write: a later iteration may read it,
-            # unless it is a temporary (defined and used once, before the write) or the
-            # array written is allocated anew in each iteration before the write
-            if not name.startswith("_") and any(a <= q <= b and a <= p <= b
-                                                and not fresh_in_iteration(base, p, a)
-                                                for a, b in loops):
-                return True
-        return False
-
+    links = _may_share(tree, typed)
+    live = _live_after(tree)
     for stmt in walk_stmts(tree.body):
         base = store_of(stmt) if isinstance(stmt, ast.Assign) else None
         if base is None:
             continue
-        p = position[id(stmt)]
-        others = [m for m in sorted(groups.get(root(base), [])) if m != base]
-        live = [m for m in others if live_after(m, p, base)]
-        if live:
-            shown = ", ".join(m for m in live if not m.startswith("_")) or "another array"
+        shared = sorted(m for m in links[id(stmt)].get(base, ()) if m in live[id(stmt)])
+        if shared:
+            shown = ", ".join(m for m in shared if not m.startswith("_")) or "another array"
             node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
             raise cap.error(UnsupportedSyntaxError, node,
                             f"writing into '{base}', which may share memory with {shown} "
@@ -516,3 +431,85 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
                             "read after the write",
                             hint=f"make an independent array, e.g. {base} = {base}.copy(), "
                                  "or index the original array directly")
+
+
+def _may_share(tree: ast.FunctionDef, typed) -> dict[int, dict[str, frozenset]]:
+    """For each store statement, the names each array name may share memory with just
+    before it: name -> names (symmetric)."""
+    at: dict[int, dict[str, frozenset]] = {}
+
+    def bind(state: dict, target: str, source: str | None) -> dict:
+        state = {k: v - {target} for k, v in state.items() if k != target}
+        if source is not None and source != target:
+            group = state.get(source, frozenset()) | {source}
+            for other in group:
+                state[other] = state.get(other, frozenset()) | {target}
+            state[target] = group
+        return {k: v for k, v in state.items() if v}
+
+    def join(a: dict, b: dict) -> dict:
+        return {k: a.get(k, frozenset()) | b.get(k, frozenset()) for k in set(a) | set(b)}
+
+    def block(body: list[ast.stmt], state: dict) -> dict:
+        for stmt in body:
+            state = one(stmt, state)
+        return state
+
+    def one(stmt: ast.stmt, state: dict) -> dict:
+        if isinstance(stmt, ast.Assign) and store_of(stmt) is not None:
+            at[id(stmt)] = join(at.get(id(stmt), {}), state)
+            return state
+        if isinstance(stmt, ast.Assign):
+            return bind(state, stmt.targets[0].id, view_source(stmt.value, typed))
+        if isinstance(stmt, ast.If):
+            return join(block(stmt.body, dict(state)), block(stmt.orelse, dict(state)))
+        if isinstance(stmt, (ast.For, ast.While)):
+            head = state
+            while True:
+                inside = bind(head, stmt.target.id, None) if isinstance(stmt, ast.For) \
+                    else head
+                new = join(head, block(stmt.body, inside))
+                if new == head:
+                    return head
+                head = new
+        return state
+
+    block(tree.body, {})
+    return at
+
+
+def _live_after(tree: ast.FunctionDef) -> dict[int, frozenset]:
+    """For each statement, the names some path reads after it before binding them again."""
+    out: dict[int, frozenset] = {}
+
+    def block(body: list[ast.stmt], live: frozenset) -> frozenset:
+        for stmt in reversed(body):
+            live = one(stmt, live)
+        return live
+
+    def one(stmt: ast.stmt, live: frozenset) -> frozenset:
+        out[id(stmt)] = out.get(id(stmt), frozenset()) | live
+        if isinstance(stmt, ast.Assign):
+            read = set(names_read(stmt.value))
+            if store_of(stmt) is not None:
+                return live | read | set(names_read(stmt.targets[0]))
+            return (live - {stmt.targets[0].id}) | read
+        if isinstance(stmt, ast.If):
+            return block(stmt.body, live) | block(stmt.orelse, live) | {stmt.test.id}
+        if isinstance(stmt, (ast.For, ast.While)):
+            head = live | set(names_read(stmt.iter) if isinstance(stmt, ast.For)
+                              else [stmt.test.id])
+            while True:
+                body = block(stmt.body, head)
+                if isinstance(stmt, ast.For):
+                    body = body - {stmt.target.id}
+                new = head | body
+                if new == head:
+                    return head
+                head = new
+        if isinstance(stmt, ast.Return):
+            return live | set(names_read(stmt.value))
+        return live | {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+
+    block(tree.body, frozenset())
+    return out

@@ -113,25 +113,55 @@ def _numba_rejected(exc: Exception, cap) -> InternalError:
         f"same source as plain Python meanwhile")
 
 
-def _note_user_line(exc: Exception, built: Built, cap) -> None:
-    """An exception raised inside generated code (run as Python, jit=False): note the
-    user's line the failing generated line came from (the emitter's line map)."""
-    code = getattr(built.fn, "__code__", None)
+def note_user_line(exc: Exception, fn, linemap: list, cap, call: tuple | None = None,
+                   what: str = "adjoint") -> None:
+    """An exception raised inside generated function `fn`: note the user's line the
+    failing generated line came from (`linemap`, the emitter's line map). Compiled code
+    keeps no traceback, so it is located by running the same generated source
+    uncompiled on copies of `call` (the generated function's arguments): nothing is
+    spent unless something raised."""
+    located: BaseException | None = exc
+    if hasattr(fn, "py_func"):
+        if call is None:
+            return
+        fn = fn.py_func
+        located = _rerun_uncompiled(fn, call)
+        if located is None:
+            exc.add_note("srcgrad: compiled code raised this; the same generated code run "
+                         "uncompiled (jit=False) on these arguments does not, so no line of "
+                         "yours is known")
+            return
+    code = getattr(fn, "__code__", None)
     if code is None:
         return
     line = None
-    tb = exc.__traceback__
+    tb = located.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == code.co_filename:
             line = tb.tb_lineno
         tb = tb.tb_next
-    if line is None or not 1 <= line <= len(built.linemap) or built.linemap[line - 1] is None:
+    if line is None or not 1 <= line <= len(linemap) or linemap[line - 1] is None:
         return
-    src = built.linemap[line - 1]
+    src = linemap[line - 1]
     filename = getattr(src, "file", cap.filename)
     text = getattr(src, "text", None) or cap.line_text(int(src))
-    exc.add_note(f"srcgrad: raised at line {line} of the generated adjoint, which comes from "
+    exc.add_note(f"srcgrad: raised at line {line} of the generated {what}, which comes from "
                  f"{filename}:{int(src)}: {text}")
+
+
+def _rerun_uncompiled(py_func, call: tuple) -> BaseException | None:
+    """The exception the uncompiled generated function raises on copies of `call`."""
+    copies = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in call)
+    try:
+        py_func(*copies)
+    except Exception as again:  # noqa: BLE001 - whatever it is, it locates the line
+        return again
+    return None
+
+
+def _adjoint_call(built: Built, args: tuple, seed) -> tuple:
+    """The arguments of a generated adjoint: the function's, the seed, fresh tapes."""
+    return tuple(args) + (seed,) + tuple(np.empty(4096, _TAPE_DTYPES[k]) for k in built.tapes)
 
 
 class GradFunction:
@@ -234,7 +264,8 @@ class GradFunction:
         except NumbaError as exc:
             raise _numba_rejected(exc, self._cap) from exc
         except Exception as exc:
-            _note_user_line(exc, built, self._cap)
+            note_user_line(exc, built.fn, built.linemap, self._cap,
+                           _adjoint_call(built, args, seed))
             raise
         if convert:
             grads = tuple([_like(args[i], g) for i, g in zip(self._wrt, grads)])
@@ -318,14 +349,19 @@ class VJPFunction(GradFunction):
         # Keep the arguments as they are now: the pullback reruns the forward sweep.
         args = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
         built = self._specialize(self._types(args))
-        value = built.primal(*args)
+        try:
+            value = built.primal(*args)
+        except Exception as exc:
+            note_user_line(exc, built.primal, built.linemap, self._cap, args, "function")
+            raise
 
         def pullback(cotangent):
             ct = _check_cotangent(cotangent, value)
             try:
                 _, grads, _ = self._tapes.run(built, args, ct)
             except Exception as exc:
-                _note_user_line(exc, built, self._cap)
+                note_user_line(exc, built.fn, built.linemap, self._cap,
+                               _adjoint_call(built, args, ct))
                 raise
             grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
             return grads[0] if self._single else grads

@@ -36,7 +36,8 @@ from .core import assign, const, load, name_node, names_read, operands, store_of
 from .errors import MissingRuleError
 from .infer import Typed
 from .normalize import Normalized
-from .rules import EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, SEQUENCE_RULES, _RUNTIME_NAMES, rule_for
+from .rules import (EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, SEQUENCE_RULES, _RUNTIME_NAMES,
+                    note_template, rule_for)
 from .segment import _substitute
 from .tapegen import _stmt
 
@@ -173,6 +174,7 @@ class Forward:
         if not found:
             return None
         if key in SEQUENCE_RULES:
+            note_template(key, 0, array, "fwd")
             # linear in its elements: the same function of their tangents
             seq = value.args[0]
             elts = [load(self.d(e.id)) if isinstance(e, ast.Name) and e.id in active
@@ -229,6 +231,7 @@ class Forward:
                     g = ast.Call(load("broadcast_like"), [g, load(ans)], [])
                 mapping["g"] = g
             term = _substitute(template, mapping)
+            note_template(key, i, array, "fwd")
             self.helpers_np |= {n.func.id for n in ast.walk(term) if isinstance(n, ast.Call)
                                 and isinstance(n.func, ast.Name)
                                 and n.func.id in _RUNTIME_NAMES}

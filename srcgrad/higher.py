@@ -22,7 +22,7 @@ import numpy as np
 from numba.core import types as nbtypes
 from numba.core.errors import NumbaError
 
-from .api import GradFunction, VJPFunction, _numba_rejected
+from .api import GradFunction, VJPFunction, _numba_rejected, note_user_line
 from .capture import unwrap
 from .errors import MissingRuleError, UsageError
 from .infer import arg_type_of
@@ -71,8 +71,8 @@ class TangentFunction:
                     gen = generate(self._cap, types, names, "jvp")
                     source = gen.source + _wrappers(gen.func_name, self._params, names, types,
                                                     wrt)
-                    entry = self._sources[key] = (source, gen.func_name)
-        return entry
+                    entry = self._sources[key] = (source, gen.func_name, gen.linemap)
+        return entry[:2]
 
     def module(self, types: tuple, wrt: tuple[int, ...], source: str | None = None):
         """The tangent module (or `source`, the tangent module and more), imported."""
@@ -145,6 +145,10 @@ class TangentFunction:
             return fn(*primals, *ts)
         except NumbaError as exc:
             raise _numba_rejected(exc, self._cap) from exc
+        except Exception as exc:
+            linemap = self._sources[(types, wrt)][2]
+            note_user_line(exc, fn, linemap, self._cap, tuple(primals) + tuple(ts), "tangent")
+            raise
 
 
 def _wrappers(func: str, params: list[str], names: list[str], types, wrt) -> str:

@@ -35,6 +35,9 @@ class Typed:
     types: dict[str, nbtypes.Type]
     return_type: nbtypes.Type
     arg_types: tuple[nbtypes.Type, ...]
+    # names bound to values of incompatible types (an array, then a float: x = x.sum()),
+    # which normalize.split_rebound gives one name per binding
+    rebound: frozenset = frozenset()
 
     def is_float(self, name: str) -> bool:
         """A float scalar or a float array: the types that carry derivatives."""
@@ -132,14 +135,29 @@ def _infer(norm: Normalized, cap: Captured, arg_types: tuple, raise_errors: bool
         del table[key]
     # Numba keeps a version suffix on some names (x.1): fold them into x.
     merged: dict[str, nbtypes.Type] = {}
+    rebound = set()
     for key, typ in table.items():
         base = key.split(".")[0]
         if base in merged and merged[base] != typ:
             unified = typing_ctx.unify_pairs(merged[base], typ)
+            if unified is None or _kind(unified) != _kind(typ) \
+                    or _kind(unified) != _kind(merged[base]):
+                rebound.add(base)
             merged[base] = unified if unified is not None else typ
         else:
             merged[base] = typ
-    return Typed(types=merged, return_type=result.return_type, arg_types=tuple(arg_types))
+    return Typed(types=merged, return_type=result.return_type, arg_types=tuple(arg_types),
+                 rebound=frozenset(rebound))
+
+
+def _kind(typ) -> tuple:
+    """What a variable must keep across its bindings to be one variable: an array's
+    number of dimensions, or being a scalar (ints and floats unify)."""
+    if isinstance(typ, nbtypes.Array):
+        return ("array", typ.ndim)
+    if isinstance(typ, (nbtypes.Number, nbtypes.Boolean)):
+        return ("scalar",)
+    return (type(typ).__name__,)
 
 
 def _typing_error(exc: Exception, emitted, cap: Captured) -> TypeInferenceError:

@@ -818,3 +818,111 @@ def assigned_names(body: list[ast.stmt]) -> set[str]:
 
 
 __all__ = ["normalize", "Normalized", "Namer", "assigned_names", "is_atom"]
+
+
+# ------------------------------------------------------------ rebound names
+
+def split_rebound(norm: Normalized, names: frozenset) -> Normalized:
+    """A copy of `norm` where each of `names` (bound to values of incompatible types,
+    `x = x.sum()` with x an array) becomes one variable per *web*: the bindings that
+    reach a common use, with the uses they reach. Webs are what a variable means
+    between rebindings, so the function computes the same thing; the first web keeps
+    the name, the others get fresh ones (x_2, ...). Numba types each web on its own,
+    and so do activity and tapes."""
+    tree = copy.deepcopy(norm.tree)
+    namer = copy.deepcopy(norm.namer)
+    webs = _webs(tree, names)
+    for name, groups in webs.items():
+        for group in groups[1:]:
+            fresh = namer.fresh(f"{name}_")
+            for node in group:
+                node.id = fresh
+    return Normalized(tree=tree, namer=namer, params=norm.params, temps=norm.temps)
+
+
+def _webs(tree: ast.FunctionDef, names: frozenset) -> dict[str, list[list[ast.Name]]]:
+    """For each name, its webs as lists of Name nodes (bindings and uses), ordered by
+    their first binding; the parameter's web first. Reaching bindings are found by a
+    forward pass over the structured body (branches join, loops iterate to a fixed
+    point); a use joins the webs of every binding that reaches it."""
+    parent: list[int] = []
+    members: list[dict[int, ast.Name]] = []   # per binding: the Name nodes in its web
+    ids: dict[int, int] = {}                   # id(binding Name node) -> binding
+
+    def find(d: int) -> int:
+        while parent[d] != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    def binding(node: ast.Name | None) -> int:
+        key = id(node) if node is not None else -1 - len(parent)
+        if key not in ids:
+            ids[key] = len(parent)
+            parent.append(len(parent))
+            members.append({id(node): node} if node is not None else {})
+        return ids[key]
+
+    def use(node: ast.Name, state: dict) -> None:
+        defs = sorted(state.get(node.id, ()))
+        if not defs:
+            return
+        members[defs[0]][id(node)] = node
+        for d in defs[1:]:
+            a, b = find(defs[0]), find(d)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+
+    def uses(expr: ast.AST, state: dict) -> None:
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in names:
+                use(n, state)
+
+    def join(a: dict, b: dict) -> dict:
+        return {k: a.get(k, frozenset()) | b.get(k, frozenset()) for k in set(a) | set(b)}
+
+    def block(body: list[ast.stmt], state: dict) -> dict:
+        for stmt in body:
+            state = one(stmt, state)
+        return state
+
+    def one(stmt: ast.stmt, state: dict) -> dict:
+        if isinstance(stmt, ast.Assign):
+            uses(stmt.value, state)
+            target = stmt.targets[0]
+            if not isinstance(target, ast.Name):
+                uses(target, state)
+            elif target.id in names:
+                state = {**state, target.id: frozenset({binding(target)})}
+            return state
+        if isinstance(stmt, ast.If):
+            uses(stmt.test, state)
+            return join(block(stmt.body, dict(state)), block(stmt.orelse, dict(state)))
+        if isinstance(stmt, (ast.For, ast.While)):
+            uses(stmt.iter if isinstance(stmt, ast.For) else stmt.test, state)
+            head = dict(state)
+            while True:
+                inside = dict(head)
+                if isinstance(stmt, ast.For) and stmt.target.id in names:
+                    inside[stmt.target.id] = frozenset({binding(stmt.target)})
+                after = block(stmt.body, inside)
+                if isinstance(stmt, ast.While):
+                    uses(stmt.test, after)
+                new = join(head, after)
+                if new == head:
+                    return head
+                head = new
+        if isinstance(stmt, ast.Return):
+            uses(stmt.value, state)
+        return state
+
+    params = sorted({a.arg for a in tree.args.args} & names)
+    block(tree.body, {p: frozenset({binding(None)}) for p in params})
+    groups: dict[int, list[ast.Name]] = {}
+    for d in range(len(parent)):
+        groups.setdefault(find(d), []).extend(members[d].values())
+    out: dict[str, list[list[ast.Name]]] = {}
+    for root in sorted(groups):
+        if groups[root]:
+            out.setdefault(groups[root][0].id, []).append(groups[root])
+    return out

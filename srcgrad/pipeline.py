@@ -24,6 +24,7 @@ from .fence import fence
 from .infer import check_output, infer_types
 from .jit import compiled
 from .nested import normalize_nested
+from .normalize import split_rebound
 from .reverse import reverse
 
 STAGES = ("capture", "fence", "normalize", "types", "analyze", "reverse", "forward", "emit",
@@ -86,10 +87,15 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     """Stages normalize..emit: the adjoint module's source for these argument types.
     mode "vjp" allows array outputs and adds the primal function to the module."""
     norm = run_stage("normalize", normalize_nested, cap, arg_types)
-    normalized = emit_function(norm.tree, cap.line_text).text
-    if _print_after("normalize"):
-        print(normalized, file=sys.stderr)
-    typed = run_stage("types", infer_types, norm, cap, arg_types)
+    try:
+        typed = run_stage("types", infer_types, norm, cap, arg_types)
+        if typed.rebound:  # x = x.sum(): one variable per binding, typed again
+            norm = run_stage("normalize", split_rebound, norm, typed.rebound)
+            typed = run_stage("types", infer_types, norm, cap, arg_types)
+    finally:  # the normalized source is shown even when typing fails
+        normalized = emit_function(norm.tree, cap.line_text).text
+        if _print_after("normalize"):
+            print(normalized, file=sys.stderr)
     check_output(typed, cap, "vjp" if mode == "jvp" else mode)
     if _print_after("types"):
         print({k: str(v) for k, v in sorted(typed.types.items())}, file=sys.stderr)

@@ -387,6 +387,43 @@ def rule_for(key: str) -> Rule | None:
     return RULES.get(key)
 
 
+# ----- Which templates generated code used (for tests/test_rule_templates.py) -----
+# A template is identified by (rule key, argument index, form, mode): form "scalar" or
+# "array" (the template set the operation's operands chose), mode "rev" (an adjoint
+# contribution) or "fwd" (a tangent term). segment.py and forward.py note each one they
+# apply, so a test can assert that its cases, checked against finite differences, apply
+# every template of the table.
+TEMPLATES_USED: set[tuple[str, int, str, str]] = set()
+
+
+def note_template(key: str, index: int, array: bool, mode: str) -> None:
+    TEMPLATES_USED.add((key, index, "array" if array else "scalar", mode))
+
+
+def template_units() -> set[tuple[str, int, str, str]]:
+    """Every template of the table as (key, argument index, form, mode): the adjoint
+    templates of each form, and the tangent each one gives (an explicit JVPS template
+    for arrays where there is one). User rules (custom_vjp) are left out."""
+    units = set()
+    for key, rule in RULES.items():
+        if rule.nondiff or key in EXTERNAL_NAMES:
+            continue
+        for i in range(len(rule.params)):
+            for array, partials in ((False, rule.partials), (True, rule.array_partials)):
+                if partials[i] is None or partials[i] == MISSING:
+                    continue
+                form = "array" if array else "scalar"
+                units.add((key, i, form, "rev"))
+                explicit = JVPS.get(key) if array else None
+                if explicit is not None and (i >= len(explicit) or explicit[i] is None):
+                    continue
+                if explicit is None and array and key in NOT_ELEMENTWISE \
+                        and key not in SEQUENCE_RULES and key != "np.linalg.norm":
+                    continue
+                units.add((key, i, form, "fwd"))
+    return units
+
+
 # ----- The forward-mode helper, for derivatives of generated tangent code -----
 defrule("srcgrad.broadcast_like", "d, ans", "g", None,
         array=("unbroadcast(g, d)", None))

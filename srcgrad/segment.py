@@ -19,7 +19,7 @@ from .analyze import (MISSING_RULE, MISSING_RULE_HINT, ZERO, VIEW_FUNCS, bound_a
                       rule_key, sequence_layout)
 from .core import assign, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
 from .errors import MissingRuleError
-from .rules import SEQUENCE_RULES, may_blow_up, rule_for
+from .rules import SEQUENCE_RULES, may_blow_up, note_template, rule_for
 from .tapegen import _stmt
 
 
@@ -325,6 +325,7 @@ class SegmentAdjoints:
                                  missing_rule_message(key, missing[0], array),
                                  hint=MISSING_RULE_HINT)
         if key in SEQUENCE_RULES:
+            note_template(key, 0, array, "rev")
             return self._sequence_contributions(value, key, reads, needed, t)
         rule = rule_for(key)
         bound = bound_arguments(rule, value)
@@ -352,6 +353,7 @@ class SegmentAdjoints:
                         needed.add(reads[m])
                     mapping[n] = ("expr", arg, {m: reads[m] for m in names_in})
             out.append(_Contribution(op.name, rule.template(i, array), mapping))
+            note_template(key, i, array, "rev")
         return out
 
     def _sequence_contributions(self, value: ast.Call, key: str, reads: dict,
