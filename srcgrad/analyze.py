@@ -198,6 +198,7 @@ class Analysis:
     reads: dict[str, int] = field(default_factory=dict)      # name -> number of reads
     first_read: dict[str, int] = field(default_factory=dict)  # name -> earliest position
     dead: set[int] = field(default_factory=set)   # id(stmt): assignments of unused values
+    varied: set[str] = field(default_factory=set)  # names that depend on a wrt input
 
     def pos(self, stmt: ast.stmt) -> int:
         return self.position[id(stmt)]
@@ -291,15 +292,27 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str],
                         useful.add(arg)
                         changed = True
     ana.active = varied & useful
+    ana.varied = varied
     ana.dead = dead_assignments(tree, outputs)
     return ana
 
 
-def check_active_types(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
-    """Refuse an active value srcgrad cannot give an adjoint: one that is not a float or
-    a float array (a tuple, an optional array, a complex number), at the statement that
-    makes it from active values."""
+def check_calls(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
+    """Refuse, at its line, a call that passes a value depending on the wrt inputs to a
+    function with no rule that is not on the non-differentiable list, whatever its
+    result (an integer, None from a function that writes into its argument); and an
+    active value srcgrad cannot give an adjoint: one that is not a float or a float
+    array (a tuple, a list, an optional array, a complex number)."""
     from .errors import MissingRuleError
+    for stmt in walk_stmts(tree.body):
+        if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
+            continue
+        key = rule_key(stmt.value)
+        varied = [op for op in call_operands(stmt.value) if op.name in ana.varied]
+        if varied and rule_for(key) is None:
+            node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
+            raise cap.error(MissingRuleError, node, f"no derivative rule for '{key}'",
+                            hint=MISSING_RULE_HINT)
     for stmt in walk_stmts(tree.body):
         t = target_of(stmt)
         if t is None or t not in ana.active or typed.is_float(t):
@@ -460,7 +473,9 @@ def _may_share(tree: ast.FunctionDef, typed) -> dict[int, dict[str, frozenset]]:
             at[id(stmt)] = join(at.get(id(stmt), {}), state)
             return state
         if isinstance(stmt, ast.Assign):
-            return bind(state, stmt.targets[0].id, view_source(stmt.value, typed))
+            target = stmt.targets[0].id
+            source = view_source(stmt.value, typed) if typed.is_array(target) else None
+            return bind(state, target, source)
         if isinstance(stmt, ast.If):
             return join(block(stmt.body, dict(state)), block(stmt.orelse, dict(state)))
         if isinstance(stmt, (ast.For, ast.While)):

@@ -274,8 +274,21 @@ def _callable_name(name: str, value) -> str | None:
     special = _scipy_special_name(value)
     if special is not None:
         return special
+    if module == "numpy.linalg":
+        return f"np.linalg.{qual}"
     if isinstance(value, np.ufunc) or module.startswith("numpy"):
         return f"np.{qual}"
+    return None
+
+
+def canonical_name(value) -> str | None:
+    """The name srcgrad knows a math, NumPy, scipy.special or builtin function by
+    (`math.sin`, `np.absolute` for np.abs, `np.linalg.det`, `scipy.special.expit`), or
+    None for other objects."""
+    if id(value) in _FUNCTION_NAMES:
+        return _FUNCTION_NAMES[id(value)]
+    if callable(value):
+        return _callable_name(getattr(value, "__name__", ""), value)
     return None
 
 

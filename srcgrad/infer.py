@@ -78,6 +78,8 @@ def _carries_float(typ) -> bool:
         return _carries_float(typ.type)
     if isinstance(typ, nbtypes.BaseTuple):
         return any(_carries_float(t) for t in typ)
+    if isinstance(typ, (nbtypes.List, nbtypes.ListType, nbtypes.Set)):
+        return _carries_float(typ.dtype)
     return False
 
 

@@ -19,6 +19,7 @@ from .capture import Captured
 from .core import MODULE_NAMES, assign, const, is_atom, load, name_node, walk_stmts
 from .errors import MissingRuleError, UnsupportedSyntaxError
 from .inline import inline_call
+from .rules import RULES, numpy_name
 from .special import SCIPY_NAMES
 
 
@@ -646,6 +647,8 @@ class ANF:
                    out: list[ast.stmt]) -> None:
         if fname.startswith("scipy."):
             fname = self._scipy_function(fname, expr)
+        if fname.startswith("np.") and fname not in RULES and numpy_name(fname) in RULES:
+            fname = numpy_name(fname)  # np.mod -> np.remainder: the rules' own name
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
         if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
@@ -787,6 +790,15 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
             seen.add(id(node))
             node.id = mapping[node.id]
 
+
+# Functions the normalizer writes as other operations that have rules (so they have no
+# rule of their own): what each becomes.
+LOWERED = {
+    "np.array": "np_ops.array (of a literal) or np_ops.array_copy",
+    "np.asarray": "np_ops.array (of a literal) or np_ops.asarray",
+    "np.matmul": "the @ operator",
+    "np.linalg.matrix_power": "a loop of @ (and np.linalg.inv for a negative power)",
+}
 
 # Arguments that are sequences, not arrays: a list literal there stays a tuple.
 _SEQUENCE_ARGS = {("np.concatenate", 0), ("np.stack", 0), ("np.hstack", 0), ("np.vstack", 0),

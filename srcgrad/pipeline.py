@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 
 from . import __version__
-from .analyze import analyze, check_active_types, check_aliasing
+from .analyze import analyze, check_aliasing, check_calls
 from .capture import Captured, capture
 from .emit import Emitted, emit_function
 from .errors import SrcgradError
@@ -104,7 +104,7 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     output = [p.id for p in parts if isinstance(p, ast.Name)]
     run_stage("analyze", check_aliasing, norm.tree, typed, cap)
     ana = run_stage("analyze", analyze, norm.tree, typed, wrt, output)
-    run_stage("analyze", check_active_types, norm.tree, typed, ana, cap)
+    run_stage("analyze", check_calls, norm.tree, typed, ana, cap)
     if _print_after("analyze"):
         print(f"active: {sorted(ana.active)}", file=sys.stderr)
     if mode == "jvp":

@@ -372,7 +372,7 @@ nondiff(_R["bool"], "bool", "math.isnan", "math.isinf", "math.isfinite", "np.isn
         "np.array_equal", "np.equal", "np.not_equal", "np.less", "np.less_equal",
         "np.greater", "np.greater_equal", "np.logical_and", "np.logical_or",
         "np.logical_not", "np.logical_xor", "np.any", "np.all", "np.isin", "np.isreal",
-        "np.iscomplex", "np.isrealobj", "np.iscomplexobj", "np.isnat")
+        "np.iscomplex", "np.isrealobj", "np.iscomplexobj", "np.isnat", "np.isscalar")
 nondiff(_R["index"], "np.argmax", "np.argmin", "np.argsort", "np.argpartition",
         "np.argwhere", "np.nonzero", "np.flatnonzero", "np.nanargmax", "np.nanargmin",
         "np.searchsorted", "np.digitize", "np.tril_indices_from", "np.triu_indices_from")
@@ -384,7 +384,32 @@ nondiff(_R["stop"], "srcgrad.stop_gradient")
 
 
 def rule_for(key: str) -> Rule | None:
-    return RULES.get(key)
+    """The rule for a canonical name, or for the NumPy function it is another name of
+    (`np.mod` is `np.remainder`, `np.true_divide` is `np.divide`)."""
+    rule = RULES.get(key)
+    if rule is None and key.startswith("np."):
+        alias = numpy_name(key)
+        if alias != key:
+            rule = RULES.get(alias)
+    return rule
+
+
+_NUMPY_NAMES: dict[str, str] = {}
+
+
+def numpy_name(key: str) -> str:
+    """The canonical name of the NumPy function `key` names: `np.` (or `np.linalg.`)
+    and the function object's own name."""
+    if key not in _NUMPY_NAMES:
+        import numpy as np
+        obj = np
+        for part in key.split(".")[1:]:
+            obj = getattr(obj, part, None)
+        name = getattr(obj, "__name__", None)
+        module = getattr(obj, "__module__", None) or "numpy"
+        prefix = "np.linalg." if module == "numpy.linalg" else "np."
+        _NUMPY_NAMES[key] = prefix + name if isinstance(name, str) else key
+    return _NUMPY_NAMES[key]
 
 
 # ----- Which templates generated code used (for tests/test_rule_templates.py) -----
