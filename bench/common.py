@@ -9,7 +9,8 @@ Pieces:
 * :func:`time_interleaved` -- wall-time per call for several peers, sampled in
   interleaved (rotating) order, summarised as median / min / quartiles / IQR.
 * :func:`summarize` -- the summary statistics used everywhere.
-* :func:`fd4_gradient` -- 4th-order central finite differences.
+* :func:`fd4_gradient` -- 4th-order central finite differences
+  (``srcgrad.check.central_difference``, imported when called).
 * :func:`fd4_directional` -- the same along one direction of array arguments.
 * :func:`check_close` / :class:`CheckFailed` -- loud agreement checks;
   :func:`check_close_scaled` for arrays whose small components are
@@ -185,22 +186,19 @@ def check_close(label: str, got, want, rtol: float, names: Sequence[str] | None 
 
 
 def fd4_gradient(f: Callable[..., float], args: Sequence, wrt: Iterable[int], rel_step: float = 1e-3) -> np.ndarray:
-    """4th-order central finite differences of scalar ``f`` at ``args`` w.r.t. positions ``wrt``.
-
-    Step for argument k is ``rel_step * max(|args[k]|, 1e-3)``:
-    ``(-f(p+2e) + 8 f(p+e) - 8 f(p-e) + f(p-2e)) / (12 e)``.
-    """
+    """4th-order central finite differences (``srcgrad.check.central_difference``) of scalar ``f`` at
+    ``args`` w.r.t. the float arguments at positions ``wrt``, the step for argument k
+    ``rel_step * max(|args[k]|, 1e-3)``."""
+    from srcgrad.check import central_difference
     args = list(args)
     out = []
     for k in wrt:
-        e = rel_step * max(abs(float(args[k])), 1e-3)
-
         def ev(d, k=k):
             a = list(args)
             a[k] = float(args[k]) + d
             return float(f(*a))
 
-        out.append((-ev(2 * e) + 8 * ev(e) - 8 * ev(-e) + ev(-2 * e)) / (12 * e))
+        out.append(central_difference(ev, rel_step * max(abs(float(args[k])), 1e-3)))
     return np.asarray(out)
 
 
@@ -243,12 +241,13 @@ def check_close_scaled(label: str, got, want, rtol: float, floor_rel: float = 1e
 
 
 def fd4_directional(f: Callable[..., float], args: Sequence, direction: Mapping[int, Any], step: float) -> float:
-    """4th-order central difference of ``t -> f(*args with args[k] + t * direction[k])`` at t = 0.
+    """4th-order central difference (``srcgrad.check.central_difference``, step ``step``) of
+    ``t -> f(*args with args[k] + t * direction[k])`` at t = 0.
 
     ``direction`` maps argument positions to arrays (or floats) of the same shape;
-    the other arguments are passed unchanged.  ``(-F(2h) + 8F(h) - 8F(-h) + F(-2h)) / (12h)``.
-    Compare it with ``sum_k <grad_k, direction[k]>``.
+    the other arguments are passed unchanged.  Compare it with ``sum_k <grad_k, direction[k]>``.
     """
+    from srcgrad.check import central_difference
     args = list(args)
 
     def ev(t):
@@ -259,7 +258,7 @@ def fd4_directional(f: Callable[..., float], args: Sequence, direction: Mapping[
                 a[k] = float(a[k])
         return float(f(*a))
 
-    return (-ev(2 * step) + 8 * ev(step) - 8 * ev(-step) + ev(-2 * step)) / (12 * step)
+    return central_difference(ev, step)
 
 
 def describe_exception(exc: BaseException, limit: int = 300) -> str:
