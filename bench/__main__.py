@@ -33,25 +33,15 @@ from bench import common
 
 DOCS = common.PROJECT_ROOT / "docs" / "benchmarks.md"
 
-# name, module, extra argv (before the mode flags), kind
-SUITE = [
-    ("lotka_volterra", "bench.lotka_volterra", [], "runner"),
-    ("rosenbrock", "bench.rosenbrock", [], "runner"),
-    ("d2l", "bench.d2l", [], "runner"),
-    ("lse", "bench.lse", [], "runner"),
-    ("llsq", "bench.llsq", [], "runner"),
-    ("ode", "bench.ode", [], "runner"),
-    ("det", "bench.det", [], "runner"),
-    ("lstm", "bench.lstm", [], "runner"),
-    ("ba", "bench.ba", [], "runner"),
-    ("kmeans", "bench.kmeans", [], "runner"),
-    ("particle", "bench.particle", [], "runner"),
-    ("saddle", "bench.saddle", [], "runner"),
+# name, module, extra argv (before the mode flags), kind (every workload runs on bench/runner.py)
+SUITE = [(name, f"bench.{name}", [], "runner") for name in (
+    "lotka_volterra", "rosenbrock", "d2l", "lse", "llsq", "ode", "det", "lstm", "ba", "kmeans", "particle",
+    "saddle")] + [
     ("gmm_grid", "bench.gmm", ["--grid"], "runner"),
-    ("gmm", "bench.gmm", [], "legacy"),
+    ("gmm", "bench.gmm", [], "runner"),
     ("rnn_peers", "bench.rnn", ["--all-peers"], "runner"),
-    ("rnn", "bench.rnn", [], "legacy"),
-    ("mlp", "bench.mlp", ["--torch-threads", "1"], "legacy"),  # one thread, as in the other workloads
+    ("rnn", "bench.rnn", [], "runner"),
+    ("mlp", "bench.mlp", [], "runner"),
 ]
 NAMES = [s[0] for s in SUITE]
 
@@ -67,17 +57,10 @@ def result_path(out_dir: Path, name: str, mode: str) -> Path:
     return out_dir / (name + ("" if mode == "full" else f"_{mode}") + ".json")
 
 
-def _argv(extra: list, mode: str, out_dir: Path, kind: str, opts) -> list:
-    argv = list(extra)
-    if mode == "quick":
-        argv.append("--quick")
-    elif mode == "tiny":
-        argv.append("--tiny")
-    argv += ["--out-dir", str(out_dir)]
-    if kind == "runner" and opts.no_subprocess:
+def _argv(extra: list, mode: str, out_dir: Path, opts) -> list:
+    argv = list(extra) + ({"quick": ["--quick"], "tiny": ["--tiny"]}.get(mode, [])) + ["--out-dir", str(out_dir)]
+    if opts.no_subprocess:
         argv.append("--no-subprocess")
-    if kind == "legacy" and (opts.no_subprocess or mode == "quick"):
-        argv += ["--startup-pairs", "0"]  # quick: no fresh-process start-ups (see the full run)
     if opts.repeats:
         argv += ["--repeats", str(opts.repeats)]
     return argv
@@ -85,7 +68,7 @@ def _argv(extra: list, mode: str, out_dir: Path, kind: str, opts) -> list:
 
 def update_docs(path: Path, names: list[str], out_dir: Path, mode: str) -> list[str]:
     """Regenerate the sections of ``names`` (from their JSON) and the summary in ``path``."""
-    from bench import report, runner
+    from bench import report
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     written = []
     rel = os.path.relpath(out_dir, path.parent)
@@ -96,11 +79,7 @@ def update_docs(path: Path, names: list[str], out_dir: Path, mode: str) -> list[
         result = json.loads(jp.read_text())
         png = jp.with_suffix(".png")
         image = f"{rel}/{png.name}" if png.exists() else None
-        if "sizes" in result:
-            body = runner.markdown_section(result, image)
-        else:
-            body = report.legacy_section(name, result, image)
-        text = common.replace_marked_section(text, name, body)
+        text = common.replace_marked_section(text, name, report.markdown_section(result, image))
         written.append(name)
     rows = []
     for name in NAMES:
@@ -128,7 +107,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-subprocess", action="store_true", help="skip the fresh-process measurements")
     opts = ap.parse_args(argv)
     if opts.list:
-        for name, module, extra, kind in SUITE:
+        for name, module, extra, _kind in SUITE:
             print(f"{name:16s} python -m {module} {' '.join(extra)}")
         for name, why in pending().items():
             print(f"{name:16s} not in srcgrad's GradBench tool yet: {why[:150]}")
@@ -144,20 +123,15 @@ def main(argv=None) -> int:
     docs = None if opts.docs == "none" else (Path(opts.docs) if opts.docs else (DOCS if mode == "full" else None))
 
     t0 = time.perf_counter()
-    if mode != "full":
-        # keep JAX's compiled code between quick runs, for the workloads with their own main too
-        # (the runner's workloads turn it on themselves; a full run compiles from scratch)
-        from bench import runner
-        runner.enable_jax_compilation_cache()
     machine = common.machine_info()
     runs = {}
-    for k, (name, module, extra, kind) in enumerate(selected, 1):
+    for k, (name, module, extra, _kind) in enumerate(selected, 1):
         start = time.perf_counter()
         print(f"\n=== [{k}/{len(selected)}] {name} ({mode}) -- suite at {start - t0:.0f} s ===", file=sys.stderr,
               flush=True)
         try:
             mod = importlib.import_module(module)
-            rc = mod.main(_argv(extra, mode, out_dir, kind, opts))
+            rc = mod.main(_argv(extra, mode, out_dir, opts))
             status = "ok" if rc in (0, None) else f"exit {rc}"
         except SystemExit as exc:
             status = f"exit {exc.code}"
@@ -178,8 +152,8 @@ def main(argv=None) -> int:
     print("\nsuite:", file=sys.stderr)
     for name, r in runs.items():
         print(f"  {name:16s} {r['status']:10s} {r['wall_s']:7.1f} s", file=sys.stderr)
-    print(f"  total {summary['total_wall_s']:.0f} s" + (f"; updated {docs}: {', '.join(written)}" if docs else ""),
-          file=sys.stderr)
+    print(f"  total {summary['total_wall_s']:.0f} s; results in {out_dir}"
+          + (f"; updated {docs}: {', '.join(written)}" if docs else ""), file=sys.stderr)
     return 0 if all(r["status"] == "ok" for r in runs.values()) else 1
 
 
