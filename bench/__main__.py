@@ -2,7 +2,8 @@
 
 Run from the project root::
 
-    python -m bench                      # full run (about 40 minutes on 2 cores)
+    python -m bench                      # full run (about 40 minutes on 2 cores): saves the results in
+                                         # bench/results and regenerates docs/benchmarks.md
     python -m bench --quick              # smoke run of every workload, small sizes (about a minute
                                          # with warm compile caches)
     python -m bench --tiny --out-dir D   # seconds per workload, no fresh processes (tests)
@@ -10,12 +11,13 @@ Run from the project root::
     python -m bench --list               # the workloads
 
 Each workload is its module's ``main(argv)`` (``python -m bench.<module>`` runs one
-alone); each writes ``<out-dir>/<name>[_quick|_tiny].json`` (with the machine
-description) and a ``.png``.  After a full run (or with ``--docs PATH``) the
-suite regenerates, in ``docs/benchmarks.md``, the section of every workload it
-ran and the summary of the goals, each between its markers; results of
-workloads not run this time are left as they are.  ``bench/results/suite.json``
-records what ran, how long it took and each workload's exit status.
+alone); each writes ``<name>[_quick|_tiny].json`` (with the machine description)
+and a ``.png``.  The tracked files (``bench/results/*``, ``docs/benchmarks.md``) are
+written only by the full run, which regenerates, in ``docs/benchmarks.md``, the
+section of every workload it ran and the summary of the goals, each between its
+markers (results of workloads not run this time are left as they are), or with
+``--save``; any other run writes into ``bench/results/local/`` (untracked) and says
+so.  ``suite.json`` records what ran, how long it took and each workload's exit status.
 """
 
 from __future__ import annotations
@@ -99,7 +101,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma-separated workload names (see --list)")
     ap.add_argument("--skip", default="", help="comma-separated workload names to leave out")
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
-    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG files go (default bench/results)")
+    ap.add_argument("--save", action="store_true",
+                    help="write the results into bench/results (tracked), as the full run that regenerates the "
+                         "docs does")
+    ap.add_argument("--out-dir", default=None,
+                    help="where the JSON and PNG files go (default bench/results when saving, else "
+                         "bench/results/local)")
     ap.add_argument("--docs", default=None,
                     help="Markdown file whose sections to regenerate (default: docs/benchmarks.md after a full "
                          "run, none otherwise); 'none' for none")
@@ -118,9 +125,10 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     selected = [s for s in SUITE if (not only or s[0] in only) and s[0] not in opts.skip.split(",")]
-    out_dir = Path(opts.out_dir) if opts.out_dir else common.RESULTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
     docs = None if opts.docs == "none" else (Path(opts.docs) if opts.docs else (DOCS if mode == "full" else None))
+    save = opts.save or docs == DOCS
+    out_dir = Path(opts.out_dir) if opts.out_dir else (common.RESULTS_DIR if save else common.LOCAL_RESULTS_DIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     machine = common.machine_info()

@@ -48,7 +48,8 @@ from typing import Any
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # tracked: what docs/benchmarks.md shows
+LOCAL_RESULTS_DIR = RESULTS_DIR / "local"  # untracked (.gitignore): where runs write unless told to save
 
 
 # --------------------------------------------------------------------------

@@ -69,7 +69,10 @@ process), and the extra peak resident memory of one gradient call at the main si
 Output: ``<name>.json`` (``<name>_quick.json`` with ``--quick``) with the machine
 description, a plot ``.png`` (log-log over the sizes; bars for a single size:
 ``bench.plots``), a table on stdout, and ``report.markdown_section`` for
-``docs/benchmarks.md``, in ``bench/results/`` or ``--out-dir``.
+``docs/benchmarks.md``.  They go to ``bench/results/local/`` (untracked; the run
+prints the path) unless ``--save`` puts them in ``bench/results/``, the tracked
+results the docs show, or ``--out-dir`` names another place.  ``python -m bench``
+saves on its own only in the full run that regenerates ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -495,7 +498,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         sizes = list(sizes) if sizes else list(w.sizes[mode])
         return cls(mode=mode, sizes=sizes, main_size=w.main_size if w.main_size in sizes else sizes[-1],
-                   out_dir=Path(out_dir) if out_dir is not None else common.RESULTS_DIR,
+                   out_dir=Path(out_dir) if out_dir is not None else common.LOCAL_RESULTS_DIR,
                    skip_peers=tuple(skip_peers), only_peers=tuple(only_peers), **values)
 
     def stem(self, name: str) -> str:
@@ -1288,7 +1291,10 @@ def main_for(w: Workload, argv=None, alternatives: Mapping[str, Workload] | None
     ap.add_argument("--quick", action="store_true", help="smaller sizes, few repeats")
     ap.add_argument("--tiny", action="store_true", help="smallest sizes, no fresh processes (for tests)")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results)")
+    ap.add_argument("--save", action="store_true",
+                    help=f"write into bench/results (tracked) instead of {common.LOCAL_RESULTS_DIR.name}/")
+    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results/local, "
+                                                    "bench/results with --save)")
     ap.add_argument("--no-subprocess", action="store_true", help="skip the fresh-process measurements")
     ap.add_argument("--subprocess", action="store_true", help="measure in fresh processes even in quick/tiny mode")
     ap.add_argument("--skip-peers", default="", help="comma-separated peer names not to run")
@@ -1299,7 +1305,7 @@ def main_for(w: Workload, argv=None, alternatives: Mapping[str, Workload] | None
     chosen = next((o for f, o in alternatives.items() if getattr(opts, f.replace("-", "_"))), w)
     mode = "tiny" if opts.tiny else ("quick" if opts.quick else "full")
     res = run_workload(chosen, mode, repeats=opts.repeats, plot=opts.plot,
-                       out_dir=opts.out_dir,
+                       out_dir=opts.out_dir or (common.RESULTS_DIR if opts.save else None),
                        fresh_processes=False if opts.no_subprocess else (True if opts.subprocess else None),
                        skip_peers=[p for p in opts.skip_peers.split(",") if p],
                        only_peers=[p for p in opts.only_peers.split(",") if p])
