@@ -319,13 +319,10 @@ def check_peer(size, args, value, grads, extras) -> float:
     return max(errs)
 
 
-kmeans_forward = numba.njit(kmeans_cost)
-
 WORKLOAD = runner.Workload(
     name="kmeans",
     title="GradBench kmeans: a Newton step (gradient and Hessian diagonal)",
     fn=kmeans_cost,
-    forward=kmeans_forward,
     wrt=(1,),
     args=kmeans_args,
     sizes={"full": [(10, 1000, 8), (10, 10000, 8), (100, 1000, 16), (100, 10000, 8), (100, 10000, 16),

@@ -470,18 +470,8 @@ def _tangent_euler(w, dt):
 
 
 def _tangent_make():
-    global _tangent_grad_potential
-    tangent = runner.load("tangent")
-    try:
-        _tangent_grad_potential = tangent.grad(_tangent_potential, wrt=(0,), verbose=0)
-    except Exception as exc:  # noqa: BLE001
-        raise runner.Unavailable(f"tangent.grad refused the potential: {runner._tangent_reason(exc)}") from None
-    try:
-        df = tangent.grad(_tangent_euler, wrt=(0,), preserve_result=True, verbose=0)
-    except Exception as exc:  # noqa: BLE001 - the nesting: tangent differentiates only functions it can read
-        raise runner.Unavailable("tangent.grad refused the loop that calls tangent.grad(potential) (nested AD): "
-                                 f"{runner._tangent_reason(exc)}") from None
-    return nested.tangent_probe(df, (GRADBENCH_W0, GRADBENCH_DT), "potential")
+    return nested.tangent_nested(_tangent_euler, _tangent_potential, (0,), "_tangent_grad_potential",
+                                 (GRADBENCH_W0, GRADBENCH_DT), ("potential", "the potential", "the loop"))
 
 
 # --------------------------------------------------------------------------

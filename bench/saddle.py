@@ -373,19 +373,9 @@ def _tangent_max_f(x, start):
 
 
 def _tangent_make():
-    global _tangent_grad_f_y
-    tangent = runner.load("tangent")
-    try:
-        _tangent_grad_f_y = tangent.grad(_tangent_f, wrt=(1,), verbose=0)
-    except Exception as exc:  # noqa: BLE001
-        raise runner.Unavailable(f"tangent.grad refused f: {runner._tangent_reason(exc)}") from None
-    try:
-        df = tangent.grad(_tangent_max_f, wrt=(0,), preserve_result=True, verbose=0)
-    except Exception as exc:  # noqa: BLE001 - the nesting: tangent differentiates only functions it can read
-        raise runner.Unavailable("tangent.grad refused the ascent that calls tangent.grad(f) (nested AD): "
-                                 f"{runner._tangent_reason(exc)}") from None
     start = np.array(GRADBENCH_START)
-    return nested.tangent_probe(df, (start, start), "f")
+    return nested.tangent_nested(_tangent_max_f, _tangent_f, (1,), "_tangent_grad_f_y", (start, start),
+                                 ("f", "f", "the ascent"))
 
 
 # --------------------------------------------------------------------------
