@@ -2,7 +2,8 @@
 
 Run from the project root::
 
-    python -m bench                      # full run (about 40 minutes on 2 cores)
+    python -m bench                      # full run (about 40 minutes on 2 cores): saves the results in
+                                         # bench/results and regenerates docs/benchmarks.md
     python -m bench --quick              # smoke run of every workload, small sizes (about a minute
                                          # with warm compile caches)
     python -m bench --tiny --out-dir D   # seconds per workload, no fresh processes (tests)
@@ -10,12 +11,13 @@ Run from the project root::
     python -m bench --list               # the workloads
 
 Each workload is its module's ``main(argv)`` (``python -m bench.<module>`` runs one
-alone); each writes ``<out-dir>/<name>[_quick|_tiny].json`` (with the machine
-description) and a ``.png``.  After a full run (or with ``--docs PATH``) the
-suite regenerates, in ``docs/benchmarks.md``, the section of every workload it
-ran and the summary of the goals, each between its markers; results of
-workloads not run this time are left as they are.  ``bench/results/suite.json``
-records what ran, how long it took and each workload's exit status.
+alone); each writes ``<name>[_quick|_tiny].json`` (with the machine description)
+and a ``.png``.  The tracked files (``bench/results/*``, ``docs/benchmarks.md``) are
+written only by the full run, which regenerates, in ``docs/benchmarks.md``, the
+section of every workload it ran and the summary of the goals, each between its
+markers (results of workloads not run this time are left as they are), or with
+``--save``; any other run writes into ``bench/results/local/`` (untracked) and says
+so.  ``suite.json`` records what ran, how long it took and each workload's exit status.
 """
 
 from __future__ import annotations
@@ -33,25 +35,15 @@ from bench import common
 
 DOCS = common.PROJECT_ROOT / "docs" / "benchmarks.md"
 
-# name, module, extra argv (before the mode flags), kind
-SUITE = [
-    ("lotka_volterra", "bench.lotka_volterra", [], "runner"),
-    ("rosenbrock", "bench.rosenbrock", [], "runner"),
-    ("d2l", "bench.d2l", [], "runner"),
-    ("lse", "bench.lse", [], "runner"),
-    ("llsq", "bench.llsq", [], "runner"),
-    ("ode", "bench.ode", [], "runner"),
-    ("det", "bench.det", [], "runner"),
-    ("lstm", "bench.lstm", [], "runner"),
-    ("ba", "bench.ba", [], "runner"),
-    ("kmeans", "bench.kmeans", [], "runner"),
-    ("particle", "bench.particle", [], "runner"),
-    ("saddle", "bench.saddle", [], "runner"),
+# name, module, extra argv (before the mode flags), kind (every workload runs on bench/runner.py)
+SUITE = [(name, f"bench.{name}", [], "runner") for name in (
+    "lotka_volterra", "rosenbrock", "d2l", "lse", "llsq", "ode", "det", "lstm", "ba", "kmeans", "particle",
+    "saddle")] + [
     ("gmm_grid", "bench.gmm", ["--grid"], "runner"),
-    ("gmm", "bench.gmm", [], "legacy"),
+    ("gmm", "bench.gmm", [], "runner"),
     ("rnn_peers", "bench.rnn", ["--all-peers"], "runner"),
-    ("rnn", "bench.rnn", [], "legacy"),
-    ("mlp", "bench.mlp", ["--torch-threads", "1"], "legacy"),  # one thread, as in the other workloads
+    ("rnn", "bench.rnn", [], "runner"),
+    ("mlp", "bench.mlp", [], "runner"),
 ]
 NAMES = [s[0] for s in SUITE]
 
@@ -67,17 +59,10 @@ def result_path(out_dir: Path, name: str, mode: str) -> Path:
     return out_dir / (name + ("" if mode == "full" else f"_{mode}") + ".json")
 
 
-def _argv(extra: list, mode: str, out_dir: Path, kind: str, opts) -> list:
-    argv = list(extra)
-    if mode == "quick":
-        argv.append("--quick")
-    elif mode == "tiny":
-        argv.append("--tiny")
-    argv += ["--out-dir", str(out_dir)]
-    if kind == "runner" and opts.no_subprocess:
+def _argv(extra: list, mode: str, out_dir: Path, opts) -> list:
+    argv = list(extra) + ({"quick": ["--quick"], "tiny": ["--tiny"]}.get(mode, [])) + ["--out-dir", str(out_dir)]
+    if opts.no_subprocess:
         argv.append("--no-subprocess")
-    if kind == "legacy" and (opts.no_subprocess or mode == "quick"):
-        argv += ["--startup-pairs", "0"]  # quick: no fresh-process start-ups (see the full run)
     if opts.repeats:
         argv += ["--repeats", str(opts.repeats)]
     return argv
@@ -85,7 +70,7 @@ def _argv(extra: list, mode: str, out_dir: Path, kind: str, opts) -> list:
 
 def update_docs(path: Path, names: list[str], out_dir: Path, mode: str) -> list[str]:
     """Regenerate the sections of ``names`` (from their JSON) and the summary in ``path``."""
-    from bench import report, runner
+    from bench import report
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     written = []
     rel = os.path.relpath(out_dir, path.parent)
@@ -96,11 +81,7 @@ def update_docs(path: Path, names: list[str], out_dir: Path, mode: str) -> list[
         result = json.loads(jp.read_text())
         png = jp.with_suffix(".png")
         image = f"{rel}/{png.name}" if png.exists() else None
-        if "sizes" in result:
-            body = runner.markdown_section(result, image)
-        else:
-            body = report.legacy_section(name, result, image)
-        text = common.replace_marked_section(text, name, body)
+        text = common.replace_marked_section(text, name, report.markdown_section(result, image))
         written.append(name)
     rows = []
     for name in NAMES:
@@ -120,7 +101,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma-separated workload names (see --list)")
     ap.add_argument("--skip", default="", help="comma-separated workload names to leave out")
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
-    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG files go (default bench/results)")
+    ap.add_argument("--save", action="store_true",
+                    help="write the results into bench/results (tracked), as the full run that regenerates the "
+                         "docs does")
+    ap.add_argument("--out-dir", default=None,
+                    help="where the JSON and PNG files go (default bench/results when saving, else "
+                         "bench/results/local)")
     ap.add_argument("--docs", default=None,
                     help="Markdown file whose sections to regenerate (default: docs/benchmarks.md after a full "
                          "run, none otherwise); 'none' for none")
@@ -128,7 +114,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-subprocess", action="store_true", help="skip the fresh-process measurements")
     opts = ap.parse_args(argv)
     if opts.list:
-        for name, module, extra, kind in SUITE:
+        for name, module, extra, _kind in SUITE:
             print(f"{name:16s} python -m {module} {' '.join(extra)}")
         for name, why in pending().items():
             print(f"{name:16s} not in srcgrad's GradBench tool yet: {why[:150]}")
@@ -139,25 +125,21 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
     selected = [s for s in SUITE if (not only or s[0] in only) and s[0] not in opts.skip.split(",")]
-    out_dir = Path(opts.out_dir) if opts.out_dir else common.RESULTS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
     docs = None if opts.docs == "none" else (Path(opts.docs) if opts.docs else (DOCS if mode == "full" else None))
+    save = opts.save or docs == DOCS
+    out_dir = Path(opts.out_dir) if opts.out_dir else (common.RESULTS_DIR if save else common.LOCAL_RESULTS_DIR)
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
-    if mode != "full":
-        # keep JAX's compiled code between quick runs, for the workloads with their own main too
-        # (the runner's workloads turn it on themselves; a full run compiles from scratch)
-        from bench import runner
-        runner.enable_jax_compilation_cache()
     machine = common.machine_info()
     runs = {}
-    for k, (name, module, extra, kind) in enumerate(selected, 1):
+    for k, (name, module, extra, _kind) in enumerate(selected, 1):
         start = time.perf_counter()
         print(f"\n=== [{k}/{len(selected)}] {name} ({mode}) -- suite at {start - t0:.0f} s ===", file=sys.stderr,
               flush=True)
         try:
             mod = importlib.import_module(module)
-            rc = mod.main(_argv(extra, mode, out_dir, kind, opts))
+            rc = mod.main(_argv(extra, mode, out_dir, opts))
             status = "ok" if rc in (0, None) else f"exit {rc}"
         except SystemExit as exc:
             status = f"exit {exc.code}"
@@ -178,8 +160,8 @@ def main(argv=None) -> int:
     print("\nsuite:", file=sys.stderr)
     for name, r in runs.items():
         print(f"  {name:16s} {r['status']:10s} {r['wall_s']:7.1f} s", file=sys.stderr)
-    print(f"  total {summary['total_wall_s']:.0f} s" + (f"; updated {docs}: {', '.join(written)}" if docs else ""),
-          file=sys.stderr)
+    print(f"  total {summary['total_wall_s']:.0f} s; results in {out_dir}"
+          + (f"; updated {docs}: {', '.join(written)}" if docs else ""), file=sys.stderr)
     return 0 if all(r["status"] == "ok" for r in runs.values()) else 1
 
 

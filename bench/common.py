@@ -9,7 +9,8 @@ Pieces:
 * :func:`time_interleaved` -- wall-time per call for several peers, sampled in
   interleaved (rotating) order, summarised as median / min / quartiles / IQR.
 * :func:`summarize` -- the summary statistics used everywhere.
-* :func:`fd4_gradient` -- 4th-order central finite differences.
+* :func:`fd4_gradient` -- 4th-order central finite differences
+  (``srcgrad.check.central_difference``, imported when called).
 * :func:`fd4_directional` -- the same along one direction of array arguments.
 * :func:`check_close` / :class:`CheckFailed` -- loud agreement checks;
   :func:`check_close_scaled` for arrays whose small components are
@@ -20,14 +21,8 @@ Pieces:
 * :func:`describe_exception` -- one-line reason for a peer that failed.
 * :func:`load_warning` -- a warning line when the machine was busy.
 * :func:`machine_info` -- CPU model, core count, library versions, date.
-* :func:`write_json`, :func:`format_table`, :func:`fmt_time`,
-  :func:`loglog_plot`.
-* :class:`SrcgradPeer` -- one srcgrad gradient with its status ("ok" or
-  "failed: <reason>"), shared by the benchmarks that keep a broken srcgrad from
-  stopping the other peers.
+* :func:`write_json`, :func:`format_table`, :func:`fmt_time`.
 * :func:`blocking` -- a JAX function wrapped to wait for its result.
-* :func:`summarize_first_calls` -- the ``<key>_summary`` entries of a dict of
-  first-call runs.
 * :func:`memory_status`, :func:`peak_rss_of_call` -- resident memory (Linux
   ``/proc``): the extra peak resident set of one call.
 * :func:`replace_marked_section` -- regenerate a part of a Markdown file between
@@ -53,7 +48,8 @@ from typing import Any
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"  # tracked: what docs/benchmarks.md shows
+LOCAL_RESULTS_DIR = RESULTS_DIR / "local"  # untracked (.gitignore): where runs write unless told to save
 
 
 # --------------------------------------------------------------------------
@@ -185,22 +181,19 @@ def check_close(label: str, got, want, rtol: float, names: Sequence[str] | None 
 
 
 def fd4_gradient(f: Callable[..., float], args: Sequence, wrt: Iterable[int], rel_step: float = 1e-3) -> np.ndarray:
-    """4th-order central finite differences of scalar ``f`` at ``args`` w.r.t. positions ``wrt``.
-
-    Step for argument k is ``rel_step * max(|args[k]|, 1e-3)``:
-    ``(-f(p+2e) + 8 f(p+e) - 8 f(p-e) + f(p-2e)) / (12 e)``.
-    """
+    """4th-order central finite differences (``srcgrad.check.central_difference``) of scalar ``f`` at
+    ``args`` w.r.t. the float arguments at positions ``wrt``, the step for argument k
+    ``rel_step * max(|args[k]|, 1e-3)``."""
+    from srcgrad.check import central_difference
     args = list(args)
     out = []
     for k in wrt:
-        e = rel_step * max(abs(float(args[k])), 1e-3)
-
         def ev(d, k=k):
             a = list(args)
             a[k] = float(args[k]) + d
             return float(f(*a))
 
-        out.append((-ev(2 * e) + 8 * ev(e) - 8 * ev(-e) + ev(-2 * e)) / (12 * e))
+        out.append(central_difference(ev, rel_step * max(abs(float(args[k])), 1e-3)))
     return np.asarray(out)
 
 
@@ -243,12 +236,13 @@ def check_close_scaled(label: str, got, want, rtol: float, floor_rel: float = 1e
 
 
 def fd4_directional(f: Callable[..., float], args: Sequence, direction: Mapping[int, Any], step: float) -> float:
-    """4th-order central difference of ``t -> f(*args with args[k] + t * direction[k])`` at t = 0.
+    """4th-order central difference (``srcgrad.check.central_difference``, step ``step``) of
+    ``t -> f(*args with args[k] + t * direction[k])`` at t = 0.
 
     ``direction`` maps argument positions to arrays (or floats) of the same shape;
-    the other arguments are passed unchanged.  ``(-F(2h) + 8F(h) - 8F(-h) + F(-2h)) / (12h)``.
-    Compare it with ``sum_k <grad_k, direction[k]>``.
+    the other arguments are passed unchanged.  Compare it with ``sum_k <grad_k, direction[k]>``.
     """
+    from srcgrad.check import central_difference
     args = list(args)
 
     def ev(t):
@@ -259,7 +253,7 @@ def fd4_directional(f: Callable[..., float], args: Sequence, direction: Mapping[
                 a[k] = float(a[k])
         return float(f(*a))
 
-    return (-ev(2 * step) + 8 * ev(step) - 8 * ev(-step) + ev(-2 * step)) / (12 * step)
+    return central_difference(ev, step)
 
 
 def describe_exception(exc: BaseException, limit: int = 300) -> str:
@@ -499,73 +493,6 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def loglog_plot(
-    path: str | os.PathLike,
-    xs: Sequence[float],
-    series: Mapping[str, Sequence[dict]],
-    title: str,
-    xlabel: str = "n",
-    ratios: Mapping[str, Sequence[float | None]] | None = None,
-    subtitle: str | None = None,
-) -> Path | None:
-    """Log-log plot of median time vs ``xs`` per peer, IQR as error bars (None without matplotlib).
-
-    ``series[name]`` is a list (aligned with ``xs``) of :func:`summarize` dicts.
-    If ``ratios`` is given, a second panel shows them (log x, linear y).
-    """
-    try:
-        import matplotlib
-    except ImportError:
-        print(f"matplotlib is not installed: no plot {path}", file=sys.stderr)
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ncols = 2 if ratios else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(6.0 * ncols, 4.5), squeeze=False)
-    ax = axes[0][0]
-    markers = "osD^v<>"
-    for i, (name, stats) in enumerate(series.items()):
-        pts = [(x, s) for x, s in zip(xs, stats) if s is not None]
-        if not pts:
-            continue
-        x = np.array([p[0] for p in pts], dtype=float)
-        med = np.array([p[1]["median"] for p in pts])
-        lo = med - np.array([p[1]["q1"] for p in pts])
-        hi = np.array([p[1]["q3"] for p in pts]) - med
-        ax.errorbar(x, med, yerr=[lo, hi], marker=markers[i % len(markers)], capsize=3, label=name)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("wall time per call [s] (median, IQR bars)")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    if ratios:
-        ax2 = axes[0][1]
-        ratio_colors = plt.cm.Dark2.colors  # distinct from the time panel's default cycle
-        for i, (name, vals) in enumerate(ratios.items()):
-            pts = [(x, v) for x, v in zip(xs, vals) if v is not None]
-            if pts:
-                ax2.plot([p[0] for p in pts], [p[1] for p in pts], marker=markers[i % len(markers)],
-                         linestyle="--", color=ratio_colors[i % len(ratio_colors)], label=name)
-        ax2.set_xscale("log")
-        ax2.set_xlabel(xlabel)
-        ax2.set_ylabel("ratio of median times")
-        ax2.set_title("time ratios")
-        ax2.set_ylim(bottom=0)
-        ax2.grid(True, which="both", alpha=0.3)
-        ax2.legend()
-    if subtitle:
-        fig.text(0.5, 0.005, subtitle, ha="center", va="bottom", fontsize=7, alpha=0.8)
-    fig.tight_layout(rect=(0, 0.03 if subtitle else 0, 1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def load_warning(machine: Mapping, threshold: float = 0.75) -> str | None:
     """A warning if the 1-minute load average (from :func:`machine_info`, at start) or the
     current one exceeds ``threshold`` x the CPU count; else None."""
@@ -580,79 +507,8 @@ def load_warning(machine: Mapping, threshold: float = 0.75) -> str | None:
 
 
 # --------------------------------------------------------------------------
-# peers shared by several benchmarks
+# JAX
 # --------------------------------------------------------------------------
-
-class SrcgradPeer:
-    """One srcgrad gradient of ``fn`` w.r.t. ``wrt``, with its status ("ok" or "failed: <reason>").
-
-    A benchmark keeps one per srcgrad variant; a variant that cannot build, raises or
-    disagrees is marked failed (``fail``) and left out of the timing while the other
-    peers still run.  ``name`` is ``srcgrad`` or ``srcgrad[<variant>]``.
-    """
-
-    def __init__(self, fn: Callable, wrt: Sequence[int], log: Callable[[str], None] = print,
-                 variant: str | None = None):
-        self.fn = fn
-        self.wrt = tuple(wrt)
-        self.variant = variant
-        self.g = self.vg = None
-        self.status = "not run"
-        self.failures: list[str] = []
-        self.build_and_first_call_s: float | None = None
-        self.log = log
-
-    @property
-    def name(self) -> str:
-        return "srcgrad" if self.variant is None else f"srcgrad[{self.variant}]"
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def fail(self, reason: str) -> None:
-        if self.status in ("ok", "not run"):
-            self.status = "failed: " + reason
-        self.failures.append(reason)
-        self.log(f"  {self.name}: failed: {reason}")
-
-    def build(self, warm_args: tuple) -> None:
-        """``srcgrad.grad`` and ``value_and_grad`` of ``fn``; one call at ``warm_args`` (compiles)."""
-        try:
-            import srcgrad
-            t0 = time.perf_counter()
-            self.g = srcgrad.grad(self.fn, wrt=self.wrt)
-            self.g(*warm_args)
-            self.build_and_first_call_s = time.perf_counter() - t0
-            self.vg = srcgrad.value_and_grad(self.fn, wrt=self.wrt)
-            self.status = "ok"
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"srcgrad.grad({self.fn.__name__}) could not build/run: {describe_exception(exc)}")
-
-    def grad(self, args):
-        """Gradient tuple as float arrays, or None (and the peer marked failed)."""
-        if not self.ok:
-            return None
-        try:
-            out = self.g(*args)
-            if not isinstance(out, tuple) or len(out) != len(self.wrt):
-                raise TypeError(f"expected a tuple of {len(self.wrt)} gradients, got {type(out).__name__}")
-            return tuple(np.asarray(o, dtype=float) for o in out)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"gradient call raised {describe_exception(exc)}")
-            return None
-
-    def value_and_grad(self, args):
-        """``(value, gradient tuple)`` or None (and the peer marked failed)."""
-        if not self.ok:
-            return None
-        try:
-            v, gr = self.vg(*args)
-            return float(v), tuple(np.asarray(o, dtype=float) for o in gr)
-        except Exception as exc:  # noqa: BLE001
-            self.fail(f"value_and_grad call raised {describe_exception(exc)}")
-            return None
-
 
 def blocking(fn: Callable) -> Callable:
     """``fn`` (a JAX function) wrapped to block until its result is ready."""
@@ -661,18 +517,6 @@ def blocking(fn: Callable) -> Callable:
     def call(*a):
         return jax.block_until_ready(fn(*a))
     return call
-
-
-def summarize_first_calls(out: dict) -> dict:
-    """Add ``<key>_summary`` (first call and process wall time) for every list of runs in ``out``."""
-    for key in list(out):
-        runs = out[key]
-        if isinstance(runs, list) and runs and isinstance(runs[0], dict):
-            out[key + "_summary"] = {
-                "first_call_total_s": summarize([r["first_call_total_s"] for r in runs]),
-                "process_wall_s": summarize([r["process_wall_s"] for r in runs]),
-            }
-    return out
 
 
 # --------------------------------------------------------------------------

@@ -104,73 +104,50 @@ def _hello_square(x):
     return x * x
 
 
-def _module_lse() -> Module:
+def _primal_and_gradient(name: str, fn, primal, prep, primal_out, gradient_out, warm: dict) -> Module:
+    """An eval whose ``primal`` is Numba's compile of ``primal`` and whose ``gradient`` is
+    ``srcgrad.grad(fn, wrt=0)``, both of ``prep(input)``."""
     import numba
     import srcgrad
 
-    from bench import lse
-    g = srcgrad.grad(lse.lse, wrt=0)
-    fwd = numba.njit(lse.lse, cache=True)
-    m = Module("lse")
-
-    def prep(inp):
-        return (_floats(inp["x"]),)
-
-    m.functions = {"primal": (prep, fwd, float), "gradient": (prep, g, lambda a: a.tolist())}
-    m.warm_input = {f: {"x": [0.5, 0.25, 0.75]} for f in m.functions}
+    m = Module(name)
+    m.functions = {"primal": (prep, numba.njit(primal, cache=True), primal_out),
+                   "gradient": (prep, srcgrad.grad(fn, wrt=0), gradient_out)}
+    m.warm_input = {f: warm for f in m.functions}
     return m
+
+
+def _tolist(a) -> list:
+    return a.tolist()
+
+
+def _module_lse() -> Module:
+    from bench import lse
+    return _primal_and_gradient("lse", lse.lse, lse.lse, lambda inp: (_floats(inp["x"]),), float, _tolist,
+                                {"x": [0.5, 0.25, 0.75]})
 
 
 def _module_llsq() -> Module:
-    import numba
-    import srcgrad
-
     from bench import llsq
-    g = srcgrad.grad(llsq.llsq, wrt=0)
-    fwd = numba.njit(llsq.llsq, cache=True)
-    m = Module("llsq")
-
-    def prep(inp):
-        return (_floats(inp["x"]), int(inp["n"]))
-
-    m.functions = {"primal": (prep, fwd, float), "gradient": (prep, g, lambda a: a.tolist())}
-    m.warm_input = {f: {"x": [0.5, 0.25], "n": 4} for f in m.functions}
-    return m
+    return _primal_and_gradient("llsq", llsq.llsq, llsq.llsq, lambda inp: (_floats(inp["x"]), int(inp["n"])), float,
+                                _tolist, {"x": [0.5, 0.25], "n": 4})
 
 
 def _module_ode() -> Module:
-    import numba
-    import srcgrad
-
     from bench import ode
-    g = srcgrad.grad(ode.ode_last, wrt=0)
-    fwd = numba.njit(ode.ode_solution, cache=True)
-    m = Module("ode")
-
-    def prep(inp):
-        return (_floats(inp["x"]), int(inp["s"]))
-
-    m.functions = {"primal": (prep, fwd, lambda a: a.tolist()), "gradient": (prep, g, lambda a: a.tolist())}
-    m.warm_input = {f: {"x": [0.5, 0.25, 0.75], "s": 2} for f in m.functions}
-    return m
+    return _primal_and_gradient("ode", ode.ode_last, ode.ode_solution, lambda inp: (_floats(inp["x"]), int(inp["s"])),
+                                _tolist, _tolist, {"x": [0.5, 0.25, 0.75], "s": 2})
 
 
 def _module_det() -> Module:
-    import numba
-    import srcgrad
-
     from bench import det
-    g = srcgrad.grad(det.det_by_minors, wrt=0)
-    fwd = numba.njit(det.det_by_minors, cache=True)
 
     def prep(inp):
         ell = int(inp["ell"])
         return (_floats(inp["A"]).reshape((ell, ell)),)
 
-    m = Module("det")
-    m.functions = {"primal": (prep, fwd, float), "gradient": (prep, g, lambda a: a.ravel().tolist())}
-    m.warm_input = {f: {"A": [1.0, 2.0, 3.0, 4.0], "ell": 2} for f in m.functions}
-    return m
+    return _primal_and_gradient("det", det.det_by_minors, det.det_by_minors, prep, float,
+                                lambda a: a.ravel().tolist(), {"A": [1.0, 2.0, 3.0, 4.0], "ell": 2})
 
 
 def _module_gmm() -> Module:

@@ -319,22 +319,17 @@ def check_peer(size, args, value, grads, extras) -> float:
     return max(errs)
 
 
-kmeans_forward = numba.njit(kmeans_cost)
-
 WORKLOAD = runner.Workload(
     name="kmeans",
     title="GradBench kmeans: a Newton step (gradient and Hessian diagonal)",
-    module=__name__,
     fn=kmeans_cost,
-    forward=kmeans_forward,
     wrt=(1,),
-    wrt_names=("centroids",),
     args=kmeans_args,
     sizes={"full": [(10, 1000, 8), (10, 10000, 8), (100, 1000, 16), (100, 10000, 8), (100, 10000, 16),
                     (1000, 10000, 16)],
            "quick": [(10, 1000, 8), (100, 10000, 8)],
            "tiny": [(5, 200, 3)]},
-    main_size={"full": (100, 10000, 8), "quick": (100, 10000, 8), "tiny": (5, 200, 3)},
+    main_size=(100, 10000, 8),
     size_label=lambda s: f"k={s[0]:,}, n={s[1]:,}, d={s[2]}",
     work=lambda s: float(s[0] * s[1] * s[2]),
     x_label="k n d",

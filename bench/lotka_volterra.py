@@ -51,7 +51,6 @@ from bench import runner
 # --------------------------------------------------------------------------
 
 PARAMS = (2.0 / 3.0, 4.0 / 3.0, 1.0, 1.0)  # alpha, beta, delta, gamma
-PARAM_NAMES = ("alpha", "beta", "delta", "gamma")
 X0 = 1.0
 Y0 = 1.0
 T_END = 10.0
@@ -162,13 +161,11 @@ def lv_loss_jax(alpha, beta, delta, gamma, x0, y0, h, n):
 WORKLOAD = runner.Workload(
     name="lotka_volterra",
     title="Lotka-Volterra, explicit Euler (scalar loop)",
-    module=__name__,
     fn=lv_loss,
     wrt=WRT,
-    wrt_names=PARAM_NAMES,
     args=lambda n: lv_args(n),
     sizes={"full": [10**3, 10**4, 10**5, 10**6], "quick": [10**3, 10**5], "tiny": [100]},
-    main_size={"full": MAIN_N, "quick": MAIN_N, "tiny": 100},
+    main_size=MAIN_N,
     x_label="n (Euler steps, T = 10 fixed)",
     kind="scalar_loop",
     rtol_peers=1e-10,

@@ -128,6 +128,28 @@ def tangent_probe(df, probe_args: tuple, inner: str):
     return df
 
 
+def tangent_nested(outer, inner, inner_wrt: tuple, inner_global: str, probe_args: tuple,
+                   names: tuple[str, str, str]):
+    """tangent-ad's gradient of ``outer`` (with respect to its first argument), a function that calls
+    tangent's gradient of ``inner``: that one is made first and stored as the global ``inner_global`` of
+    ``outer``'s module, where ``outer`` reads it.  ``names``: the inner function in the call, the inner
+    and the outer function in the reasons when a transform refuses them (``runner.Unavailable``).  Probed
+    at ``probe_args`` (:func:`tangent_probe`)."""
+    import sys
+    call_name, inner_what, outer_what = names
+    tangent = runner.load("tangent")
+    try:
+        setattr(sys.modules[outer.__module__], inner_global, tangent.grad(inner, wrt=inner_wrt, verbose=0))
+    except Exception as exc:  # noqa: BLE001
+        raise runner.Unavailable(f"tangent.grad refused {inner_what}: {runner._tangent_reason(exc)}") from None
+    try:
+        df = tangent.grad(outer, wrt=(0,), preserve_result=True, verbose=0)
+    except Exception as exc:  # noqa: BLE001 - the nesting: tangent differentiates only functions it can read
+        raise runner.Unavailable(f"tangent.grad refused {outer_what} that calls tangent.grad({call_name}) (nested "
+                                 f"AD): {runner._tangent_reason(exc)}") from None
+    return tangent_probe(df, probe_args, call_name)
+
+
 class _OverBudget(Exception):
     """A peer's first call predicts a solve longer than the limit."""
 

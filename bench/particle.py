@@ -470,18 +470,8 @@ def _tangent_euler(w, dt):
 
 
 def _tangent_make():
-    global _tangent_grad_potential
-    tangent = runner.load("tangent")
-    try:
-        _tangent_grad_potential = tangent.grad(_tangent_potential, wrt=(0,), verbose=0)
-    except Exception as exc:  # noqa: BLE001
-        raise runner.Unavailable(f"tangent.grad refused the potential: {runner._tangent_reason(exc)}") from None
-    try:
-        df = tangent.grad(_tangent_euler, wrt=(0,), preserve_result=True, verbose=0)
-    except Exception as exc:  # noqa: BLE001 - the nesting: tangent differentiates only functions it can read
-        raise runner.Unavailable("tangent.grad refused the loop that calls tangent.grad(potential) (nested AD): "
-                                 f"{runner._tangent_reason(exc)}") from None
-    return nested.tangent_probe(df, (GRADBENCH_W0, GRADBENCH_DT), "potential")
+    return nested.tangent_nested(_tangent_euler, _tangent_potential, (0,), "_tangent_grad_potential",
+                                 (GRADBENCH_W0, GRADBENCH_DT), ("potential", "the potential", "the loop"))
 
 
 # --------------------------------------------------------------------------
@@ -527,14 +517,11 @@ def _size_label(dt) -> str:
 WORKLOAD = runner.Workload(
     name="particle",
     title="GradBench particle: nested AD through an Euler trajectory",
-    module=__name__,
     fn=naive_euler,
     forward=particle_forward,
-    wrt=(0,),
-    wrt_names=("w",),
     args=particle_args,
     sizes={"full": [0.1, 0.01, 0.001], "quick": [0.1], "tiny": [0.1]},
-    main_size={"full": 0.1, "quick": 0.1, "tiny": 0.1},
+    main_size=0.1,
     size_label=_size_label,
     work=lambda dt: float(euler_steps(CHECK_W[dt], dt)),
     x_label="Euler steps",

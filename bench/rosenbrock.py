@@ -90,13 +90,10 @@ def rosenbrock_args(n: int) -> tuple:
 WORKLOAD = runner.Workload(
     name="rosenbrock",
     title="Rosenbrock (scalar loop over an array)",
-    module=__name__,
     fn=rosenbrock,
-    wrt=(0,),
-    wrt_names=("x",),
     args=rosenbrock_args,
     sizes={"full": [10**2, 10**3, 10**4, 10**5, 10**6], "quick": [10**2, 10**4], "tiny": [50]},
-    main_size={"full": 10**5, "quick": 10**4, "tiny": 50},
+    main_size=10**5,
     kind="scalar_loop",
     hand_tape_bytes=lambda n: 0,
     peers=[

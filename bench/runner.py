@@ -4,33 +4,47 @@ A workload module (``bench/rosenbrock.py``, ``bench/ode.py``, ...) describes its
 with a :class:`Workload`: the user function that srcgrad differentiates (and Numba
 compiles as the forward), how to make its arguments at each size, and its other
 peers, built with the helpers here (:func:`hand_peer`, :func:`jax_peer`,
-:func:`torch_peer`, :func:`autograd_peer`, :func:`tangent_peer`).  Its
-``main(argv)`` is ``runner.main_for(WORKLOAD, argv)``; ``python -m bench`` runs
-them all.
+:func:`torch_peer`, :func:`autograd_peer`, :func:`tangent_peer`,
+:func:`srcgrad_peer`, and the value-only :func:`numba_forward_peer` and
+:func:`jax_forward_peer`).  Its ``main(argv)`` is ``runner.main_for(WORKLOAD, argv)``;
+``python -m bench`` runs them all.
 
-What a run does, per size (smallest first):
+What a run does (:func:`run_workload`, its settings a :class:`Settings`):
 
 1. builds every peer once (``jax.jit``, ``tangent.grad``, ``srcgrad.value_and_grad``);
    a peer whose library is not installed, or that cannot express the workload, is
    reported as *unavailable* with the reason, never dropped;
-2. calls each peer once (compile/warm-up) and checks it: its value against the
-   Numba forward, its gradient against 4th-order central finite differences of the
-   forward along random unit directions, and against the reference peer (the
-   hand-written adjoint where there is one) component by component
-   (``common.check_close_scaled``).  A peer that disagrees or raises is *failed*
-   with the reason and is not timed (at this size or any later one); if no peer
-   agrees with the finite differences the workload itself is broken and the run
-   stops with exit code 2;
-3. times the forward and all checked gradients, interleaved
+2. at the workload's ``check_sizes`` (small problems, other data settings), checks
+   every peer as in 3. without timing it, and compares each compiled forward with
+   the plain-Python function it compiles (``Peer.python``);
+3. per size, smallest first, calls each peer once (compile/warm-up) and checks it:
+   its value against the Numba forward, its gradient against 4th-order central finite
+   differences of the forward along random unit directions (``w.fd_margin`` redraws a
+   direction whose differences would straddle a kink), and against the reference peer
+   (the hand-written adjoint where there is one) component by component
+   (``common.check_close_scaled``).  A value-only peer (``kind="forward"``: another
+   forward, JAX's ``jit`` of the function) is checked by its value alone.  A peer that
+   disagrees or raises is *failed* with the reason and is not timed (at this size or
+   any later one); if no peer agrees with the finite differences the workload itself is
+   broken and the run stops with exit code 2;
+4. times the forwards and all checked gradients, interleaved
    (``common.time_interleaved``): median, quartiles, IQR; a Python-taping peer
    (PyTorch, autograd, tangent) whose checked call lasted ``SLOW_CALL_SAMPLES``
    minimum samples or more is timed one call per sample after the others (its
    checked call was its warm-up; calibrating it would only repeat slow calls);
-4. predicts the time of each peer but the forward, srcgrad and the hand-written
+5. predicts the time of each peer but the forward, srcgrad and the hand-written
    adjoint at the next size, as a power of the workload's ``work`` fitted to the two
    largest sizes it ran; one predicted to need more than ``call_limit_s`` for one
    call is not run there: it is reported as *too slow at this size*, with that
    extrapolated time, marked as such.
+
+A workload may have several srcgrad peers (the same math written two ways: ``gmm``'s
+``srcgrad`` and ``srcgrad_scalar``, ``mlp``'s helper calls and their inlined form):
+each gets the ratios, goals, tape and fresh-process measurements of ``srcgrad``, and
+its gradient/forward ratio is against its own forward (``Peer.own_forward``).
+srcgrad's tape comes from ``GradFunction.tape_bytes``; with ``tape_unit`` the section
+also shows it per step, per example, ... beside the hand-written adjoint's
+(``hand_tape_bytes``).
 
 Quick and tiny runs (``MODE_DEFAULTS``) take fewer samples, draw no plot (``--plot``
 draws it), and keep compiled code between runs: Numba's disk cache for the forward
@@ -39,22 +53,26 @@ and the hand-written adjoint, JAX's persistent compilation cache in
 and timing, not compiles.  The full run keeps neither, so its fresh-process first
 calls measure real compiles.
 
-A workload whose GradBench output takes many gradients (``particle`` and ``saddle``: an
-argmin by gradient descent) has an ``eval_output`` hook: after the sizes, the eval is
-solved with every peer that passed the checks, and the outputs must agree
-(``bench.nested.eval_outputs``; a disagreement is a hard failure).
+After the sizes, a workload whose GradBench output takes many gradients (``particle`` and
+``saddle``: an argmin by gradient descent) solves the eval with every peer that passed the
+checks (``eval_output``; the outputs must agree: ``bench.nested.eval_outputs``), and a
+workload's ``extra_tables`` hooks add measurements of their own (the RNN's JAX unrolled
+loop); each returns a table for the workload's section.
 
 Then, at the main size, in fresh processes (``python -m bench.runner child ...``):
 first-call latency of every peer (build + first call at the smallest size:
-transform + compile + one run), srcgrad with an empty and then with the same, now
-warm, ``SRCGRAD_CACHE_DIR`` (the second is the start-up of a second process), and
-the extra peak resident memory of one gradient call at the main size
-(``common.peak_rss_of_call``).  srcgrad's tape bytes come from
-``GradFunction.tape_bytes``.
+transform + compile + one run), each srcgrad peer with an empty and then with the
+same, now warm, ``SRCGRAD_CACHE_DIR`` (the second is the start-up of a second
+process), and the extra peak resident memory of one gradient call at the main size
+(``common.peak_rss_of_call``).
 
-Output: ``<out_dir>/<name>.json`` (``<name>_quick.json`` with ``--quick``) with the
-machine description, a log-log plot ``.png``, a table on stdout, and
-:func:`markdown_section` for ``docs/benchmarks.md``.
+Output: ``<name>.json`` (``<name>_quick.json`` with ``--quick``) with the machine
+description, a plot ``.png`` (log-log over the sizes; bars for a single size:
+``bench.plots``), a table on stdout, and ``report.markdown_section`` for
+``docs/benchmarks.md``.  They go to ``bench/results/local/`` (untracked; the run
+prints the path) unless ``--save`` puts them in ``bench/results/``, the tracked
+results the docs show, or ``--out-dir`` names another place.  ``python -m bench``
+saves on its own only in the full run that regenerates ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -62,6 +80,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import inspect
 import json
 import math
 import os
@@ -70,7 +89,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -86,12 +106,12 @@ MODES = ("full", "quick", "tiny")
 # hand-written adjoint, JAX's persistent compilation cache).  The full run leaves compile
 # caches alone, so that its fresh-process first calls measure compiles.
 MODE_DEFAULTS = {
-    "full": {"repeats": 30, "min_sample_s": 5e-3, "call_limit_s": 3.0, "peer_seconds": 6.0, "subprocess": True,
-             "min_repeats": 3, "plot": True, "cache_compiles": False},
-    "quick": {"repeats": 5, "min_sample_s": 1e-3, "call_limit_s": 0.2, "peer_seconds": 0.3, "subprocess": False,
-              "min_repeats": 2, "plot": False, "cache_compiles": True},
-    "tiny": {"repeats": 3, "min_sample_s": 2e-4, "call_limit_s": 0.2, "peer_seconds": 0.1, "subprocess": False,
-             "min_repeats": 2, "plot": False, "cache_compiles": True},
+    "full": {"repeats": 30, "min_sample_s": 5e-3, "call_limit_s": 3.0, "peer_seconds": 6.0,
+             "fresh_processes": True, "min_repeats": 3, "plot": True, "cache_compiles": False},
+    "quick": {"repeats": 5, "min_sample_s": 1e-3, "call_limit_s": 0.2, "peer_seconds": 0.3,
+              "fresh_processes": False, "min_repeats": 2, "plot": False, "cache_compiles": True},
+    "tiny": {"repeats": 3, "min_sample_s": 2e-4, "call_limit_s": 0.2, "peer_seconds": 0.1,
+             "fresh_processes": False, "min_repeats": 2, "plot": False, "cache_compiles": True},
 }
 
 FAMILY_ORDER = ("numba", "hand", "srcgrad", "jax", "torch", "autograd", "tangent")
@@ -103,6 +123,9 @@ NEVER_SKIPPED = ("numba", "srcgrad", "hand")
 # A Python-taping peer whose checked call took this many minimum sample durations is timed one call per
 # sample, that checked call serving as its warm-up (no calibration calls).
 SLOW_CALL_SAMPLES = 50
+# A finite-difference direction is redrawn when a kink lies within this many steps of the point
+# (``Workload.fd_margin``): the differences reach 4 steps out (steps h and 2h), a quarter more to spare.
+FD_KINK_STEPS = 5.0
 
 
 class Unavailable(Exception):
@@ -123,22 +146,12 @@ def load(lib: str):
         if isinstance(mod, Unavailable):
             raise mod
         return mod
+    if lib not in ("jax", "torch", "autograd", "tangent"):
+        raise ValueError(lib)
     try:
+        mod = importlib.import_module(lib)
         if lib == "jax":
-            import jax
-            jax.config.update("jax_enable_x64", True)
-            mod = jax
-        elif lib == "torch":
-            import torch
-            mod = torch
-        elif lib == "autograd":
-            import autograd
-            mod = autograd
-        elif lib == "tangent":
-            import tangent
-            mod = tangent
-        else:
-            raise ValueError(lib)
+            mod.config.update("jax_enable_x64", True)
     except Exception as exc:  # noqa: BLE001 - the peer is reported, not dropped
         err = Unavailable(f"{lib} is not installed ({common.describe_exception(exc, 150)})")
         _LIBS[lib] = err
@@ -168,13 +181,16 @@ def library_versions() -> dict:
 
 @dataclasses.dataclass
 class Peer:
-    """One way to compute the workload's value and gradient.
+    """One way to compute the workload's value and gradient (or, with ``kind="forward"``, its value alone).
 
     ``make()`` builds the callable once (it may raise :class:`Unavailable`);
     ``convert(args)`` turns the NumPy arguments of a size into what it takes;
     ``result(out)`` turns its output into ``(value or None, tuple of gradient arrays)``, or
     ``(value, gradients, extras)`` for a workload with ``extra_outputs`` (``extras`` maps each
     of those names to an array: a Hessian diagonal, a Newton direction, ...).
+    ``own_forward`` names the value-only peer that computes the same function the same way
+    (the denominator of this peer's gradient/forward ratio); ``python``, for a compiled
+    forward, is the plain-Python function it compiles (compared at the check sizes).
     """
 
     name: str
@@ -183,16 +199,26 @@ class Peer:
     make: Callable[[], Callable]
     convert: Callable[[tuple], tuple] = tuple
     result: Callable[[Any], tuple] = None  # type: ignore[assignment]
-    kind: str = "grad"
+    kind: str = "grad"  # "grad" | "forward"
     max_size: Any = None  # sizes past this one are not run (a fixed cap, with the reason in cap_reason)
     cap_reason: str = ""
     note: str = ""
+    own_forward: str = "numba_fwd"
+    python: Callable | None = None
 
 
 def _as_grads(gs) -> tuple:
     if not isinstance(gs, (tuple, list)):
         gs = (gs,)
     return tuple(np.asarray(g, dtype=float) for g in gs)
+
+
+def _value_only(out) -> tuple:
+    return float(out), ()
+
+
+def _value_and_grads(out) -> tuple:
+    return float(out[0]), _as_grads(out[1])
 
 
 def hand_peer(fn, label: str = "hand-written Numba adjoint", name: str = "hand", note: str = "") -> Peer:
@@ -208,24 +234,43 @@ def unavailable_peer(name: str, family: str, reason: str, label: str | None = No
     return Peer(name, label or name, family, make=make)
 
 
+def numba_forward_peer(fn, compiled=None, name: str = "numba_fwd",
+                       label: str = "numba.njit of the user function (value only)") -> Peer:
+    """The value of ``fn`` compiled by Numba (``compiled``, a ``numba.njit`` of it, if already made)."""
+    def make():
+        import numba
+        return compiled if compiled is not None else numba.njit(fn)
+    return Peer(name, label, "numba", make=make, result=_value_only, kind="forward", python=fn)
+
+
+def jax_arrays(args) -> tuple:
+    """The arguments with NumPy arrays as JAX arrays (float64: ``load`` turns x64 on)."""
+    jnp = load("jax").numpy
+    return tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+
+def _jax_jit(fn, static_argnums: Sequence[int], jit: bool) -> Callable:
+    jax = load("jax")
+    return common.blocking(jax.jit(fn, static_argnums=tuple(static_argnums)) if jit else fn)
+
+
 def jax_peer(fn, wrt: Sequence[int], label: str, name: str = "jax", static_argnums: Sequence[int] = (),
-             note: str = "", max_size=None, cap_reason: str = "", jit: bool = True) -> Peer:
+             note: str = "", max_size=None, cap_reason: str = "", jit: bool = True,
+             own_forward: str = "numba_fwd") -> Peer:
     """``jax.jit(jax.value_and_grad(fn, argnums=wrt))`` (float64); arrays passed as device arrays."""
     wrt = tuple(wrt)
 
     def make():
-        jax = load("jax")
-        vg = jax.value_and_grad(fn, argnums=wrt)
-        f = jax.jit(vg, static_argnums=tuple(static_argnums)) if jit else vg
-        return common.blocking(f)
+        return _jax_jit(load("jax").value_and_grad(fn, argnums=wrt), static_argnums, jit)
 
-    def convert(args):
-        jnp = load("jax").numpy
-        return tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+    return Peer(name, label, "jax", make=make, convert=jax_arrays, result=_value_and_grads, note=note,
+                max_size=max_size, cap_reason=cap_reason, own_forward=own_forward)
 
-    return Peer(name, label, "jax", make=make, convert=convert,
-                result=lambda out: (float(out[0]), _as_grads(out[1])), note=note, max_size=max_size,
-                cap_reason=cap_reason)
+
+def jax_forward_peer(fn, label: str, name: str = "jax_fwd", static_argnums: Sequence[int] = ()) -> Peer:
+    """``jax.jit(fn)``, the value alone (float64; device arrays)."""
+    return Peer(name, label, "jax", make=lambda: _jax_jit(fn, static_argnums, True), convert=jax_arrays,
+                result=_value_only, kind="forward")
 
 
 def torch_peer(fn, wrt: Sequence[int], label: str, name: str = "torch", note: str = "", max_size=None,
@@ -286,8 +331,8 @@ def autograd_peer(fn, wrt: Sequence[int], label: str, name: str = "autograd", no
             return vg(tuple(args[i] for i in wrt), tuple(a for i, a in enumerate(args) if i not in wrt))
         return run
 
-    return Peer(name, label, "autograd", make=make, result=lambda out: (float(out[0]), _as_grads(out[1])),
-                note=note, max_size=max_size, cap_reason=cap_reason)
+    return Peer(name, label, "autograd", make=make, result=_value_and_grads, note=note, max_size=max_size,
+                cap_reason=cap_reason)
 
 
 def tangent_peer(fn, wrt: Sequence[int], label: str, name: str = "tangent", note: str = "", max_size=None,
@@ -321,22 +366,15 @@ def _tangent_reason(exc: BaseException) -> str:
 
 
 def srcgrad_peer(fn, wrt: Sequence[int], label: str = "srcgrad.value_and_grad of the user function",
-                 name: str = "srcgrad") -> Peer:
+                 name: str = "srcgrad", own_forward: str = "numba_fwd") -> Peer:
+    """``srcgrad.value_and_grad(fn, wrt=wrt)``."""
     wrt = tuple(wrt)
 
     def make():
         import srcgrad
         return srcgrad.value_and_grad(fn, wrt=wrt)
 
-    return Peer(name, label, "srcgrad", make=make, result=lambda out: (float(out[0]), _as_grads(out[1])))
-
-
-def numba_forward_peer(fn) -> Peer:
-    def make():
-        import numba
-        return numba.njit(fn)
-    return Peer("numba_fwd", "numba.njit of the user function (value only)", "numba", make=make,
-                result=lambda out: (float(out), ()), kind="forward")
+    return Peer(name, label, "srcgrad", make=make, result=_value_and_grads, own_forward=own_forward)
 
 
 # --------------------------------------------------------------------------
@@ -345,19 +383,25 @@ def numba_forward_peer(fn) -> Peer:
 
 @dataclasses.dataclass
 class Workload:
-    """A benchmark: the user function, its sizes and its peers (see the module docstring)."""
+    """A benchmark: the user function, its sizes and its peers (see the module docstring).
+
+    ``main_size`` is the full run's main size (fresh-process memory, the plot's subtitle); a mode
+    that does not run it uses its largest size.  ``wrt`` defaults to the first argument, as in
+    ``srcgrad.grad``; ``wrt_names`` to the names of those parameters of ``fn``, and ``module``
+    to ``fn``'s module.
+    """
 
     name: str
     title: str
-    module: str
     fn: Callable
-    wrt: tuple
-    wrt_names: tuple
     args: Callable[[Any], tuple]
     sizes: dict
-    main_size: dict
+    main_size: Any
     peers: list
     description: str
+    wrt: tuple = (0,)
+    wrt_names: tuple | None = None
+    module: str | None = None
     size_label: Callable[[Any], str] = lambda s: f"n={s:,}" if isinstance(s, int) else str(s)
     work: Callable[[Any], float] = lambda s: float(s)
     x_label: str = "n"
@@ -370,9 +414,16 @@ class Workload:
     fd_step: float = 1e-3
     fd_directions: int = 3
     fd_relative: bool = False  # step = fd_step * largest |wrt argument| instead of fd_step
+    # (args, direction) -> how far along the direction the nearest kink of the function lies (a ReLU's
+    # switch, ...); a direction with one within FD_KINK_STEPS steps is redrawn
+    fd_margin: Callable | None = None
     forward: Callable | None = None  # default numba.njit(fn)
     extra_check: Callable | None = None  # (size, args, value, grads) -> max error; raises common.CheckFailed
     hand_tape_bytes: Callable | None = None  # size -> bytes the hand adjoint stores
+    # (unit, size -> how many units): the tape also shown per unit ("step", "example", ...)
+    tape_unit: tuple | None = None
+    # small sizes (and other data settings) where every peer is checked but not timed, in every mode
+    check_sizes: tuple = ()
     timing: dict | None = None  # per-mode overrides of MODE_DEFAULTS, e.g. {"full": {"repeats": 10}}
     notes: tuple = ()
     # Outputs beyond the value and the gradient (names of the ``extras`` every peer's ``result``
@@ -389,20 +440,74 @@ class Workload:
     # ``description``, ``columns`` and ``table`` (rows of strings) for the workload's section,
     # and ``failures``: outputs that disagree, each a hard failure.
     eval_output: Callable | None = None
+    # More measurements of the workload's own, the same signature and dict as eval_output (None: nothing
+    # to add in this mode); each is a table in the workload's section.
+    extra_tables: tuple = ()
+
+    def __post_init__(self):
+        self.wrt = tuple(self.wrt)
+        if self.wrt_names is None:
+            params = list(inspect.signature(self.fn).parameters)
+            self.wrt_names = tuple(params[i] for i in self.wrt)
+        if self.module is None:
+            self.module = self.fn.__module__
 
     def all_peers(self) -> list:
-        fwd = numba_forward_peer(self.fn) if self.forward is None else Peer(
-            "numba_fwd", "numba.njit of the user function (value only)", "numba", make=lambda: self.forward,
-            result=lambda out: (float(out), ()), kind="forward")
+        fwd = numba_forward_peer(self.fn, self.forward)
         return [fwd, self.srcgrad or srcgrad_peer(self.fn, self.wrt)] + list(self.peers)
 
 
-def _size_key(size) -> str:
+def size_key(size) -> str:
+    """A size as JSON (a tuple as a list): how it travels to a fresh process and compares across results."""
     return json.dumps(list(size) if isinstance(size, (tuple, list)) else size)
 
 
 def _size_from_json(v):
     return tuple(v) if isinstance(v, list) else v
+
+
+@dataclasses.dataclass
+class Settings:
+    """One run's settings: the mode's defaults (``MODE_DEFAULTS``, then the workload's ``timing``),
+    overridden by the options given, and the sizes, peers and output place."""
+
+    mode: str
+    repeats: int
+    min_sample_s: float
+    call_limit_s: float
+    peer_seconds: float
+    fresh_processes: bool
+    min_repeats: int
+    plot: bool
+    cache_compiles: bool
+    sizes: list
+    main_size: Any
+    out_dir: Path
+    skip_peers: tuple = ()
+    only_peers: tuple = ()
+
+    @classmethod
+    def for_run(cls, w: Workload, mode: str, sizes: Sequence | None = None, out_dir=None,
+                skip_peers: Sequence[str] = (), only_peers: Sequence[str] = (), **overrides) -> Settings:
+        """``overrides``: any of ``MODE_DEFAULTS``' keys (None keeps the default)."""
+        values = dict(MODE_DEFAULTS[mode])
+        values.update((w.timing or {}).get(mode, {}))
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise TypeError(f"unknown run settings: {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        sizes = list(sizes) if sizes else list(w.sizes[mode])
+        return cls(mode=mode, sizes=sizes, main_size=w.main_size if w.main_size in sizes else sizes[-1],
+                   out_dir=Path(out_dir) if out_dir is not None else common.LOCAL_RESULTS_DIR,
+                   skip_peers=tuple(skip_peers), only_peers=tuple(only_peers), **values)
+
+    def stem(self, name: str) -> str:
+        """Where the run's files go, without the suffix."""
+        return str(self.out_dir / (name + ("" if self.mode == "full" else f"_{self.mode}")))
+
+    def wanted(self, peer: Peer) -> bool:
+        return ((not self.only_peers or peer.name in self.only_peers or peer.name == "numba_fwd")
+                and peer.name not in self.skip_peers)
 
 
 class _PeerState:
@@ -418,6 +523,28 @@ class _PeerState:
     @property
     def alive(self) -> bool:
         return self.status in ("not run", "ok")
+
+
+class _Run:
+    """What one run of a workload gathers: its peers' states, the records of the sizes, the hard failures."""
+
+    def __init__(self, w: Workload, settings: Settings, log: Callable[[str], None] | None):
+        self.w = w
+        self.settings = settings
+        self.t_begin = time.perf_counter()
+        self.log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+        self.states = {p.name: _PeerState(p) for p in w.all_peers() if settings.wanted(p)}
+        self.forward = self.states["numba_fwd"]
+        self.hard: list[str] = []
+        self.records: list[dict] = []
+        self.checks: list[dict] = []
+        self.notes = list(w.notes)
+
+    def say(self, msg: str) -> None:
+        self.log(f"[{self.w.name} {time.perf_counter() - self.t_begin:6.1f}s] {msg}")
+
+    def peers(self) -> dict[str, Peer]:
+        return {n: st.peer for n, st in self.states.items()}
 
 
 def _exponent(history) -> float:
@@ -465,40 +592,439 @@ def _dot(grads, wrt, direction) -> float:
     return float(sum(np.sum(np.asarray(g) * direction[i]) for g, i in zip(grads, wrt)))
 
 
-def run_workload(w: Workload, mode: str = "quick", repeats: int | None = None, out_dir=None,
-                 subprocess_measurements: bool | None = None, plot: bool | None = None, log=None,
-                 sizes: Sequence | None = None, skip_peers: Sequence[str] = (), only_peers: Sequence[str] = (),
-                 call_limit_s: float | None = None) -> dict:
-    """Run one workload in ``mode`` ("full", "quick", "tiny"); write JSON (+ PNG); return the result dict."""
-    defaults = dict(MODE_DEFAULTS[mode])
-    defaults.update((w.timing or {}).get(mode, {}))
-    repeats = repeats or defaults["repeats"]
-    plot = defaults["plot"] if plot is None else plot
-    if defaults["cache_compiles"]:
+# --------------------------------------------------------------------------
+# a run, step by step
+# --------------------------------------------------------------------------
+
+def run_workload(w: Workload, mode: str = "quick", log: Callable[[str], None] | None = None, **options) -> dict:
+    """Run one workload in ``mode`` ("full", "quick", "tiny"); write JSON (+ PNG); return the result dict.
+
+    ``options`` are :meth:`Settings.for_run`'s: ``sizes``, ``out_dir``, ``skip_peers``,
+    ``only_peers`` and any key of ``MODE_DEFAULTS`` (``repeats``, ``plot``, ``fresh_processes``, ...).
+    """
+    settings = Settings.for_run(w, mode, **options)
+    if settings.cache_compiles:
         enable_jax_compilation_cache()
-    call_limit = call_limit_s or defaults["call_limit_s"]
-    do_sub = defaults["subprocess"] if subprocess_measurements is None else subprocess_measurements
-    sizes = list(sizes) if sizes else list(w.sizes[mode])
-    main_size = w.main_size[mode] if w.main_size[mode] in sizes else sizes[-1]
-    out_dir = common.RESULTS_DIR if out_dir is None else out_dir
-    stem = os.path.join(str(out_dir), w.name + ("" if mode == "full" else f"_{mode}"))
-    t_begin = time.perf_counter()
+    run = _Run(w, settings, log)
     machine = common.machine_info(("numpy", "numba", "llvmlite", "scipy", "srcgrad"))
     machine["versions"].update(library_versions())
-
-    def say(msg):
-        line = f"[{w.name} {time.perf_counter() - t_begin:6.1f}s] {msg}"
-        (log or (lambda m: print(m, file=sys.stderr, flush=True)))(line)
-
-    notes = list(w.notes)
     torch_threads = _torch_one_thread()
     try:
-        return _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_size, stem, plot, say,
-                             t_begin, machine, notes, skip_peers, only_peers)
+        _build(run)
+        for k, size in enumerate(w.check_sizes):
+            if not run.hard:
+                _check_size(run, k, size)
+        for si, size in enumerate(settings.sizes):
+            if not run.hard:
+                _run_size(run, si, size)
+        tables = _tables_after_sizes(run)
+        if run.hard:
+            run.say("CHECK FAILED: " + " || ".join(run.hard))
+        fresh = _fresh_process_measurements(run) if settings.fresh_processes and not run.hard else {}
+        result = _result(run, machine, fresh, tables)
+        _write(run, result)
+        return result
     finally:
         if torch_threads is not None:
             load("torch").set_num_threads(torch_threads)
 
+
+def _build(run: _Run) -> None:
+    """Build every peer once; one that cannot be built is unavailable or failed, with the reason."""
+    for st in run.states.values():
+        t0 = time.perf_counter()
+        try:
+            st.fn = st.peer.make()
+            st.make_s = time.perf_counter() - t0
+            if run.settings.cache_compiles and st.peer.family in ("numba", "hand"):
+                _enable_numba_cache(st.fn)
+        except Unavailable as exc:
+            st.status = f"unavailable: {exc}"
+        except Exception as exc:  # noqa: BLE001
+            st.status = f"failed: could not build: {common.describe_exception(exc)}"
+        if not st.alive:
+            run.say(f"{st.peer.name}: {st.status}")
+    made = sorted(((st.make_s or 0.0, n) for n, st in run.states.items()), reverse=True)[:3]
+    run.say(f"built the peers in {time.perf_counter() - run.t_begin:.1f} s since the start (slowest: "
+            + ", ".join(f"{n} {common.fmt_time(t)}" for t, n in made) + ")")
+    if not run.forward.alive:
+        run.hard.append(f"Numba forward: {run.forward.status}")
+
+
+def _new_record(run: _Run, size) -> dict:
+    return {"size": size, "label": run.w.size_label(size), "work": run.w.work(size), "peers": {}, "max_err": {},
+            "check_call_s": {}}
+
+
+def _check_size(run: _Run, k: int, size) -> None:
+    """One of the workload's check sizes: every peer checked (the forwards against plain Python too), not timed."""
+    rec = _new_record(run, size)
+    run.checks.append(rec)
+    run.say(f"check {k + 1}/{len(run.w.check_sizes)} {rec['label']} ...")
+    args = run.w.args(size)
+    fd = _forward_and_differences(run, 999 - k, args, rec)
+    if fd is None:
+        return
+    _check_python(run, args, rec)
+    results = _call_peers(run, size, args, rec, timed=False)
+    _check(run, size, args, rec, results, fd)
+
+
+def _run_size(run: _Run, si: int, size) -> None:
+    """One timed size: call and check every peer, record the tapes, time the ones that passed."""
+    rec = _new_record(run, size)
+    run.records.append(rec)
+    run.say(f"size {si + 1}/{len(run.settings.sizes)} {rec['label']}: building arguments, checking ...")
+    t_size = time.perf_counter()
+    args = run.w.args(size)
+    fd = _forward_and_differences(run, 1234 + si, args, rec)
+    if fd is None:
+        return
+    results = _call_peers(run, size, args, rec, timed=True)
+    _check(run, size, args, rec, results, fd)
+    if run.hard:
+        return
+    _record_tapes(run, size, args, rec, results)
+    _time(run, size, args, rec, results, t_size)
+
+
+def _forward_and_differences(run: _Run, seed: int, args, rec: dict) -> tuple | None:
+    """The forward's value and finite differences along random directions at ``args``: ``(value,
+    directions, differences, their error)``, or None (a hard failure) if the forward raised."""
+    w, fwd = run.w, run.forward
+    try:
+        t0 = time.perf_counter()
+        value = float(fwd.fn(*args))
+        if fwd.first_call_s is None:
+            fwd.first_call_s = time.perf_counter() - t0
+        fwd.status = "ok"
+    except Exception as exc:  # noqa: BLE001
+        run.hard.append(f"{rec['label']}: Numba forward raised {common.describe_exception(exc)}")
+        return None
+    rec["value"] = value
+    rec["peers"]["numba_fwd"] = {}
+    step = w.fd_step
+    if w.fd_relative:
+        step *= max(float(np.max(np.abs(args[i]))) for i in w.wrt)
+    directions = _fd_directions(w, args, np.random.default_rng(seed), step, rec)
+    fds = [common.fd4_directional(fwd.fn, args, d, step) for d in directions]
+    fds2 = [common.fd4_directional(fwd.fn, args, d, 2 * step) for d in directions]
+    # How far the differences themselves can be trusted: rounding in f alone moves them by about
+    # eps |f| / step, more where f sums many terms; the two steps' disagreement measures both that
+    # and the truncation error.
+    noise = [max(30.0 * np.finfo(float).eps * abs(value) / step, 4.0 * abs(a - b)) for a, b in zip(fds, fds2)]
+    rec["fd_directional"] = fds
+    rec["fd_noise"] = noise
+    return value, directions, fds, noise
+
+
+def _fd_directions(w: Workload, args, rng, step: float, rec: dict) -> list:
+    """``w.fd_directions`` random unit directions in the wrt arguments, each redrawn (100 times at most)
+    while ``w.fd_margin`` puts a kink of the function within ``FD_KINK_STEPS`` steps along it."""
+    directions, redrawn = [], 0
+    while len(directions) < w.fd_directions:
+        d = _random_direction(args, w.wrt, rng)
+        if w.fd_margin is not None and redrawn < 100 and w.fd_margin(args, d) <= FD_KINK_STEPS * step:
+            redrawn += 1
+            continue
+        directions.append(d)
+    if w.fd_margin is not None:
+        rec["fd_directions_redrawn_near_kinks"] = redrawn
+    return directions
+
+
+def _check_python(run: _Run, args, rec: dict) -> None:
+    """Every compiled forward against the plain-Python function it compiles (a hard failure if they differ)."""
+    for name, st in run.states.items():
+        if st.peer.python is None or not st.alive:
+            continue
+        try:
+            got = float(st.fn(*st.peer.convert(args)))
+            rec["max_err"][f"{name}_vs_python"] = common.check_close(
+                f"{rec['label']}: {name} vs plain Python", got, float(st.peer.python(*args)), run.w.rtol_value)
+        except Exception as exc:  # noqa: BLE001 - CheckFailed, or the plain function raised
+            run.hard.append(common.describe_exception(exc, 700) if not isinstance(exc, common.CheckFailed)
+                            else str(exc))
+
+
+def _not_run_here(run: _Run, st: _PeerState, size) -> dict | None:
+    """Why a peer is not called at ``size`` (failed before, capped, or predicted too slow), or None."""
+    if not st.alive:
+        return {"status": st.status}
+    peer, w = st.peer, run.w
+    if peer.max_size is not None and w.work(size) > w.work(peer.max_size):
+        return {"status": f"not run: {peer.cap_reason or 'capped'}"}
+    if st.history and peer.family not in NEVER_SKIPPED:
+        predicted = _predict(st.history, w.work(size))
+        limit = run.settings.call_limit_s
+        if predicted > limit:
+            run.say(f"{peer.name}: too slow at {w.size_label(size)} (one call predicted "
+                    f"{common.fmt_time(predicted)} > limit {common.fmt_time(limit)}); extrapolated")
+            return {"status": "too slow at this size", "extrapolated_s": predicted,
+                    "extrapolated_from": st.last_size, "extrapolation_exponent": _exponent(st.history)}
+    return None
+
+
+def _call_peers(run: _Run, size, args, rec: dict, timed: bool) -> dict[str, tuple]:
+    """Call every peer that runs at ``size`` once: ``{name: (value, grads, its arguments, extras)}``.
+
+    At a timed size the call's time stands in, until the timing replaces it with the median, for
+    the prediction of the next size's; a peer that raises is failed."""
+    results: dict[str, tuple] = {}
+    for name, st in run.states.items():
+        if name == "numba_fwd":
+            continue
+        why = _not_run_here(run, st, size)
+        if why is not None:
+            rec["peers"][name] = why
+            continue
+        fargs = st.peer.convert(args)
+        try:
+            t0 = time.perf_counter()
+            out = st.fn(*fargs)
+            dt = time.perf_counter() - t0
+            val, grads, *rest = st.peer.result(out)
+        except Exception as exc:  # noqa: BLE001
+            st.status = f"failed: {rec['label']}: raised {common.describe_exception(exc)}"
+            rec["peers"][name] = {"status": st.status}
+            run.say(f"{name}: {st.status}")
+            continue
+        if st.first_call_s is None:
+            st.first_call_s = dt
+        rec["check_call_s"][name] = dt  # where a run's time goes (compiles happen here)
+        if timed:
+            st.last_size = size
+            st.history.append((run.w.work(size), dt))
+        results[name] = (val, grads, fargs, rest[0] if rest else {})
+    return results
+
+
+def _check(run: _Run, size, args, rec: dict, results: dict, fd: tuple) -> None:
+    """Check every result against the forward and the finite differences, then against the reference
+    peer; a peer that fails is marked so and dropped from ``results``."""
+    problems: dict[str, str] = {}
+    agrees: list[str] = []
+    for name, res in results.items():
+        try:
+            if _check_one(run, size, args, rec, name, res, fd):
+                agrees.append(name)
+        except common.CheckFailed as exc:
+            problems[name] = "wrong answer: " + str(exc).replace("\n", " | ")[:700]
+    ref = next((r for r in run.w.reference if r in agrees), None)
+    if ref is None and any(run.states[n].peer.kind != "forward" for n in results):
+        run.hard.append(f"{rec['label']}: no peer agrees with the finite differences: "
+                        + "; ".join(f"{k}: {v}" for k, v in problems.items()))
+    rec["reference"] = ref
+    if ref is not None:
+        _check_against_reference(run, size, args, rec, results, ref, problems)
+    for name, why in problems.items():
+        run.states[name].status = f"failed: {why}"
+        rec["peers"][name] = {"status": run.states[name].status}
+        run.say(f"{name}: FAILED at {rec['label']}: {why[:300]}")
+        results.pop(name)
+
+
+def _check_one(run: _Run, size, args, rec: dict, name: str, res: tuple, fd: tuple) -> bool:
+    """One peer's output: value against the forward; gradient shapes and directional derivatives against
+    the finite differences; the workload's own check.  True for a gradient peer that passed; raises
+    ``common.CheckFailed``."""
+    w, label = run.w, rec["label"]
+    val, grads, _, extras = res
+    value, directions, fds, noise = fd
+    if val is not None:
+        rec["max_err"][f"{name}_value"] = common.check_close(
+            f"{label}: {name} value vs Numba forward", val, value, w.rtol_value)
+    if run.states[name].peer.kind == "forward":
+        return False
+    if len(grads) != len(w.wrt):
+        raise common.CheckFailed(f"{len(grads)} gradients, want {len(w.wrt)}")
+    for g, i, nm in zip(grads, w.wrt, w.wrt_names):
+        if np.shape(g) != np.shape(args[i]):
+            raise common.CheckFailed(f"d/d{nm} has shape {np.shape(g)}, want {np.shape(args[i])}")
+    missing = [k for k in w.extra_outputs if k not in extras]
+    if missing:
+        raise common.CheckFailed(f"no {', '.join(missing)} in the output")
+    rec["max_err"][f"{name}_vs_fd4"] = _check_fd(f"{label}: {name} directional derivatives vs fd4",
+                                                 [_dot(grads, w.wrt, d) for d in directions], fds, w.rtol_fd, noise)
+    if w.peer_check is not None:
+        rec["max_err"][f"{name}_own_check"] = w.peer_check(size, args, val, grads, extras)
+    return True
+
+
+def _check_against_reference(run: _Run, size, args, rec: dict, results: dict, ref: str, problems: dict) -> None:
+    """The reference's own check (``extra_check``: a hard failure), then every other gradient and extra
+    output against the reference's, component by component."""
+    w, label = run.w, rec["label"]
+    ref_val, ref_grads, _, ref_extras = results[ref]
+    if w.extra_check is not None:
+        try:
+            rec["max_err"][f"{ref}_extra_check"] = w.extra_check(size, args, ref_val, ref_grads)
+        except common.CheckFailed as exc:
+            run.hard.append(f"{label}: reference {ref} fails the workload's own check: {exc}")
+    for name, (_, grads, _, extras) in results.items():
+        if name == ref or name in problems or run.states[name].peer.kind == "forward":
+            continue
+        try:
+            errs = [common.check_close_scaled(f"{label}: {name} d/d{nm} vs {ref}", g, gr, w.rtol_peers, w.floor_rel)
+                    for g, gr, nm in zip(grads, ref_grads, w.wrt_names)]
+            errs += [common.check_close_scaled(f"{label}: {name} {k} vs {ref}", np.asarray(extras[k], float),
+                                               np.asarray(ref_extras[k], float), w.rtol_peers, w.floor_rel)
+                     for k in w.extra_outputs]
+            rec["max_err"][f"{name}_vs_{ref}"] = max(errs) if errs else 0.0
+        except common.CheckFailed as exc:
+            problems[name] = "wrong answer: " + str(exc).replace("\n", " | ")[:700]
+
+
+def _record_tapes(run: _Run, size, args, rec: dict, results: dict) -> None:
+    """The tape of every srcgrad peer that passed (``tape_bytes``), what the hand-written adjoint stores, and
+    how many of the workload's ``tape_unit`` the size has."""
+    tapes = {}
+    for name in results:
+        st = run.states[name]
+        if st.peer.family != "srcgrad" or not hasattr(st.fn, "tape_bytes"):
+            continue
+        try:
+            tapes[name] = int(st.fn.tape_bytes(*args))
+        except Exception as exc:  # noqa: BLE001
+            rec.setdefault("tape_bytes_errors", {})[name] = common.describe_exception(exc)
+    if run.w.hand_tape_bytes is not None and "hand" in results:
+        tapes["hand"] = int(run.w.hand_tape_bytes(size))
+    rec["tape_bytes"] = tapes
+    if run.w.tape_unit is not None:
+        rec["tape_units"] = float(run.w.tape_unit[1](size))
+
+
+def _time(run: _Run, size, args, rec: dict, results: dict, t_size: float) -> None:
+    """Time the forward and every peer that passed, record the medians and the ratios."""
+    timed = {"numba_fwd": (run.forward.fn, args)}
+    for name, (_, _, fargs, _) in results.items():
+        run.states[name].status = "ok"
+        timed[name] = (run.states[name].fn, fargs)
+    t_timing = time.perf_counter()
+    slowest = sorted(rec["check_call_s"].items(), key=lambda kv: -kv[1])[:3]
+    run.say(f"{rec['label']}: checks took {t_timing - t_size:.1f} s (slowest calls: "
+            + ", ".join(f"{n} {common.fmt_time(t)}" for n, t in slowest) + f"); timing {len(timed)} peers "
+            f"({run.settings.repeats} repeats) ...")
+    timings = _sample(run, timed, rec)
+    rec["phase_s"] = {"checks": t_timing - t_size, "timing": time.perf_counter() - t_timing}
+    for name, s in timings.items():
+        s.pop("samples", None)
+        rec["peers"].setdefault(name, {})
+        rec["peers"][name].update({"status": "ok", "timing": s})
+        if name != "numba_fwd":
+            run.states[name].history[-1] = (run.w.work(size), s["median"])
+    rec["ratios"] = _ratios(rec, run.peers())
+    run.say(f"{rec['label']}: timing took {rec['phase_s']['timing']:.1f} s: "
+            + ", ".join(f"{n} {common.fmt_time(s['median'])}" for n, s in timings.items()))
+
+
+def _sample(run: _Run, timed: dict, rec: dict) -> dict:
+    """Timing samples of every peer in ``timed``, interleaved; a slow Python-taping peer (one call = many
+    minimum samples) needs no calibration and no warm-up (its checked call was one): it is timed one call
+    per sample, after the others."""
+    s = run.settings
+    slow = {n: v for n, v in timed.items()
+            if run.states[n].peer.family in SLOW_FAMILIES
+            and rec["check_call_s"].get(n, 0.0) >= SLOW_CALL_SAMPLES * s.min_sample_s}
+
+    def interleaved(peers):
+        return common.time_interleaved(peers, s.repeats, s.min_sample_s, max_seconds_per_peer=s.peer_seconds,
+                                       min_repeats=s.min_repeats)
+
+    timings = interleaved({n: v for n, v in timed.items() if n not in slow})
+    for n, (fn, fa) in slow.items():
+        t = _time_one_call_samples(fn, fa, s.repeats, s.peer_seconds, s.min_repeats, s.min_sample_s)
+        timings[n] = t if t is not None else interleaved({n: (fn, fa)})[n]  # faster than its checked call said
+    return timings
+
+
+def _tables_after_sizes(run: _Run) -> dict:
+    """The eval's own output (an argmin over the gradient) and the workload's extra tables, each computed with
+    every checked peer; their failures are hard failures."""
+    out: dict = {"eval": None, "extra_tables": []}
+    if run.hard:
+        return out
+    states = {n: (st.peer, st.fn, st.status) for n, st in run.states.items()}
+    hooks = ([("eval", run.w.eval_output)] if run.w.eval_output is not None else []) + [
+        ("extra", h) for h in run.w.extra_tables]
+    for kind, hook in hooks:
+        if kind == "eval":
+            run.say("eval: solving GradBench's eval with every peer that passed the checks ...")
+        try:
+            table = hook(states, run.settings.mode, run.say)
+        except Exception as exc:  # noqa: BLE001 - the workload's own code: a hard failure
+            run.hard.append(f"{kind}: raised {common.describe_exception(exc)}")
+            continue
+        if table is None:
+            continue
+        run.hard += [f"{kind}: {f}" for f in table.get("failures", [])]
+        if kind == "eval":
+            out["eval"] = table
+        else:
+            out["extra_tables"].append(table)
+    return out
+
+
+def _result(run: _Run, machine: dict, fresh: dict, tables: dict) -> dict:
+    """The run's result: what the JSON file holds and the tables, plot and docs section are made from."""
+    w, s = run.w, run.settings
+    result = {
+        "benchmark": w.name,
+        "title": w.title,
+        "description": w.description,
+        "kind": w.kind,
+        "mode": s.mode,
+        "machine": machine,
+        "config": {"repeats": s.repeats, "min_sample_s": s.min_sample_s, "call_limit_s": s.call_limit_s,
+                   "peer_seconds": s.peer_seconds, "min_repeats": s.min_repeats,
+                   "cache_compiles": s.cache_compiles, "sizes": s.sizes, "main_size": s.main_size,
+                   "check_sizes": list(w.check_sizes),
+                   "rtol_value": w.rtol_value, "rtol_peers": w.rtol_peers, "floor_rel": w.floor_rel,
+                   "rtol_fd": w.rtol_fd, "fd_step": w.fd_step, "fd_directions": w.fd_directions,
+                   "torch_threads": 1 if "torch" in _LIBS and not isinstance(_LIBS["torch"], Unavailable)
+                   else None, "x_label": w.x_label,
+                   "tape_unit": None if w.tape_unit is None else w.tape_unit[0]},
+        "peers": {name: {"label": st.peer.label, "family": st.peer.family, "kind": st.peer.kind,
+                         "own_forward": st.peer.own_forward, "status": st.status, "note": st.peer.note,
+                         "make_s": st.make_s, "first_call_in_process_s": st.first_call_s,
+                         "cap": None if st.peer.max_size is None else {"max_size": st.peer.max_size,
+                                                                         "reason": st.peer.cap_reason}}
+                  for name, st in run.states.items()},
+        "checks": run.checks,
+        "sizes": run.records,
+        "fresh_process": fresh,
+        "eval": tables["eval"],
+        "extra_tables": tables["extra_tables"],
+        "hard_failures": run.hard,
+        "notes": run.notes,
+    }
+    result["goals"] = goals(result)
+    result["total_wall_s"] = time.perf_counter() - run.t_begin
+    return result
+
+
+def _write(run: _Run, result: dict) -> None:
+    """The JSON file, the plot, the table on stdout; says where they went."""
+    from bench import plots, report
+    stem = run.settings.stem(run.w.name)
+    warning = common.load_warning(result["machine"])
+    if warning:
+        run.notes.append(warning)
+    common.write_json(stem + ".json", result)
+    t_out = time.perf_counter()
+    if run.settings.plot:
+        try:
+            plots.plot_result(result, stem + ".png")
+        except ImportError as exc:
+            run.notes.append(f"no plot: {exc}")
+            run.say(f"no plot: {exc}")
+    report.print_result(result)
+    run.say(f"wrote {stem}.json ({result['total_wall_s']:.1f} s; plot {time.perf_counter() - t_out:.1f} s)")
+
+
+# --------------------------------------------------------------------------
+# compile caches, timing helpers
+# --------------------------------------------------------------------------
 
 def compile_cache_dir() -> str:
     """Where quick and tiny runs keep JAX's compiled code (``$SRCGRAD_BENCH_CACHE_DIR``, default
@@ -565,301 +1091,37 @@ def _torch_one_thread() -> int | None:
     return old
 
 
-def _run_workload(w, mode, defaults, repeats, call_limit, do_sub, sizes, main_size, stem, plot, say, t_begin,
-                  machine, notes, skip_peers, only_peers) -> dict:
+# --------------------------------------------------------------------------
+# ratios and goals
+# --------------------------------------------------------------------------
 
-    states = {p.name: _PeerState(p) for p in w.all_peers()
-              if (not only_peers or p.name in only_peers or p.name == "numba_fwd") and p.name not in skip_peers}
-    fwd_state = states["numba_fwd"]
-    hard: list[str] = []
-    records: list[dict] = []
-
-    # ---- build -----------------------------------------------------------------------
-    for st in states.values():
-        t0 = time.perf_counter()
-        try:
-            st.fn = st.peer.make()
-            st.make_s = time.perf_counter() - t0
-            if defaults["cache_compiles"] and st.peer.family in ("numba", "hand"):
-                _enable_numba_cache(st.fn)
-        except Unavailable as exc:
-            st.status = f"unavailable: {exc}"
-        except Exception as exc:  # noqa: BLE001
-            st.status = f"failed: could not build: {common.describe_exception(exc)}"
-        if not st.alive:
-            say(f"{st.peer.name}: {st.status}")
-    made = sorted(((st.make_s or 0.0, n) for n, st in states.items()), reverse=True)[:3]
-    say(f"built the peers in {time.perf_counter() - t_begin:.1f} s since the start (slowest: "
-        + ", ".join(f"{n} {common.fmt_time(t)}" for t, n in made) + ")")
-    if not fwd_state.alive:
-        hard.append(f"Numba forward: {fwd_state.status}")
-
-    # ---- sizes -----------------------------------------------------------------------
-    for si, size in enumerate(sizes):
-        if hard:
-            break
-        label = w.size_label(size)
-        say(f"size {si + 1}/{len(sizes)} {label}: building arguments, checking ...")
-        t_size = time.perf_counter()
-        args = w.args(size)
-        rec: dict = {"size": size, "label": label, "work": w.work(size), "peers": {}, "max_err": {},
-                     "check_call_s": {}}
-        records.append(rec)
-
-        # forward value and finite differences
-        try:
-            t0 = time.perf_counter()
-            value = float(fwd_state.fn(*args))
-            if fwd_state.first_call_s is None:
-                fwd_state.first_call_s = time.perf_counter() - t0
-            fwd_state.status = "ok"
-        except Exception as exc:  # noqa: BLE001
-            hard.append(f"{label}: Numba forward raised {common.describe_exception(exc)}")
-            break
-        rec["value"] = value
-        rng = np.random.default_rng(1234 + si)
-        directions = [_random_direction(args, w.wrt, rng) for _ in range(w.fd_directions)]
-        step = w.fd_step
-        if w.fd_relative:
-            step *= max(float(np.max(np.abs(args[i]))) for i in w.wrt)
-        fds = [common.fd4_directional(fwd_state.fn, args, d, step) for d in directions]
-        fds2 = [common.fd4_directional(fwd_state.fn, args, d, 2 * step) for d in directions]
-        # How far the differences themselves can be trusted: rounding in f alone moves them by about
-        # eps |f| / step, more where f sums many terms; the two steps' disagreement measures both that
-        # and the truncation error.
-        fd_noise = [max(30.0 * np.finfo(float).eps * abs(value) / step, 4.0 * abs(a - b)) for a, b in zip(fds, fds2)]
-        rec["fd_directional"] = fds
-        rec["fd_noise"] = fd_noise
-
-        results: dict[str, tuple] = {}
-        for name, st in states.items():
-            if name == "numba_fwd" or not st.alive:
-                rec["peers"][name] = {"status": st.status} if name != "numba_fwd" else {}
-                continue
-            peer = st.peer
-            if peer.max_size is not None and w.work(size) > w.work(peer.max_size):
-                rec["peers"][name] = {"status": f"not run: {peer.cap_reason or 'capped'}"}
-                continue
-            if st.history and peer.family not in NEVER_SKIPPED:
-                predicted = _predict(st.history, w.work(size))
-                if predicted > call_limit:
-                    rec["peers"][name] = {"status": "too slow at this size", "extrapolated_s": predicted,
-                                          "extrapolated_from": st.last_size,
-                                          "extrapolation_exponent": _exponent(st.history)}
-                    say(f"{name}: too slow at {label} (one call predicted {common.fmt_time(predicted)} "
-                        f"> limit {common.fmt_time(call_limit)}); extrapolated")
-                    continue
-            fargs = peer.convert(args)
-            try:
-                t0 = time.perf_counter()
-                out = st.fn(*fargs)
-                dt = time.perf_counter() - t0
-                if st.first_call_s is None:
-                    st.first_call_s = dt
-                rec["check_call_s"][name] = dt  # where a run's time goes (compiles happen here)
-                val, grads, *rest = peer.result(out)
-                extras = rest[0] if rest else {}
-            except Exception as exc:  # noqa: BLE001
-                st.status = f"failed: {label}: raised {common.describe_exception(exc)}"
-                rec["peers"][name] = {"status": st.status}
-                say(f"{name}: {st.status}")
-                continue
-            st.last_size = size
-            # the time of this (possibly first, compiling) call stands in until the timing below
-            # replaces it with the median; a peer that fails its checks is not run again
-            st.history.append((w.work(size), dt))
-            results[name] = (val, grads, fargs, extras)
-
-        # checks: every gradient against the finite differences, then against the reference
-        fd_ok: dict[str, float] = {}
-        problems: dict[str, str] = {}
-        for name, (val, grads, _, extras) in results.items():
-            try:
-                if len(grads) != len(w.wrt):
-                    raise common.CheckFailed(f"{len(grads)} gradients, want {len(w.wrt)}")
-                for g, i, nm in zip(grads, w.wrt, w.wrt_names):
-                    if np.shape(g) != np.shape(args[i]):
-                        raise common.CheckFailed(f"d/d{nm} has shape {np.shape(g)}, want {np.shape(args[i])}")
-                missing = [k for k in w.extra_outputs if k not in extras]
-                if missing:
-                    raise common.CheckFailed(f"no {', '.join(missing)} in the output")
-                if val is not None:
-                    rec["max_err"][f"{name}_value"] = common.check_close(
-                        f"{label}: {name} value vs Numba forward", val, value, w.rtol_value)
-                fd_ok[name] = _check_fd(f"{label}: {name} directional derivatives vs fd4",
-                                        [_dot(grads, w.wrt, d) for d in directions], fds, w.rtol_fd, fd_noise)
-                rec["max_err"][f"{name}_vs_fd4"] = fd_ok[name]
-                if w.peer_check is not None:
-                    rec["max_err"][f"{name}_own_check"] = w.peer_check(size, args, val, grads, extras)
-            except common.CheckFailed as exc:
-                fd_ok.pop(name, None)
-                problems[name] = "wrong answer: " + str(exc).replace("\n", " | ")[:700]
-        ref = next((r for r in w.reference if r in fd_ok), None)
-        if ref is None and results:
-            hard.append(f"{label}: no peer agrees with the finite differences: "
-                        + "; ".join(f"{k}: {v}" for k, v in problems.items()))
-        rec["reference"] = ref
-        if ref is not None:
-            ref_grads = results[ref][1]
-            if w.extra_check is not None:
-                try:
-                    rec["max_err"][f"{ref}_extra_check"] = w.extra_check(size, args, results[ref][0], ref_grads)
-                except common.CheckFailed as exc:
-                    hard.append(f"{label}: reference {ref} fails the workload's own check: {exc}")
-            ref_extras = results[ref][3]
-            for name, (val, grads, _, extras) in results.items():
-                if name == ref or name in problems:
-                    continue
-                try:
-                    errs = [common.check_close_scaled(f"{label}: {name} d/d{nm} vs {ref}", g, gr, w.rtol_peers,
-                                                      w.floor_rel)
-                            for g, gr, nm in zip(grads, ref_grads, w.wrt_names)]
-                    errs += [common.check_close_scaled(f"{label}: {name} {k} vs {ref}", np.asarray(extras[k], float),
-                                                       np.asarray(ref_extras[k], float), w.rtol_peers, w.floor_rel)
-                             for k in w.extra_outputs]
-                    rec["max_err"][f"{name}_vs_{ref}"] = max(errs) if errs else 0.0
-                except common.CheckFailed as exc:
-                    problems[name] = "wrong answer: " + str(exc).replace("\n", " | ")[:700]
-        for name, why in problems.items():
-            states[name].status = f"failed: {why}"
-            rec["peers"][name] = {"status": states[name].status}
-            say(f"{name}: FAILED at {label}: {why[:300]}")
-            results.pop(name)
-        if hard:
-            break
-
-        # tape bytes
-        sg = states.get("srcgrad")
-        if sg is not None and "srcgrad" in results:
-            try:
-                rec["srcgrad_tape_bytes"] = int(sg.fn.tape_bytes(*args))
-            except Exception as exc:  # noqa: BLE001
-                rec["srcgrad_tape_bytes_error"] = common.describe_exception(exc)
-        if w.hand_tape_bytes is not None and "hand" in results:
-            rec["hand_tape_bytes"] = int(w.hand_tape_bytes(size))
-
-        # timing
-        timed = {"numba_fwd": (fwd_state.fn, args)}
-        for name, (_, _, fargs, _) in results.items():
-            states[name].status = "ok"
-            timed[name] = (states[name].fn, fargs)
-        t_timing = time.perf_counter()
-        slowest = sorted(rec["check_call_s"].items(), key=lambda kv: -kv[1])[:3]
-        say(f"{label}: checks took {t_timing - t_size:.1f} s (slowest calls: "
-            + ", ".join(f"{n} {common.fmt_time(t)}" for n, t in slowest) + f"); timing {len(timed)} peers "
-            f"({repeats} repeats) ...")
-        # A slow Python-taping peer (one call = many minimum samples) needs no calibration and no
-        # warm-up (its checked call was one): it is timed one call per sample, after the others.
-        slow = {n: v for n, v in timed.items()
-                if states[n].peer.family in SLOW_FAMILIES
-                and rec["check_call_s"].get(n, 0.0) >= SLOW_CALL_SAMPLES * defaults["min_sample_s"]}
-        timings = common.time_interleaved({n: v for n, v in timed.items() if n not in slow}, repeats,
-                                          defaults["min_sample_s"], max_seconds_per_peer=defaults["peer_seconds"],
-                                          min_repeats=defaults["min_repeats"])
-        for n, (fn, fa) in slow.items():
-            t = _time_one_call_samples(fn, fa, repeats, defaults["peer_seconds"], defaults["min_repeats"],
-                                       defaults["min_sample_s"])
-            if t is None:  # faster than its checked call said: calibrated like the others
-                t = common.time_interleaved({n: (fn, fa)}, repeats, defaults["min_sample_s"],
-                                            max_seconds_per_peer=defaults["peer_seconds"],
-                                            min_repeats=defaults["min_repeats"])[n]
-            timings[n] = t
-        rec["phase_s"] = {"checks": t_timing - t_size, "timing": time.perf_counter() - t_timing}
-        for name, s in timings.items():
-            s.pop("samples", None)
-            rec["peers"].setdefault(name, {})
-            rec["peers"][name].update({"status": "ok", "timing": s})
-            if name in states and name != "numba_fwd":
-                states[name].history[-1] = (w.work(size), s["median"])
-        rec["ratios"] = _ratios(rec)
-        say(f"{label}: timing took {rec['phase_s']['timing']:.1f} s: "
-            + ", ".join(f"{n} {common.fmt_time(s['median'])}" for n, s in timings.items()))
-
-    # ---- the eval's own output (an argmin over the gradient), with every checked peer ----
-    evaluation = None
-    if w.eval_output is not None and not hard:
-        say("eval: solving GradBench's eval with every peer that passed the checks ...")
-        try:
-            evaluation = w.eval_output({n: (st.peer, st.fn, st.status) for n, st in states.items()}, mode, say)
-            hard += [f"eval: {f}" for f in evaluation.get("failures", [])]
-        except Exception as exc:  # noqa: BLE001 - the workload's own code: a hard failure
-            hard.append(f"eval: raised {common.describe_exception(exc)}")
-
-    if hard:
-        say("CHECK FAILED: " + " || ".join(hard))
-
-    # ---- first calls and memory in fresh processes ------------------------------------
-    fresh: dict = {}
-    if do_sub and not hard:
-        fresh = _fresh_process_measurements(w, mode, sizes, main_size, states, records, say)
-
-    result = {
-        "benchmark": w.name,
-        "title": w.title,
-        "description": w.description,
-        "kind": w.kind,
-        "mode": mode,
-        "machine": machine,
-        "config": {"repeats": repeats, "min_sample_s": defaults["min_sample_s"], "call_limit_s": call_limit,
-                   "peer_seconds": defaults["peer_seconds"], "min_repeats": defaults["min_repeats"],
-                   "cache_compiles": defaults["cache_compiles"], "sizes": sizes, "main_size": main_size,
-                   "rtol_value": w.rtol_value, "rtol_peers": w.rtol_peers, "floor_rel": w.floor_rel,
-                   "rtol_fd": w.rtol_fd, "fd_step": w.fd_step, "fd_directions": w.fd_directions,
-                   "torch_threads": 1 if "torch" in _LIBS and not isinstance(_LIBS["torch"], Unavailable)
-                   else None, "x_label": w.x_label},
-        "peers": {name: {"label": st.peer.label, "family": st.peer.family, "kind": st.peer.kind,
-                         "status": st.status, "note": st.peer.note, "make_s": st.make_s,
-                         "first_call_in_process_s": st.first_call_s,
-                         "cap": None if st.peer.max_size is None else {"max_size": st.peer.max_size,
-                                                                         "reason": st.peer.cap_reason}}
-                  for name, st in states.items()},
-        "sizes": records,
-        "fresh_process": fresh,
-        "eval": evaluation,
-        "hard_failures": hard,
-        "notes": notes,
-    }
-    result["goals"] = goals(result)
-    result["total_wall_s"] = time.perf_counter() - t_begin
-    warning = common.load_warning(machine)
-    if warning:
-        notes.append(warning)
-    common.write_json(stem + ".json", result)
-    t_out = time.perf_counter()
-    if plot:
-        try:
-            plot_result(result, stem + ".png")
-        except ImportError as exc:
-            notes.append(f"no plot: {exc}")
-            say(f"no plot: {exc}")
-    print_result(result)
-    say(f"wrote {stem}.json ({result['total_wall_s']:.1f} s; plot {time.perf_counter() - t_out:.1f} s)")
-    return result
-
-
-def _ratios(rec: dict) -> dict:
-    peers = rec["peers"]
-
-    def med(n):
-        t = peers.get(n, {}).get("timing")
-        return None if t is None else t["median"]
-
+def _ratios(rec: dict, peers: Mapping[str, Peer]) -> dict:
+    """Ratios of median times at one size: every gradient peer over the Numba forward (``x/forward``) and over
+    its own forward where it has another (``x/<that forward>``), and every srcgrad peer over every other
+    gradient peer (``srcgrad/x``)."""
+    med = {n: p["timing"]["median"] for n, p in rec["peers"].items() if "timing" in p}
+    grads = [n for n in med if n in peers and peers[n].kind != "forward"]
     out = {}
-    s = med("srcgrad")
-    f = med("numba_fwd")
-    if s is not None:
-        if f:
-            out["srcgrad/forward"] = s / f
-        for n in peers:
-            if n not in ("srcgrad", "numba_fwd") and med(n):
-                out[f"srcgrad/{n}"] = s / med(n)
-    for n in peers:
-        if n not in ("srcgrad", "numba_fwd") and med(n) and f:
-            out[f"{n}/forward"] = med(n) / f
+    for s in grads:
+        if peers[s].family == "srcgrad":
+            out.update({f"{s}/{n}": med[s] / med[n] for n in grads if n != s and med[n]})
+    for n in grads:
+        if med.get("numba_fwd"):
+            out[f"{n}/forward"] = med[n] / med["numba_fwd"]
+        own = peers[n].own_forward
+        if own != "numba_fwd" and med.get(own):
+            out[f"{n}/{own}"] = med[n] / med[own]
     return out
 
 
-def _peer_time(rec: dict, name: str) -> tuple[float | None, bool]:
+def forward_ratio_key(result: dict, peer: str) -> str:
+    """The key of ``peer``'s gradient/forward ratio: against its own forward (``x/forward`` when that is the
+    Numba forward of the user function)."""
+    own = result["peers"][peer].get("own_forward", "numba_fwd")
+    return f"{peer}/forward" if own == "numba_fwd" else f"{peer}/{own}"
+
+
+def peer_time(rec: dict, name: str) -> tuple[float | None, bool]:
     """(time, extrapolated?) of a peer at one size."""
     p = rec["peers"].get(name, {})
     if "timing" in p:
@@ -869,31 +1131,37 @@ def _peer_time(rec: dict, name: str) -> tuple[float | None, bool]:
     return None, False
 
 
+def srcgrad_peers(result: dict) -> list[str]:
+    """The srcgrad peers that compute a gradient (``srcgrad`` first)."""
+    return sorted((n for n, p in result["peers"].items() if p["family"] == "srcgrad" and p["kind"] != "forward"),
+                  key=lambda n: (n != "srcgrad", n))
+
+
 def goals(result: dict) -> dict:
-    """Per size: srcgrad/hand, srcgrad/<each JAX peer> (< 1: srcgrad faster), and <peer>/srcgrad for the
-    PyTorch, autograd and tangent peers (> 1: srcgrad faster; ``<peer>/srcgrad_extrapolated`` when that
-    peer's time is extrapolated)."""
+    """Per size, for every srcgrad peer s: s/hand, s/<each JAX peer> (< 1: srcgrad faster), and <peer>/s for
+    the PyTorch, autograd and tangent peers (> 1: srcgrad faster; ``<peer>/s_extrapolated`` when that peer's
+    time is extrapolated)."""
     out: dict = {}
-    family = {n: p["family"] for n, p in result["peers"].items()}
+    peers = result["peers"]
     for rec in result["sizes"]:
-        s, _ = _peer_time(rec, "srcgrad")
-        if s is None:
-            continue
         g: dict = {}
-        for n in rec["peers"]:
-            t, ex = _peer_time(rec, n)
-            if t is None or n == "srcgrad":
+        for s in srcgrad_peers(result):
+            ts, _ = peer_time(rec, s)
+            if ts is None:
                 continue
-            fam = family.get(n)
-            if n == "hand":
-                g["srcgrad/hand"] = s / t
-            elif fam == "jax":
-                g[f"srcgrad/{n}"] = s / t
-            elif fam in ("torch", "autograd", "tangent"):
-                g[f"{n}/srcgrad"] = t / s
-                if ex:
-                    g[f"{n}/srcgrad_extrapolated"] = True
-        out[rec["label"]] = g
+            for n in rec["peers"]:
+                t, ex = peer_time(rec, n)
+                if t is None or n == s or n not in peers or peers[n]["kind"] == "forward":
+                    continue
+                fam = peers[n]["family"]
+                if n == "hand" or fam == "jax":
+                    g[f"{s}/{n}"] = ts / t
+                elif fam in SLOW_FAMILIES:
+                    g[f"{n}/{s}"] = t / ts
+                    if ex:
+                        g[f"{n}/{s}_extrapolated"] = True
+        if g or peer_time(rec, "srcgrad")[0] is not None:
+            out[rec["label"]] = g
     return out
 
 
@@ -909,48 +1177,47 @@ def _module_name(w: Workload) -> str:
     return spec.name if spec is not None else w.module
 
 
-def _fresh_process_measurements(w: Workload, mode, sizes, main_size, states, records, say) -> dict:
-    out: dict = {"first_call_size": sizes[0], "memory_size": main_size, "peers": {}}
-    timeout = 900.0 if mode == "full" else 300.0
-    for name, st in states.items():
-        if st.status != "ok":
-            continue
-        # memory at the main size only if the peer ran there, else at the largest size it ran
-        ran = [r["size"] for r in records if r["peers"].get(name, {}).get("status") == "ok"]
-        mem_size = main_size if main_size in ran else (ran[-1] if ran else None)
-        runs = []
-        caches = [None]
-        tmp = None
-        if name == "srcgrad":
-            tmp = tempfile.mkdtemp(prefix="srcgrad-bench-cache-")
-            caches = [tmp, tmp]  # empty cache, then the same cache warm
-        try:
-            for k, cache in enumerate(caches):
-                tag = "" if name != "srcgrad" else (" (empty cache)" if k == 0 else " (warm cache)")
-                say(f"fresh process: {name}{tag} ...")
-                try:
-                    runs.append(_child(_module_name(w), name, sizes[0], mem_size, cache, timeout))
-                except Exception as exc:  # noqa: BLE001
-                    runs.append({"error": common.describe_exception(exc, 1000)})
-                    say(f"  {name}: fresh process failed: {common.describe_exception(exc)}")
-        finally:
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
-        out["peers"][name] = runs
+def _fresh_process_measurements(run: _Run) -> dict:
+    s = run.settings
+    out: dict = {"first_call_size": s.sizes[0], "memory_size": s.main_size, "peers": {}}
+    for name, st in run.states.items():
+        if st.status == "ok":
+            out["peers"][name] = _fresh_runs(run, name)
     return out
 
 
-_CHILD_TIMEOUT_NOTE = "the child process exceeded its time limit"
+def _fresh_runs(run: _Run, name: str) -> list[dict]:
+    """A peer built and called in fresh processes: once, or for a srcgrad peer with an empty cache directory and
+    then the same one, warm.  Memory at the main size if the peer ran there, else at the largest size it ran."""
+    s = run.settings
+    ran = [r["size"] for r in run.records if r["peers"].get(name, {}).get("status") == "ok"]
+    mem_size = s.main_size if s.main_size in ran else (ran[-1] if ran else None)
+    timeout = 900.0 if s.mode == "full" else 300.0
+    srcgrad = run.states[name].peer.family == "srcgrad"
+    cache = tempfile.mkdtemp(prefix="srcgrad-bench-cache-") if srcgrad else None
+    runs = []
+    try:
+        for tag in ((" (empty cache)", " (warm cache)") if srcgrad else ("",)):
+            run.say(f"fresh process: {name}{tag} ...")
+            try:
+                runs.append(_child(run.w, name, s.sizes[0], mem_size, cache, timeout))
+            except Exception as exc:  # noqa: BLE001
+                runs.append({"error": common.describe_exception(exc, 1000)})
+                run.say(f"  {name}: fresh process failed: {common.describe_exception(exc)}")
+    finally:
+        if cache:
+            shutil.rmtree(cache, ignore_errors=True)
+    return runs
 
 
-def _child(module: str, peer: str, first_size, mem_size, cache_dir, timeout: float) -> dict:
+def _child(w: Workload, peer: str, first_size, mem_size, cache_dir, timeout: float) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(common.PROJECT_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
                                                                         else []))
     if cache_dir is not None:
         env["SRCGRAD_CACHE_DIR"] = str(cache_dir)
-    cmd = [sys.executable, "-m", "bench.runner", "child", module, peer, _size_key(first_size),
-           "null" if mem_size is None else _size_key(mem_size)]
+    cmd = [sys.executable, "-m", "bench.runner", "child", _module_name(w), w.name, peer, size_key(first_size),
+           "null" if mem_size is None else size_key(mem_size)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=str(common.PROJECT_ROOT), env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
@@ -963,13 +1230,21 @@ def _child(module: str, peer: str, first_size, mem_size, cache_dir, timeout: flo
     return res
 
 
-def child_main(module: str, peer_name: str, first_size_json: str, mem_size_json: str) -> int:
+def find_workload(module: str, name: str) -> Workload:
+    """The workload called ``name`` among the module's (a module may define several)."""
+    mod = importlib.import_module(module)
+    found = [v for v in vars(mod).values() if isinstance(v, Workload) and v.name == name]
+    if not found:
+        raise LookupError(f"no workload {name!r} in {module}")
+    return found[0]
+
+
+def child_main(module: str, workload: str, peer_name: str, first_size_json: str, mem_size_json: str) -> int:
     """In a fresh process: build one peer, first call at the first size, then peak memory at ``mem_size``."""
     t_start = time.perf_counter()
-    mod = importlib.import_module(module)
+    w = find_workload(module, workload)
     if peer_name.startswith("torch"):
         _torch_one_thread()
-    w: Workload = mod.WORKLOAD
     peer = next(p for p in w.all_peers() if p.name == peer_name)
     t_import = time.perf_counter()
     first_size = _size_from_json(json.loads(first_size_json))
@@ -1003,271 +1278,23 @@ def child_main(module: str, peer_name: str, first_size_json: str, mem_size_json:
 
 
 # --------------------------------------------------------------------------
-# output
-# --------------------------------------------------------------------------
-
-def _peer_order(result: dict) -> list[str]:
-    fam = {n: p["family"] for n, p in result["peers"].items()}
-    return sorted(result["peers"], key=lambda n: (FAMILY_ORDER.index(fam[n]) if fam[n] in FAMILY_ORDER else 99, n))
-
-
-def _cell(rec: dict, name: str, md: bool = False) -> str:
-    p = rec["peers"].get(name)
-    if p is None:
-        return "-"
-    if "timing" in p:
-        t = p["timing"]
-        return f"{common.fmt_time(t['median'])} ±{100 * t['iqr'] / t['median']:.0f}%"
-    if "extrapolated_s" in p:
-        return f"~{common.fmt_time(p['extrapolated_s'])} (extrap.)"
-    st = p.get("status", "")
-    if st.startswith("unavailable"):
-        return "n/a"
-    if st.startswith("failed"):
-        return "**failed**" if md else "FAILED"
-    if st.startswith("not run"):
-        return "not run"
-    return "-"
-
-
-def _fresh_summary(result: dict) -> list[list[str]]:
-    rows = []
-    fresh = (result.get("fresh_process") or {}).get("peers", {})
-    fresh_size = (result.get("fresh_process") or {}).get("memory_size")
-    labels = {_size_key(r["size"]): r["label"] for r in result["sizes"]}
-    for name in _peer_order(result):
-        runs = fresh.get(name)
-        if not runs:
-            continue
-        for k, r in enumerate(runs):
-            tag = name if name != "srcgrad" else ("srcgrad, empty cache" if k == 0 else "srcgrad, warm cache")
-            if "error" in r:
-                rows.append([tag, "failed", "-", "-", "-", r["error"][:80]])
-                continue
-            mem = r.get("memory") or {}
-            peak = common.fmt_bytes(mem.get("peak_extra_bytes")) if mem and "error" not in mem else "-"
-            if mem.get("size") is not None and _size_key(mem["size"]) != _size_key(fresh_size):
-                peak += f" (at {labels.get(_size_key(mem['size']), mem['size'])})"
-            rows.append([tag, common.fmt_time(r["first_call_total_s"]), common.fmt_time(r["process_wall_s"]),
-                         common.fmt_time(r["to_first_result_s"]), peak,
-                         common.fmt_bytes(mem.get("tape_bytes")) if mem.get("tape_bytes") is not None else ""])
-    return rows
-
-
-def print_result(result: dict) -> None:
-    order = _peer_order(result)
-    print()
-    print(f"{result['title']} ({result['mode']}): median wall time per call, ±IQR as % of median")
-    rows = [[rec["label"]] + [_cell(rec, n) for n in order] for rec in result["sizes"]]
-    print(common.format_table(["size"] + order, rows))
-    rrows = []
-    for rec in result["sizes"]:
-        g = result["goals"].get(rec["label"], {})
-        r = rec.get("ratios", {})
-        keys = (["srcgrad/forward"] if "srcgrad/forward" in r else []) + [
-            k for k in g if not k.endswith("_extrapolated")]
-        rrows.append([rec["label"]] + [f"{k}={(r.get(k) if k in r else g.get(k)):.3g}" for k in keys
-                                       if (r.get(k) if k in r else g.get(k)) is not None])
-    for row in rrows:
-        print("  " + "  ".join(row))
-    ev = result.get("eval")
-    if ev:
-        print(f"GradBench's eval ({ev.get('input') or 'its input'}), solved with each peer:")
-        print(common.format_table(ev["columns"], ev["table"]))
-    fr = _fresh_summary(result)
-    if fr:
-        print(common.format_table(["fresh process", "build+1st call", "process wall", "to 1st result",
-                                   "peak extra RSS", "tape"], fr))
-    for name in order:
-        st = result["peers"][name]["status"]
-        if st != "ok":
-            print(f"  {name}: {st[:400]}")
-    for h in result["hard_failures"]:
-        print("CHECK FAILED:", h)
-
-
-def plot_result(result: dict, path: str) -> None:
-    """Log-log plot of the median times over the sizes (extrapolated points hollow), and ratios to srcgrad."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = sorted(result["sizes"], key=lambda r: r["work"])  # a grid's order need not follow its work
-    if not recs:
-        return
-    xs = [r["work"] for r in recs]
-    order = _peer_order(result)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.8))
-    markers = "osD^v<>phX*"
-    for i, name in enumerate(order):
-        pts = [(x, _peer_time(r, name)) for x, r in zip(xs, recs)]
-        meas = [(x, t) for x, (t, ex) in pts if t is not None and not ex]
-        extra = [(x, t) for x, (t, ex) in pts if t is not None and ex]
-        if not meas and not extra:
-            continue
-        color = plt.cm.tab10(i % 10)
-        if meas:
-            ax.plot([p[0] for p in meas], [p[1] for p in meas], marker=markers[i % len(markers)], color=color,
-                    label=name)
-        if extra:
-            last = meas[-1:] if meas else []
-            ax.plot([p[0] for p in last + extra], [p[1] for p in last + extra], linestyle=":", color=color,
-                    marker=markers[i % len(markers)], markerfacecolor="none",
-                    label=None if meas else f"{name} (extrapolated)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(result["config"].get("x_label", "size"))
-    ax.set_ylabel("wall time per call [s] (median)")
-    ax.set_title(f"{result['title']}: value and gradient", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    for i, name in enumerate(order):
-        if name == "srcgrad":
-            continue
-        vals = []
-        for x, r in zip(xs, recs):
-            s, _ = _peer_time(r, "srcgrad")
-            t, ex = _peer_time(r, name)
-            if s is not None and t is not None:
-                vals.append((x, t / s, ex))
-        if vals:
-            color = plt.cm.tab10(i % 10)
-            ax2.plot([v[0] for v in vals], [v[1] for v in vals], marker=markers[i % len(markers)], color=color,
-                     linestyle="--", label=name)
-            ex = [v for v in vals if v[2]]
-            if ex:
-                ax2.plot([v[0] for v in ex], [v[1] for v in ex], linestyle="none", marker="o", markersize=10,
-                         markerfacecolor="none", color=color)
-    ax2.axhline(1.0, color="k", lw=0.8)
-    ax2.set_xscale("log")
-    ax2.set_yscale("log")
-    ax2.set_xlabel(result["config"].get("x_label", "size"))
-    ax2.set_ylabel("peer time / srcgrad time (>1: srcgrad faster)")
-    ax2.set_title("relative to srcgrad (circled: extrapolated)", fontsize=10)
-    ax2.grid(True, which="both", alpha=0.3)
-    ax2.legend(fontsize=7)
-    m = result["machine"]
-    fig.text(0.5, 0.005, f"{m['cpu_model']}, {m['cpu_count']} cores; numba {m['versions'].get('numba')}; "
-             f"{result['mode']} run, {result['config']['repeats']} repeats; {m['date_utc']}",
-             ha="center", va="bottom", fontsize=7, alpha=0.8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def markdown_section(result: dict, image: str | None) -> str:
-    """The workload's section of docs/benchmarks.md: description, tables, plot, failures."""
-    order = _peer_order(result)
-    lines = [f"## {result['title']}", "", result["description"].strip(), ""]
-    lines.append("| peer | what it runs |")
-    lines.append("|---|---|")
-    for n in order:
-        p = result["peers"][n]
-        st = p["status"]
-        extra = ""
-        if st.startswith(("unavailable", "failed")):
-            extra = f" **{st.split(':')[0]}**: {st.split(':', 1)[1].strip()[:300]}"
-        if p.get("cap"):
-            extra += f" (run up to {p['cap']['max_size']}: {p['cap']['reason']})"
-        if p.get("note"):
-            extra += f" {p['note']}"
-        lines.append(f"| `{n}` | {p['label']}.{extra} |")
-    lines.append("")
-    cfg = result["config"]
-    lines.append(f"Median wall time per call, ± IQR as % of the median ({result['mode']} run, "
-                 f"{cfg['repeats']} samples at most, {cfg['peer_seconds']:g} s of samples per peer; "
-                 f"\"extrap.\": the peer was predicted to need more than {cfg['call_limit_s']:g} s per call "
-                 "there; its time is extrapolated from the two largest sizes it ran, as a power of the work "
-                 "with an exponent between 1 and 3):")
-    lines.append("")
-    lines.append("| size | " + " | ".join(f"`{n}`" for n in order) + " |")
-    lines.append("|---" * (len(order) + 1) + "|")
-    for rec in result["sizes"]:
-        lines.append(f"| {rec['label']} | " + " | ".join(_cell(rec, n, md=True) for n in order) + " |")
-    lines.append("")
-    # ratios: srcgrad against the forward, the hand adjoint and JAX (< 1: srcgrad faster), the
-    # Python-taping tools against srcgrad (> 1: srcgrad faster)
-    keys: list[str] = []
-    for rec in result["sizes"]:
-        for k in ["srcgrad/forward"] + list(result["goals"].get(rec["label"], {})):
-            if not k.endswith("_extrapolated") and k not in keys and (k != "srcgrad/forward"
-                                                                     or "srcgrad/forward" in rec.get("ratios", {})):
-                keys.append(k)
-    order = {n: i for i, n in enumerate(_peer_order(result))}
-    keys.sort(key=lambda k: (k != "srcgrad/forward", k != "srcgrad/hand", not k.startswith("srcgrad/"),
-                             order.get(k.replace("srcgrad/", "").replace("/srcgrad", ""), 99)))
-    if keys:
-        lines.append("Ratios of median times (`srcgrad/x` < 1 and `x/srcgrad` > 1 mean srcgrad is faster; "
-                     "*italic*: from an extrapolated time):")
-        lines.append("")
-        lines.append("| size | " + " | ".join(keys) + " | srcgrad tape |")
-        lines.append("|---" * (len(keys) + 2) + "|")
-        for rec in result["sizes"]:
-            g = result["goals"].get(rec["label"], {})
-            r = rec.get("ratios", {})
-            cells = []
-            for k in keys:
-                v = g.get(k, r.get(k))
-                if v is None:
-                    cells.append("-")
-                    continue
-                txt = f"{v:.3g}"
-                cells.append(f"*{txt}*" if g.get(k + "_extrapolated", False) else txt)
-            tape = rec.get("srcgrad_tape_bytes")
-            hand = rec.get("hand_tape_bytes")
-            tcell = common.fmt_bytes(tape) if tape is not None else "-"
-            if hand is not None:
-                tcell += f" (hand: {common.fmt_bytes(hand)})"
-            lines.append(f"| {rec['label']} | " + " | ".join(cells) + f" | {tcell} |")
-        lines.append("")
-    ev = result.get("eval")
-    if ev:
-        lines.append(ev["description"] + (f" Input: {ev['input']}." if ev.get("input") else ""))
-        lines.append("")
-        lines.append("| " + " | ".join(ev["columns"]) + " |")
-        lines.append("|---" * len(ev["columns"]) + "|")
-        for row in ev["table"]:
-            lines.append("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
-        lines.append("")
-    fr = _fresh_summary(result)
-    if fr:
-        fresh = result["fresh_process"]
-        lab = [r["label"] for r in result["sizes"] if r["size"] == fresh.get("first_call_size")]
-        mlab = [r["label"] for r in result["sizes"] if r["size"] == fresh.get("memory_size")]
-        lines.append(f"In a fresh process: build + first call at {lab[0] if lab else '?'} (transform, compile, "
-                     "one run), the whole process until that first result, and the extra peak resident memory "
-                     f"of one call at {mlab[0] if mlab else 'the largest size the peer ran'} after that "
-                     "warm-up:")
-        lines.append("")
-        lines.append("| process | build + first call | to first result | peak extra memory | srcgrad tape |")
-        lines.append("|---|---|---|---|---|")
-        for row in fr:
-            lines.append(f"| {row[0]} | {row[1]} | {row[3]} | {row[4]} | {row[5]} |")
-        lines.append("")
-    if image:
-        lines.append(f"![{result['title']}]({image})")
-        lines.append("")
-    for h in result["hard_failures"]:
-        lines.append(f"**Check failed:** {h}")
-        lines.append("")
-    m = result["machine"]
-    commit = (m.get("git") or {}).get("commit") or "?"
-    lines.append(f"<sub>{result['mode']} run of `python -m bench --only {result['benchmark']}` at commit "
-                 f"{commit[:7]}{' (dirty tree)' if (m.get('git') or {}).get('dirty') else ''}, "
-                 f"{m['date_utc']}, {result.get('total_wall_s', 0):.0f} s.</sub>")
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------
 
-def main_for(w: Workload, argv=None) -> int:
-    ap = argparse.ArgumentParser(prog=f"python -m {w.module}", description=w.title)
+def main_for(w: Workload, argv=None, alternatives: Mapping[str, Workload] | None = None) -> int:
+    """``python -m <module>``: run ``w`` (with ``--<flag>``, ``alternatives[flag]`` instead) in the mode and
+    with the options of ``argv``; exit code 2 if a check failed."""
+    alternatives = dict(alternatives or {})
+    ap = argparse.ArgumentParser(prog=f"python -m {_module_name(w)}", description=w.title)
+    for flag, other in alternatives.items():
+        ap.add_argument(f"--{flag}", action="store_true", help=f"instead: {other.title} (writes {other.name}.json)")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, few repeats")
     ap.add_argument("--tiny", action="store_true", help="smallest sizes, no fresh processes (for tests)")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results)")
+    ap.add_argument("--save", action="store_true",
+                    help=f"write into bench/results (tracked) instead of {common.LOCAL_RESULTS_DIR.name}/")
+    ap.add_argument("--out-dir", default=None, help="where the JSON and PNG go (default bench/results/local, "
+                                                    "bench/results with --save)")
     ap.add_argument("--no-subprocess", action="store_true", help="skip the fresh-process measurements")
     ap.add_argument("--subprocess", action="store_true", help="measure in fresh processes even in quick/tiny mode")
     ap.add_argument("--skip-peers", default="", help="comma-separated peer names not to run")
@@ -1275,16 +1302,19 @@ def main_for(w: Workload, argv=None) -> int:
     ap.add_argument("--plot", action=argparse.BooleanOptionalAction, default=None,
                     help="draw the PNG plot (default: in a full run only)")
     opts = ap.parse_args(argv)
+    chosen = next((o for f, o in alternatives.items() if getattr(opts, f.replace("-", "_"))), w)
     mode = "tiny" if opts.tiny else ("quick" if opts.quick else "full")
-    res = run_workload(w, mode, repeats=opts.repeats, out_dir=opts.out_dir,
-                       subprocess_measurements=False if opts.no_subprocess else (True if opts.subprocess else None),
+    res = run_workload(chosen, mode, repeats=opts.repeats, plot=opts.plot,
+                       out_dir=opts.out_dir or (common.RESULTS_DIR if opts.save else None),
+                       fresh_processes=False if opts.no_subprocess else (True if opts.subprocess else None),
                        skip_peers=[p for p in opts.skip_peers.split(",") if p],
-                       only_peers=[p for p in opts.only_peers.split(",") if p], plot=opts.plot)
+                       only_peers=[p for p in opts.only_peers.split(",") if p])
     return 2 if res["hard_failures"] else 0
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "child":
-        sys.exit(child_main(*sys.argv[2:6]))
-    print("usage: python -m bench.runner child MODULE PEER FIRST_SIZE_JSON MEM_SIZE_JSON", file=sys.stderr)
+        from bench import runner  # the workloads' Workload class is bench.runner's, not __main__'s
+        sys.exit(runner.child_main(*sys.argv[2:7]))
+    print("usage: python -m bench.runner child MODULE WORKLOAD PEER FIRST_SIZE_JSON MEM_SIZE_JSON", file=sys.stderr)
     sys.exit(2)

@@ -373,19 +373,9 @@ def _tangent_max_f(x, start):
 
 
 def _tangent_make():
-    global _tangent_grad_f_y
-    tangent = runner.load("tangent")
-    try:
-        _tangent_grad_f_y = tangent.grad(_tangent_f, wrt=(1,), verbose=0)
-    except Exception as exc:  # noqa: BLE001
-        raise runner.Unavailable(f"tangent.grad refused f: {runner._tangent_reason(exc)}") from None
-    try:
-        df = tangent.grad(_tangent_max_f, wrt=(0,), preserve_result=True, verbose=0)
-    except Exception as exc:  # noqa: BLE001 - the nesting: tangent differentiates only functions it can read
-        raise runner.Unavailable("tangent.grad refused the ascent that calls tangent.grad(f) (nested AD): "
-                                 f"{runner._tangent_reason(exc)}") from None
     start = np.array(GRADBENCH_START)
-    return nested.tangent_probe(df, (start, start), "f")
+    return nested.tangent_nested(_tangent_max_f, _tangent_f, (1,), "_tangent_grad_f_y", (start, start),
+                                 ("f", "f", "the ascent"))
 
 
 # --------------------------------------------------------------------------
@@ -452,14 +442,11 @@ own check against its golden output, `8.246324826140356e-06` four times.""")
 WORKLOAD = runner.Workload(
     name="saddle",
     title="GradBench saddle: nested AD through a gradient ascent",
-    module=__name__,
     fn=max_f,
     forward=saddle_forward,
-    wrt=(0,),
-    wrt_names=("x",),
     args=saddle_args,
     sizes={"full": [2, 10, 100], "quick": [2], "tiny": [2]},
-    main_size={"full": 2, "quick": 2, "tiny": 2},
+    main_size=2,
     size_label=lambda n: f"n={n}" + (" (GradBench)" if n == 2 else ""),
     work=lambda n: float(n),
     x_label="dimension of x and y",

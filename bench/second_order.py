@@ -13,7 +13,7 @@ srcgrad runs the user's loops; JAX runs vectorized versions of the same math.
 Values are checked against each other (and the Rosenbrock Hessian against its
 closed form) before anything is timed.
 
-    python -m bench.second_order [--quick]
+    python -m bench.second_order [--quick] [--save]   # bench/results/local/ (bench/results/ with --save)
 """
 
 from __future__ import annotations
@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.second_order", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 5 repeats")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out", default=None, help="output path stem (default bench/results/second_order[_quick])")
+    ap.add_argument("--save", action="store_true", help="write into bench/results (tracked), not bench/results/local")
+    ap.add_argument("--out", default=None, help="output path stem (default <results>/second_order[_quick])")
     args = ap.parse_args(argv)
     import srcgrad
 
@@ -172,8 +173,10 @@ def main(argv=None) -> int:
     results["workloads"]["kmeans_newton"] = {"n": km_n, "k": km_k, "d": km_d, "times": t}
     results["jax_error"] = jax_error
 
-    stem = args.out or f"bench/results/second_order{'_quick' if args.quick else ''}"
+    results_dir = common.RESULTS_DIR if args.save else common.LOCAL_RESULTS_DIR
+    stem = args.out or str(results_dir / f"second_order{'_quick' if args.quick else ''}")
     common.write_json(stem + ".json", results)
+    print(f"wrote {stem}.json")
     for name, w in results["workloads"].items():
         size = ", ".join(f"{k}={v}" for k, v in w.items() if k != "times")
         rows = [[peer, common.fmt_time(st["median"]), f"{st['iqr'] / st['median'] * 100:.1f}%"]
