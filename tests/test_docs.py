@@ -8,6 +8,13 @@ adjoint: after the blocks before it have run, its lines (in runs separated by
 ``...`` lines) must occur in ``NAME.source``, so that the docs cannot drift from
 what srcgrad generates. Line numbers in ``# line N:`` comments are not compared.
 
+A line that prints (``print(...)  # 5.0 6.0``) or shows a value REPL-style
+(``df(0.8137)  # 2048.0, which is f(a) / a``) with an expected output in its comment
+is checked: the comment must begin with what the line prints (or with the value's
+repr), numbers equal to the digits shown; the rest of the comment is explanation.
+A bare expression whose comment does not begin with a value (``srcgrad.show(df)  #
+prints the adjoint``) is not compared.
+
 srcgrad reads a function's source from its file, so each Markdown file's blocks
 are written to a real .py file in which every block sits at its own line
 numbers in the Markdown file (the lines between blocks are blank): a traceback,
@@ -18,6 +25,7 @@ depends only on the Markdown file, so a second run finds Numba's disk cache warm
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import sys
@@ -105,6 +113,158 @@ def check_excerpt(excerpt: str, source: str) -> None:
                                  "source:\n" + "\n".join(chunk) + "\n\nthe generated source:\n" + source)
 
 
+# ---------------------------------------------------------------- expected outputs
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf")
+_TOKEN = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|\w+|\S")
+_VALUE_START = re.compile(r"^\s*(?:[-+]?\d|\.\d|\[|\(|array\(|True\b|False\b|nan\b|inf\b)")
+
+
+def _comments(code: str) -> dict[int, str]:
+    """Line number (1-based, in `code`) -> the text of the comment ending that line."""
+    import io
+    import tokenize
+    out = {}
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        if tok.type == tokenize.COMMENT:
+            text = tok.string[1:]
+            out[tok.start[0]] = (text[1:] if text.startswith(" ") else text).rstrip()
+    return out
+
+
+def _same_number(shown: str, actual: str) -> bool:
+    if shown in ("nan", "inf") or actual in ("nan", "inf"):
+        return shown.lstrip("+") == actual.lstrip("+")
+    a, b = float(shown), float(actual)
+    digits = shown.lower().split("e")[0]
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    exponent = int(shown.lower().split("e")[1]) if "e" in shown.lower() else 0
+    shown_step = 10.0 ** (exponent - decimals)
+    return abs(a - b) <= max(0.5 * shown_step, 1e-12 * max(abs(a), abs(b)))
+
+
+def output_matches(actual: str, comment: str) -> bool:
+    """Does `comment` begin with `actual` (the printed text or repr), token by token,
+    numbers equal to the digits the comment shows?"""
+    got = _TOKEN.findall(actual)
+    shown = _TOKEN.findall(comment)
+    if len(shown) < len(got):
+        return False
+    for g, c in zip(got, shown):
+        if _NUMBER.fullmatch(g) and _NUMBER.fullmatch(c):
+            if not _same_number(c, g):
+                return False
+        elif g != c:
+            return False
+    return True
+
+
+class _Checks(ast.NodeTransformer):
+    """Rewrites ``print(...)`` statements and REPL-style expression statements that have an
+    expected output in their comment into calls that check it."""
+
+    def __init__(self, comments: dict[int, str], offset: int, whole: set[int]) -> None:
+        self.comments = comments
+        self.offset = offset
+        self.whole = whole     # lines that hold only a comment
+        self.count = 0
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        """A top-level statement followed by whole-line comments: what it prints, if
+        anything, must be those comments (``print(A.T)`` then ``# [[0. 2. 4.]`` lines, or
+        a loop that prints one line per step)."""
+        self.generic_visit(node)
+        body = []
+        for stmt in node.body:
+            below = self._output_below(stmt.end_lineno - self.offset)
+            if below is None:
+                body.append(stmt)
+                continue
+            line = stmt.end_lineno
+            self.comments[line - self.offset] = below
+            self.count += 1
+            capture = ast.With([ast.withitem(ast.Call(ast.Name("__doc_output__", ast.Load()),
+                                                      [ast.Constant(line)], []))], [stmt])
+            body.append(ast.copy_location(capture, stmt))
+        node.body = body
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> ast.stmt:
+        comment = self.comments.get(node.end_lineno - self.offset)
+        if comment is None or node.end_lineno - self.offset in self.whole:
+            return node
+        line = ast.Constant(node.end_lineno)
+        value = node.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                and value.func.id == "print" and not value.keywords:
+            call = ast.Call(ast.Name("__doc_print__", ast.Load()), [line] + value.args, [])
+        elif _VALUE_START.match(comment) and not (
+                isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and value.func.id == "print"):
+            call = ast.Call(ast.Name("__doc_value__", ast.Load()), [line, value], [])
+        else:
+            return node
+        self.count += 1
+        return ast.copy_location(ast.Expr(call), node)
+
+
+    def _output_below(self, line: int) -> str | None:
+        """A print's output shown as whole-line comments right below it, joined."""
+        lines = []
+        while line + 1 in self.whole:
+            line += 1
+            lines.append(self.comments[line])
+        return "\n".join(lines) if lines else None
+
+
+def _is_print(value: ast.expr) -> bool:
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+        and value.func.id == "print" and not value.keywords
+
+
+def _with_checks(code: str, first: int, expected: dict[int, str]) -> tuple[ast.Module, int]:
+    """The block's module, its output lines checked against `expected` (file line ->
+    comment); the number of checked lines."""
+    tree = ast.parse("\n" * (first - 1) + code)
+    comments = _comments(code)
+    lines = code.splitlines()
+    whole = {k for k in comments if lines[k - 1].lstrip().startswith("#")}
+    checks = _Checks(comments, first - 1, whole)
+    tree = ast.fix_missing_locations(checks.visit(tree))
+    expected.update({first - 1 + k: v for k, v in comments.items()})
+    return tree, checks.count
+
+
+def _checkers(expected: dict[int, str], where: str, checked: list[int]):
+    import contextlib
+    import io
+
+    def doc_print(line, *values):
+        text = " ".join(str(v) for v in values)
+        print(text)
+        _check(line, text)
+
+    def doc_value(line, value):
+        _check(line, repr(value))
+        return value
+
+    @contextlib.contextmanager
+    def doc_output(line):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            yield
+        if out.getvalue().strip():
+            _check(line, out.getvalue().rstrip("\n"))
+
+    def _check(line, text):
+        comment = expected[line]
+        checked.append(line)
+        assert output_matches(text, comment), (
+            f"{where} line {line}: the comment says\n    # {comment}\nbut the line gives\n"
+            f"    {text}")
+    return doc_print, doc_value, doc_output
+
+
 def _script_path(path: Path) -> Path:
     from srcgrad.jit import cache_dir
 
@@ -149,6 +309,11 @@ def test_python_blocks_run(path: Path, capsys):
     module.__file__ = str(script)
     sys.modules[module.__name__] = module
     namespace = module.__dict__
+    expected: dict[int, str] = {}
+    checked: list[int] = []
+    transformed = 0
+    (namespace["__doc_print__"], namespace["__doc_value__"],
+     namespace["__doc_output__"]) = _checkers(expected, path.name, checked)
     try:
         for first, code in blocks:
             name = excerpt_of(code)
@@ -156,7 +321,9 @@ def test_python_blocks_run(path: Path, capsys):
                 if name is not None:
                     check_excerpt(code, eval(f"{name}.source", namespace))
                 elif runnable(code):
-                    exec(compile("\n" * (first - 1) + code, str(script), "exec"), namespace)
+                    tree, count = _with_checks(code, first, expected)
+                    transformed += count
+                    exec(compile(tree, str(script), "exec"), namespace)
             except Exception as exc:
                 exc.add_note(f"in the python block at {path.name} line {first} "
                              f"(the file {script} holds the blocks at their Markdown lines)")
@@ -164,6 +331,8 @@ def test_python_blocks_run(path: Path, capsys):
     finally:
         del sys.modules[module.__name__]
     capsys.readouterr()
+    # every line that shows an expected output ran and was compared
+    assert len(set(checked)) == transformed, (transformed, sorted(set(checked)))
 
 
 def test_every_doc_is_collected():
@@ -195,3 +364,35 @@ def test_check_excerpt():
         check_excerpt("# not run: excerpt of g.source\n    b_x = b_y\n...\n    y = x\n", source)
     with pytest.raises(AssertionError):
         check_excerpt("# not run: excerpt of g.source\n    y = x\n    b_x = b_y\n", source)
+
+
+def test_output_matches():
+    assert output_matches("2048.0", "2048.0, which is f(a) / a")
+    assert output_matches("(1666.4576000000001, 2048.0)", "(1666.4576, 2048.0)")
+    assert not output_matches("(1666.4577, 2048.0)", "(1666.4576, 2048.0)")
+    assert output_matches("array([ 0.,  4.,  8., 12.])", "array([ 0.,  4.,  8., 12.]), which is 4x")
+    assert not output_matches("168", "72")
+    assert output_matches("True", "True: B is symmetric") and not output_matches("False", "True")
+    assert output_matches("tangent at x = 1: slope 2.0 intercept -3.0",
+                          "tangent at x = 1: slope 2.0 intercept -3.0")
+    assert not output_matches("[0. 1. 2.]", "[0. 1.]")
+    assert output_matches("[[0. 2. 4.]\n [1. 3. 5.]]", "[[0. 2. 4.]\n [1. 3. 5.]]")
+
+
+def test_expected_outputs_are_found(tmp_path):
+    expected: dict[int, str] = {}
+    code = ("x = 2.0\nprint(x + 1)  # 3.0\nx  # 2.0, the value\nf(x)  # calls f\n"
+            "print([x, x])\n# [2.0,\n#  2.0]\n")
+    tree, count = _with_checks(code, 1, expected)
+    assert count == 3 and expected[2] == "3.0" and expected[5] == "[2.0,\n 2.0]", expected
+    checked: list[int] = []
+    doc_print, doc_value, doc_output = _checkers(expected, "x.md", checked)
+    namespace = {"__doc_print__": doc_print, "__doc_value__": doc_value,
+                 "__doc_output__": doc_output, "f": lambda v: v}
+    exec(compile(tree, "x.md", "exec"), namespace)
+    assert checked == [2, 3, 5]
+    expected_wrong: dict[int, str] = {}
+    tree, _ = _with_checks("print(1 + 1)  # 3\n", 1, expected_wrong)
+    doc_print, doc_value, _ = _checkers(expected_wrong, "y.md", [])
+    with pytest.raises(AssertionError, match="the comment says"):
+        exec(compile(tree, "y.md", "exec"), {"__doc_print__": doc_print, "__doc_value__": doc_value})
