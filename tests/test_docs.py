@@ -39,7 +39,7 @@ DOCS = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 
 # Files whose blocks compile many array gradients: tens of seconds with an empty
 # cache. They run in the slow tier (which CI runs too).
-SLOW = {"tutorial.md"}
+SLOW = {p.name for p in DOCS} - {"README.md", "index.md"}
 
 _FENCE = re.compile(r"^```(\S*)\s*$")
 
