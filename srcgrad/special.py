@@ -29,14 +29,26 @@ Compiled versions
     ``xlog1py`` broadcast their two arguments; the result is float32 when
     every array argument is (scalars count as Python scalars do in NumPy 2),
     float64 otherwise. Every value is computed in float64 by one small scalar
-    kernel (``_k_*``) and rounded once. ``logsumexp``, ``softmax`` and
-    ``log_softmax`` take ``axis`` None or an int (negative counts from the
-    end); SciPy's other arguments (``b``, ``keepdims``, ``return_sign``, a tuple
-    axis) are refused, compiled (``TypingError``) and uncompiled (``UsageError``),
-    because the derivative rules do not cover them. ``polygamma``'s ``n`` must
-    be a scalar: an int, or a float holding a nonnegative integer (another
-    value gives NaN); for a float32 ``x`` the result is float32 (SciPy's
-    polygamma returns float64 there: it is a Python function around ``zeta``).
+    kernel (``_k_*``) and rounded once. ``polygamma``'s ``n`` must be a scalar:
+    an int, or a float holding a nonnegative integer (another value gives NaN);
+    for a float32 ``x`` the result is float32 (SciPy's polygamma returns
+    float64 there: it is a Python function around ``zeta``).
+
+Reductions
+    ``logsumexp``, ``softmax`` and ``log_softmax`` take ``axis`` None or an
+    int (negative counts from the end), along which they work lane by lane
+    (``runtime_np._lanes``: the array seen as (pre, n, post)). A call with more
+    than the array is renamed ``logsumexp_axis`` etc. by the normalizer
+    (``SCIPY_AXIS_NAMES``): the rules of the plain call then never pass an
+    ``axis=None`` on (generated code may not hold None), and those of the axis
+    call read it. Their adjoints are the loops ``logsumexp_grad``,
+    ``softmax_grad`` and ``log_softmax_grad`` (any ndim); their tangents, in
+    rules.py, are calls with rules of their own, for second derivatives.
+    SciPy's other arguments (``b``, ``keepdims``, ``return_sign``) are refused
+    at the call's line by the normalizer (``SCIPY_PARAMS`` lists what srcgrad
+    takes, for every function), and here too (``TypingError``; a tuple axis as
+    well; ``UsageError`` uncompiled), because the derivative rules do not cover
+    them.
 
 Accuracy (against SciPy, float64)
     ``expit``, ``logit``, ``log_expit``, ``xlogy``, ``xlog1py``, ``entr``,
@@ -44,7 +56,7 @@ Accuracy (against SciPy, float64)
     ulps (sums may differ in the last bits: NumPy sums pairwise, the loops
     here in order). ``erf``, ``erfc`` and ``gamma``: Numba's libm-quality
     versions, within 1e-15 of SciPy except ``erfc`` beyond x = 10, where SciPy
-    (Cephes) is off by up to 3e-14 and Numba is right. ``gammaln``,
+    (Cephes) is off by up to 6e-14 and Numba is right (to 4e-16). ``gammaln``,
     ``digamma``, ``polygamma`` are written here (not copied from Cephes or
     Boost; the methods are the textbook ones those libraries also use):
 
@@ -53,7 +65,8 @@ Accuracy (against SciPy, float64)
       relative accuracy), upward recurrence below 0.5, downward recurrence
       from below 13, Stirling's series from 13 on, and the reflection formula
       ``log|Gamma(x)| = log(pi / |sin(pi x)|) - log Gamma(1 - x)`` with an exact
-      reduction of ``sin(pi x)`` for x < -1.
+      reduction of ``sin(pi x)`` for x < -1 (one step of the recurrence
+      between -1 and 0).
     * ``digamma``: Taylor series about 1 and 2 (coefficients ``zeta(k) - 1``
       again) and about its positive root (1.4616...) below 2.5, downward
       recurrence ``psi(x + 1) = psi(x) + 1/x`` (positive terms) below 10, the
@@ -69,9 +82,13 @@ Accuracy (against SciPy, float64)
       sums the series directly and loses digits to cancellation (all of them
       near x = -k - 1/2 at large k).
 
-    All three match SciPy to ~1e-15 relative for x > 0; for x < 0 to ~1e-15
-    of max(1, |value|) (away from the roots both libraries lose relative
-    accuracy the same way). The constants (zeta(k) - 1, the Taylor
+    For x > 0 all three are within a few ulps of the true values (mpmath),
+    and match SciPy to ~1e-15 relative except where SciPy is less accurate:
+    gammaln near its roots 1 and 2 (SciPy: 1e-10 relative at 1 + 1e-7). For
+    x < 0 they match SciPy to ~1e-15 of max(1, |value|): near the roots on
+    the negative axis both lose relative accuracy the same way (except at the
+    two roots above), and SciPy's polygamma for even n is the one that is off
+    near the half-integers. The constants (zeta(k) - 1, the Taylor
     coefficients at the roots, Bernoulli numbers) were computed with mpmath
     at 60 digits and rounded to the nearest double.
 
@@ -80,10 +97,12 @@ polygamma at the poles (0 and the negative integers), ``logit(0) = -inf``,
 ``xlogy(0, y) = 0`` unless y is NaN, ``logsumexp`` of an empty array -inf.
 
 Compile time: the style of ``runtime_np.py`` (see its docstring). Each
-function's math is one ``register_jitable`` scalar kernel compiled once for
-float64; ``_unary``, ``_binary`` and ``_reduce`` make the per-signature
-overloads, small loops over flat C data (broadcasting by ``runtime_np``'s
-loop plans), with no array expressions.
+function's math is one ``register_jitable`` scalar kernel compiled once per
+process for float64 (1-3 s for gammaln, digamma, polygamma, which share their
+parts; under 0.2 s for the others); ``_unary`` and ``_binary`` make the
+per-signature overloads, small loops over flat C data (broadcasting by
+``runtime_np``'s loop plans), and the reductions are loops over lanes, with
+no array expressions.
 """
 
 from __future__ import annotations
@@ -120,10 +139,13 @@ SCIPY_NAMES: dict[str, str] = {
     "log_softmax": "special.log_softmax",
 }
 
-__all__ = ["SCIPY_NAMES", "SCIPY_AXIS_NAMES", "expit", "logit", "log_expit", "erf", "erfc", "gamma", "gammaln",
-           "digamma", "psi", "polygamma", "xlogy", "xlog1py", "entr", "logsumexp",
-           "softmax", "log_softmax", "logsumexp_axis", "softmax_axis", "log_softmax_axis",
-           "logsumexp_grad", "softmax_grad", "log_softmax_grad"]
+__all__ = [
+    "SCIPY_NAMES", "SCIPY_AXIS_NAMES", "SCIPY_PARAMS",
+    "expit", "logit", "log_expit", "erf", "erfc", "gamma", "gammaln", "digamma", "psi",
+    "polygamma", "xlogy", "xlog1py", "entr", "logsumexp", "softmax", "log_softmax",
+    "logsumexp_axis", "softmax_axis", "log_softmax_axis",
+    "logsumexp_grad", "softmax_grad", "log_softmax_grad",
+]
 
 _INF = math.inf
 _NAN = math.nan
@@ -247,6 +269,18 @@ SCIPY_AXIS_NAMES: dict[str, str] = {
     "special.logsumexp": "special.logsumexp_axis",
     "special.softmax": "special.softmax_axis",
     "special.log_softmax": "special.log_softmax_axis",
+}
+
+# the arguments srcgrad supports, by canonical name, in order (normalize.py refuses others
+# at the call's line: the rules do not cover them)
+SCIPY_PARAMS: dict[str, tuple[str, ...]] = {
+    **{name: ("x",) for name in SCIPY_NAMES.values()},
+    "special.polygamma": ("n", "x"),
+    "special.xlogy": ("x", "y"),
+    "special.xlog1py": ("x", "y"),
+    "special.logsumexp": ("a", "axis"),
+    "special.softmax": ("x", "axis"),
+    "special.log_softmax": ("x", "axis"),
 }
 
 
@@ -412,17 +446,16 @@ def _k_gamma(x):
     return math.gamma(x)
 
 
+# sum_{k>=2} (-1)**k (zeta(k) - 1) / k z**k = z**2 * sum_i _LGAMMA_SERIES[i] z**i, and
+# sum_{k>=2} (-1)**k (zeta(k) - 1) z**(k-1) = z * sum_i _PSI_SERIES[i] z**i
+_PSI_SERIES = _ZETAC * np.array([(-1.0) ** k for k in range(2, 32)])
+_LGAMMA_SERIES = _PSI_SERIES / np.arange(2, 32)
+
+
 @register_jitable
 def _lgamma_series(z):
     """sum_{k>=2} (-1)**k (zeta(k) - 1) / k z**k, for |z| <= 0.5."""
-    s = 0.0
-    for i in range(_ZETAC.shape[0] - 1, -1, -1):
-        k = i + 2
-        c = _ZETAC[i] / k
-        if k % 2 == 1:
-            c = -c
-        s = (s + c) * z
-    return s * z
+    return _horner(_LGAMMA_SERIES, z) * z * z
 
 
 @register_jitable
@@ -475,13 +508,7 @@ def _k_gammaln(x):
 def _digamma_series(z):
     """sum_{k>=2} (-1)**k (zeta(k) - 1) z**(k-1), for |z| <= 0.5: with it
     psi(2 + z) = 1 - gamma + series(z) and psi(1 + z) = psi(2 + z) - 1 / (1 + z)."""
-    s = 0.0
-    for i in range(_ZETAC.shape[0] - 1, -1, -1):
-        c = _ZETAC[i]
-        if i % 2 == 1:          # k = i + 2 odd
-            c = -c
-        s = s * z + c
-    return s * z
+    return _horner(_PSI_SERIES, z) * z
 
 
 @register_jitable
@@ -552,25 +579,32 @@ def _hurwitz_zeta(s, x):
     return total + tail
 
 
+def _cot_derivative_table(orders):
+    """Row n: the coefficients of P_n (lowest power first), where d^n/dx^n cot(pi x) =
+    pi**n P_n(cot(pi x)): P_0(c) = c, P_{n+1}(c) = -(1 + c^2) P_n'(c). The coefficients
+    of P_n all have one sign and one parity, so evaluating it cancels nothing."""
+    table = np.zeros((orders + 1, orders + 2))
+    table[0, 1] = 1.0
+    for n in range(orders):
+        a = table[n]
+        b = table[n + 1]
+        for j in range(n + 3):
+            b[j] = -((j + 1) * a[j + 1] if j + 1 <= n + 1 else 0.0) \
+                - ((j - 1) * a[j - 1] if j >= 1 else 0.0)
+    return table
+
+
+_REFLECT_ORDERS = 60     # polygamma's reflection for even n up to this
+_COT_DERIVATIVES = _cot_derivative_table(_REFLECT_ORDERS)
+
+
 @register_jitable
 def _cot_derivative(n, c):
-    """P_n(c), where d^n/dx^n cot(pi x) = pi**n P_n(cot(pi x)): P_0(c) = c,
-    P_{n+1}(c) = -(1 + c^2) P_n'(c). The coefficients of P_n all have one sign and
-    one parity, so evaluating it cancels nothing."""
-    a = np.zeros(n + 2)
-    b = np.zeros(n + 2)
-    a[1] = 1.0
-    for m in range(n):                      # P_m has degree m + 1
-        for j in range(m + 3):
-            v = 0.0
-            if j + 1 <= m + 1:
-                v += (j + 1) * a[j + 1]
-            if j >= 1:
-                v += (j - 1) * a[j - 1]
-            b[j] = -v
-        for j in range(m + 3):
-            a[j] = b[j]
-    return _horner(a, c)
+    """P_n(c) (see _cot_derivative_table)."""
+    s = 0.0
+    for j in range(n + 1, -1, -1):
+        s = s * c + _COT_DERIVATIVES[n, j]
+    return s
 
 
 @register_jitable
@@ -593,14 +627,16 @@ def _k_polygamma(n, x):
         return sign * fact * 0.0
     if x <= 0.0 and x == math.floor(x):
         return sign * fact * _INF            # zeta(n + 1, pole) = inf (SciPy)
-    if x < 0.0 and order % 2 == 0 and order <= 60:
+    if x < 0.0 and order % 2 == 0 and order <= _REFLECT_ORDERS:
         # reflection: psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x)).
         # For even n the series has terms of both signs at x < 0, and summing it
         # directly (what SciPy does) cancels them: near x = -k - 1/2 all digits
-        # can go. (For odd n its terms are all positive: no need.)
-        right = sign * fact * _hurwitz_zeta(n + 1.0, 1.0 - x)
+        # can go. (For odd n its terms are all positive: no need.) Where cot
+        # overflows, x is next to a pole, whose term dominates the series.
         c = _cospi(x) / _sinpi(x)
-        return right - math.pow(math.pi, n + 1.0) * _cot_derivative(order, c)
+        if c - c == 0.0:
+            right = sign * fact * _hurwitz_zeta(n + 1.0, 1.0 - x)
+            return right - math.pow(math.pi, n + 1.0) * _cot_derivative(order, c)
     return sign * fact * _hurwitz_zeta(n + 1.0, x)
 
 
