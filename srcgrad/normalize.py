@@ -19,7 +19,7 @@ from .capture import Captured
 from .core import MODULE_NAMES, assign, const, is_atom, load, name_node, walk_stmts
 from .errors import MissingRuleError, UnsupportedSyntaxError
 from .inline import inline_call
-from .special import SCIPY_AXIS_NAMES, SCIPY_NAMES, SCIPY_PARAMS
+from .special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
 
 
 class Namer:
@@ -690,12 +690,10 @@ class ANF:
         name = fname.rpartition(".")[2]
         if name in SCIPY_NAMES:
             canonical = SCIPY_NAMES[name]
-            params = SCIPY_PARAMS[canonical]
-            if len(expr.args) > len(params) or any(k.arg not in params for k in expr.keywords):
-                raise self.error(expr, f"srcgrad supports scipy.special.{name}"
-                                 f"({', '.join(params)}) only",
-                                 hint="leave out the other arguments (the derivative rules "
-                                      "do not cover them)")
+            problem = call_problem(canonical, len(expr.args), [k.arg for k in expr.keywords])
+            if problem:
+                raise self.error(expr, problem, hint="pass the arguments srcgrad supports, by "
+                                 "position for ufuncs (the derivative rules cover no others)")
             if canonical in SCIPY_AXIS_NAMES and (len(expr.args) > 1 or expr.keywords):
                 # logsumexp(a, axis=1): a function of its own, whose rules read the axis
                 # (the rules of logsumexp(a) have no None to pass on)

@@ -140,7 +140,7 @@ SCIPY_NAMES: dict[str, str] = {
 }
 
 __all__ = [
-    "SCIPY_NAMES", "SCIPY_AXIS_NAMES", "SCIPY_PARAMS",
+    "SCIPY_NAMES", "SCIPY_AXIS_NAMES", "SCIPY_PARAMS", "call_problem",
     "expit", "logit", "log_expit", "erf", "erfc", "gamma", "gammaln", "digamma", "psi",
     "polygamma", "xlogy", "xlog1py", "entr", "logsumexp", "softmax", "log_softmax",
     "logsumexp_axis", "softmax_axis", "log_softmax_axis",
@@ -271,8 +271,8 @@ SCIPY_AXIS_NAMES: dict[str, str] = {
     "special.log_softmax": "special.log_softmax_axis",
 }
 
-# the arguments srcgrad supports, by canonical name, in order (normalize.py refuses others
-# at the call's line: the rules do not cover them)
+# the arguments srcgrad supports, by canonical name, in order (the rules do not cover
+# others); by keyword too for SciPy's Python functions, by position only for its ufuncs
 SCIPY_PARAMS: dict[str, tuple[str, ...]] = {
     **{name: ("x",) for name in SCIPY_NAMES.values()},
     "special.polygamma": ("n", "x"),
@@ -282,6 +282,23 @@ SCIPY_PARAMS: dict[str, tuple[str, ...]] = {
     "special.softmax": ("x", "axis"),
     "special.log_softmax": ("x", "axis"),
 }
+_KEYWORDS_TAKEN = {canonical for name, canonical in SCIPY_NAMES.items()
+                   if not isinstance(getattr(_sc, name), np.ufunc)}
+
+
+def call_problem(canonical: str, nargs: int, keywords: list) -> str | None:
+    """What is wrong with a call of scipy.special's function `canonical` with `nargs`
+    positional arguments and these keyword names (normalize.py reports it at the
+    call's line), or None."""
+    params = SCIPY_PARAMS[canonical]
+    name = f"scipy.special.{canonical.partition('.')[2]}"
+    if name == "scipy.special.digamma":
+        name = "scipy.special.digamma (psi)"
+    if keywords and canonical not in _KEYWORDS_TAKEN:
+        return f"{name} takes no keyword arguments (it is a NumPy ufunc)"
+    if nargs > len(params) or any(k not in params for k in keywords):
+        return f"srcgrad supports {name}({', '.join(params)}) only"
+    return None
 
 
 # =====================================================================

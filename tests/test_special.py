@@ -8,8 +8,8 @@ finite differences in reverse and forward mode, first and second order (uncompil
 the rules and generated code are the same compiled or not), a representative set
 compiled, and against JAX where it has the function (skipped without JAX).
 
-Numba compiles: the value checks share five compiled functions, and the compiled
-derivative checks use three small user functions.
+Numba compiles: the value checks share six compiled functions, and the compiled
+derivative checks use three small user functions (one only in the slow tier).
 """
 
 from __future__ import annotations
@@ -133,6 +133,14 @@ def with_b(x, w):
 
 def with_keepdims(x):
     return np.sum(logsumexp(x, 0, keepdims=True))
+
+
+def ufunc_keyword(x):
+    return sc.expit(x=x)
+
+
+def too_many(x):
+    return sc.xlogy(x, x, x)
 
 
 def tuple_axis(x):
@@ -446,22 +454,22 @@ def test_compiled_reductions_against_scipy():
             _close(g, w, rtol, floor=1.0)
     # float32 (one function: the three share their typing), the lanes of a 3-D array,
     # negative axes, and 1-D arrays
-    got = special_compiled_lse_axis(X.astype(np.float32), 1)
+    got = _lse_axis_compiled(X.astype(np.float32), 1)
     assert got.dtype == np.float32
     _close(got, sc.logsumexp(X.astype(np.float32), axis=1), 1e-6)
     Z = rng.normal(size=(3, 4, 5))
     for axis in (0, 1, 2, -1, -2):
-        _close(special_compiled_lse_axis(Z, axis), sc.logsumexp(Z, axis=axis), 4e-15)
-    _close(special_compiled_lse_axis(Z[0, 0], 0), sc.logsumexp(Z[0, 0]), 4e-15)
-    _close(special_compiled_lse_axis(np.array([-np.inf, -np.inf, 2.0]), 0), 2.0, 0)
+        _close(_lse_axis_compiled(Z, axis), sc.logsumexp(Z, axis=axis), 4e-15)
+    _close(_lse_axis_compiled(Z[0, 0], 0), sc.logsumexp(Z[0, 0]), 4e-15)
+    _close(_lse_axis_compiled(np.array([-np.inf, -np.inf, 2.0]), 0), 2.0, 0)
     assert _reductions(np.zeros((0, 3)))[0] == -np.inf
-    _close(special_compiled_lse_axis(np.zeros((0, 3)), 0), np.full(3, -np.inf), 0)
+    _close(_lse_axis_compiled(np.zeros((0, 3)), 0), np.full(3, -np.inf), 0)
     with pytest.raises(ValueError, match="axis"):
-        special_compiled_lse_axis(Z, 3)
+        _lse_axis_compiled(Z, 3)
 
 
 @numba.njit(error_model="numpy")
-def special_compiled_lse_axis(x, axis):
+def _lse_axis_compiled(x, axis):
     return special.logsumexp_axis(x, axis)
 
 
@@ -683,6 +691,10 @@ def test_refused_arguments_name_the_restriction(mod):
     assert "logsumexp(x, b=w)" in open(mod.__file__).read().splitlines()[info.value.lineno - 1]
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="logsumexp"):
         srcgrad.grad(mod.with_keepdims, jit=False)(np.ones((2, 3)))
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="expit takes no keyword"):
+        srcgrad.grad(mod.ufunc_keyword, jit=False)(0.5)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match=r"xlogy\(x, y\) only"):
+        srcgrad.grad(mod.too_many, jit=False)(0.5)
     with pytest.raises(srcgrad.TypeInferenceError, match="axis must be None or an int"):
         srcgrad.grad(mod.tuple_axis, jit=False)(np.ones((2, 3)))
     with pytest.raises(srcgrad.TypeInferenceError, match="n must be a scalar"):
