@@ -244,9 +244,11 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             to_callee = isinstance(node.func, ast.Name) and cap.inlines(node.func.id)
             if node.keywords and not is_method and not to_callee and not (
                     isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
-                    and _root_module(cap, node.func) == "np"):
+                    and _root_module(cap, node.func) in ("np", "special")) \
+                    and not _is_scipy_special(cap, node.func):
                 _reject(cap, node, "keyword arguments in a call",
-                        "pass the arguments by position (keywords work for np.* functions)")
+                        "pass the arguments by position (keywords work for np.* and "
+                        "scipy.special functions)")
             if any(k.arg is None for k in node.keywords):
                 _reject(cap, node, "**kwargs in a call", "pass the arguments one by one")
             _check_callee(cap, node)
@@ -255,6 +257,12 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             _reject(cap, node, f"attribute '.{node.attr}'",
                     "use math.* or np.* functions and constants, or the array attributes "
                     f"{', '.join(sorted(ARRAY_ATTRIBUTES))}")
+
+
+def _is_scipy_special(cap: Captured, func: ast.expr) -> bool:
+    """A scipy.special function (however imported: capture made it a plain name)."""
+    return isinstance(func, ast.Name) \
+        and cap.functions.get(func.id, "").startswith("scipy.special.")
 
 
 def _is_module_attribute(cap: Captured, node: ast.Attribute) -> bool:

@@ -171,6 +171,9 @@ def _typing_error(exc: Exception, emitted, cap: Captured) -> TypeInferenceError:
         if 1 <= gen_line <= len(emitted.linemap):
             lineno = emitted.linemap[gen_line - 1] or 0
     first = message.strip().splitlines()[0] if message.strip() else "typing failed"
+    own = re.search(r"TypingError: (srcgrad\.[^\n]*)", message)
+    if own:  # a restriction of srcgrad's own compiled functions says what to change
+        first = own.group(1).strip()
     filename = cap.filename
     if hasattr(lineno, "file"):  # a line of an inlined helper (core.Loc)
         filename = lineno.file

@@ -20,7 +20,7 @@ from .core import MODULE_NAMES, assign, const, is_atom, load, name_node, walk_st
 from .errors import MissingRuleError, UnsupportedSyntaxError
 from .inline import inline_call
 from .rules import RULES, numpy_name
-from .special import SCIPY_NAMES
+from .special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
 
 
 class Namer:
@@ -692,7 +692,16 @@ class ANF:
         call SciPy's), or MissingRuleError at the call."""
         name = fname.rpartition(".")[2]
         if name in SCIPY_NAMES:
-            return SCIPY_NAMES[name]
+            canonical = SCIPY_NAMES[name]
+            problem = call_problem(canonical, len(expr.args), [k.arg for k in expr.keywords])
+            if problem:
+                raise self.error(expr, problem, hint="pass the arguments srcgrad supports, by "
+                                 "position for ufuncs (the derivative rules cover no others)")
+            if canonical in SCIPY_AXIS_NAMES and (len(expr.args) > 1 or expr.keywords):
+                # logsumexp(a, axis=1): a function of its own, whose rules read the axis
+                # (the rules of logsumexp(a) have no None to pass on)
+                return SCIPY_AXIS_NAMES[canonical]
+            return canonical
         raise self.cap.error(MissingRuleError, expr,
                              f"no derivative rule for '{fname}' (srcgrad has no compiled "
                              "version of it)",

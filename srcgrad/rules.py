@@ -113,7 +113,8 @@ def may_blow_up(tree: ast.expr) -> bool:
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and isinstance(node.func.value, ast.Name) \
-                and f"{node.func.value.id}.{node.func.attr}" in _LOGS:
+                and (f"{node.func.value.id}.{node.func.attr}" in _LOGS
+                     or node.func.value.id == "special"):  # poles: digamma, logit, ...
             return True
     return False
 
@@ -238,6 +239,52 @@ defrule("math.fabs", "x", "g * (1.0 if x >= 0 else -1.0)")
 defrule("math.erf", "x", "g * 1.1283791670955126 * math.exp(-x * x)")
 defrule("math.erfc", "x", "-g * 1.1283791670955126 * math.exp(-x * x)")
 defrule("math.copysign", "x, y", "g * (1.0 if (x >= 0) == (ans >= 0) else -1.0)", None)
+
+# ----- scipy.special (srcgrad/special.py) -----
+# As jax.scipy.special (and jax.lax) where JAX defines the derivative; every function
+# a template calls has a rule of its own, so second derivatives work: gamma and
+# gammaln call digamma, digamma calls polygamma(1, x), polygamma(n, x) calls
+# polygamma(n + 1, x). np.exp/np.log/np.log1p serve scalars and arrays alike (and give
+# NaN, not an exception, outside their domain when run uncompiled).
+defrule("math.gamma", "x", "g * ans * special.digamma(x)")
+defrule("math.lgamma", "x", "g * special.digamma(x)")
+defrule("special.expit", "x", "g * ans * (1.0 - ans)")
+# inf at 0 and 1, as JAX
+defrule("special.logit", "x", "g / (x * (1.0 - x))")
+# JAX has no log_expit; jax.nn.log_sigmoid's derivative is this one
+defrule("special.log_expit", "x", "g * special.expit(-x)")
+defrule("special.erf", "x", "g * 1.1283791670955126 * np.exp(-x * x)")
+defrule("special.erfc", "x", "-g * 1.1283791670955126 * np.exp(-x * x)")
+defrule("special.gamma", "x", "g * ans * special.digamma(x)")
+defrule("special.gammaln", "x", "g * special.digamma(x)")
+defrule(("special.digamma", "special.psi"), "x", "g * special.polygamma(1, x)")
+# n is an integer order: zero derivative (JAX raises for a derivative with respect to n)
+defrule("special.polygamma", "n, x", None, "g * special.polygamma(n + 1, x)",
+        array=(None, "unbroadcast(g * special.polygamma(n + 1, x), x)"))
+# JAX's jvps: log(y) and x / y even at x == 0, where the value is 0 for every y (so
+# d/dx is -inf and d/dy NaN at x == y == 0, as JAX)
+defrule("special.xlogy", "x, y", "g * np.log(y)", "g * x / y",
+        array=("unbroadcast(g * np.log(y), x)", "unbroadcast(g * x / y, y)"))
+defrule("special.xlog1py", "x, y", "g * np.log1p(y)", "g * x / (1.0 + y)",
+        array=("unbroadcast(g * np.log1p(y), x)", "unbroadcast(g * x / (1.0 + y), y)"))
+# -(log(x) + 1): +inf at 0 and NaN for x < 0 (where the value is the constant -inf), as
+# jax.grad (JAX's jvp says 0 there)
+defrule("special.entr", "x", "-g * (np.log(x) + 1.0)")
+# the reductions (tangents below, under Forward mode): a scalar argument is one lane
+# (logsumexp(a) = a; softmax = 1 and log_softmax = 0, constants). The gradient of
+# logsumexp is softmax; all three give NaN where the value is not finite, as JAX. The
+# adjoints are loops in special.py (any ndim); the tangents are calls with rules. A call
+# with an axis has a name of its own (special.SCIPY_AXIS_NAMES), so that the rules of a
+# call without one do not pass axis=None on (generated code has no None).
+defrule("special.logsumexp", "a", "g", array=("special.logsumexp_grad(g, a, ans)",))
+defrule("special.logsumexp_axis", "a, axis", "g", None,
+        array=("special.logsumexp_grad(g, a, ans, axis)", None))
+defrule("special.softmax", "x", None, array=("special.softmax_grad(g, ans)",))
+defrule("special.softmax_axis", "x, axis", None, None,
+        array=("special.softmax_grad(g, ans, axis)", None))
+defrule("special.log_softmax", "x", None, array=("special.log_softmax_grad(g, ans)",))
+defrule("special.log_softmax_axis", "x, axis", None, None,
+        array=("special.log_softmax_grad(g, ans, axis)", None))
 
 # ----- NumPy: elementwise (the same templates serve scalars and arrays) -----
 defrule("np.sin", "x", "g * np.cos(x)")
@@ -470,6 +517,8 @@ NOT_ELEMENTWISE = {
     "np_ops.mean_axis", "np_ops.prod_axis", "np_ops.max_axis", "np_ops.min_axis",
     "np.cumsum", "np_ops.cumsum_axis", "attr.T", "np.transpose", "np.reshape", "np.full",
     "np.full_like", "subscript", "np.concatenate", "np.stack", "np.arange", "np.linspace",
+    "special.logsumexp", "special.softmax", "special.log_softmax", "special.logsumexp_axis",
+    "special.softmax_axis", "special.log_softmax_axis",
 }
 
 
@@ -509,3 +558,11 @@ defjvp("np.transpose", "np.transpose(dx)")
 defjvp("np.reshape", "np.reshape(dx, shape)", None)
 defjvp("np.full", None, "np.full(shape, dfill_value)")
 defjvp("np.full_like", None, "np.full_like(x, dfill_value)")
+# scipy.special's reductions: calls that have rules again, for second derivatives
+defjvp("special.logsumexp", "np.sum(special.softmax(a) * da)")
+defjvp("special.softmax", "ans * (dx - np.sum(ans * dx))")
+defjvp("special.log_softmax", "dx - np.sum(np.exp(ans) * dx)")
+defjvp("special.logsumexp_axis",
+       "np_ops.sum_axis(special.softmax_axis(a, axis) * da, axis, False)", None)
+defjvp("special.softmax_axis", "ans * (dx - np_ops.sum_axis(ans * dx, axis, True))", None)
+defjvp("special.log_softmax_axis", "dx - np_ops.sum_axis(np.exp(ans) * dx, axis, True)", None)

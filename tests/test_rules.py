@@ -10,6 +10,8 @@ import pytest
 import srcgrad
 from srcgrad.rules import RULES
 
+from .test_special import TESTED_RULES as SPECIAL_RULES
+
 # rule key -> (expression over x and y, point (x, y)); points avoid kinks.
 UNARY = {
     "math.sin": 0.7, "math.cos": 0.7, "math.tan": 0.7, "math.asin": 0.3, "math.acos": 0.3,
@@ -90,6 +92,7 @@ def test_every_rule_is_tested():
                                                       "math.isfinite", "np.isnan",
                                                       "np.isinf", "np.isfinite",
                                                       "srcgrad.broadcast_like"}
+    tested |= SPECIAL_RULES  # scipy.special, math.gamma, math.lgamma: test_special.py
     from srcgrad.rules import EXTERNAL_NAMES  # user rules (custom_vjp) made by other tests
     from srcgrad.rules import non_differentiable_functions  # test_registry.py checks these
     rules = set(RULES) - EXTERNAL_NAMES - set(non_differentiable_functions())
