@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bench import common, report, runner
+from bench import common, report, results
 
 MARKERS = "osD^v<>phX*"
 
@@ -36,7 +36,7 @@ def _loglog(plt, result: dict, recs: list[dict]):
     order = report.peer_order(result)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.8))
     for i, name in enumerate(order):
-        pts = [(x, runner.peer_time(r, name)) for x, r in zip(xs, recs)]
+        pts = [(x, results.peer_time(r, name)) for x, r in zip(xs, recs)]
         meas = [(x, t) for x, (t, ex) in pts if t is not None and not ex]
         extra = [(x, t) for x, (t, ex) in pts if t is not None and ex]
         color, marker = plt.cm.tab10(i % 10), MARKERS[i % len(MARKERS)]
@@ -50,8 +50,8 @@ def _loglog(plt, result: dict, recs: list[dict]):
     for i, name in enumerate(order):
         vals = []
         for x, r in zip(xs, recs):
-            s, _ = runner.peer_time(r, "srcgrad")
-            t, ex = runner.peer_time(r, name)
+            s, _ = results.peer_time(r, "srcgrad")
+            t, ex = results.peer_time(r, name)
             if s is not None and t is not None and name != "srcgrad":
                 vals.append((x, t / s, ex))
         if vals:

@@ -8,14 +8,14 @@ run, and :func:`summary_section` gathers the goals of every workload.
 
 from __future__ import annotations
 
-from bench import common, runner
+from bench import common, results
 
 
 def peer_order(result: dict) -> list[str]:
-    """The peers by family (``runner.FAMILY_ORDER``), a family's forwards first, then by name."""
+    """The peers by family (``results.FAMILY_ORDER``), a family's forwards first, then by name."""
     def key(n):
         p = result["peers"][n]
-        fam = runner.FAMILY_ORDER.index(p["family"]) if p["family"] in runner.FAMILY_ORDER else 99
+        fam = results.FAMILY_ORDER.index(p["family"]) if p["family"] in results.FAMILY_ORDER else 99
         return fam, p.get("kind") != "forward", n
     return sorted(result["peers"], key=key)
 
@@ -46,15 +46,15 @@ def ratio_columns(result: dict) -> list[str]:
     other peer that has its own forward over it (``jax/jax_fwd``)."""
     goal_keys = {k for g in result["goals"].values() for k in g if not k.endswith("_extrapolated")}
     measured = {k for rec in result["sizes"] for k in rec.get("ratios", {})}
-    srcgrads = runner.srcgrad_peers(result)
+    srcgrads = results.srcgrad_peers(result)
     order = peer_order(result)
     keys = []
     for s in srcgrads:
-        keys.append(runner.forward_ratio_key(result, s))
+        keys.append(results.forward_ratio_key(result, s))
         keys += [k for n in order for k in (f"{s}/{n}", f"{n}/{s}") if k in goal_keys]
         if s == "srcgrad":
             keys += [f"srcgrad/{v}" for v in srcgrads[1:]]
-    keys += [runner.forward_ratio_key(result, n) for n in order
+    keys += [results.forward_ratio_key(result, n) for n in order
              if n not in srcgrads and result["peers"][n].get("kind") != "forward"
              and result["peers"][n].get("own_forward", "numba_fwd") != "numba_fwd"]
     return [k for k in dict.fromkeys(keys) if k in goal_keys or k in measured]
@@ -84,7 +84,7 @@ def tape_table(result: dict) -> tuple[list[str], list[list[str]]]:
     for rec in result["sizes"]:
         tapes = rec.get("tape_bytes", {})
         units = rec.get("tape_units")
-        for name in runner.srcgrad_peers(result):
+        for name in results.srcgrad_peers(result):
             if name in tapes:
                 rows.append([rec["label"], name, common.fmt_bytes(tapes[name])]
                             + [_per_unit(tapes[k], units) if units and k in tapes else "-" for k in (name, "hand")])
@@ -105,7 +105,7 @@ def fresh_rows(result: dict) -> list[list[str]]:
     rows = []
     fresh = (result.get("fresh_process") or {}).get("peers", {})
     fresh_size = (result.get("fresh_process") or {}).get("memory_size")
-    labels = {runner.size_key(r["size"]): r["label"] for r in result["sizes"]}
+    labels = {results.size_key(r["size"]): r["label"] for r in result["sizes"]}
     for name in peer_order(result):
         runs = fresh.get(name) or []
         srcgrad = result["peers"][name]["family"] == "srcgrad"
@@ -116,8 +116,8 @@ def fresh_rows(result: dict) -> list[list[str]]:
                 continue
             mem = r.get("memory") or {}
             peak = common.fmt_bytes(mem.get("peak_extra_bytes")) if mem and "error" not in mem else "-"
-            if mem.get("size") is not None and runner.size_key(mem["size"]) != runner.size_key(fresh_size):
-                peak += f" (at {labels.get(runner.size_key(mem['size']), mem['size'])})"
+            if mem.get("size") is not None and results.size_key(mem["size"]) != results.size_key(fresh_size):
+                peak += f" (at {labels.get(results.size_key(mem['size']), mem['size'])})"
             rows.append([tag, common.fmt_time(r["first_call_total_s"]), common.fmt_time(r["process_wall_s"]),
                          common.fmt_time(r["to_first_result_s"]), peak,
                          common.fmt_bytes(mem.get("tape_bytes")) if mem.get("tape_bytes") is not None else ""])
@@ -299,7 +299,7 @@ def goal_rows(name: str, result: dict) -> list[dict]:
     if "sizes" not in result:
         return _legacy_goal_rows(name, result)
     rows = []
-    for s in runner.srcgrad_peers(result):
+    for s in results.srcgrad_peers(result):
         workload = name if s == "srcgrad" else f"{name} {s}"
         for rec in result["sizes"]:
             rows.append(_goal_row(result, rec, s, {"workload": workload, "kind": result["kind"],
@@ -312,7 +312,7 @@ def _goal_row(result: dict, rec: dict, s: str, row: dict) -> dict:
         row["srcgrad"] = rec["peers"].get(s, {}).get("status", "not run")
         return row
     g = result["goals"].get(rec["label"], {})
-    row["srcgrad/forward"] = rec.get("ratios", {}).get(runner.forward_ratio_key(result, s))
+    row["srcgrad/forward"] = rec.get("ratios", {}).get(results.forward_ratio_key(result, s))
     if f"{s}/hand" in g:
         row["srcgrad/hand"] = g[f"{s}/hand"]
     jax = {k: v for k, v in g.items() if k.startswith(f"{s}/jax")}
@@ -320,7 +320,7 @@ def _goal_row(result: dict, rec: dict, s: str, row: dict) -> dict:
         best = max(jax, key=jax.get)  # the largest srcgrad/jax: the fastest JAX peer
         row["srcgrad/jax"] = jax[best]
         row["jax_peer"] = best.split("/", 1)[1]
-    for lib in runner.SLOW_FAMILIES:
+    for lib in results.SLOW_FAMILIES:
         if f"{lib}/{s}" in g:
             row[f"{lib}/srcgrad"] = g[f"{lib}/{s}"]
             row[f"{lib}_extrapolated"] = bool(g.get(f"{lib}/{s}_extrapolated"))

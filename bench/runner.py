@@ -96,6 +96,8 @@ from typing import Any
 import numpy as np
 
 from bench import common
+from bench.results import (SLOW_FAMILIES, peer_time, size_key,
+                           srcgrad_peers)
 
 MODES = ("full", "quick", "tiny")
 
@@ -114,8 +116,6 @@ MODE_DEFAULTS = {
              "fresh_processes": False, "min_repeats": 2, "plot": False, "cache_compiles": True},
 }
 
-FAMILY_ORDER = ("numba", "hand", "srcgrad", "jax", "torch", "autograd", "tangent")
-SLOW_FAMILIES = ("torch", "autograd", "tangent")  # Python-taping peers
 # Peers that are not run at a size where one call is predicted to exceed the limit (their time is
 # extrapolated instead): every one but the Numba forward, srcgrad and the hand-written adjoint (JAX too:
 # a JAX peer without jit runs Python per operation).
@@ -455,11 +455,6 @@ class Workload:
     def all_peers(self) -> list:
         fwd = numba_forward_peer(self.fn, self.forward)
         return [fwd, self.srcgrad or srcgrad_peer(self.fn, self.wrt)] + list(self.peers)
-
-
-def size_key(size) -> str:
-    """A size as JSON (a tuple as a list): how it travels to a fresh process and compares across results."""
-    return json.dumps(list(size) if isinstance(size, (tuple, list)) else size)
 
 
 def _size_from_json(v):
@@ -1112,29 +1107,6 @@ def _ratios(rec: dict, peers: Mapping[str, Peer]) -> dict:
         if own != "numba_fwd" and med.get(own):
             out[f"{n}/{own}"] = med[n] / med[own]
     return out
-
-
-def forward_ratio_key(result: dict, peer: str) -> str:
-    """The key of ``peer``'s gradient/forward ratio: against its own forward (``x/forward`` when that is the
-    Numba forward of the user function)."""
-    own = result["peers"][peer].get("own_forward", "numba_fwd")
-    return f"{peer}/forward" if own == "numba_fwd" else f"{peer}/{own}"
-
-
-def peer_time(rec: dict, name: str) -> tuple[float | None, bool]:
-    """(time, extrapolated?) of a peer at one size."""
-    p = rec["peers"].get(name, {})
-    if "timing" in p:
-        return p["timing"]["median"], False
-    if "extrapolated_s" in p:
-        return p["extrapolated_s"], True
-    return None, False
-
-
-def srcgrad_peers(result: dict) -> list[str]:
-    """The srcgrad peers that compute a gradient (``srcgrad`` first)."""
-    return sorted((n for n, p in result["peers"].items() if p["family"] == "srcgrad" and p["kind"] != "forward"),
-                  key=lambda n: (n != "srcgrad", n))
 
 
 def goals(result: dict) -> dict:

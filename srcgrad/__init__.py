@@ -10,15 +10,13 @@
     srcgrad.show(f)   # the generated adjoint
 """
 
-__version__ = "0.1.0"
-
-from .api import GradFunction, grad, show, stop_gradient, value_and_grad, vjp  # noqa: E402
-from .check import GradCheck, check_grad  # noqa: E402
-from .higher import hessian, hvp, jacobian, jvp  # noqa: E402
-from .runtime_np import broadcast_like  # noqa: E402,F401  (called by generated tangents)
-from .custom import custom_vjp, non_differentiable  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .api import grad, show, stop_gradient, value_and_grad, vjp
+from .check import GradCheck, check_grad
+from .custom import custom_vjp, non_differentiable
+from .errors import (
     GradientCheckError,
+    InternalError,
     MissingRuleError,
     NonScalarOutputError,
     SourceError,
@@ -28,12 +26,14 @@ from .errors import (  # noqa: E402
     UnsupportedSyntaxError,
     UsageError,
 )
-from .pipeline import InternalError  # noqa: E402
+from .gradfn import GradFunction
+from .higher import hessian, hvp, jacobian, jvp
+from .runtime import broadcast_like  # noqa: F401  (generated tangents call srcgrad.broadcast_like)
 
 __all__ = [
     "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "show", "stop_gradient", "GradFunction",
     "custom_vjp", "non_differentiable", "check_grad", "GradCheck", "GradientCheckError",
     "SrcgradError", "SourceError", "UnsupportedSyntaxError", "MissingRuleError",
     "TypeInferenceError", "NonScalarOutputError", "UsageError", "SourceUnavailableError",
-    "InternalError",
+    "InternalError", "__version__",
 ]

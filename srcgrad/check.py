@@ -19,8 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .capture import unwrap
+from .compiler.capture import unwrap
+from .compiler.infer import arg_type_of
+from .compiler.tangent import module_for_second_order, tangent_function
 from .errors import GradientCheckError, UsageError
+from .gradfn import GradFunction
+from .higher import hvp
 
 RTOL = 1e-6            # default rtol when every wrt argument is float64
 RTOL_FLOAT32 = 1e-3    # default rtol when some wrt argument is float32
@@ -283,7 +287,6 @@ _GRADS: dict = {}
 
 def _grad_function(f, wrt, jit: bool):
     """One GradFunction per (f, wrt, jit), so repeated checks reuse compiled code."""
-    from .api import GradFunction
 
     key = (id(f), repr(wrt), bool(jit))
     entry = _GRADS.get(key)
@@ -323,8 +326,9 @@ def check_grad(f, *args, wrt=0, directions: int = 3, step: float | None = None, 
       vector w, ``<H w, v>`` (from ``hvp`` for "rev", from the jvp of the tangent
       function for "fwd") against finite differences of ``<w, grad f>``.
 
-    Returns a `GradCheck` (a tuple of them, one per mode, when `modes` has several). Raises ``srcgrad.errors.GradientCheckError`` (with attributes
-    ``result``, ``filename``, ``lineno``) if the check fails and `raise_on_failure`, and
+    Returns a `GradCheck` (a tuple of them, one per mode, when `modes` has several).
+    Raises ``srcgrad.errors.GradientCheckError`` (with attributes ``result``,
+    ``filename``, ``lineno``) if the check fails and `raise_on_failure`, and
     ``srcgrad.errors.UsageError`` if f's value is not a scalar float or a wrt argument
     is not a float or float array.
     """
@@ -344,8 +348,7 @@ def check_grad(f, *args, wrt=0, directions: int = 3, step: float | None = None, 
         if mode == "rev":
             results.append(directional_check(f, gf, args, indices, **common))
             continue
-        from .higher import _tangent_function
-        tangent = _tangent_function(f, jit)
+        tangent = tangent_function(f, jit)
 
         def along(vs, tangent=tangent):
             call = [_copy(a) for a in args]
@@ -363,8 +366,6 @@ def _check_second_order(f, gf, args, indices, jit, modes, common):
     """order=2: <H w, v> against finite differences of t -> <w, grad f(x + t v)>, for a
     random unit w; H w by reverse over forward (hvp, mode "rev") or forward over
     forward (the jvp of the tangent function, mode "fwd")."""
-    from .higher import _module_for_second_order, _tangent_function, hvp
-    from .infer import arg_type_of
     if len(indices) != 1:
         raise UsageError("check_grad(order=2) checks one wrt argument at a time")
     i = indices[0]
@@ -388,10 +389,10 @@ def _check_second_order(f, gf, args, indices, jit, modes, common):
             def along(vs, hw=hw):
                 return float(np.sum(hw * vs[0]))
         else:
-            tangent = _tangent_function(f, jit)
+            tangent = tangent_function(f, jit)
             types = tuple(arg_type_of(a) for a in args)
-            module = _module_for_second_order(tangent, types, (i,))
-            inner = _tangent_function(getattr(module, f"{tangent._cap.name}_tangent"), jit)
+            module = module_for_second_order(tangent, types, (i,))
+            inner = tangent_function(getattr(module, f"{tangent.cap.name}_tangent"), jit)
 
             def along(vs, inner=inner):
                 primals = tuple(_copy(a) for a in args) + (w,)

@@ -250,8 +250,7 @@ def _show(options) -> int:
         if options.after == "reverse":
             options.after = "forward"
     elif options.vjp:
-        from .api import VJPFunction
-        grad_fn = VJPFunction(fn, wrt=parse_wrt(options.wrt or "0"))
+        grad_fn = srcgrad.gradfn.VJPFunction(fn, wrt=parse_wrt(options.wrt or "0"))
     else:
         grad_fn = srcgrad.grad(fn, wrt=parse_wrt(options.wrt or "0"))
     try:
@@ -276,7 +275,7 @@ class _TangentSource:
     """What `show --mode fwd` prints: the tangent module srcgrad.jvp compiles."""
 
     def __init__(self, fn, wrt) -> None:
-        from .higher import TangentFunction
+        from .compiler.tangent import TangentFunction
         self._tangent = TangentFunction(fn, jit=False)
         self._wrt = wrt
         self._fn = fn
@@ -286,9 +285,9 @@ class _TangentSource:
 
     @property
     def source(self) -> str:
-        from .api import GradFunction
-        preview = GradFunction(self._fn)._preview_types()
-        return self._tangent.spec(preview, self._tangent._wrt(preview, self._wrt))[0]
+        from .gradfn import GradFunction
+        preview = GradFunction(self._fn).preview_types()
+        return self._tangent.spec(preview, self._tangent.wrt_indices(preview, self._wrt))[0]
 
 
 def _check(options) -> int:

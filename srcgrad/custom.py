@@ -29,6 +29,8 @@ import hashlib
 import inspect
 import re
 
+from .compiler.capture import CUSTOM, unwrap
+from .compiler.rules import EXTERNAL_NAMES, MISSING, NON_DIFFERENTIABLE_REASONS, defrule, nondiff
 from .errors import UsageError
 
 _KEYS: dict[str, object] = {}  # canonical name -> CustomFunction
@@ -38,9 +40,9 @@ class CustomFunction:
     """A function with a user-given derivative (or none)."""
 
     kind = "custom_vjp"
+    srcgrad_role = CUSTOM   # what compiler.capture recognises
 
     def __init__(self, fn) -> None:
-        from .capture import unwrap
         self.fn = unwrap(fn)
         if not callable(self.fn):
             raise UsageError(f"{self.kind} needs a function, got {fn!r}")
@@ -82,11 +84,10 @@ class CustomFunction:
         return rule
 
     def _register(self) -> None:
-        from .rules import EXTERNAL_NAMES, defrule
         n = len(self.params)
         params = ", ".join(f"_a{i}" for i in range(n))  # never clash with g or ans
         if self.rule is None:
-            partials = [_missing()] * n
+            partials = [MISSING] * n
         else:
             call = f"{self.rule_key}(g, ans{', ' if n else ''}{params})"
             partials = [f"vjp_part({call}, {i}, {n})" for i in range(n)]
@@ -129,14 +130,8 @@ class NonDifferentiable(CustomFunction):
                          "srcgrad.custom_vjp to give it a rule")
 
     def _register(self) -> None:
-        from .rules import EXTERNAL_NAMES, NON_DIFFERENTIABLE_REASONS, nondiff
         nondiff(NON_DIFFERENTIABLE_REASONS["user"], self.key)
         EXTERNAL_NAMES.add(self.key)
-
-
-def _missing():
-    from .rules import MISSING
-    return MISSING
 
 
 def custom_vjp(fn) -> CustomFunction:

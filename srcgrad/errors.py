@@ -6,6 +6,8 @@ says what to do instead, so a user can click the location and act on it.
 
 from __future__ import annotations
 
+import re
+
 
 class SrcgradError(Exception):
     """Base class of every error srcgrad raises on purpose."""
@@ -54,3 +56,18 @@ class SourceUnavailableError(SrcgradError):
 
 class GradientCheckError(SrcgradError):
     """``check_grad`` found a directional derivative that disagrees with finite differences."""
+
+
+class InternalError(SrcgradError):
+    """A bug in srcgrad itself; the message names the stage that failed."""
+
+
+def numba_rejected(exc: Exception, name: str, filename: str) -> InternalError:
+    """Numba refused to compile generated code that type inference accepted: a srcgrad
+    bug, reported as one (a SrcgradError), with Numba's message."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return InternalError(
+        f"srcgrad failed in stage 'compile': Numba rejected the generated code of {name} "
+        f"({filename}): {' '.join(line.strip() for line in text[:6])}. This is a bug in "
+        f"srcgrad; please report it with the function. grad(..., jit=False) runs the same "
+        f"source as plain Python meanwhile")

@@ -20,199 +20,11 @@ import threading
 
 import numpy as np
 from numba.core import types as nbtypes
-from numba.core.errors import NumbaError
 
-from .api import GradFunction, VJPFunction, _numba_rejected, note_user_line
-from .capture import unwrap
-from .errors import MissingRuleError, UsageError
-from .infer import arg_type_of
-from .pipeline import array_constants, front, generate, run_stage
-
-
-def _is_float_type(typ) -> bool:
-    return isinstance(typ, nbtypes.Float) or (
-        isinstance(typ, nbtypes.Array) and isinstance(typ.dtype, nbtypes.Float))
-
-
-class TangentFunction:
-    """The compiled tangent (forward-mode) function of a user function, one
-    specialization per argument types and set of differentiated arguments."""
-
-    def __init__(self, fn, jit: bool = True) -> None:
-        self._cap = front(fn)
-        self._fn = unwrap(fn)
-        self._params = list(self._cap.params)
-        self._jit = jit
-        self._specs: dict[tuple, tuple] = {}
-        self._sources: dict[tuple, tuple] = {}
-        self._lock = threading.RLock()
-
-    def spec(self, types: tuple, wrt: tuple[int, ...]):
-        """(generated source, compiled f_jvp, module) for these types and wrt."""
-        key = (types, wrt)
-        entry = self._specs.get(key)
-        if entry is None:
-            with self._lock:
-                entry = self._specs.get(key)
-                if entry is None:
-                    entry = self._build(types, wrt)
-                    self._specs[key] = entry
-        return entry
-
-    def tangent_source(self, types: tuple, wrt: tuple[int, ...]) -> tuple[str, str]:
-        """(the tangent module's source, the tangent function's name), not compiled."""
-        key = (types, wrt)
-        entry = self._sources.get(key)
-        if entry is None:
-            with self._lock:
-                entry = self._sources.get(key)
-                if entry is None:
-                    names = [self._params[i] for i in wrt]
-                    gen = generate(self._cap, types, names, "jvp")
-                    source = gen.source + _wrappers(gen.func_name, self._params, names, types,
-                                                    wrt)
-                    entry = self._sources[key] = (source, gen.func_name, gen.linemap)
-        return entry[:2]
-
-    def module(self, types: tuple, wrt: tuple[int, ...], source: str | None = None):
-        """The tangent module (or `source`, the tangent module and more), imported."""
-        from .jit import load_module
-        if source is None:
-            source = self.tangent_source(types, wrt)[0]
-        return load_module(self._cap.name, source, array_constants(self._cap))
-
-    def _build(self, types: tuple, wrt: tuple[int, ...]):
-        from .jit import compiled
-        source, func_name = self.tangent_source(types, wrt)
-        arrays = array_constants(self._cap)
-        fn = run_stage("compile", compiled, self._cap.name, source, func_name, self._jit,
-                       arrays)
-        return source, fn, self.module(types, wrt)
-
-    def source_for(self, *args, wrt=None) -> str:
-        types = tuple(arg_type_of(a) for a in args)
-        return self.spec(types, self._wrt(types, wrt))[0]
-
-    def _wrt(self, types: tuple, wrt) -> tuple[int, ...]:
-        if wrt is None:
-            return tuple(i for i, t in enumerate(types) if _is_float_type(t))
-        wrt = (wrt,) if isinstance(wrt, (int, str)) else tuple(wrt)
-        out = []
-        for w in wrt:
-            i = self._params.index(w) if isinstance(w, str) else int(w)
-            if not _is_float_type(types[i]):
-                raise UsageError(f"cannot differentiate {self._cap.name} with respect to "
-                                 f"{self._params[i]!r}: it is {types[i]}, not a float or a "
-                                 "float array")
-            out.append(i)
-        return tuple(out)
-
-    def bind(self, args: tuple, kwargs: dict | None = None) -> tuple:
-        """All arguments, in parameter order, as Python binds them (defaults filled in,
-        keyword-only parameters included)."""
-        if not kwargs and len(args) == len(self._params):
-            return tuple(args)
-        import inspect
-        try:
-            bound = inspect.signature(self._fn).bind(*args, **(kwargs or {}))
-        except TypeError as exc:
-            raise UsageError(f"{self._cap.name}(): {exc}") from None
-        bound.apply_defaults()
-        return tuple(bound.arguments[p] for p in self._params)
-
-    def __call__(self, primals: tuple, tangents: tuple, wrt=None):
-        primals, tangents = tuple(primals), tuple(tangents)
-        if len(primals) < len(self._params):
-            # parameters with defaults: bound as Python binds them, with zero tangents
-            tangents = tangents + (0.0,) * (len(self._params) - len(primals))
-            primals = self.bind(primals)
-        if len(primals) != len(self._params):
-            raise UsageError(f"{self._cap.name} takes {len(self._params)} arguments; jvp got "
-                             f"{len(primals)} primals")
-        types = tuple(arg_type_of(a) for a in primals)
-        wrt = self._wrt(types, wrt)
-        _, fn, _ = self.spec(types, wrt)
-        ts = []
-        for i in wrt:
-            t = tangents[i]
-            p = primals[i]
-            if isinstance(p, np.ndarray):
-                t = np.array(np.broadcast_to(np.asarray(t, dtype=p.dtype), p.shape))
-            else:
-                t = float(t)
-            ts.append(t)
-        try:
-            return fn(*primals, *ts)
-        except NumbaError as exc:
-            raise _numba_rejected(exc, self._cap) from exc
-        except Exception as exc:
-            linemap = self._sources[(types, wrt)][2]
-            note_user_line(exc, fn, linemap, self._cap, tuple(primals) + tuple(ts), "tangent")
-            raise
-
-
-def _wrappers(func: str, params: list[str], names: list[str], types, wrt) -> str:
-    """Functions in srcgrad's language around the tangent function, for reverse mode
-    to differentiate again."""
-    base = func[:-len("_jvp")]
-    taken = set(params)
-    fresh = []
-    for n in names:
-        t = f"d_{n}"
-        while t in taken:
-            t = "d" + t
-        taken.add(t)
-        fresh.append(t)
-    tangents = ", ".join(fresh)
-    args = ", ".join(params)
-    out = ["", "", f"def {base}_tangent({args}, {tangents}):",
-           f'    """The tangent of {base} along {tangents} (for hvp)."""',
-           f"    _value, _tangent = {func}({args}, {tangents})",
-           "    return _tangent"]
-    if len(wrt) == 1 and isinstance(types[wrt[0]], nbtypes.Float):
-        out += ["", "", f"def {base}_d1({args}):",
-                f'    """The derivative of {base} in {names[0]} (for grad of grad)."""',
-                f"    _value, _tangent = {func}({args}, 1.0)",
-                "    return _tangent"]
-    return "\n".join(out) + "\n"
-
-
-def _module_for_second_order(tangent: TangentFunction, types: tuple, wrt: tuple,
-                             source: str | None = None):
-    """The tangent module (or `source`, which holds it), after checking that reverse mode
-    can differentiate it: its tangent rules for max/min reductions, products, maximum,
-    clip, abs and where of arrays call runtime helpers that have no derivative rules of
-    their own."""
-    import re
-
-    from .rules import _RUNTIME_NAMES
-    if source is None:
-        source = tangent.tangent_source(types, wrt)[0]
-    module = tangent.module(types, wrt, source)
-    for helper in sorted(_RUNTIME_NAMES):
-        if re.search(rf"\b{helper}\(", source):
-            primitive = "np." + helper.split("_grad")[0]
-            cap = tangent._cap
-            raise MissingRuleError(
-                f"no second derivative through {primitive} of arrays: its tangent rule "
-                f"({helper}) is not differentiable again", cap.filename, cap.tree.lineno, 0,
-                hint="write that operation as a loop over elements (srcgrad differentiates "
-                     "loops to any order)")
-    return module
-
-
-_TANGENTS: dict = {}
-_TANGENTS_LOCK = threading.Lock()
-
-
-def _tangent_function(fn, jit: bool) -> TangentFunction:
-    key = (id(fn), jit)
-    with _TANGENTS_LOCK:
-        entry = _TANGENTS.get(key)
-        if entry is None or entry[0] is not fn:
-            entry = (fn, TangentFunction(fn, jit=jit))
-            _TANGENTS[key] = entry
-    return entry[1]
+from .compiler.infer import arg_type_of
+from .compiler.tangent import module_for_second_order, tangent_function
+from .errors import UsageError
+from .gradfn import GradFunction, VJPFunction
 
 
 def jvp(fn, primals, tangents, *, wrt=None, jit: bool = True):
@@ -229,7 +41,7 @@ def jvp(fn, primals, tangents, *, wrt=None, jit: bool = True):
     if len(primals) != len(tangents):
         raise UsageError(f"jvp got {len(primals)} primals and {len(tangents)} tangents; "
                          "pass one tangent per argument")
-    return _tangent_function(fn, jit)(tuple(primals), tuple(tangents), wrt)
+    return tangent_function(fn, jit)(tuple(primals), tuple(tangents), wrt)
 
 
 # jacobian -----------------------------------------------------------------
@@ -255,8 +67,8 @@ class JacobianFunction:
         self._jit = jit
         self._single = isinstance(wrt, (int, str))
         self._wrt_spec = wrt
-        self._tangent = _tangent_function(fn, jit)
-        self._params = self._tangent._params
+        self._tangent = tangent_function(fn, jit)
+        self._params = self._tangent.params
         self._vjp: VJPFunction | None = None
         self._wrt = tuple(self._params.index(w) if isinstance(w, str) else int(w)
                           for w in ((wrt,) if self._single else wrt))
@@ -329,8 +141,8 @@ class HVPFunction:
     def __init__(self, fn, wrt=0, jit: bool = True) -> None:
         if not isinstance(wrt, (int, str)):
             raise UsageError("hvp and hessian take one argument to differentiate (wrt=0)")
-        self._tangent = _tangent_function(fn, jit)
-        self._params = self._tangent._params
+        self._tangent = tangent_function(fn, jit)
+        self._params = self._tangent.params
         self._i = self._params.index(wrt) if isinstance(wrt, str) else int(wrt)
         self._jit = jit
         self._grads: dict = {}
@@ -344,8 +156,8 @@ class HVPFunction:
             with self._lock:
                 g = self._grads.get(key)
                 if g is None:
-                    module = _module_for_second_order(self._tangent, types, (self._i,))
-                    name = self._tangent._cap.name
+                    module = module_for_second_order(self._tangent, types, (self._i,))
+                    name = self._tangent.cap.name
                     wrapper = getattr(module, f"{name}_tangent")
                     g = GradFunction(wrapper, wrt=self._i, jit=self._jit)
                     self._grads[key] = g
@@ -464,9 +276,9 @@ class DerivativeGrad:
                     if not isinstance(types[i], nbtypes.Float):
                         raise UsageError("grad of a grad differentiates a scalar argument "
                                          "again; for arrays use srcgrad.hessian or hvp")
-                    tangent = _tangent_function(inner._fn, inner._jit)
-                    module = _module_for_second_order(tangent, types, (i,))
-                    wrapper = getattr(module, f"{tangent._cap.name}_d1")
+                    tangent = tangent_function(inner._fn, inner._jit)
+                    module = module_for_second_order(tangent, types, (i,))
+                    wrapper = getattr(module, f"{tangent.cap.name}_d1")
                     g = GradFunction(wrapper, wrt=self._wrt, jit=self._jit)
                     self._grads[types] = g
         return g

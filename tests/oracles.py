@@ -1,12 +1,14 @@
 """Independent gradient oracles for the srcgrad test-suite.
 
-* :func:`central_fd_grad` -- 4th-order central finite differences (5-point stencil).
+* :func:`central_fd_grad` -- 4th-order central finite differences (5-point stencil, the
+  one formula of ``srcgrad.check.central_difference``).
 * :func:`autograd_grad`   -- HIPS autograd run on the *same* source: the function is
   re-created from ``inspect.getsource`` with ``math`` swapped for a shim backed by
   ``autograd.numpy``, all other module globals preserved.
 * :func:`assert_close`    -- elementwise ``|a - e| <= atol + rtol * |e|`` with a readable message.
 
-None of this imports srcgrad, so the oracles can be validated on their own.
+Nothing here runs srcgrad's differentiation (only its finite-difference formula), so the
+oracles can be validated on their own.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import types
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from srcgrad.check import central_difference
 
 __all__ = ["FD_REL_STEP", "Case", "as_tuple", "assert_close", "autograd_failure",
            "autograd_grad", "central_fd_grad", "wrt_indices"]
@@ -88,13 +92,12 @@ def central_fd_grad(fn: Callable[..., float], args: Sequence, wrt: Any = 0,
         # make x + h exactly representable relative to x so the divisor is the true step
         h = (x + h) - x
 
-        def f_at(v: float, i: int = i) -> float:
+        def f_at(t: float, i: int = i, x: float = x) -> float:
             a = list(args)
-            a[i] = v
+            a[i] = x + t
             return float(fn(*a))
 
-        d = (f_at(x - 2 * h) - 8.0 * f_at(x - h) + 8.0 * f_at(x + h) - f_at(x + 2 * h)) / (12.0 * h)
-        grads.append(d)
+        grads.append(central_difference(f_at, h))
     return tuple(grads)
 
 

@@ -14,7 +14,8 @@
 Oracles always work in float64: float32 arrays are upcast before differentiating, so a
 float32 program is compared against the float64 gradient of the same mathematics.
 
-None of this imports srcgrad, so the oracles can be validated on their own.
+Nothing here runs srcgrad's differentiation (only its finite-difference formula,
+``srcgrad.check.central_difference``), so the oracles can be validated on their own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from srcgrad.check import central_difference
 
 from .oracles import wrt_indices
 
@@ -98,8 +101,7 @@ def fd_grad_array(fn: Callable[..., Any], args: Sequence, wrt: Any = 0, order: i
         h = _step(x, rel_step)
         if order == 2:
             return (f_at(i, idx, x + h) - f_at(i, idx, x - h)) / (2.0 * h)
-        return (f_at(i, idx, x - 2 * h) - 8.0 * f_at(i, idx, x - h)
-                + 8.0 * f_at(i, idx, x + h) - f_at(i, idx, x + 2 * h)) / (12.0 * h)
+        return central_difference(lambda t: f_at(i, idx, x + t), h)
 
     out = []
     for i in wrt_indices(fn, wrt):

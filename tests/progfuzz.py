@@ -80,7 +80,7 @@ from hypothesis import strategies as st
 
 import srcgrad
 from srcgrad.errors import SrcgradError
-from srcgrad.pipeline import InternalError
+from srcgrad.errors import InternalError
 
 __all__ = ["BIG", "FAST", "FULL", "JIT", "OPEN_BUGS", "Chooser", "Failure", "OpenBug", "Outcome",
            "Profile", "Program", "RandomChooser", "Stats", "Traced", "check_program",

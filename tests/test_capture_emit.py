@@ -7,8 +7,8 @@ import ast
 import pytest
 
 import srcgrad
-from srcgrad.capture import capture
-from srcgrad.emit import Emitter, unparse
+from srcgrad.compiler.capture import capture
+from srcgrad.compiler.emit import Emitter, unparse
 
 SOURCE = '''
 import math

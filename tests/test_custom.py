@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.rules import rule_for
+from srcgrad.compiler.rules import rule_for
 
 SOURCE = '''
 import math

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.analyze import dead_assignments
+from srcgrad.compiler.analyze import dead_assignments
 from tests.oracles import central_fd_grad
 
 SOURCE = '''
@@ -85,8 +85,8 @@ def mod(make_module):
 
 def _dead_lines(mod, name):
     """Source lines (as text) of the normalized statements found dead."""
-    from srcgrad.capture import capture
-    from srcgrad.normalize import normalize
+    from srcgrad.compiler.capture import capture
+    from srcgrad.compiler.normalize import normalize
     norm = normalize(capture(getattr(mod, name)))
     ret = norm.tree.body[-1].value
     outputs = [ret.id] if isinstance(ret, ast.Name) else []

@@ -266,7 +266,7 @@ def _checkers(expected: dict[int, str], where: str, checked: list[int]):
 
 
 def _script_path(path: Path) -> Path:
-    from srcgrad.jit import cache_dir
+    from srcgrad.compiler.jit import cache_dir
 
     folder = cache_dir() / "docs"
     folder.mkdir(parents=True, exist_ok=True)

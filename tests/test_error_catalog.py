@@ -151,7 +151,7 @@ def test_gradient_check(mod):
 
 
 def test_internal_error_names_the_stage(mod, monkeypatch):
-    import srcgrad.pipeline as pipeline
+    import srcgrad.compiler.pipeline as pipeline
 
     def broken(*args):
         raise KeyError("boom")

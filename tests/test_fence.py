@@ -118,12 +118,12 @@ def test_a_callable_object_is_rejected(make_module):
 
 
 def test_rejection_happens_before_any_compile(make_module, monkeypatch):
-    import srcgrad.pipeline as pipeline
+    import srcgrad.gradfn as gradfn
 
     def boom(*args, **kwargs):
         raise AssertionError("compiled despite unsupported syntax")
 
-    monkeypatch.setattr(pipeline, "build", boom)
+    monkeypatch.setattr(gradfn, "build", boom)   # what GradFunction calls to compile
     mod = make_module("def f(x):\n    s = [x]\n    return x\n")
     with pytest.raises(UnsupportedSyntaxError):
         srcgrad.grad(mod.f)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from bench.gradbench import PENDING, Tool
+from srcgrad.check import central_difference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def _fd_along(f, bases, dirs, h=1e-3):
     """4th-order central difference of ``t -> f(*(b + t d))`` at 0."""
     def at(t):
         return f(*(b + t * d for b, d in zip(bases, dirs)))
-    return (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h)
+    return central_difference(at, h)
 
 
 # --------------------------------------------------------------------------
@@ -521,8 +522,10 @@ def test_ba(tool):
         fd = np.empty(15)
         for j in range(15):
             e = np.zeros(15)
-            e[j] = 1e-4 * max(1.0, abs(params[j]))
-            f = [_ba_residuals(v[:11], v[11:14], v[14], feat)[row] for v in (params + 2 * e, params + e,
-                                                                             params - e, params - 2 * e)]
-            fd[j] = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * e[j])
+            e[j] = 1.0
+
+            def residual(t, e=e, row=row):
+                v = params + t * e
+                return _ba_residuals(v[:11], v[11:14], v[14], feat)[row]
+            fd[j] = central_difference(residual, 1e-4 * max(1.0, abs(params[j])))
         np.testing.assert_allclose(jac["vals"][15 * row:15 * row + 15], fd, rtol=1e-6, atol=1e-7 * np.max(np.abs(fd)))

@@ -195,7 +195,7 @@ def test_jvp_of_a_while_loop_with_a_data_dependent_trip_count(mod):
 
 
 def test_tangent_source_is_readable(mod):
-    tf = srcgrad.higher._tangent_function(mod.until_big, True)
+    tf = srcgrad.compiler.tangent.tangent_function(mod.until_big, True)
     src = tf.source_for(0.5, 40.0, wrt=0)
     assert "def until_big_jvp(x, c, d_x):" in src
     assert "while " in src and "d_x = " in src

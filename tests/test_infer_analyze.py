@@ -7,13 +7,13 @@ import ast
 import pytest
 from numba import types as nbt
 
-from srcgrad.analyze import analyze
-from srcgrad.capture import capture
-from srcgrad.core import walk_stmts
+from srcgrad.compiler.analyze import analyze
+from srcgrad.compiler.capture import capture
+from srcgrad.compiler.core import walk_stmts
 from srcgrad.errors import TypeInferenceError
-from srcgrad.fence import fence
-from srcgrad.infer import infer_types
-from srcgrad.normalize import normalize
+from srcgrad.compiler.fence import fence
+from srcgrad.compiler.infer import infer_types
+from srcgrad.compiler.normalize import normalize
 
 SOURCE = '''
 import math
@@ -99,5 +99,5 @@ def test_type_errors_point_at_the_user_line(mod):
 @pytest.fixture(autouse=True)
 def _allow_strings(monkeypatch, request):
     if request.node.name.startswith("test_type_errors"):
-        import srcgrad.fence as fence_mod
+        import srcgrad.compiler.fence as fence_mod
         monkeypatch.setattr(fence_mod, "_check_expr", lambda cap, expr: None)

@@ -6,12 +6,12 @@ import ast
 
 import pytest
 
-from srcgrad.capture import capture
-from srcgrad.core import is_atom, walk_stmts
-from srcgrad.emit import emit_function
-from srcgrad.fence import fence
-from srcgrad.infer import build_python_function
-from srcgrad.normalize import normalize
+from srcgrad.compiler.capture import capture
+from srcgrad.compiler.core import is_atom, walk_stmts
+from srcgrad.compiler.emit import emit_function
+from srcgrad.compiler.fence import fence
+from srcgrad.compiler.infer import build_python_function
+from srcgrad.compiler.normalize import normalize
 
 SOURCE = '''
 import math

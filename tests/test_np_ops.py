@@ -28,7 +28,7 @@ from numba import types
 from numba.core.errors import TypingError
 from numpy.exceptions import AxisError
 
-from srcgrad import np_ops as O
+from srcgrad.runtime import np_ops as O
 
 F64, F32 = np.float64, np.float32
 _NJ = dict(error_model="numpy")

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.capture import canonical_name
-from srcgrad.normalize import LOWERED
-from srcgrad.rules import non_differentiable_functions, rule_for
+from srcgrad.compiler.capture import canonical_name
+from srcgrad.compiler.normalize import LOWERED
+from srcgrad.compiler.rules import non_differentiable_functions, rule_for
 
 # How to call each function that has no rule and is not on the non-differentiable list,
 # with float data: the arguments (x a 1-D float array, A a square matrix, s a float,
@@ -178,7 +178,7 @@ def test_every_function_is_accounted_for(capsys):
             counts = {c: rows.count(c) for c in ("rule", "nondiff", "refused")}
             print(f"  {family:10s} {n:4d} functions: " + ", ".join(
                 f"{c} {counts[c]} ({counts[c] / n:.0%})" for c in counts))
-        from srcgrad.special import SCIPY_NAMES
+        from srcgrad.runtime.special import SCIPY_NAMES
         print(f"  scipy.special: {len(SCIPY_NAMES)} functions compiled by srcgrad, each with "
               "a rule (tests/test_special.py); every other one is refused by name")
 

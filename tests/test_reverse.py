@@ -220,7 +220,7 @@ def test_matrix_vector_adjoints_accumulate_in_place(mod):
 def test_matmul_acc_a_is_accum_of_matmul_grad_a(shapes):
     import numba
 
-    from srcgrad import runtime_np as R
+    from srcgrad.runtime import arrays as R
     rng = np.random.default_rng(len(shapes[0]) + 2 * len(shapes[1]))
     a, b = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
     g = rng.normal(size=np.shape(a @ b))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad.rules import RULES
+from srcgrad.compiler.rules import RULES
 
 from .test_special import TESTED_RULES as SPECIAL_RULES
 
@@ -93,8 +93,8 @@ def test_every_rule_is_tested():
                                                       "np.isinf", "np.isfinite",
                                                       "srcgrad.broadcast_like"}
     tested |= SPECIAL_RULES  # scipy.special, math.gamma, math.lgamma: test_special.py
-    from srcgrad.rules import EXTERNAL_NAMES  # user rules (custom_vjp) made by other tests
-    from srcgrad.rules import non_differentiable_functions  # test_registry.py checks these
+    from srcgrad.compiler.rules import EXTERNAL_NAMES  # user rules (custom_vjp) made by other tests
+    from srcgrad.compiler.rules import non_differentiable_functions  # test_registry.py checks these
     rules = set(RULES) - EXTERNAL_NAMES - set(non_differentiable_functions())
     assert rules <= tested, sorted(rules - tested)
 

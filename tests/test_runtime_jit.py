@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad import jit as jitmod
+from srcgrad.compiler import jit as jitmod
 from srcgrad.runtime import pop, push, range_len, tape_b, tape_f, tape_i
 
 

@@ -1,4 +1,4 @@
-"""srcgrad.runtime_np: the array adjoint helpers, against jax.vjp.
+"""srcgrad.runtime.arrays: the array adjoint helpers, against jax.vjp.
 
 Every case runs the helper as plain Python and checks it against the
 cotangent JAX computes (x64 enabled) for the corresponding jax.numpy
@@ -17,7 +17,7 @@ import numba
 import numpy as np
 import pytest
 
-import srcgrad.runtime_np as R
+import srcgrad.runtime.arrays as R
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)

@@ -29,35 +29,31 @@ import ast
 import copy
 import inspect
 
-from .core import Loc, const, is_atom, load, walk_stmts
-from .errors import UnsupportedSyntaxError
+import numpy as np
 
-# Functions being inlined (a call chain), to reject recursion.
-_ACTIVE: list[object] = []
+from ..errors import UnsupportedSyntaxError
+from .core import Loc, const, is_atom, load, walk_stmts
+from .rules import EXTERNAL_NAMES
 
 
 def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
                 unpack: bool = False) -> None:
     """Emit into `out` the body of the user function `call` calls, leaving its
     result in `targets` (one name, or one per element of a returned tuple, when
-    `unpack`: ``a, b = helper(x)``, ``a, = helper(x)``)."""
-    from .capture import capture
-    from .fence import fence, returns_value
-    from .normalize import normalize
-
+    `unpack`: ``a, b = helper(x)``, ``a, = helper(x)``). `anf` (normalize.ANF) captures
+    and lowers the helper, and resolves derivative objects (its `nested` frame)."""
     cap = anf.cap
     if call.func.id in cap.nested:  # a derivative object: its forward-mode gradient
-        from .nested import implementation
-        fn = implementation(anf, targets, call, out, unpack)
+        if anf.nested is None:
+            raise anf.error(call, f"'{call.func.id}' is a derivative object, which srcgrad "
+                            "inlines only inside a function it differentiates")
+        fn = anf.nested.implementation(anf, targets, call, out, unpack)
         if fn is None:  # the first pass: a plain call to a stand-in, for typing
             return
     else:
         fn = cap.callees[call.func.id]
     name = fn.__name__
-    if fn in _ACTIVE or fn is cap.fn:
-        raise anf.error(call, f"recursive call to '{name}'",
-                        hint="srcgrad inlines calls between your functions, so it cannot "
-                             "follow recursion; rewrite it as a loop")
+    callee_cap, returns = anf.capture_callee(fn, call)
     # arguments to parameters, as Python binds them; a tuple literal argument is a
     # tuple of atoms, which the helper's source receives as placeholders
     def argument(a: ast.expr):
@@ -76,23 +72,18 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
         if param.name in bound.arguments:
             values[param.name] = bound.arguments[param.name]
         else:
-            values[param.name] = _default(anf, call, name, param, cap)
+            values[param.name] = _default(anf, call, name, param)
 
     # the callee's own statements, lowered to the core language
-    _ACTIVE.extend((cap.fn, fn))
-    try:
-        callee_cap = fence(capture(fn), callee=True)
-        if not returns_value(callee_cap):
-            if targets:
-                raise anf.error(call, f"{name} does not return a value on every path, so "
-                                "its result cannot be used",
-                                hint=f"call it as a statement, {name}(...), or return a "
-                                     "value everywhere")
-            _return_zero(callee_cap.tree)
-        placeholders = _tuple_parameters(anf, callee_cap, values, call, name)
-        norm = normalize(callee_cap)
-    finally:
-        del _ACTIVE[-2:]
+    if not returns:
+        if targets:
+            raise anf.error(call, f"{name} does not return a value on every path, so "
+                            "its result cannot be used",
+                            hint=f"call it as a statement, {name}(...), or return a "
+                                 "value everywhere")
+        _return_zero(callee_cap.tree)
+    placeholders = _tuple_parameters(anf, callee_cap, values, call, name)
+    norm = anf.normalize_callee(callee_cap)
     tree = copy.deepcopy(norm.tree)
     for p in [p for p, v in values.items() if isinstance(v, ast.Tuple)]:
         del values[p]
@@ -103,7 +94,7 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
     # caller the helper never rebinds (so writes into an array argument are writes
     # into the caller's array); otherwise it is bound by an assignment.
     bind = {p for p, v in values.items() if p in assigned or not isinstance(v, ast.Name)
-            or anf._global(v.id)}
+            or anf.is_global(v.id)}
     local = assigned | bind
     mapping: dict[str, str] = {}
     for local_name in sorted(local):
@@ -114,17 +105,16 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
                 anf.temps.add(mapping[local_name])
         else:
             mapping[local_name] = anf.namer.exact(f"{name}_{local_name}")
-    from .rules import EXTERNAL_NAMES
-    for const_name, value in callee_cap.constants.items():
-        if cap.constants.get(const_name, _MISSING) is value:
+    for const_name, value in norm.constants.items():
+        if anf.constants.get(const_name, _MISSING) is value:
             continue
         if const_name in EXTERNAL_NAMES:  # a custom_vjp function: its name is unique
-            cap.constants[const_name] = value
+            anf.constants[const_name] = value
             continue
         new = anf.namer.exact(f"{name}_{const_name}")
-        cap.constants[new] = value
+        anf.constants[new] = value
         mapping[const_name] = new
-    cap.customs.update(callee_cap.customs)
+    anf.customs.update(norm.customs)
 
     substitute = {p: v for p, v in values.items() if p not in bind}
     _Rename(mapping, substitute).visit(tree)
@@ -204,21 +194,20 @@ def _tuple_parameters(anf, callee_cap, values, call, name) -> dict[str, ast.expr
     return out
 
 
-def _default(anf, call, name, param, cap) -> ast.expr:
+def _default(anf, call, name, param) -> ast.expr:
     if param.default is inspect.Parameter.empty:
         raise anf.error(call, f"{name}() is missing the argument '{param.name}'")
     value = param.default
     if isinstance(value, (bool, int, float)):
         return const(value)
-    import numpy as np
     if isinstance(value, np.ndarray):
         new = anf.namer.exact(f"{name}_{param.name}_default")
-        cap.constants[new] = value
+        anf.constants[new] = value
         return load(new)
     raise UnsupportedSyntaxError(
         f"the default value of {name}'s parameter '{param.name}' is a "
         f"{type(value).__name__}; srcgrad can use numbers and arrays",
-        cap.filename, getattr(call, "lineno", 0), getattr(call, "col_offset", 0),
+        anf.cap.filename, getattr(call, "lineno", 0), getattr(call, "col_offset", 0),
         construct="default value", hint="pass the argument explicitly")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError  # noqa: F401
+from ..errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError
 
 # Modules whose attributes the generated source may name directly.
 KNOWN_MODULES = {"math": math, "np": np}
@@ -223,7 +223,7 @@ def _resolve_free_names(cap: Captured) -> None:
                 cap.modules[name] = "np"
             elif value.__name__ == "srcgrad":
                 cap.modules[name] = "srcgrad"
-            elif value.__name__ in ("srcgrad.np_ops", "srcgrad.special"):  # generated code
+            elif value.__name__ in ("srcgrad.runtime.np_ops", "srcgrad.runtime.special"):
                 cap.modules[name] = value.__name__.rpartition(".")[2]
             else:
                 cap.problems.append((node, f"module '{value.__name__}' cannot be used here",
@@ -256,14 +256,18 @@ def _resolve_free_names(cap: Captured) -> None:
                                  "srcgrad cannot read", "pass it as an argument instead"))
 
 
+# What the face's objects say they are (a class attribute `srcgrad_role`), read instead of
+# an isinstance check so that the compiler imports nothing of the face.
+DERIVATIVE = "derivative"   # srcgrad.grad / value_and_grad: a derivative a function may call
+CUSTOM = "custom"           # srcgrad.custom_vjp / non_differentiable: a function with a rule
+
+
 def _is_derivative(value) -> bool:
-    from .api import GradFunction, VJPFunction
-    return isinstance(value, GradFunction) and not isinstance(value, VJPFunction)
+    return getattr(type(value), "srcgrad_role", None) == DERIVATIVE
 
 
 def _is_custom(value) -> bool:
-    from .custom import CustomFunction
-    return isinstance(value, CustomFunction)
+    return getattr(type(value), "srcgrad_role", None) == CUSTOM
 
 
 def _callable_name(name: str, value) -> str | None:

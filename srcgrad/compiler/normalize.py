@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import ast
 import copy
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
-from .capture import Captured
-from .core import MODULE_NAMES, assign, const, is_atom, load, name_node, walk_stmts
-from .errors import MissingRuleError, UnsupportedSyntaxError
+from ..errors import MissingRuleError, UnsupportedSyntaxError
+from ..runtime.special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
+from .capture import Captured, capture
+from .core import MODULE_NAMES, assign, clone, const, is_atom, load, name_node, walk_stmts
+from .fence import fence, returns_value
 from .inline import inline_call
 from .rules import RULES, numpy_name
-from .special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
 
 
 class Namer:
@@ -55,22 +57,28 @@ def user_names(tree: ast.FunctionDef) -> set[str]:
 
 @dataclass
 class Normalized:
-    """The core-language function and the names it introduced."""
+    """The core-language function, the names it introduced, and the globals it reads:
+    the captured function's constants and those its inlined helpers brought
+    (`constants`), and the custom_vjp functions it calls (`customs`)."""
 
     tree: ast.FunctionDef
     namer: Namer
     params: list[str]
     temps: set[str]
+    constants: dict[str, object] = field(default_factory=dict)
+    customs: dict[str, object] = field(default_factory=dict)
 
 
-def normalize(cap: Captured) -> Normalized:
+def normalize(cap: Captured, nested=None, chain: tuple = ()) -> Normalized:
     """The core-language form of `cap`'s function. Its final return may give a
-    tuple of atoms (a helper inlined by inline.py, or a function under `vjp`)."""
+    tuple of atoms (a helper inlined by inline.py, or a function under `vjp`).
+    `nested` (a nested.Frame) resolves calls to derivative objects; `chain` is the
+    functions being inlined around this one (recursion is refused)."""
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
                   | set(cap.callees) | set(cap.nested) | MODULE_NAMES)
     body = JumpLowering(namer).function(cap.tree.body)
     body = _expand_tuple_variables(body, namer)
-    anf = ANF(cap, namer)
+    anf = ANF(cap, namer, nested, chain)
     new_body = anf.block(body)
     # every parameter positional, in order (keyword-only ones too): callers bind
     # arguments, defaults included, before calling the core function
@@ -83,7 +91,8 @@ def normalize(cap: Captured) -> Normalized:
         col_offset=0)
     tree.srcline = cap.tree.lineno
     _renumber_temps(tree, anf.temps)
-    return Normalized(tree=tree, namer=namer, params=list(cap.params), temps=anf.temps)
+    return Normalized(tree=tree, namer=namer, params=list(cap.params), temps=anf.temps,
+                      constants=anf.constants, customs=anf.customs)
 
 
 def _expand_tuple_variables(body: list[ast.stmt], namer: Namer) -> list[ast.stmt]:
@@ -273,11 +282,30 @@ _COMPOUND_FUNCS = {"max", "min", "math.hypot"}
 class ANF:
     """One operation per statement, explicit temporaries, canonical names."""
 
-    def __init__(self, cap: Captured, namer: Namer) -> None:
+    def __init__(self, cap: Captured, namer: Namer, nested=None, chain: tuple = ()) -> None:
         self.cap = cap
         self.namer = namer
+        self.nested = nested
+        self.chain = chain
         self.line: int | None = None
         self.temps: set[str] = set()
+        # the globals the lowered code reads: the function's, and those inlined helpers bring
+        self.constants: dict[str, object] = dict(cap.constants)
+        self.customs: dict[str, object] = dict(cap.customs)
+
+    def capture_callee(self, fn, call: ast.Call) -> tuple[Captured, bool]:
+        """A helper the function calls, captured and fenced on its own, and whether it
+        returns a value on every path (inline.py then adapts it to the call and lowers
+        it with `normalize_callee`)."""
+        if fn in self.chain or fn is self.cap.fn:
+            raise self.error(call, f"recursive call to '{fn.__name__}'",
+                             hint="srcgrad inlines calls between your functions, so it "
+                                  "cannot follow recursion; rewrite it as a loop")
+        callee = fence(capture(fn), callee=True)
+        return callee, returns_value(callee)
+
+    def normalize_callee(self, callee: Captured) -> Normalized:
+        return normalize(callee, self.nested, self.chain + (self.cap.fn,))
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> UnsupportedSyntaxError:
         return self.cap.error(UnsupportedSyntaxError, node, message, hint=hint)
@@ -449,22 +477,22 @@ class ANF:
         self.expr_into(flag, stmt.test, test_stmts)
         out.extend(test_stmts)
         body = self.block(stmt.body)
-        from .core import clone
         body += [clone(s) for s in test_stmts]
         self.put(out, ast.While(load(flag), body, []))
 
     # expressions ---------------------------------------------------------
 
     def condition(self, test: ast.expr, out: list[ast.stmt]) -> ast.Name:
-        if isinstance(test, ast.Name) and not self._global(test.id):
+        if isinstance(test, ast.Name) and not self.is_global(test.id):
             return load(test.id)
         name = self.temp("_c")
         self.expr_into(name, test, out)
         return load(name)
 
-    def _global(self, name: str) -> bool:
+    def is_global(self, name: str) -> bool:
+        """A name the function reads from outside: a constant, a function, a module."""
         cap = self.cap
-        return name in cap.constants or name in cap.functions or name in cap.modules
+        return name in self.constants or name in cap.functions or name in cap.modules
 
     def atom(self, expr: ast.expr, out: list[ast.stmt]) -> ast.expr:
         simple = self._simple_atom(expr)
@@ -858,7 +886,7 @@ def split_rebound(norm: Normalized, names: frozenset) -> Normalized:
             fresh = namer.fresh(f"{name}_")
             for node in group:
                 node.id = fresh
-    return Normalized(tree=tree, namer=namer, params=norm.params, temps=norm.temps)
+    return dataclasses.replace(norm, tree=tree, namer=namer)
 
 
 def _webs(tree: ast.FunctionDef, names: frozenset) -> dict[str, list[list[ast.Name]]]:

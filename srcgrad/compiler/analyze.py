@@ -14,7 +14,8 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from .core import MODULE_NAMES, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
+from ..errors import MissingRuleError, UnsupportedSyntaxError
+from .core import MODULE_NAMES, const, dotted, load, located, names_read, operands, store_of, target_of, walk_stmts
 from .infer import Typed
 from .rules import SEQUENCE_RULES, rule_for
 
@@ -299,18 +300,21 @@ def analyze(tree: ast.FunctionDef, typed: Typed, wrt: list[str],
 
 def check_calls(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
     """Refuse, at its line, a call that passes a value depending on the wrt inputs to a
-    function with no rule that is not on the non-differentiable list, whatever its
-    result (an integer, None from a function that writes into its argument); and an
-    active value srcgrad cannot give an adjoint: one that is not a float or a float
-    array (a tuple, a list, an optional array, a complex number)."""
-    from .errors import MissingRuleError
+    function with no rule that is not on the non-differentiable list, when its result
+    holds no floats (an integer, None from a function that writes into its argument):
+    activity cannot follow such a result, so nothing else would refuse it. (A float
+    result is refused where it is active, by the reverse and forward transforms; one the
+    user passes to stop_gradient needs no rule.) Also refuse an active value srcgrad
+    cannot give an adjoint: one that is not a float or a float array (a tuple, a list,
+    an optional array, a complex number)."""
     for stmt in walk_stmts(tree.body):
         if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
             continue
         key = rule_key(stmt.value)
         varied = [op for op in call_operands(stmt.value) if op.name in ana.varied]
-        if varied and rule_for(key) is None:
-            node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
+        target = target_of(stmt)
+        if varied and rule_for(key) is None and not typed.carries_float(target):
+            node = located(stmt)
             raise cap.error(MissingRuleError, node, f"no derivative rule for '{key}'",
                             hint=MISSING_RULE_HINT)
     for stmt in walk_stmts(tree.body):
@@ -318,7 +322,7 @@ def check_calls(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
         if t is None or t not in ana.active or typed.is_float(t):
             continue
         typ = typed.types.get(t)
-        node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
+        node = located(stmt)
         raise cap.error(MissingRuleError, node,
                         f"no derivative rule for '{rule_key(stmt.value)}' with its result "
                         f"of type {typ} (srcgrad differentiates floats and float arrays)",
@@ -427,7 +431,6 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
     in `B[i, :] = B[i, :] / s`), an array allocated anew each step and then bound to
     another name (`v = np.zeros(n); ...; u = v`), and a swap of two buffers
     (`u, v = v, u`) are fine."""
-    from .errors import UnsupportedSyntaxError
     links = _may_share(tree, typed)
     live = _live_after(tree)
     for stmt in walk_stmts(tree.body):
@@ -437,7 +440,7 @@ def check_aliasing(tree: ast.FunctionDef, typed: Typed, cap) -> None:
         shared = sorted(m for m in links[id(stmt)].get(base, ()) if m in live[id(stmt)])
         if shared:
             shown = ", ".join(m for m in shared if not m.startswith("_")) or "another array"
-            node = ast.Pass(lineno=stmt.srcline or 0, col_offset=0)
+            node = located(stmt)
             raise cap.error(UnsupportedSyntaxError, node,
                             f"writing into '{base}', which may share memory with {shown} "
                             "(a view made by indexing, .T, reshape or plain assignment), "

@@ -18,16 +18,30 @@ from __future__ import annotations
 
 import ast
 import copy
+from dataclasses import dataclass
 
-from .analyze import Analysis
+from numba import types as nbtypes
+
+from .analyze import Analysis, fancy_index
 from .capture import Captured
-from .core import assign, const, load, name_node, names_read, store_of, target_of, walk_stmts
-from .fuse import Fusable, fusable
+from .core import (
+    assign,
+    const,
+    is_constant,
+    load,
+    name_node,
+    names_read,
+    range_args,
+    store_of,
+    target_of,
+    walk_stmts,
+    with_line,
+)
+from .fuse import fusable
 from .infer import Typed
 from .normalize import Normalized
-from .analyze import fancy_index
-from .segment import SegmentAdjoints, _Plan, index_value
-from .tapegen import KINDS, TapeWriter, _is_const, _stmt
+from .segment import Plan, Segments, Sweep, index_value
+from .tapegen import KINDS, TapeWriter, array_like
 
 
 def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
@@ -44,21 +58,16 @@ def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
     return items
 
 
-class Reverse(SegmentAdjoints):
+class Reverse:
+    """The adjoint of one function: the structure (loops, branches, stores) here, the
+    straight-line segments in segment.py; both share a Sweep."""
+
     def __init__(self, norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
                  wrt: list[str]) -> None:
-        self.norm = norm
-        self.cap = cap
-        self.typed = typed
-        self.ana = ana
-        self.wrt = wrt
-        self.namer = norm.namer
-        self.adj: dict[str, str] = {}
-        self.plans: dict[int, _Plan] = {}
+        self.sweep = Sweep(norm, cap, typed, ana, wrt, TapeWriter(norm.namer))
+        self.segments = Segments(self.sweep)
         self.decision: dict[int, str | None] = {}   # id(if) -> name popped into
         self.loop_info: dict[int, dict] = {}
-        self.tape = TapeWriter(self.namer)
-        self.no_init: set[str] = set()
         self.store_kind: dict[int, object] = {}  # id(store) -> tape kind of the old value
         # Names read by active statements: arrays among them must be restored in reverse.
         # Closed over the statements that compute those names (the reverse sweep may
@@ -78,15 +87,12 @@ class Reverse(SegmentAdjoints):
                     if new:
                         self.read_in_reverse |= new
                         grew = True
-        self.hoisted: dict[int, list[str]] = {}  # id(loop) -> values taped at its entry
-        self.assign_count: dict[str, int] = {}
         for stmt in walk_stmts(norm.tree.body):
             t = target_of(stmt)
             if t:
-                self.assign_count[t] = self.assign_count.get(t, 0) + 1
-        self.dense = self._dense_arrays()
+                self.sweep.assign_count[t] = self.sweep.assign_count.get(t, 0) + 1
+        self.sweep.dense = self._dense_arrays()
         # top-level loops summing independent iterations (see fuse.py)
-        self.fusable: dict[int, Fusable] = {}
         self.fused: dict[int, dict[str, str]] = {}   # id(loop) -> name -> its unit adjoint
         self.outlined: list[ast.FunctionDef] = []    # fused iterations' adjoints (_outline)
         self.unit_is_adjoint: set[str] = set()  # dense adjoints a unit adjoint replaces
@@ -95,14 +101,14 @@ class Reverse(SegmentAdjoints):
         for j, stmt in enumerate(body):
             if isinstance(stmt, ast.For) and self.needs_rev(stmt):
                 info = fusable(stmt, body[j + 1:], params, ana.active, typed.kind,
-                               typed.is_array, self.dense)
+                               typed.is_array, self.sweep.dense)
                 if info is not None:
-                    self.fusable[id(stmt)] = info
+                    self.sweep.fusable[id(stmt)] = info
         # temporaries bound once: name -> (position, value), to recompute loop bounds
         self.temp_def: dict[str, tuple[int, ast.expr]] = {
             stmt.targets[0].id: (ana.pos(stmt), stmt.value)
             for stmt in walk_stmts(norm.tree.body)
-            if target_of(stmt) in norm.temps and self.assign_count[target_of(stmt)] == 1}
+            if target_of(stmt) in norm.temps and self.sweep.assign_count[target_of(stmt)] == 1}
 
     def _dense_arrays(self) -> set[str]:
         """Arrays whose adjoint is allocated once, at the start of the reverse sweep,
@@ -111,26 +117,20 @@ class Reverse(SegmentAdjoints):
         one array object for the whole reverse sweep, so every version of it has
         the same shape, and the adjoint never needs reallocating (in a loop, an
         `ensure` per element access costs more than the arithmetic)."""
-        tree = self.norm.tree
-        top = {self.ana.pos(s) for s in tree.body}
+        tree = self.sweep.norm.tree
+        top = {self.sweep.ana.pos(s) for s in tree.body}
         ret = tree.body[-1]
         out = ret.value.id if isinstance(ret, ast.Return) and isinstance(ret.value, ast.Name) \
             else None
         dense = set()
-        for name, places in self.ana.assigned_at.items():
-            if name == out or name in self.norm.temps or not self.typed.is_array(name) \
-                    or name not in self.ana.active and name not in self.wrt:
+        for name, places in self.sweep.ana.assigned_at.items():
+            if name == out or name in self.sweep.norm.temps or not self.sweep.typed.is_array(name) \
+                    or name not in self.sweep.ana.active and name not in self.sweep.wrt:
                 continue
             if places == [-1] or (len(places) == 1 and places[0] in top):
                 dense.add(name)
         return dense
 
-    # names ---------------------------------------------------------------
-
-    def b(self, name: str) -> str:
-        if name not in self.adj:
-            self.adj[name] = self.namer.exact(f"b_{name}")
-        return self.adj[name]
 
     # tape ----------------------------------------------------------------
 
@@ -138,12 +138,12 @@ class Reverse(SegmentAdjoints):
 
     def needs_rev(self, item) -> bool:
         if isinstance(item, list):
-            return any(target_of(s) in self.ana.active and id(s) not in self.ana.dead
+            return any(target_of(s) in self.sweep.ana.active and id(s) not in self.sweep.ana.dead
                        for s in item)
         if store_of(item) is not None:
             # An array the reverse sweep reads must get its old elements back.
             base = store_of(item)
-            return base in self.ana.active or base in self.read_in_reverse
+            return base in self.sweep.ana.active or base in self.read_in_reverse
         if isinstance(item, ast.If):
             return self.block_needs_rev(item.body) or self.block_needs_rev(item.orelse)
         if isinstance(item, (ast.For, ast.While)):
@@ -154,16 +154,16 @@ class Reverse(SegmentAdjoints):
                  ) -> ast.stmt:
         """Push variable `name` (or `value`, of the same type) on the tape for its type."""
         value = load(name) if value is None else value
-        kind = self.typed.kind(name)
+        kind = self.sweep.typed.kind(name)
         if kind == "a":
-            return self.tape.push_ref(value, self.typed.types[name], line)
-        return self.tape.push(kind, value, line)
+            return self.sweep.tape.push_ref(value, self.sweep.typed.types[name], line)
+        return self.sweep.tape.push(kind, value, line)
 
     def pop_var(self, name: str, line: int | None, into: str | None = None) -> ast.stmt:
-        kind = self.typed.kind(name)
+        kind = self.sweep.typed.kind(name)
         if kind == "a":
-            return self.tape.pop_ref(into or name, self.typed.types[name], line)
-        return self.tape.pop(kind, into or name, line)
+            return self.sweep.tape.pop_ref(into or name, self.sweep.typed.types[name], line)
+        return self.sweep.tape.pop(kind, into or name, line)
 
     def block_needs_rev(self, body: list[ast.stmt]) -> bool:
         return any(self.needs_rev(item) for item in _items(body))
@@ -179,7 +179,7 @@ class Reverse(SegmentAdjoints):
                 if not self.needs_rev(item):
                     out += item
                     continue
-                plan = self.plan(item, loops)
+                plan = self.segments.plan(item, loops)
                 for name in plan.saves:
                     out.append(self.push_var(name, item[0].srcline))
                 for j, stmt in enumerate(item):
@@ -190,14 +190,14 @@ class Reverse(SegmentAdjoints):
                 out += self._fwd_store(item, loops)
             elif isinstance(item, ast.If):
                 out += self._fwd_if(item, loops)
-            elif isinstance(item, ast.For) and not loops and id(item) in self.fusable:
+            elif isinstance(item, ast.For) and not loops and id(item) in self.sweep.fusable:
                 out += self._fwd_fused(item)
             elif isinstance(item, ast.For):
                 out += self._fwd_for(item, loops)
             elif isinstance(item, ast.While):
                 out += self._fwd_while(item, loops)
             elif isinstance(item, ast.Return):
-                out.append(_stmt(assign(self.out_name, item.value), item.srcline))
+                out.append(with_line(assign(self.out_name, item.value), item.srcline))
             else:
                 out.append(item)
         return out
@@ -215,16 +215,16 @@ class Reverse(SegmentAdjoints):
     def _element_store(self, base: str, index: ast.expr) -> bool:
         """True when x[index] is one element (every index an integer)."""
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
-        typ = self.typed.types[base]
+        typ = self.sweep.typed.types[base]
         return len(parts) == typ.ndim and not any(isinstance(p, ast.Slice) for p in parts) \
-            and not fancy_index(index, self.typed)
+            and not fancy_index(index, self.sweep.typed)
 
     def _part_ndim(self, base: str, index: ast.expr) -> int:
         """The number of dimensions of x[index] (basic or advanced indexing)."""
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
-        ndim = self.typed.types[base].ndim - len(parts)
+        ndim = self.sweep.typed.types[base].ndim - len(parts)
         ndim += sum(1 for p in parts if isinstance(p, ast.Slice))
-        if fancy_index(index, self.typed):
+        if fancy_index(index, self.sweep.typed):
             ndim += 1   # the one 1-D array component (Numba's limit)
         return ndim
 
@@ -233,25 +233,24 @@ class Reverse(SegmentAdjoints):
             return [node]
         base, index, value, element = self._store_parts(node)
         line = node.srcline
-        plan = _Plan()
-        self.plans[id(node)] = plan
+        plan = Plan()
+        self.sweep.plans[id(node)] = plan
         reads = [base] + names_read(index)
-        if isinstance(value, ast.Name) and self.typed.is_array(value.id) \
-                and value.id in self.ana.active:
+        if isinstance(value, ast.Name) and self.sweep.typed.is_array(value.id) \
+                and value.id in self.sweep.ana.active:
             reads.append(value.id)  # its shape, for unbroadcast
-        self._plan_saves(plan, reads, self.ana.pos(node), loops)
+        self.segments.plan_saves(plan, reads, self.sweep.ana.pos(node), loops)
         out = [self.push_var(n, line) for n in plan.saves]
         old = ast.Subscript(load(base), index, ast.Load())
-        dtype = self.typed.types[base].dtype
+        dtype = self.sweep.typed.types[base].dtype
         if element:
             kind = "b" if str(dtype) == "bool" else "i" if "int" in str(dtype) else "f"
-            out.append(self.tape.push(kind, old, line))
+            out.append(self.sweep.tape.push(kind, old, line))
             self.store_kind[id(node)] = kind
         else:
-            from numba import types as nbtypes
             copy_type = nbtypes.Array(dtype, self._part_ndim(base, index), "C")
             copy_call = ast.Call(ast.Attribute(load("np"), "copy", ast.Load()), [old], [])
-            out.append(self.tape.push_ref(copy_call, copy_type, line))
+            out.append(self.sweep.tape.push_ref(copy_call, copy_type, line))
             self.store_kind[id(node)] = copy_type
         out.append(node)
         return out
@@ -259,54 +258,54 @@ class Reverse(SegmentAdjoints):
     def _rev_store(self, node: ast.Assign, loops: list[ast.stmt]) -> list[ast.stmt]:
         base, index, value, element = self._store_parts(node)
         line = node.srcline
-        plan = self.plans[id(node)]
+        plan = self.sweep.plans[id(node)]
         kind = self.store_kind[id(node)]
-        old = self.namer.fresh("_old")
+        old = self.sweep.namer.fresh("_old")
         # pushed last in the forward sweep: the overwritten value, then the saves
         if isinstance(kind, str):
-            out = [self.tape.pop(kind, old, line)]
+            out = [self.sweep.tape.pop(kind, old, line)]
         else:
-            out = [self.tape.pop_ref(old, kind, line)]
+            out = [self.sweep.tape.pop_ref(old, kind, line)]
         out += [self.pop_var(n, line) for n in reversed(plan.saves)]
-        if base in self.ana.active:
-            bb = self.b(base)
-            if base not in self.dense:
-                self.tape.helpers_np.add("ensure")
-                out.append(_stmt(assign(bb, ast.Call(load("ensure"), [load(bb), load(base)],
+        if base in self.sweep.ana.active:
+            bb = self.sweep.b(base)
+            if base not in self.sweep.dense:
+                self.sweep.tape.helpers_np.add("ensure")
+                out.append(with_line(assign(bb, ast.Call(load("ensure"), [load(bb), load(base)],
                                                      [])), line))
             grad = ast.Subscript(load(bb), index, ast.Load())
-            if isinstance(value, ast.Name) and value.id in self.ana.active:
+            if isinstance(value, ast.Name) and value.id in self.sweep.ana.active:
                 # take the adjoint of the written part, then clear it (the value may be
                 # the same array: y[::-1] = y)
-                part = self.namer.fresh("_gw")
+                part = self.sweep.namer.fresh("_gw")
                 taken = grad if element else ast.Call(name_node("np.copy"), [grad], [])
-                if fancy_index(index, self.typed):
+                if fancy_index(index, self.sweep.typed):
                     # a position written twice got the later value: only it gets b
-                    self.tape.helpers_np.add("take_written")
+                    self.sweep.tape.helpers_np.add("take_written")
                     taken = ast.Call(load("take_written"), [load(bb), index_value(index)], [])
-                out.append(_stmt(assign(part, taken), line))
-                out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
+                out.append(with_line(assign(part, taken), line))
+                out.append(with_line(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
                                             const(0.0)), line))
-                bv = self.b(value.id)
-                if self.typed.is_array(value.id):
-                    self.tape.helpers_np |= {"accum", "unbroadcast"}
+                bv = self.sweep.b(value.id)
+                if self.sweep.typed.is_array(value.id):
+                    self.sweep.tape.helpers_np |= {"accum", "unbroadcast"}
                     term = ast.Call(load("unbroadcast"), [load(part), load(value.id)], [])
-                    out.append(_stmt(assign(bv, ast.Call(load("accum"),
+                    out.append(with_line(assign(bv, ast.Call(load("accum"),
                                                          [load(bv), term, load(value.id)],
                                                          [])), line))
                 elif element:
-                    out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(),
+                    out.append(with_line(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(),
                                                    load(part)), line))
                 else:
-                    self.tape.helpers_np.add("unbroadcast")
+                    self.sweep.tape.helpers_np.add("unbroadcast")
                     term = ast.Call(load("unbroadcast"), [load(part), load(value.id)], [])
-                    out.append(_stmt(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(), term),
+                    out.append(with_line(ast.AugAssign(ast.Name(bv, ast.Store()), ast.Add(), term),
                                      line))
             else:
-                out.append(_stmt(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
+                out.append(with_line(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
                                             const(0.0)), line))
         # restore what the store overwrote
-        out.append(_stmt(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
+        out.append(with_line(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
                                     load(old)), line))
         return out
 
@@ -315,16 +314,16 @@ class Reverse(SegmentAdjoints):
         orelse = self.fwd_block(node.orelse, loops)
         if self.needs_rev(node):
             test = node.test.id
-            if self.ana.stable(test, self.ana.pos(node), loops):
+            if self.sweep.ana.stable(test, self.sweep.ana.pos(node), loops):
                 self.decision[id(node)] = None
             else:
                 # The branch taken is pushed at the end of the branch, so that the
                 # reverse sweep pops it before replaying the branch's own pops.
-                reuse = test in self.norm.temps and test.startswith("_c")
-                self.decision[id(node)] = test if reuse else self.namer.fresh("_d")
-                body.append(self.tape.push("b", const(True), node.srcline))
-                orelse.append(self.tape.push("b", const(False), node.srcline))
-        return [_stmt(ast.If(node.test, body, orelse), node.srcline)]
+                reuse = test in self.sweep.norm.temps and test.startswith("_c")
+                self.decision[id(node)] = test if reuse else self.sweep.namer.fresh("_d")
+                body.append(self.sweep.tape.push("b", const(True), node.srcline))
+                orelse.append(self.sweep.tape.push("b", const(False), node.srcline))
+        return [with_line(ast.If(node.test, body, orelse), node.srcline)]
 
     def _bound(self, atom: ast.expr, at: int, loops, pre: list, post: list, line):
         """A loop bound as the reverse sweep can read it: the atom itself when
@@ -332,11 +331,11 @@ class Reverse(SegmentAdjoints):
         known = self._bound_expr(atom, at, loops)
         if known is not None:
             return known
-        copy_name = self.namer.fresh("_lo")
-        pre.append(_stmt(assign(copy_name, atom), line))
+        copy_name = self.sweep.namer.fresh("_lo")
+        pre.append(with_line(assign(copy_name, atom), line))
         if loops:
-            post.append(self.tape.push(self.typed.kind(atom.id), load(copy_name), line))
-            return ("pop", copy_name, self.typed.kind(atom.id))
+            post.append(self.sweep.tape.push(self.sweep.typed.kind(atom.id), load(copy_name), line))
+            return ("pop", copy_name, self.sweep.typed.kind(atom.id))
         return load(copy_name)
 
     def _bound_known(self, name: str, at: int, loops: list[ast.stmt]) -> bool:
@@ -344,12 +343,12 @@ class Reverse(SegmentAdjoints):
         stable values, and for the index of an enclosing `for` that its body never
         assigns: the reverse sweep sets that index again on each backward iteration
         (so `for c in range(r)` inside `for r` tapes no trip count)."""
-        if name in self.cap.constants or self.ana.stable(name, at, loops):
+        if name in self.sweep.norm.constants or self.sweep.ana.stable(name, at, loops):
             return True
         for loop in reversed(loops):
             if isinstance(loop, ast.For) and loop.target.id == name:
-                first, last = self.ana.pos(loop), self.ana.end[id(loop)]
-                return all(not first < p <= last for p in self.ana.assigned_at.get(name, []))
+                first, last = self.sweep.ana.pos(loop), self.sweep.ana.end[id(loop)]
+                return all(not first < p <= last for p in self.sweep.ana.assigned_at.get(name, []))
         return False
 
     def _bound_expr(self, atom: ast.expr, at: int, loops: list[ast.stmt]) -> ast.expr | None:
@@ -376,11 +375,11 @@ class Reverse(SegmentAdjoints):
             if isinstance(op, ast.Constant):
                 return op
             if not isinstance(op, ast.Name) \
-                    or any(pos < p < at for p in self.ana.assigned_at.get(op.id, [])):
+                    or any(pos < p < at for p in self.sweep.ana.assigned_at.get(op.id, [])):
                 return None
             return self._recompute(op.id, pos, loops, depth - 1)
 
-        if isinstance(value, ast.BinOp) and self.typed.kind(name) == "i":
+        if isinstance(value, ast.BinOp) and self.sweep.typed.kind(name) == "i":
             left, right = operand(value.left), operand(value.right)
             if left is None or right is None:
                 return None
@@ -388,12 +387,12 @@ class Reverse(SegmentAdjoints):
         if isinstance(value, ast.Attribute) and value.attr == "shape" \
                 and isinstance(value.value, ast.Name):
             base = value.value.id
-            if base in self.dense or (self.typed.is_array(base)
+            if base in self.sweep.dense or (self.sweep.typed.is_array(base)
                                       and self._bound_known(base, at, loops)):
                 return ast.Attribute(load(base), "shape", ast.Load())
             return None
         if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) \
-                and isinstance(value.value, ast.Name) and self.typed.kind(name) == "i":
+                and isinstance(value.value, ast.Name) and self.sweep.typed.kind(name) == "i":
             base = operand(value.value)
             if base is None:
                 return None
@@ -401,13 +400,12 @@ class Reverse(SegmentAdjoints):
         return None
 
     def _fwd_for(self, node: ast.For, loops: list[ast.stmt]) -> list[ast.stmt]:
-        from .core import range_args
         body = self.fwd_block(node.body, loops + [node])
         line = node.srcline
         if not self.needs_rev(node):
-            return [_stmt(ast.For(node.target, node.iter, body, []), line)]
+            return [with_line(ast.For(node.target, node.iter, body, []), line)]
         start, stop, step = range_args(node)
-        at = self.ana.pos(node)
+        at = self.sweep.ana.pos(node)
         pre: list[ast.stmt] = []
         post: list[ast.stmt] = []
         info: dict = {"line": line}
@@ -418,24 +416,24 @@ class Reverse(SegmentAdjoints):
         else:
             info["start"] = self._bound(start, at, loops, pre, post, line)
             info["step"] = self._bound(step, at, loops, pre, post, line)
-            count = self.namer.fresh("_n")
+            count = self.sweep.namer.fresh("_n")
             info.update(kind="count", count=count, taped=bool(loops))
             if has_break:
-                pre.append(_stmt(assign(count, const(0)), line))
-                body.insert(0, _stmt(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
+                pre.append(with_line(assign(count, const(0)), line))
+                body.insert(0, with_line(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
                                                    const(1)), line))
             else:
-                pre.append(_stmt(assign(count, ast.Call(load("range_len"),
+                pre.append(with_line(assign(count, ast.Call(load("range_len"),
                                                         [start, stop, step], [])), line))
-                self.tape.helpers.add("range_len")
+                self.sweep.tape.helpers.add("range_len")
         self.loop_info[id(node)] = info
         # Values the body reads but never writes are taped once, after the loop
         # (they are unchanged by it), so the reverse sweep pops them before the body.
         post[:0] = self._push_hoisted(node)
-        out = pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
+        out = pre + [with_line(ast.For(node.target, node.iter, body, []), line)]
         out += post
         if info["kind"] == "count" and info["taped"]:
-            out.append(self.tape.push("i", load(info["count"]), line))
+            out.append(self.sweep.tape.push("i", load(info["count"]), line))
         return out
 
     def _fwd_fused(self, node: ast.For) -> list[ast.stmt]:
@@ -443,37 +441,37 @@ class Reverse(SegmentAdjoints):
         seeded with 1 for the accumulator, runs right after it; what it adds to the
         adjoints of values from outside the loop goes to unit adjoints `u_*`, which
         the reverse sweep scales by the accumulator's adjoint."""
-        info = self.fusable[id(node)]
+        info = self.sweep.fusable[id(node)]
         line = node.srcline
         fwd = self.fwd_block(node.body, [node])
         rev = self.rev_block(node.body, [node])
-        units = {name: self.namer.fresh(f"u_{name}") for name in info.outside}
-        one = self.namer.fresh(f"u_{info.acc}")
-        renames = {self.b(name): unit for name, unit in units.items()}
-        renames[self.b(info.acc)] = one
+        units = {name: self.sweep.namer.fresh(f"u_{name}") for name in info.outside}
+        one = self.sweep.namer.fresh(f"u_{info.acc}")
+        renames = {self.sweep.b(name): unit for name, unit in units.items()}
+        renames[self.sweep.b(info.acc)] = one
         rev = [_Renamer(renames).visit(copy.deepcopy(st)) for st in rev]
         written = {n.id for st in rev for n in ast.walk(st)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         if {one, info.acc} & written:
             # not the expected adjoint of a sum: keep the ordinary reverse sweep
-            del self.fusable[id(node)]
+            del self.sweep.fusable[id(node)]
             return self._fwd_for(node, [])
         pre: list[ast.stmt] = []
         for name, unit in units.items():
-            if self.typed.is_array(name):
-                typ = self.typed.types[name]
+            if self.sweep.typed.is_array(name):
+                typ = self.sweep.typed.types[name]
                 value = ast.Call(name_node("np.zeros"),
                                  [ast.Attribute(load(name), "shape", ast.Load()),
                                   name_node(f"np.{typ.dtype}")], [])
             else:
                 value = const(0.0)
-            pre.append(_stmt(assign(unit, value), line))
-        pre.append(_stmt(assign(one, const(1.0)), line))
+            pre.append(with_line(assign(unit, value), line))
+        pre.append(with_line(assign(one, const(1.0)), line))
         for st in walk_stmts(node.body):
             t = target_of(st)
-            if t in self.ana.active and t != info.acc:
-                init = _stmt(assign(self.b(t), const(0.0)), line)
-                if not any(target_of(p) == self.b(t) for p in pre):
+            if t in self.sweep.ana.active and t != info.acc:
+                init = with_line(assign(self.sweep.b(t), const(0.0)), line)
+                if not any(target_of(p) == self.sweep.b(t) for p in pre):
                     pre.append(init)
         rev = self._outline(rev, pre, fwd, units, line)
         body = fwd
@@ -481,20 +479,20 @@ class Reverse(SegmentAdjoints):
         pushed = {n.id for st in fwd for n in ast.walk(st)
                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         kinds = [k for k, _ in KINDS
-                 if k in self.tape.kinds and self.tape.names[k][1] in pushed]
+                 if k in self.sweep.tape.kinds and self.sweep.tape.names[k][1] in pushed]
         if kinds:
-            entry = {k: self.namer.fresh(f"_s{k}") for k in kinds}
-            pre += [_stmt(assign(entry[k], load(self.tape.names[k][1])), line) for k in kinds]
-            notes, overflowed = self.tape.iteration_done(entry, line)
+            entry = {k: self.sweep.namer.fresh(f"_s{k}") for k in kinds}
+            pre += [with_line(assign(entry[k], load(self.sweep.tape.names[k][1])), line) for k in kinds]
+            notes, overflowed = self.sweep.tape.iteration_done(entry, line)
             # a tape too small: skip this iteration's adjoint (the caller runs the
             # function again with bigger tapes) and start the next one where it began
-            rewind = [_stmt(assign(self.tape.names[k][1], load(entry[k])), line)
+            rewind = [with_line(assign(self.sweep.tape.names[k][1], load(entry[k])), line)
                       for k in kinds]
-            body = fwd + notes + [_stmt(ast.If(overflowed, rewind, rev), line)]
+            body = fwd + notes + [with_line(ast.If(overflowed, rewind, rev), line)]
         else:
             body = fwd + rev
         self.fused[id(node)] = units
-        return pre + [_stmt(ast.For(node.target, node.iter, body, []), line)]
+        return pre + [with_line(ast.For(node.target, node.iter, body, []), line)]
 
     def _outline(self, rev: list[ast.stmt], pre: list[ast.stmt], fwd: list[ast.stmt],
                  units: dict[str, str], line) -> list[ast.stmt]:
@@ -509,10 +507,10 @@ class Reverse(SegmentAdjoints):
         iteration's locals are zero again at its end, as at its start."""
         if not any(isinstance(n, (ast.For, ast.While)) for st in rev for n in ast.walk(st)):
             return rev
-        tree = self.norm.tree
-        bound = {a.arg for a in tree.args.args} | set(self.tape.params()) \
-            | set(self.tape.refs.values()) | {self.tape.names[k][1] for k, _ in KINDS} \
-            | set(self.adj.values()) | set(units.values()) | set(self.typed.types)
+        tree = self.sweep.norm.tree
+        bound = {a.arg for a in tree.args.args} | set(self.sweep.tape.params()) \
+            | set(self.sweep.tape.refs.values()) | {self.sweep.tape.names[k][1] for k, _ in KINDS} \
+            | set(self.sweep.adj.values()) | set(units.values()) | set(self.sweep.typed.types)
         for st in walk_stmts(tree.body):
             t = target_of(st)
             if t:
@@ -525,49 +523,47 @@ class Reverse(SegmentAdjoints):
         params = [n for n in needs if n in bound]
         written = {n.id for st in rev for n in ast.walk(st)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-        outs = [self.tape.names[k][1] for k, _ in KINDS if self.tape.names[k][1] in written]
+        outs = [self.sweep.tape.names[k][1] for k, _ in KINDS if self.sweep.tape.names[k][1] in written]
         outs += [u for name, u in units.items()
-                 if u in written and not self.typed.is_array(name)]
+                 if u in written and not self.sweep.typed.is_array(name)]
         for name in outs:
             if name not in params:
                 params.append(name)
-        name = self.namer.fresh(f"{tree.name}_adjoint_iteration")
+        name = self.sweep.namer.fresh(f"{tree.name}_adjoint_iteration")
         ret = ast.Return(None if not outs else load(outs[0]) if len(outs) == 1
                          else ast.Tuple([load(n) for n in outs], ast.Load()))
         fn = ast.FunctionDef(
             name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params],
                                           vararg=None, kwonlyargs=[], kw_defaults=[],
                                           kwarg=None, defaults=[]),
-            body=rev + [_stmt(ret, None)], decorator_list=[], returns=None,
+            body=rev + [with_line(ret, None)], decorator_list=[], returns=None,
             type_comment=None, type_params=[], lineno=1, col_offset=0)
         self.outlined.append(fn)
         call = ast.Call(load(name), [load(p) for p in params], [])
         if not outs:
-            return [_stmt(ast.Expr(call), line)]
+            return [with_line(ast.Expr(call), line)]
         target = ast.Tuple([ast.Name(n, ast.Store()) for n in outs], ast.Store()) \
             if len(outs) > 1 else ast.Name(outs[0], ast.Store())
-        return [_stmt(ast.Assign([target], call), line)]
+        return [with_line(ast.Assign([target], call), line)]
 
     def _fwd_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         body = self.fwd_block(node.body, loops + [node])
         line = node.srcline
         if not self.needs_rev(node):
-            return [_stmt(ast.While(node.test, body, []), line)]
-        count = self.namer.fresh("_n")
-        body.insert(0, _stmt(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
+            return [with_line(ast.While(node.test, body, []), line)]
+        count = self.sweep.namer.fresh("_n")
+        body.insert(0, with_line(ast.AugAssign(ast.Name(count, ast.Store()), ast.Add(),
                                            const(1)), line))
         self.loop_info[id(node)] = {"count": count, "taped": bool(loops), "line": line}
-        out = [_stmt(assign(count, const(0)), line),
-               _stmt(ast.While(node.test, body, []), line)] + self._push_hoisted(node)
+        out = [with_line(assign(count, const(0)), line),
+               with_line(ast.While(node.test, body, []), line)] + self._push_hoisted(node)
         if loops:
-            out.append(self.tape.push("i", load(count), line))
+            out.append(self.sweep.tape.push("i", load(count), line))
         return out
 
     def _zero(self, name: str) -> ast.expr:
-        from numba import types as nbtypes
 
-        from .tapegen import array_like
-        typ = self.typed.types.get(name)
+        typ = self.sweep.typed.types.get(name)
         if isinstance(typ, nbtypes.Array):
             return array_like(typ)
         if isinstance(typ, nbtypes.Boolean):
@@ -580,11 +576,11 @@ class Reverse(SegmentAdjoints):
 
     def _push_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
         return [self.push_var(n, loop.srcline)
-                for n in self.hoisted.get(id(loop), [])]
+                for n in self.sweep.hoisted.get(id(loop), [])]
 
     def _pop_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
         return [self.pop_var(n, loop.srcline)
-                for n in reversed(self.hoisted.get(id(loop), []))]
+                for n in reversed(self.sweep.hoisted.get(id(loop), []))]
 
     # reverse sweep -------------------------------------------------------
 
@@ -594,7 +590,7 @@ class Reverse(SegmentAdjoints):
             if not self.needs_rev(item):
                 continue
             if isinstance(item, list):
-                plan = self.plan(item, loops)
+                plan = self.segments.plan(item, loops)
                 line = item[0].srcline
                 for j in sorted(plan.kept, reverse=True):
                     out.append(self.pop_var(target_of(item[j]), item[j].srcline,
@@ -609,9 +605,9 @@ class Reverse(SegmentAdjoints):
                 into = self.decision[id(item)]
                 test = item.test.id
                 if into is not None:
-                    out.append(self.tape.pop("b", into, item.srcline))
+                    out.append(self.sweep.tape.pop("b", into, item.srcline))
                     test = into
-                out.append(_stmt(ast.If(load(test), self.rev_block(item.body, loops),
+                out.append(with_line(ast.If(load(test), self.rev_block(item.body, loops),
                                         self.rev_block(item.orelse, loops)), item.srcline))
             elif isinstance(item, ast.For) and id(item) in self.fused:
                 out += self._rev_fused(item)
@@ -627,26 +623,26 @@ class Reverse(SegmentAdjoints):
         zeros here, so it becomes the unit adjoint itself, scaled in place (not at
         all for a unit seed): no second array-sized pass and no second array."""
         line = node.srcline
-        acc = load(self.b(self.fusable[id(node)].acc))
-        body = self.norm.tree.body
+        acc = load(self.sweep.b(self.sweep.fusable[id(node)].acc))
+        body = self.sweep.norm.tree.body
         later = {n for st in body[body.index(node) + 1:] for n in names_read(st)}
         out: list[ast.stmt] = []
         for name, unit in self.fused[id(node)].items():
-            if name in self.dense and name not in later:
+            if name in self.sweep.dense and name not in later:
                 scale = ast.AugAssign(ast.Name(unit, ast.Store()), ast.Mult(), acc)
-                out.append(_stmt(ast.If(ast.Compare(acc, [ast.NotEq()], [const(1.0)]),
-                                        [_stmt(scale, line)], []), line))
-                out.append(_stmt(assign(self.b(name), load(unit)), line))
+                out.append(with_line(ast.If(ast.Compare(acc, [ast.NotEq()], [const(1.0)]),
+                                        [with_line(scale, line)], []), line))
+                out.append(with_line(assign(self.sweep.b(name), load(unit)), line))
                 self.unit_is_adjoint.add(name)
                 continue
-            out.append(_stmt(ast.AugAssign(ast.Name(self.b(name), ast.Store()), ast.Add(),
+            out.append(with_line(ast.AugAssign(ast.Name(self.sweep.b(name), ast.Store()), ast.Add(),
                                            ast.BinOp(acc, ast.Mult(), load(unit))), line))
         return out
 
     def _restore(self, value, line, out: list[ast.stmt]) -> ast.expr:
         if isinstance(value, tuple):
             _, into, kind = value
-            out.append(self.tape.pop(kind, into, line))
+            out.append(self.sweep.tape.pop(kind, into, line))
             return load(into)
         return value
 
@@ -659,29 +655,29 @@ class Reverse(SegmentAdjoints):
         if info["kind"] == "bounds":
             start, stop, step = info["start"], info["stop"], info["step"]
             out += self._pop_hoisted(node)
-            if _is_const(step, 1):
+            if is_constant(step, 1):
                 first = ast.BinOp(stop, ast.Sub(), const(1))
                 return out + self._skip_when_zero(
                     node, self._countdown(var, first, start, body, line), loops)
-            count = self.namer.fresh("_n")
-            out.append(_stmt(assign(count, ast.Call(load("range_len"), [start, stop, step],
+            count = self.sweep.namer.fresh("_n")
+            out.append(with_line(assign(count, ast.Call(load("range_len"), [start, stop, step],
                                                     [])), line))
-            self.tape.helpers.add("range_len")
+            self.sweep.tape.helpers.add("range_len")
         else:
             count = info["count"]
             if info["taped"]:
-                out.append(self.tape.pop("i", count, line))
+                out.append(self.sweep.tape.pop("i", count, line))
             # Bounds were pushed start-then-step: pop step first.
             step = self._restore(info["step"], line, out)
             start = self._restore(info["start"], line, out)
             out += self._pop_hoisted(node)
         last = ast.BinOp(load(count), ast.Sub(), const(1))
-        if _is_const(start, 0) and _is_const(step, 1):
+        if is_constant(start, 0) and is_constant(step, 1):
             return out + self._skip_when_zero(
                 node, self._countdown(var, last, const(0), body, line), loops)
-        k = self.namer.fresh("_k")
+        k = self.sweep.namer.fresh("_k")
         index = ast.BinOp(start, ast.Add(), ast.BinOp(load(k), ast.Mult(), step))
-        body = [_stmt(assign(var, index), line)] + body
+        body = [with_line(assign(var, index), line)] + body
         return out + self._skip_when_zero(
             node, self._countdown(None, last, const(0), body, line, counter=k), loops)
 
@@ -698,22 +694,22 @@ class Reverse(SegmentAdjoints):
         counter is a fresh name: on zero trips the loop variable keeps its value, as
         after the `for`. `lowest` is evaluated once, before the loop, unless it is a
         constant or a name the body does not assign."""
-        k = counter or self.namer.fresh("_k")
-        pre = [_stmt(assign(k, first), line)]
+        k = counter or self.sweep.namer.fresh("_k")
+        pre = [with_line(assign(k, first), line)]
         stored = {n.id for st in body for n in ast.walk(st)
                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         if not (isinstance(lowest, ast.Constant)
                 or isinstance(lowest, ast.Name) and lowest.id not in stored):
-            low = self.namer.fresh("_lo")
-            pre.append(_stmt(assign(low, lowest), line))
+            low = self.sweep.namer.fresh("_lo")
+            pre.append(with_line(assign(low, lowest), line))
             lowest = load(low)
         read = {n.id for st in body for n in ast.walk(st)
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        inner = ([_stmt(assign(var, load(k)), line)] if var in read else []) + body
+        inner = ([with_line(assign(var, load(k)), line)] if var in read else []) + body
         # no line of its own: a comment repeating the loop's line would split the body
-        inner.append(_stmt(ast.AugAssign(ast.Name(k, ast.Store()), ast.Sub(), const(1)), None))
+        inner.append(with_line(ast.AugAssign(ast.Name(k, ast.Store()), ast.Sub(), const(1)), None))
         test = ast.Compare(load(k), [ast.GtE()], [lowest])
-        loop = _stmt(ast.While(test, inner, []), line)
+        loop = with_line(ast.While(test, inner, []), line)
         loop.counter = k
         return pre + [loop]
 
@@ -721,8 +717,9 @@ class Reverse(SegmentAdjoints):
                         ) -> list[ast.stmt]:
         """`stmts` (the reverse of `node`: the loop, after what sets its counter), run
         only if an adjoint flowing into it is nonzero. The reverse of a loop is linear
-        in the adjoints of the scalars the loop assigns: when they are all 0 at its start, every term it adds is 0 and every
-        adjoint it sets stays 0, so skipping it changes nothing. The test reads the
+        in the adjoints of the scalars the loop assigns: when they are all 0 at its start,
+        every term it adds is 0 and every adjoint it sets stays 0, so skipping it changes
+        nothing. The test reads the
         adjoints the body may read before setting them, and those of variables also used
         outside the loop (the sweep reads them after it); the adjoint of a temporary of
         the body, set before it is read, need not be 0. kmeans' distance loop of a
@@ -736,7 +733,7 @@ class Reverse(SegmentAdjoints):
                 or isinstance(n.func, ast.Attribute) and n.func.attr == "pop")
                for st in stmts for n in ast.walk(st)):
             return stmts
-        active = self.ana.active
+        active = self.sweep.ana.active
         assigned: set[str] = set()
         for st in walk_stmts(node.body):
             base = store_of(st) if isinstance(st, ast.Assign) else None
@@ -747,13 +744,13 @@ class Reverse(SegmentAdjoints):
             t = target_of(st)
             if t is None or t not in active:
                 continue
-            if self.typed.is_array(t):
+            if self.sweep.typed.is_array(t):
                 return stmts
             assigned.add(t)
         inside = {id(n) for n in ast.walk(node)}
-        outside = {n.id for n in ast.walk(self.norm.tree)
+        outside = {n.id for n in ast.walk(self.sweep.norm.tree)
                    if isinstance(n, ast.Name) and id(n) not in inside}
-        mine = {self.adj[t]: t for t in assigned if t in self.adj}
+        mine = {self.sweep.adj[t]: t for t in assigned if t in self.sweep.adj}
         units = {u for per_loop in self.fused.values() for u in per_loop.values()}
         needs: list[str] = []
         loop = stmts[-1]
@@ -767,110 +764,110 @@ class Reverse(SegmentAdjoints):
         test = ast.BoolOp(ast.Or(), [ast.Compare(load(n), [ast.NotEq()], [const(0.0)])
                                      for n in tested]) if len(tested) > 1 else \
             ast.Compare(load(tested[0]), [ast.NotEq()], [const(0.0)])
-        return [_stmt(ast.If(test, stmts, []), getattr(loop, "srcline", None))]
+        return [with_line(ast.If(test, stmts, []), getattr(loop, "srcline", None))]
 
     def _rev_while(self, node: ast.While, loops: list[ast.stmt]) -> list[ast.stmt]:
         info = self.loop_info[id(node)]
         line = info["line"]
         out: list[ast.stmt] = []
         if info["taped"]:
-            out.append(self.tape.pop("i", info["count"], line))
+            out.append(self.sweep.tape.pop("i", info["count"], line))
         out += self._pop_hoisted(node)
-        k = self.namer.fresh("_k")
+        k = self.sweep.namer.fresh("_k")
         body = self.rev_block(node.body, loops + [node])
         it = ast.Call(load("range"), [load(info["count"])], [])
-        loop = _stmt(ast.For(ast.Name(k, ast.Store()), it, body, []), line)
+        loop = with_line(ast.For(ast.Name(k, ast.Store()), it, body, []), line)
         loop.counter = k
         return out + self._skip_when_zero(node, [loop], loops)
 
     # the whole function --------------------------------------------------
 
     def run(self) -> ast.FunctionDef:
-        tree = self.norm.tree
-        self.out_name = self.namer.exact("_out")
+        tree = self.sweep.norm.tree
+        self.out_name = self.sweep.namer.exact("_out")
         ret = tree.body[-1]
         assert isinstance(ret, ast.Return)
-        seed = self.namer.exact("_seed")
+        seed = self.sweep.namer.exact("_seed")
         fwd = self.fwd_block(tree.body, [])
         rev = self.rev_block(tree.body[:-1], [])
-        init = self.tape.init()
+        init = self.sweep.tape.init()
         adjoints: list[str] = []
         for stmt in walk_stmts(tree.body):
             t = target_of(stmt)
-            if t in self.ana.active and t not in adjoints:
+            if t in self.sweep.ana.active and t not in adjoints:
                 adjoints.append(t)
-        for w in self.wrt:
+        for w in self.sweep.wrt:
             if w not in adjoints:
                 adjoints.append(w)
         mid: list[ast.stmt] = []
-        tape_bytes = self.namer.exact("_tape_bytes")
-        size = self.tape.size_in_bytes()
-        mid.append(_stmt(assign(tape_bytes, size), None))
+        tape_bytes = self.sweep.namer.exact("_tape_bytes")
+        size = self.sweep.tape.size_in_bytes()
+        mid.append(with_line(assign(tape_bytes, size), None))
         # the output's adjoint starts as the seed (a tuple output: one seed per value)
         parts = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
         seeds: dict[str, list[ast.expr]] = {}
         for k, part in enumerate(parts):
-            if isinstance(part, ast.Name) and part.id in self.ana.active:
+            if isinstance(part, ast.Name) and part.id in self.sweep.ana.active:
                 seeds.setdefault(part.id, []).append(
                     ast.Subscript(load(seed), const(k), ast.Load())
                     if isinstance(ret.value, ast.Tuple) else load(seed))
         for name in adjoints:
-            if name in self.no_init and name not in seeds:
+            if name in self.sweep.no_init and name not in seeds:
                 continue
             if name in seeds:
                 value = seeds[name][0]
                 for more in seeds[name][1:]:
                     value = ast.BinOp(value, ast.Add(), more)
-                if self.typed.is_array(name):  # the reverse sweep adds into it
+                if self.sweep.typed.is_array(name):  # the reverse sweep adds into it
                     value = ast.Call(name_node("np.copy"), [value], [])
             elif name in self.unit_is_adjoint:
                 # replaced by a unit adjoint before any use (_rev_fused): no array
-                value = _zero_array(self.typed.types[name])
-            elif name in self.dense:
-                typ = self.typed.types[name]
+                value = _zero_array(self.sweep.typed.types[name])
+            elif name in self.sweep.dense:
+                typ = self.sweep.typed.types[name]
                 value = ast.Call(name_node("np.zeros"),
                                  [ast.Attribute(load(name), "shape", ast.Load()),
                                   name_node(f"np.{typ.dtype}")], [])
-            elif self.typed.is_array(name):
-                value = _zero_array(self.typed.types[name])
+            elif self.sweep.typed.is_array(name):
+                value = _zero_array(self.sweep.typed.types[name])
             else:
                 value = const(0.0)
-            mid.append(_stmt(assign(self.b(name), value), None))
+            mid.append(with_line(assign(self.sweep.b(name), value), None))
         # Arrays the function writes into are copied first, so that a gradient call
         # never changes its arguments; gradients of arrays have their argument's shape.
         params = [a.arg for a in tree.args.args]
         prologue: list[ast.stmt] = []
         stored = {store_of(s) for s in walk_stmts(tree.body)} - {None}
         for p in params:
-            if p in stored and self.typed.is_array(p):
-                prologue.append(_stmt(assign(p, ast.Call(name_node("np.copy"), [load(p)], [])),
+            if p in stored and self.sweep.typed.is_array(p):
+                prologue.append(with_line(assign(p, ast.Call(name_node("np.copy"), [load(p)], [])),
                                       None))
         grad_values = []
-        for w in self.wrt:
-            if w in self.dense:
-                grad_values.append(load(self.b(w)))
-            elif self.typed.is_array(w):
+        for w in self.sweep.wrt:
+            if w in self.sweep.dense:
+                grad_values.append(load(self.sweep.b(w)))
+            elif self.sweep.typed.is_array(w):
                 like = w
-                if any(pos >= 0 for pos in self.ana.assigned_at.get(w, [])):
-                    like = self.namer.fresh(f"_{w}_in")
-                    prologue.append(_stmt(assign(like, load(w)), None))
-                self.tape.helpers_np.add("ensure")
-                grad_values.append(ast.Call(load("ensure"), [load(self.b(w)), load(like)], []))
+                if any(pos >= 0 for pos in self.sweep.ana.assigned_at.get(w, [])):
+                    like = self.sweep.namer.fresh(f"_{w}_in")
+                    prologue.append(with_line(assign(like, load(w)), None))
+                self.sweep.tape.helpers_np.add("ensure")
+                grad_values.append(ast.Call(load("ensure"), [load(self.sweep.b(w)), load(like)], []))
             else:
-                grad_values.append(load(self.b(w)))
+                grad_values.append(load(self.sweep.b(w)))
         grads = ast.Tuple(grad_values, ast.Load())
 
         def returns(nbytes: ast.expr) -> ast.stmt:
-            return _stmt(ast.Return(ast.Tuple([load(self.out_name), copy.deepcopy(grads),
-                                               nbytes, self.tape.tops()],
+            return with_line(ast.Return(ast.Tuple([load(self.out_name), copy.deepcopy(grads),
+                                               nbytes, self.sweep.tape.tops()],
                                               ast.Load())), None)
-        overflowed = self.tape.overflowed()
+        overflowed = self.sweep.tape.overflowed()
         if overflowed is not None:
             # A tape was too small: say so (-1 bytes) with the sizes it needed; the
             # caller retries with more room.
-            mid.append(_stmt(ast.If(overflowed, [returns(const(-1))], []), None))
+            mid.append(with_line(ast.If(overflowed, [returns(const(-1))], []), None))
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a.arg) for a in tree.args.args]
-                             + [ast.arg(seed)] + [ast.arg(t) for t in self.tape.params()],
+                             + [ast.arg(seed)] + [ast.arg(t) for t in self.sweep.tape.params()],
                              vararg=None, kwonlyargs=[], kw_defaults=[],
                              kwarg=None, defaults=[])
         fn = ast.FunctionDef(name=f"{tree.name}_adjoint", args=args,
@@ -880,16 +877,16 @@ class Reverse(SegmentAdjoints):
                              col_offset=0)
         # Variables read where some path has not assigned them yet (the reverse sweep
         # reads a branch's decision only when the branch ran): define them for Numba.
-        params = {a.arg for a in tree.args.args} | {seed} | set(self.tape.params())
+        params = {a.arg for a in tree.args.args} | {seed} | set(self.sweep.tape.params())
         local = set(_assigned_in_order(fn.body))
         needs: list[str] = []
         _scan_reads(fn.body, set(params), needs)
         # Trip counts too: Numba prunes a branch on a constant (k = 3; if k > 2:), and a
         # count assigned only in the pruned branch would be undefined in the reverse sweep.
         counts = {info["count"] for info in self.loop_info.values() if "count" in info}
-        inits = [_stmt(assign(n, const(0) if n in counts else self._zero(n)), None)
+        inits = [with_line(assign(n, const(0) if n in counts else self._zero(n)), None)
                  for n in needs if n in local
-                 and (n in self.typed.types or n in self.adj.values() or n in counts)]
+                 and (n in self.sweep.typed.types or n in self.sweep.adj.values() or n in counts)]
         fn.body[len(init):len(init)] = inits
         return fn
 
@@ -955,9 +952,25 @@ def _has_real_break(loop: ast.stmt) -> bool:
     return isinstance(last, ast.If) and any(isinstance(s, ast.Break) for s in last.body)
 
 
+@dataclass
+class Adjoint:
+    """Stage 6's result: the adjoint function, the functions it calls (fused iterations'
+    adjoints, emitted before it and compiled with it: jit.compiled), and the runtime
+    names it uses."""
+
+    fn: ast.FunctionDef
+    outlined: list[ast.FunctionDef]
+    runtime: set[str]
+
+    @property
+    def tapes(self) -> str:
+        """The tape buffers fn takes after `_seed`: a subset of "fib", in order."""
+        params = [a.arg for a in self.fn.args.args]
+        return "".join(name[2] for name in params[params.index("_seed") + 1:])
+
+
 def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
-            wrt: list[str]) -> tuple[ast.FunctionDef, set[str], set[str]]:
+            wrt: list[str]) -> Adjoint:
     rev = Reverse(norm, cap, typed, ana, wrt)
     fn = rev.run()
-    fn.outlined = rev.outlined   # emitted before fn, compiled with it (jit.compiled)
-    return fn, (rev.tape.imports(), rev.tape.helpers_np), set(rev.adj.values())
+    return Adjoint(fn, rev.outlined, rev.sweep.tape.imports() | rev.sweep.tape.helpers_np)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ast
 
-from .capture import Captured
-from .errors import UnsupportedSyntaxError
+from ..errors import UnsupportedSyntaxError
+from .capture import Captured, capture
 
 # Constructs rejected outright: node type -> (construct, what to do instead).
 _REJECTED: dict[type, tuple[str, str]] = {
@@ -83,7 +83,6 @@ def returns_value(cap: Captured) -> bool:
 def _fence_callees(cap: Captured, chain: list) -> None:
     """Fence every user function `cap` calls, directly or not, so that a problem
     in a helper is reported (at the helper's line) before anything runs."""
-    from .capture import capture
     for name, fn in cap.callees.items():
         if fn in chain:
             call = next(n for n in ast.walk(cap.tree) if isinstance(n, ast.Call)

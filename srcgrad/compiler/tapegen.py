@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import ast
 
-from .core import assign, const, load
+from .core import assign, const, is_constant, load, with_line
 
 KINDS = (("f", 8), ("i", 8), ("b", 1))  # tape kind, bytes per value
-
-
-def _stmt(node: ast.stmt, line: int | None) -> ast.stmt:
-    node.srcline = line
-    return node
 
 
 def array_like(typ) -> ast.expr:
@@ -30,11 +25,6 @@ def array_like(typ) -> ast.expr:
     elif typ.layout == "F" and typ.ndim > 1:
         node = ast.Attribute(node, "T", ast.Load())
     return node
-
-
-def _is_const(node, value) -> bool:
-    return isinstance(node, ast.Constant) and node.value == value \
-        and not isinstance(node.value, bool)
 
 
 class TapeWriter:
@@ -60,17 +50,17 @@ class TapeWriter:
     def push_ref(self, value: ast.expr, typ, line: int | None) -> ast.stmt:
         call = ast.Call(ast.Attribute(load(self.ref_tape(typ)), "append", ast.Load()),
                         [value], [])
-        return _stmt(ast.Expr(call), line)
+        return with_line(ast.Expr(call), line)
 
     def pop_ref(self, into: str, typ, line: int | None) -> ast.stmt:
         call = ast.Call(ast.Attribute(load(self.ref_tape(typ)), "pop", ast.Load()), [], [])
-        return _stmt(assign(into, call), line)
+        return with_line(assign(into, call), line)
 
     def push(self, kind: str, value: ast.expr, line: int | None) -> ast.stmt:
         self.kinds.add(kind)
         buf, top = self.names[kind]
         call = ast.Call(load("push"), [load(buf), load(top), value], [])
-        return _stmt(assign(top, call), line)
+        return with_line(assign(top, call), line)
 
     def pop(self, kind: str, into: str, line: int | None) -> ast.stmt:
         self.kinds.add(kind)
@@ -78,7 +68,7 @@ class TapeWriter:
         call = ast.Call(load("pop"), [load(buf), load(top)], [])
         node = ast.Assign([ast.Tuple([ast.Name(into, ast.Store()), ast.Name(top, ast.Store())],
                                      ast.Store())], call)
-        return _stmt(node, line)
+        return with_line(node, line)
 
     def _high(self, kind: str) -> ast.expr:
         """The most values tape `kind` held during the forward sweep."""
@@ -97,7 +87,7 @@ class TapeWriter:
                 self.peaks[kind] = self.namer.exact(f"_p{kind}")
             buf, top = self.names[kind]
             peak = self.peaks[kind]
-            notes.append(_stmt(assign(peak, ast.Call(load("max"), [load(peak), load(top)], [])),
+            notes.append(with_line(assign(peak, ast.Call(load("max"), [load(peak), load(top)], [])),
                                line))
             tests.append(ast.Compare(load(top), [ast.Gt()], [
                 ast.Subscript(ast.Attribute(load(buf), "shape", ast.Load()), const(0),
@@ -110,13 +100,13 @@ class TapeWriter:
         out = []
         for typ, name in self.refs.items():
             self.helpers.add("tape_ref")
-            out.append(_stmt(assign(name, ast.Call(load("tape_ref"), [array_like(typ)], [])),
+            out.append(with_line(assign(name, ast.Call(load("tape_ref"), [array_like(typ)], [])),
                              None))
         for kind, _ in KINDS:
             if kind in self.kinds:
-                out.append(_stmt(assign(self.names[kind][1], const(0)), None))
+                out.append(with_line(assign(self.names[kind][1], const(0)), None))
             if kind in self.peaks:
-                out.append(_stmt(assign(self.peaks[kind], const(0)), None))
+                out.append(with_line(assign(self.peaks[kind], const(0)), None))
         return out
 
     def params(self) -> list[str]:
@@ -144,12 +134,12 @@ class TapeWriter:
         for name in self.refs.values():
             self.helpers.add("ref_bytes")
             term = ast.Call(load("ref_bytes"), [load(name)], [])
-            size = term if _is_const(size, 0) else ast.BinOp(size, ast.Add(), term)
+            size = term if is_constant(size, 0) else ast.BinOp(size, ast.Add(), term)
         for kind, width in KINDS:
             if kind in self.kinds:
                 top = self._high(kind)
                 term = ast.BinOp(top, ast.Mult(), const(width)) if width > 1 else top
-                size = term if _is_const(size, 0) else ast.BinOp(size, ast.Add(), term)
+                size = term if is_constant(size, 0) else ast.BinOp(size, ast.Add(), term)
         return size
 
     def imports(self) -> set[str]:

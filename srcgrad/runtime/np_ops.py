@@ -669,9 +669,9 @@ def _scalar(value, x):
 
 def _float_array(x, name):
     if not isinstance(x, types.Array) or x.dtype not in (types.float64, types.float32):
-        raise TypingError(f"srcgrad.np_ops.{name}: x must be a float64 or float32 array, got {x}")
+        raise TypingError(f"srcgrad.runtime.np_ops.{name}: x must be a float64 or float32 array, got {x}")
     if not 1 <= x.ndim <= 3:
-        raise TypingError(f"srcgrad.np_ops.{name}: arrays of 1 to 3 dimensions are supported, got {x}")
+        raise TypingError(f"srcgrad.runtime.np_ops.{name}: arrays of 1 to 3 dimensions are supported, got {x}")
 
 
 def _is_none(t):
@@ -688,7 +688,7 @@ def _axis_kind(axis, name):
         axis = types.literal(axis.value)
     if isinstance(axis, types.Integer) or isinstance(axis, int):
         return "int"
-    raise TypingError(f"srcgrad.np_ops.{name}: axis must be None or an int, got {axis}")
+    raise TypingError(f"srcgrad.runtime.np_ops.{name}: axis must be None or an int, got {axis}")
 
 
 def _literal_bool(keepdims, name):
@@ -698,7 +698,7 @@ def _literal_bool(keepdims, name):
         return bool(keepdims.value)
     if isinstance(keepdims, types.BooleanLiteral):
         return keepdims.literal_value
-    raise TypingError(f"srcgrad.np_ops.{name}: keepdims must be a constant True or False, "
+    raise TypingError(f"srcgrad.runtime.np_ops.{name}: keepdims must be a constant True or False, "
                       f"got {keepdims}")
 
 
@@ -911,7 +911,7 @@ def _vnorm(v, o, z):
     if o == np.inf or o == -np.inf:
         y = _fresh(v, _ABS)
         return _max_all(y, z) if o > 0 else _min_all(y, z)
-    raise ValueError("srcgrad.np_ops.norm: a vector ord must be None, 0, 1, 2, inf or -inf")
+    raise ValueError("srcgrad.runtime.np_ops.norm: a vector ord must be None, 0, 1, 2, inf or -inf")
 
 
 @register_jitable
@@ -930,7 +930,7 @@ def _mnorm(v, o, z):
     elif o == np.inf or o == -np.inf:
         s = _sum_along(_fresh(v, _ABS), 2, z)
     else:
-        raise ValueError("srcgrad.np_ops.norm: a matrix ord must be None, 'fro', 1, -1, inf or -inf "
+        raise ValueError("srcgrad.runtime.np_ops.norm: a matrix ord must be None, 'fro', 1, -1, inf or -inf "
                          "(2, -2 and 'nuc' need singular values: not supported)")
     s3 = _view(s, (1, 1, s.size), (0, 0, s.itemsize))
     return _max_all(s3, z) if o > 0 else _min_all(s3, z)
@@ -978,7 +978,7 @@ def _vnorm_along(v, ax, o, z):
     if o == np.inf or o == -np.inf:
         y = _fresh(v, _ABS)
         return _max_along(y, ax, z) if o > 0 else _min_along(y, ax, z)
-    raise ValueError("srcgrad.np_ops.norm_axis: a vector ord must be None, 0, 1, 2, inf or -inf")
+    raise ValueError("srcgrad.runtime.np_ops.norm_axis: a vector ord must be None, 0, 1, 2, inf or -inf")
 
 
 def _ord_kind(ord, name):
@@ -990,12 +990,12 @@ def _ord_kind(ord, name):
     if isinstance(ord, types.StringLiteral):
         if ord.literal_value in ("fro", "f"):
             return "fro"
-        raise TypingError(f"srcgrad.np_ops.{name}: ord={ord.literal_value!r} is not supported")
+        raise TypingError(f"srcgrad.runtime.np_ops.{name}: ord={ord.literal_value!r} is not supported")
     if isinstance(ord, types.IntegerLiteral) and not isinstance(ord, types.BooleanLiteral):
         return ord.literal_value
     if isinstance(ord, (types.Integer, types.Float)) and not isinstance(ord, types.Boolean):
         return "num"
-    raise TypingError(f"srcgrad.np_ops.{name}: ord must be None, 'fro' or a number, got {ord}")
+    raise TypingError(f"srcgrad.runtime.np_ops.{name}: ord must be None, 'fro' or a number, got {ord}")
 
 
 def _norm_all_impl(nd, kind, name):
@@ -1003,15 +1003,15 @@ def _norm_all_impl(nd, kind, name):
     if kind is None or (kind == "fro" and nd == 2) or (kind == 2 and nd == 1):
         return _norm2
     if kind == "fro":
-        raise TypingError(f"srcgrad.np_ops.{name}: ord='fro' needs a 2-D array")
+        raise TypingError(f"srcgrad.runtime.np_ops.{name}: ord='fro' needs a 2-D array")
     if nd == 1:
         return {1: _norm1, 0: _count_all}.get(kind, _vnorm)
     if nd == 2:
         if kind in (2, -2):
-            raise TypingError(f"srcgrad.np_ops.{name}: the matrix {kind}-norm (singular values) "
+            raise TypingError(f"srcgrad.runtime.np_ops.{name}: the matrix {kind}-norm (singular values) "
                               "is not supported")
         return _mnorm1 if kind == 1 else _mnorm
-    raise TypingError(f"srcgrad.np_ops.{name}: ord={kind} needs a 1-D or 2-D array "
+    raise TypingError(f"srcgrad.runtime.np_ops.{name}: ord={kind} needs a 1-D or 2-D array "
                       "(ord=None gives the 2-norm of all elements)")
 
 
@@ -1056,7 +1056,7 @@ def _ov_norm_axis(x, ord=None, axis=None, keepdims=False):
                 return full(f(pad(x), np.float64(ord), T(0.0)), x)
         return impl
     if kind == "fro":
-        raise TypingError(f"srcgrad.np_ops.{name}: ord='fro' is a matrix norm (it needs two axes)")
+        raise TypingError(f"srcgrad.runtime.np_ops.{name}: ord='fro' is a matrix norm (it needs two axes)")
     f = {None: _vnorm2_along, 2: _vnorm2_along, 1: _vnorm1_along, 0: _count_along}.get(kind, _vnorm_along)
     shape = _SHAPE[(nd, keep)]
     off = 3 - nd
@@ -1085,13 +1085,13 @@ def _check_axes(axes, nd):
 @overload(transpose_axes)
 def _ov_transpose(x, axes):
     if not isinstance(x, types.Array):
-        raise TypingError(f"srcgrad.np_ops.transpose_axes: x must be an array, got {x}")
+        raise TypingError(f"srcgrad.runtime.np_ops.transpose_axes: x must be an array, got {x}")
     nd = x.ndim
     if isinstance(axes, types.UniTuple) and isinstance(axes.dtype, types.Integer):
         if axes.count != nd:
-            raise TypingError("srcgrad.np_ops.transpose_axes: axes don't match array")
+            raise TypingError("srcgrad.runtime.np_ops.transpose_axes: axes don't match array")
     elif not (isinstance(axes, (types.List, types.Array)) and isinstance(axes.dtype, types.Integer)):
-        raise TypingError(f"srcgrad.np_ops.transpose_axes: axes must be a tuple of {nd} ints, got {axes}")
+        raise TypingError(f"srcgrad.runtime.np_ops.transpose_axes: axes must be a tuple of {nd} ints, got {axes}")
 
     if nd == 1:
         def impl(x, axes):
@@ -1148,7 +1148,7 @@ def array(seq, dtype=None):
 @overload(array)
 def _ov_array(seq, dtype=None):
     if not isinstance(seq, types.BaseTuple) or len(seq) == 0:
-        raise TypingError(f"srcgrad.np_ops.array: expected a tuple of values, got {seq}")
+        raise TypingError(f"srcgrad.runtime.np_ops.array: expected a tuple of values, got {seq}")
     cast = not _is_none(dtype)
     if all(isinstance(t, types.Number) or isinstance(t, types.Boolean) for t in seq):
         if cast:
@@ -1156,10 +1156,10 @@ def _ov_array(seq, dtype=None):
         return lambda seq, dtype=None: np.array(seq)
     first = seq[0]
     if not all(isinstance(t, types.Array) and t.ndim == first.ndim for t in seq):
-        raise TypingError("srcgrad.np_ops.array: the elements must be all scalars or all "
+        raise TypingError("srcgrad.runtime.np_ops.array: the elements must be all scalars or all "
                           f"arrays of one number of dimensions, got {seq}")
     if not all(t.dtype == first.dtype for t in seq):
-        raise TypingError(f"srcgrad.np_ops.array: arrays of different dtypes, got {seq}")
+        raise TypingError(f"srcgrad.runtime.np_ops.array: arrays of different dtypes, got {seq}")
     if cast:
         return lambda seq, dtype=None: np.stack(seq).astype(dtype)
     return lambda seq, dtype=None: np.stack(seq)
@@ -1174,7 +1174,7 @@ def eye_like(a):
 @overload(eye_like)
 def _ov_eye_like(a):
     if not (isinstance(a, types.Array) and a.ndim == 2):
-        raise TypingError(f"srcgrad.np_ops.eye_like: expected a matrix, got {a}")
+        raise TypingError(f"srcgrad.runtime.np_ops.eye_like: expected a matrix, got {a}")
     dt = as_dtype(a.dtype)
 
     def impl(a):
@@ -1218,7 +1218,7 @@ def _asarray_overload(x, dtype, copy):
             out[()] = x
             return out
         return impl
-    raise TypingError(f"srcgrad.np_ops.asarray: expected an array or a number, got {x}")
+    raise TypingError(f"srcgrad.runtime.np_ops.asarray: expected an array or a number, got {x}")
 
 
 @overload(asarray)

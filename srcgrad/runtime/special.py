@@ -37,7 +37,7 @@ Compiled versions
 Reductions
     ``logsumexp``, ``softmax`` and ``log_softmax`` take ``axis`` None or an
     int (negative counts from the end), along which they work lane by lane
-    (``runtime_np._lanes``: the array seen as (pre, n, post)). A call with more
+    (``arrays.lanes``: the array seen as (pre, n, post)). A call with more
     than the array is renamed ``logsumexp_axis`` etc. by the normalizer
     (``SCIPY_AXIS_NAMES``): the rules of the plain call then never pass an
     ``axis=None`` on (generated code may not hold None), and those of the axis
@@ -47,7 +47,7 @@ Reductions
     SciPy's other arguments (``b``, ``keepdims``, ``return_sign``) are refused
     at the call's line by the normalizer (``SCIPY_PARAMS`` lists what srcgrad
     takes, for every function), and here too (``TypingError``; a tuple axis as
-    well; ``UsageError`` uncompiled), because the derivative rules do not cover
+    well; ``TypeError`` uncompiled), because the derivative rules do not cover
     them.
 
 Accuracy (against SciPy, float64)
@@ -116,8 +116,7 @@ from numba.core.errors import TypingError
 from numba.extending import overload, register_jitable
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from .errors import UsageError
-from .runtime_np import _flat, _is_none, _lanes, _nelem, _plan2, _shp
+from .arrays import flat, is_none_type, lanes, nelem, plan2, shape_array
 
 # scipy.special name -> the canonical name generated code calls
 SCIPY_NAMES: dict[str, str] = {
@@ -221,11 +220,11 @@ def entr(x):
 def _plain_axis(name, axis, extra):
     """Refuse what the compiled versions and the derivative rules do not cover."""
     if axis is not None and not isinstance(axis, (int, np.integer)):
-        raise UsageError(f"scipy.special.{name}: srcgrad supports axis None or an int, "
+        raise TypeError(f"scipy.special.{name}: srcgrad supports axis None or an int, "
                          f"got {axis!r}")
     for arg, (value, default) in extra.items():
         if value is not default and value != default:
-            raise UsageError(f"scipy.special.{name}: srcgrad does not support {arg}= "
+            raise TypeError(f"scipy.special.{name}: srcgrad does not support {arg}= "
                              "(only the array and axis)")
 
 
@@ -694,7 +693,7 @@ def _real(t):
 def _check(name, *ts):
     for t in ts:
         if not (_real(t) or isinstance(t, types.Array) and _real(t.dtype)):
-            raise TypingError(f"srcgrad.special.{name}: expected a real scalar or array, "
+            raise TypingError(f"srcgrad.runtime.special.{name}: expected a real scalar or array, "
                               f"got {t}")
 
 
@@ -712,7 +711,7 @@ def _unary(func, kernel):
             dt = np.float32 if _is32(x) else np.float64
 
             def impl(x):
-                xf = _flat(x)
+                xf = flat(x)
                 out = np.empty(xf.shape[0], dt)
                 for k in range(xf.shape[0]):
                     out[k] = kernel(float(xf[k]))
@@ -740,10 +739,10 @@ def _binary(func, kernel):
         nd = max(t.ndim for t in arrays)
 
         def impl(x, y):
-            sh, offs, inner, steps = _plan2(_shp(x), _shp(y))
-            xf = _flat(x)
-            yf = _flat(y)
-            out = np.empty(_nelem(sh), dt)
+            sh, offs, inner, steps = plan2(shape_array(x), shape_array(y))
+            xf = flat(x)
+            yf = flat(y)
+            out = np.empty(nelem(sh), dt)
             sx = steps[0]
             sy = steps[1]
             for r in range(offs.shape[0]):
@@ -773,7 +772,7 @@ _binary(xlog1py, _k_xlog1py)
 @overload(polygamma)
 def _ov_polygamma(n, x):
     if not isinstance(n, (types.Integer, types.Float)):
-        raise TypingError("srcgrad.special.polygamma: n must be a scalar (an int), "
+        raise TypingError("srcgrad.runtime.special.polygamma: n must be a scalar (an int), "
                           f"got {n}")
     _check("polygamma", x)
     if isinstance(x, types.Array):
@@ -781,7 +780,7 @@ def _ov_polygamma(n, x):
 
         def impl(n, x):
             order = float(n)
-            xf = _flat(x)
+            xf = flat(x)
             out = np.empty(xf.shape[0], dt)
             for k in range(xf.shape[0]):
                 out[k] = _k_polygamma(order, float(xf[k]))
@@ -884,22 +883,22 @@ def _reduction_types(name, x, axis, extra=None):
     """(dtype, axis is None) after checking the arguments srcgrad supports."""
     _check(name, x)
     for arg, t in (extra or {}).items():
-        if not (_is_none(t) or t is False
+        if not (is_none_type(t) or t is False
                 or arg != "b" and isinstance(t, types.Boolean)):
-            raise TypingError(f"srcgrad.special.{name}: srcgrad supports only the array and "
+            raise TypingError(f"srcgrad.runtime.special.{name}: srcgrad supports only the array and "
                               f"axis arguments of scipy.special.{name}, not {arg}=")
-    if not _is_none(axis) and not isinstance(axis, types.Integer):
-        raise TypingError(f"srcgrad.special.{name}: axis must be None or an int (not a "
+    if not is_none_type(axis) and not isinstance(axis, types.Integer):
+        raise TypingError(f"srcgrad.runtime.special.{name}: axis must be None or an int (not a "
                           f"tuple of axes), got {axis}")
-    if not isinstance(x, types.Array) and not _is_none(axis):
-        raise TypingError(f"srcgrad.special.{name}: axis must be None for a scalar")
-    return (np.float32 if _is32(x) else np.float64), _is_none(axis)
+    if not isinstance(x, types.Array) and not is_none_type(axis):
+        raise TypingError(f"srcgrad.runtime.special.{name}: axis must be None for a scalar")
+    return (np.float32 if _is32(x) else np.float64), is_none_type(axis)
 
 
 @register_jitable
 def _defaults_only(keepdims, return_sign):
     if keepdims or return_sign:
-        raise ValueError("srcgrad.special.logsumexp: srcgrad supports only the array and "
+        raise ValueError("srcgrad.runtime.special.logsumexp: srcgrad supports only the array and "
                          "axis arguments of scipy.special.logsumexp")
 
 
@@ -917,18 +916,18 @@ def _ov_logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if whole or nd1 == 0:
         def impl_all(a, axis=None, b=None, keepdims=False, return_sign=False):
             _defaults_only(keepdims, return_sign)
-            pre, n, post = _lanes(_shp(a), axis)
+            pre, n, post = lanes(shape_array(a), axis)
             out = np.empty(pre * post, dt)
-            _k_logsumexp(_flat(a), pre, n, post, out)
+            _k_logsumexp(flat(a), pre, n, post, out)
             return out[0]
         return impl_all
 
     def impl(a, axis=None, b=None, keepdims=False, return_sign=False):
         _defaults_only(keepdims, return_sign)
-        shape = _shp(a)
-        pre, n, post = _lanes(shape, axis)
+        shape = shape_array(a)
+        pre, n, post = lanes(shape, axis)
         out = np.empty(pre * post, dt)
-        _k_logsumexp(_flat(a), pre, n, post, out)
+        _k_logsumexp(flat(a), pre, n, post, out)
         return out.reshape(to_fixed_tuple(_drop_axis(shape, axis), nd1))
     return impl
 
@@ -941,9 +940,9 @@ def _softmax_overload(name, log):
             return lambda x, axis=None: value if x - x == 0 else _NAN
 
         def impl(x, axis=None):
-            pre, n, post = _lanes(_shp(x), axis)
+            pre, n, post = lanes(shape_array(x), axis)
             out = np.empty(pre * n * post, dt)
-            _k_softmax(_flat(x), pre, n, post, out, log)
+            _k_softmax(flat(x), pre, n, post, out, log)
             return out.reshape(x.shape)
         return impl
     return ov
@@ -1021,13 +1020,13 @@ def _ov_logsumexp_grad(g, a, ans, axis=None):
         return lambda g, a, ans, axis=None: g * 1.0
 
     def impl(g, a, ans, axis=None):
-        pre, n, post = _lanes(_shp(a), axis)
-        gf = _flat(g)
-        af = _flat(ans)
+        pre, n, post = lanes(shape_array(a), axis)
+        gf = flat(g)
+        af = flat(ans)
         if gf.shape[0] != pre * post or af.shape[0] != pre * post:
             raise ValueError("srcgrad: adjoint shape does not match the reduction")
         out = np.empty(pre * n * post, dt)
-        _k_logsumexp_grad(gf, _flat(a), af, pre, n, post, out)
+        _k_logsumexp_grad(gf, flat(a), af, pre, n, post, out)
         return out.reshape(a.shape)
     return impl
 
@@ -1039,12 +1038,12 @@ def _softmax_grad_overload(name, log):
             return lambda g, ans, axis=None: 0.0
 
         def impl(g, ans, axis=None):
-            pre, n, post = _lanes(_shp(ans), axis)
-            gf = _flat(g)
+            pre, n, post = lanes(shape_array(ans), axis)
+            gf = flat(g)
             if gf.shape[0] != pre * n * post:
                 raise ValueError("srcgrad: adjoint shape does not match the result")
             out = np.empty(pre * n * post, dt)
-            _k_softmax_grad(gf, _flat(ans), pre, n, post, out, log)
+            _k_softmax_grad(gf, flat(ans), pre, n, post, out, log)
             return out.reshape(ans.shape)
         return impl
     return ov

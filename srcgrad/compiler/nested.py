@@ -34,99 +34,108 @@ from __future__ import annotations
 import ast
 import inspect
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import numba
+import numpy as np
+from numba.core import types as nbtypes
+
+from ..errors import UnsupportedSyntaxError
 from .core import assign, const, load
-from .errors import UnsupportedSyntaxError
+from .infer import arg_type_of, infer_types
+from .normalize import Normalized, normalize
 
-_LOCAL = threading.local()
 _LOCK = threading.RLock()
 _STAND_INS: dict[int, object] = {}
 _WRAPPERS: dict[tuple, object] = {}
 
 
-@dataclass
-class _Frame:
-    """One normalization: the derivative objects resolved for it (id -> function)."""
+@dataclass(frozen=True)
+class DerivativeSpec:
+    """What the compiler needs to know of a derivative object (srcgrad.grad of `fn`)
+    called inside a differentiated function; the object's `spec` gives it."""
 
-    resolved: dict[int, object] = field(default_factory=dict)
+    fn: Callable
+    name: str
+    params: tuple[str, ...]
+    wrt: tuple[int, ...]
+    single: bool
+    with_value: bool
+
+
+@dataclass(frozen=True)
+class TangentSource:
+    """How the compiler gets tangent code for a nested derivative. The caller of the
+    pipeline gives it (compiler/tangent.py makes one), so that nothing here imports the
+    module that drives the pipeline: no import cycle.
+
+    `source(fn, types, wrt)` returns (module text, tangent function name); `load(fn,
+    types, wrt, text)` imports `text` (the tangent module and more) as a module."""
+
+    source: Callable
+    load: Callable
+
+
+@dataclass
+class Frame:
+    """One normalization's calls to derivative objects. Without `resolved` (the first
+    pass) each call becomes a plain call to a stand-in; with it, the function to inline
+    for each object (id -> function). normalize asks `implementation`."""
+
+    resolved: dict[DerivativeSpec, object] | None = None
     probed: bool = False
 
-
-def _frames() -> list[_Frame]:
-    stack = getattr(_LOCAL, "stack", None)
-    if stack is None:
-        stack = _LOCAL.stack = []
-    return stack
-
-
-def implementation(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
-                   unpack: bool = False):
-    """The function to inline for a call to a derivative object, or None after
-    emitting a plain call to its stand-in (the first pass)."""
-    obj = anf.cap.nested[call.func.id]
-    stack = _frames()
-    frame = stack[-1] if stack else None
-    if frame is not None and id(obj) in frame.resolved:
-        return frame.resolved[id(obj)]
-    if frame is None:  # not under normalize_nested: cannot happen from the pipeline
-        raise anf.error(call, f"'{call.func.id}' is a derivative object, which srcgrad "
-                        "inlines only inside a function it differentiates")
-    frame.probed = True
-    probe = anf.namer.fresh("_nested")
-    anf.cap.constants[probe] = _stand_in(obj)
-    args = [anf.call_arg(a, out) for a in call.args]
-    keywords = [ast.keyword(k.arg, anf.call_arg(k.value, out)) for k in call.keywords]
-    value = ast.Call(load(probe), args, keywords)
-    if len(targets) == 1 and not unpack:
-        anf.put(out, assign(targets[0], value))
+    def implementation(self, anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
+                       unpack: bool = False):
+        """The function to inline for a call to a derivative object, or None after
+        emitting a plain call to its stand-in (the first pass)."""
+        spec = anf.cap.nested[call.func.id].spec
+        if self.resolved is not None:
+            return self.resolved[spec]
+        self.probed = True
+        probe = anf.namer.fresh("_nested")
+        anf.constants[probe] = _stand_in(spec)
+        args = [anf.call_arg(a, out) for a in call.args]
+        keywords = [ast.keyword(k.arg, anf.call_arg(k.value, out)) for k in call.keywords]
+        value = ast.Call(load(probe), args, keywords)
+        if len(targets) == 1 and not unpack:
+            anf.put(out, assign(targets[0], value))
+            return None
+        result = anf.temp()
+        anf.put(out, assign(result, value))
+        for k, target in enumerate(targets):
+            anf.put(out, assign(target, ast.Subscript(load(result), const(k), ast.Load())))
         return None
-    result = anf.temp()
-    anf.put(out, assign(result, value))
-    for k, target in enumerate(targets):
-        anf.put(out, assign(target, ast.Subscript(load(result), const(k), ast.Load())))
-    return None
 
 
-def normalize_nested(cap, arg_types: tuple):
+def normalize_nested(cap, arg_types: tuple, tangents: TangentSource | None) -> Normalized:
     """``normalize(cap)``, resolving calls to derivative objects (two passes if any)."""
-    from .normalize import normalize
-    snapshot = dict(cap.constants)
-    stack = _frames()
-    frame = _Frame()
-    stack.append(frame)
-    try:
-        norm = normalize(cap)
-    finally:
-        stack.pop()
+    frame = Frame()
+    norm = normalize(cap, nested=frame)
     if not frame.probed:
         return norm
-    from .infer import infer_types
-    try:
-        typed = infer_types(norm, cap, arg_types)
-        sites = _call_sites(norm.tree, cap, typed)
-    finally:
-        cap.constants.clear()
-        cap.constants.update(snapshot)
-    resolved = {key: _wrapper(obj, types, cap, line) for key, (obj, types, line)
-                in sites.items()}
-    stack.append(_Frame(resolved))
-    try:
-        return normalize(cap)
-    finally:
-        stack.pop()
+    if tangents is None:
+        raise UnsupportedSyntaxError(
+            f"{cap.name} calls a derivative object, which this use of srcgrad cannot "
+            "inline", cap.filename, cap.tree.lineno, 0, construct="nested derivative")
+    typed = infer_types(norm, cap, arg_types)
+    sites = _call_sites(norm.tree, cap, norm.constants, typed)
+    resolved = {key: _wrapper(spec, types, cap, line, tangents)
+                for key, (spec, types, line) in sites.items()}
+    return normalize(cap, nested=Frame(resolved))
 
 
-def _call_sites(tree: ast.FunctionDef, cap, typed) -> dict[int, tuple]:
-    """id(derivative object) -> (object, argument types in its parameters' order, line)."""
-    from .infer import arg_type_of
-    sites: dict[int, tuple] = {}
+def _call_sites(tree: ast.FunctionDef, cap, constants: dict, typed) -> dict:
+    """spec -> (spec, argument types in its parameters' order, line), for each derivative
+    object the first pass called (through its stand-in)."""
+    sites: dict = {}
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
                 and isinstance(node.value.func, ast.Name)):
             continue
-        obj = getattr(cap.constants.get(node.value.func.id), "_srcgrad_nested", None)
-        if obj is None:
+        spec = getattr(constants.get(node.value.func.id), "srcgrad_nested_spec", None)
+        if spec is None:
             continue
         line = getattr(node, "srcline", None)
 
@@ -134,12 +143,12 @@ def _call_sites(tree: ast.FunctionDef, cap, typed) -> dict[int, tuple]:
             if isinstance(atom, ast.Name):
                 if atom.id in typed.types:
                     return typed.types[atom.id]
-                return arg_type_of(cap.constants[atom.id])
+                return arg_type_of(constants[atom.id])
             if isinstance(atom, ast.Constant):
                 return arg_type_of(atom.value)
             return arg_type_of(0.0)  # math.pi and the like
         call = node.value
-        signature = inspect.signature(obj._fn)
+        signature = inspect.signature(spec.fn)
         bound = signature.bind(*[type_of(a) for a in call.args],
                                **{k.arg: type_of(k.value) for k in call.keywords})
         types = []
@@ -149,13 +158,13 @@ def _call_sites(tree: ast.FunctionDef, cap, typed) -> dict[int, tuple]:
             else:
                 types.append(arg_type_of(param.default))
         types = tuple(types)
-        previous = sites.get(id(obj))
+        previous = sites.get(spec)
         if previous is not None and previous[1] != types:
-            raise _error(cap, line, f"{obj._cap.name}'s derivative is called with arguments "
+            raise _error(cap, line, f"{spec.name}'s derivative is called with arguments "
                          f"of different types ({_show(previous[1])} and {_show(types)})",
                          "call it with the same kinds of arguments (floats, arrays of one "
                          "rank) everywhere in this function")
-        sites[id(obj)] = (obj, types, line)
+        sites[spec] = (spec, types, line)
     return sites
 
 
@@ -171,44 +180,40 @@ def _error(cap, line, message: str, hint: str) -> UnsupportedSyntaxError:
                      construct="nested derivative")
 
 
-def _stand_in(obj):
+def _stand_in(spec: DerivativeSpec):
     """A compiled function with the derivative object's signature that returns zeros of
     its result's types: the first pass types the caller with it."""
     with _LOCK:
-        fn = _STAND_INS.get(id(obj))
-        if fn is not None and fn._srcgrad_nested is obj:
+        fn = _STAND_INS.get(spec)
+        if fn is not None:
             return fn
-        import numba
-        import numpy as np
-        params = list(obj._params)
-        grads = [f"{params[i]} * 0.0" for i in obj._wrt]
-        result = grads[0] if obj._single else "(" + ", ".join(grads) + ",)"
-        if obj._with_value:
+        params = list(spec.params)
+        grads = [f"{params[i]} * 0.0" for i in spec.wrt]
+        result = grads[0] if spec.single else "(" + ", ".join(grads) + ",)"
+        if spec.with_value:
             result = f"(0.0, {result})"
         source = f"def stand_in({', '.join(params)}):\n    return {result}\n"
         namespace = {"np": np}
-        exec(compile(source, f"<srcgrad stand-in for {obj._cap.name}>", "exec"), namespace)
+        exec(compile(source, f"<srcgrad stand-in for {spec.name}>", "exec"), namespace)
         py = namespace["stand_in"]
-        py.__defaults__ = obj._fn.__defaults__
+        py.__defaults__ = spec.fn.__defaults__
         fn = numba.njit(py)
-        fn._srcgrad_nested = obj
-        _STAND_INS[id(obj)] = fn
+        fn.srcgrad_nested_spec = spec
+        _STAND_INS[spec] = fn
         return fn
 
 
-def _wrapper(obj, types: tuple, cap, line):
+def _wrapper(spec: DerivativeSpec, types: tuple, cap, line, tangents: TangentSource):
     """The forward-mode gradient of the derivative object's function at these argument
     types: a function in srcgrad's language, in a generated module next to the tangent."""
-    from numba.core import types as nbtypes
-    key = (id(obj), types)
+    key = (spec, types)
     with _LOCK:
-        entry = _WRAPPERS.get(key)
-        if entry is not None and entry[0] is obj:
-            return entry[1]
-    name = obj._cap.name
-    params = list(obj._params)
+        if key in _WRAPPERS:
+            return _WRAPPERS[key]
+    name = spec.name
+    params = list(spec.params)
     kinds = []
-    for i in obj._wrt:
+    for i in spec.wrt:
         typ = types[i]
         if isinstance(typ, nbtypes.Float):
             kinds.append(0)
@@ -220,22 +225,20 @@ def _wrapper(obj, types: tuple, cap, line):
                          f"function with respect to {params[i]!r}, a {typ}",
                          "srcgrad nests derivatives with respect to floats and float "
                          "arrays of one or two dimensions")
-    if obj._with_value and not obj._single:
+    if spec.with_value and not spec.single:
         raise _error(cap, line, f"value_and_grad of {name} with several arguments cannot be "
                      "called inside a differentiated function (its result nests tuples)",
                      "call srcgrad.grad for the gradient and the function for the value")
-    from .higher import _module_for_second_order, _tangent_function
-    tangent = _tangent_function(obj._fn, True)
-    wrt = tuple(obj._wrt)
-    source, func = tangent.tangent_source(types, wrt)
+    wrt = tuple(spec.wrt)
+    source, func = tangents.source(spec.fn, types, wrt)
     wrapper_name = f"{name}_nested_grad"
-    text = source + _wrapper_source(wrapper_name, func, params, wrt, kinds, obj._with_value,
-                                    obj._single)
-    module = _module_for_second_order(tangent, types, wrt, text)
+    text = source + _wrapper_source(wrapper_name, func, params, wrt, kinds, spec.with_value,
+                                    spec.single)
+    module = tangents.load(spec.fn, types, wrt, text)
     fn = getattr(module, wrapper_name)
-    fn.__defaults__ = obj._fn.__defaults__
+    fn.__defaults__ = spec.fn.__defaults__
     with _LOCK:
-        _WRAPPERS[key] = (obj, fn)
+        _WRAPPERS[key] = fn
     return fn
 
 
@@ -257,7 +260,7 @@ def _wrapper_source(wrapper: str, func: str, params: list[str], wrt: tuple, kind
         g = f"_g{k}"
         outs.append(g)
 
-        def tangents(unit: str) -> str:
+        def tangents(unit: str, k: int = k) -> str:
             return ", ".join(unit if j == k else zero(wrt[j], kinds[j])
                              for j in range(len(wrt)))
         if kind == 0:

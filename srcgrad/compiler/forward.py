@@ -29,17 +29,34 @@ import copy
 import numpy as np
 from numba.core import types as nbtypes
 
-from .analyze import (MISSING_RULE, ZERO, Analysis, bound_arguments, call_operands,
-                      missing_rule_message, operand_role, rule_key)
+from ..errors import MissingRuleError
+from .analyze import (
+    MISSING_RULE,
+    ZERO,
+    Analysis,
+    bound_arguments,
+    call_operands,
+    missing_rule_message,
+    operand_role,
+    rule_key,
+)
 from .capture import Captured
-from .core import assign, const, load, name_node, names_read, operands, store_of, target_of
-from .errors import MissingRuleError
+from .core import (
+    assign,
+    const,
+    load,
+    located,
+    name_node,
+    names_read,
+    operands,
+    store_of,
+    substitute,
+    target_of,
+    with_line,
+)
 from .infer import Typed
 from .normalize import Normalized
-from .rules import (EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, SEQUENCE_RULES, _RUNTIME_NAMES,
-                    note_template, rule_for)
-from .segment import _substitute
-from .tapegen import _stmt
+from .rules import EXTERNAL_NAMES, JVPS, NOT_ELEMENTWISE, RUNTIME_NAMES, SEQUENCE_RULES, note_template, rule_for
 
 
 class _DropUnbroadcast(ast.NodeTransformer):
@@ -101,13 +118,13 @@ class Forward:
             elif isinstance(stmt, ast.Assign):
                 out += self._assign(stmt)
             elif isinstance(stmt, ast.If):
-                out.append(_stmt(ast.If(stmt.test, self.block(stmt.body),
+                out.append(with_line(ast.If(stmt.test, self.block(stmt.body),
                                         self.block(stmt.orelse)), stmt.srcline))
             elif isinstance(stmt, ast.For):
-                out.append(_stmt(ast.For(stmt.target, stmt.iter, self.block(stmt.body), []),
+                out.append(with_line(ast.For(stmt.target, stmt.iter, self.block(stmt.body), []),
                                  stmt.srcline))
             elif isinstance(stmt, ast.While):
-                out.append(_stmt(ast.While(stmt.test, self.block(stmt.body), []),
+                out.append(with_line(ast.While(stmt.test, self.block(stmt.body), []),
                                  stmt.srcline))
             elif isinstance(stmt, ast.Return):
                 out.append(self._return(stmt))
@@ -124,7 +141,7 @@ class Forward:
         value = stmt.value
         tangent = load(self.d(value.id)) if isinstance(value, ast.Name) \
             and value.id in self.ana.active else const(0.0)
-        return [stmt, _stmt(ast.Assign([target], tangent), stmt.srcline)]
+        return [stmt, with_line(ast.Assign([target], tangent), stmt.srcline)]
 
     def _assign(self, stmt: ast.Assign) -> list[ast.stmt]:
         t = target_of(stmt)
@@ -143,15 +160,15 @@ class Forward:
                 if isinstance(node, ast.Constant) and type(node.value) is float:
                     node.value = np.float32(node.value)
         if tangent is None:
-            return [stmt, _stmt(assign(self.d(t), self._zero(t)), line)]
+            return [stmt, with_line(assign(self.d(t), self._zero(t)), line)]
         if not self_ref:
-            return [stmt, _stmt(assign(self.d(t), tangent), line)]
+            return [stmt, with_line(assign(self.d(t), tangent), line)]
         if not {t, ans} & set(names_read(tangent)):
             # t = t + e: the tangent needs neither t nor the result, so it goes first
-            return [_stmt(assign(self.d(t), tangent), line), stmt]
+            return [with_line(assign(self.d(t), tangent), line), stmt]
         # t = op(t, ...) whose tangent reads the old t and the result
-        return [_stmt(assign(ans, value), line), _stmt(assign(self.d(t), tangent), line),
-                _stmt(assign(t, load(ans)), line)]
+        return [with_line(assign(ans, value), line), with_line(assign(self.d(t), tangent), line),
+                with_line(assign(t, load(ans)), line)]
 
     def _tangent(self, stmt: ast.Assign, ans: str) -> ast.expr | None:
         """The tangent of stmt's value, or None when it does not depend on the inputs."""
@@ -193,12 +210,11 @@ class Forward:
         missing = [op for op in found if operand_role(key, op, array) == MISSING_RULE
                    and (explicit is None or op.param is None or op.param >= len(explicit))]
         if custom or missing or (array and explicit is None and key in NOT_ELEMENTWISE):
-            stmt.lineno, stmt.col_offset = stmt.srcline or 0, 0
             message = missing_rule_message(key, missing[0], array, "forward-mode ") \
                 if missing else f"no forward-mode (tangent) rule for '{key}'" + (
                     " on arrays" if array and rule is not None else "")
             raise self.cap.error(
-                MissingRuleError, stmt, message,
+                MissingRuleError, located(stmt), message,
                 hint="use reverse mode (grad, vjp, jacobian(..., mode='rev')) for this "
                      "function, or wrap the call in srcgrad.stop_gradient")
         bound = bound_arguments(rule, value)
@@ -230,11 +246,11 @@ class Forward:
                     self.helpers_np.add("broadcast_like")
                     g = ast.Call(load("broadcast_like"), [g, load(ans)], [])
                 mapping["g"] = g
-            term = _substitute(template, mapping)
+            term = substitute(template, mapping)
             note_template(key, i, array, "fwd")
             self.helpers_np |= {n.func.id for n in ast.walk(term) if isinstance(n, ast.Call)
                                 and isinstance(n.func, ast.Name)
-                                and n.func.id in _RUNTIME_NAMES}
+                                and n.func.id in RUNTIME_NAMES}
             terms.append(term)
         if not terms:
             return None
@@ -254,8 +270,7 @@ class Forward:
             return (ast.parse("np.sum(x * dx) / ans", mode="eval").body, None)
         if ord_value == 1:
             return (ast.parse("np.sum(np.sign(x) * dx)", mode="eval").body, None)
-        stmt.lineno, stmt.col_offset = stmt.srcline or 0, 0
-        raise self.cap.error(MissingRuleError, stmt,
+        raise self.cap.error(MissingRuleError, located(stmt),
                              "no forward-mode rule for np.linalg.norm with this ord",
                              hint="use ord=None, 2 or 1, or reverse mode")
 
@@ -271,7 +286,7 @@ class Forward:
                 tangents.append(const(0.0))
         tangent = ast.Tuple(tangents, ast.Load()) if isinstance(stmt.value, ast.Tuple) \
             else tangents[0]
-        return _stmt(ast.Return(ast.Tuple([copy.deepcopy(stmt.value), tangent], ast.Load())),
+        return with_line(ast.Return(ast.Tuple([copy.deepcopy(stmt.value), tangent], ast.Load())),
                      stmt.srcline)
 
     # the whole function --------------------------------------------------
@@ -286,10 +301,10 @@ class Forward:
         prologue = []
         for p in params:
             if p in stored and self.typed.is_array(p):
-                prologue.append(_stmt(assign(p, ast.Call(name_node("np.copy"), [load(p)], [])),
+                prologue.append(with_line(assign(p, ast.Call(name_node("np.copy"), [load(p)], [])),
                                       None))
                 if p in self.wrt and p in self.ana.active:
-                    prologue.append(_stmt(assign(self.d(p), ast.Call(
+                    prologue.append(with_line(assign(self.d(p), ast.Call(
                         name_node("np.copy"), [load(self.d(p))], [])), None))
         tangent_params = [self.d(w) for w in self.wrt]
         # a differentiated argument that does not reach the output: its tangent is
@@ -303,7 +318,7 @@ class Forward:
 
 
 def forward(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis, wrt: list[str]):
-    """The tangent function (an ast.FunctionDef) and the runtime_np helpers it calls."""
+    """The tangent function (an ast.FunctionDef) and the runtime names it calls."""
     fwd = Forward(norm, cap, typed, ana, wrt)
     fn = fwd.run()
     return fn, fwd.helpers_np

@@ -68,7 +68,7 @@ __all__ = [
     "transpose_grad", "reshape_grad", "concatenate_grad", "stack_grad",
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
     "clip_grad", "where_grad_x", "where_grad_y", "abs_grad", "sign_like_zero", "vjp_part",
-    "add_at", "take_written",
+    "add_at", "take_written", "broadcast_like", "stop_gradient",
 ]
 
 _F64 = np.float64
@@ -82,7 +82,7 @@ def _is_arr(t):
     return isinstance(t, types.Array)
 
 
-def _is_none(t):
+def is_none_type(t):
     return t is None or isinstance(t, (types.NoneType, types.Omitted))
 
 
@@ -93,7 +93,7 @@ def _dt(t):
 
 def _need(cond, func, msg):
     if not cond:
-        raise TypingError(f"srcgrad.runtime_np.{func}: {msg}")
+        raise TypingError(f"srcgrad.runtime.arrays.{func}: {msg}")
 
 
 # =====================================================================
@@ -117,7 +117,7 @@ def _size_error(what):
     raise ValueError(f"srcgrad: adjoint shape does not match {what}")
 
 
-def _lanes(shape, axis):
+def lanes(shape, axis):
     """(pre, n, post): a C array of `shape` seen as lanes along `axis`
     (None: one lane over the flattened array)."""
     shape = tuple(int(s) for s in shape)
@@ -136,11 +136,11 @@ def _lanes(shape, axis):
 # Numba building blocks
 # =====================================================================
 
-def _flat(a):
+def flat(a):
     return _pflat(a)
 
 
-@overload(_flat)
+@overload(flat)
 def _ov_flat(a):
     """Flat C data of an array (a view if C-contiguous) or of a scalar (a
     1-element float64 array)."""
@@ -155,11 +155,11 @@ def _ov_flat(a):
     return lambda a: a.copy().reshape(a.size)
 
 
-def _shp(a):
+def shape_array(a):
     return np.array(np.shape(a), dtype=np.intp)
 
 
-@overload(_shp)
+@overload(shape_array)
 def _ov_shp(a):
     """The shape as an intp array (empty for a scalar or None)."""
     if not _is_arr(a):
@@ -174,15 +174,15 @@ def _ov_shp(a):
     return impl
 
 
-@overload(_lanes)
+@overload(lanes)
 def _ov_lanes(shape, axis):
-    if _is_none(axis):
-        return lambda shape, axis: (1, _nelem(shape), 1)
+    if is_none_type(axis):
+        return lambda shape, axis: (1, nelem(shape), 1)
     return lambda shape, axis: _axis_lanes(shape, axis)
 
 
 @register_jitable
-def _nelem(shape):
+def nelem(shape):
     n = 1
     for d in range(shape.shape[0]):
         n *= shape[d]
@@ -323,7 +323,7 @@ def _plan_to(src, dst):
 
 
 @register_jitable
-def _plan2(a, b):
+def plan2(a, b):
     sh = _bshape(a, b)
     st = np.empty((2, sh.shape[0]), np.intp)
     _bstrides_into(a, sh, st, 0)
@@ -582,7 +582,7 @@ def _ov_unbroadcast(g, like):
     if not _is_arr(like):
         if _is_arr(g):
             def impl_sum(g, like):
-                gf = _flat(g)
+                gf = flat(g)
                 s = 0.0
                 for k in range(gf.shape[0]):
                     s += gf[k]
@@ -605,16 +605,16 @@ def _ov_unbroadcast(g, like):
         def impl_same(g, like):
             if g.shape == like.shape:
                 return g
-            offs, inner, steps = _plan_to(_shp(like), _shp(g))
+            offs, inner, steps = _plan_to(shape_array(like), shape_array(g))
             acc = np.empty(like.size, np.float64)
-            _k_scatter(acc, offs, inner, steps, _flat(g))
+            _k_scatter(acc, offs, inner, steps, flat(g))
             return acc.reshape(like.shape)
         return impl_same
 
     def impl(g, like):
-        offs, inner, steps = _plan_to(_shp(like), _shp(g))
+        offs, inner, steps = _plan_to(shape_array(like), shape_array(g))
         acc = np.empty(like.size, np.float64)
-        _k_scatter(acc, offs, inner, steps, _flat(g))
+        _k_scatter(acc, offs, inner, steps, flat(g))
         if same:
             return acc.reshape(like.shape)
         return acc.astype(dt).reshape(like.shape)
@@ -693,8 +693,8 @@ def accum(b, c, like):
 @register_jitable
 def _accum_broadcast(out, c):
     """out += c, c broadcast to out's shape (through a broadcast plan)."""
-    offs, inner, steps = _plan_to(_shp(c), _shp(out))
-    _k_add(out.reshape(out.size), offs, inner, steps, _flat(c))
+    offs, inner, steps = _plan_to(shape_array(c), shape_array(out))
+    _k_add(out.reshape(out.size), offs, inner, steps, flat(c))
     return out
 
 
@@ -706,9 +706,9 @@ def _ov_accum(b, c, like):
     if not _is_arr(c):
         def impl_scalar(b, c, like):
             out = ensure(b, like)
-            flat = out.reshape(out.size)
-            for k in range(flat.shape[0]):
-                flat[k] += c
+            cells = out.reshape(out.size)
+            for k in range(cells.shape[0]):
+                cells[k] += c
             return out
         return impl_scalar
     if c.ndim == like.ndim == 0:
@@ -772,7 +772,7 @@ def _ov_fresh_adjoint(c, like):
 
 def _reduction_plain(g, x, axis, what):
     """(pre, n, post, g as float64 (pre, 1, post)) after checking g's size."""
-    pre, n, post = _lanes(x.shape, axis)
+    pre, n, post = lanes(x.shape, axis)
     if np.size(g) != pre * post:
         _size_error(what)
     return pre, n, post, _pflat64(g).reshape(pre, 1, post)
@@ -793,12 +793,12 @@ def _scalar_x(gf):
 
 def _spread_overload(x, axis, mean):
     if not _is_arr(x):
-        return lambda g, x, axis, keepdims: _scalar_x(_flat(g))
+        return lambda g, x, axis, keepdims: _scalar_x(flat(g))
     dt = _dt(x)
 
     def impl(g, x, axis, keepdims):
-        pre, n, post = _lanes(_shp(x), axis)
-        gf = _flat(g)
+        pre, n, post = lanes(shape_array(x), axis)
+        gf = flat(g)
         if gf.shape[0] != pre * post:
             raise ValueError("srcgrad: adjoint shape does not match the reduction")
         out = np.empty(pre * n * post, dt)
@@ -810,27 +810,27 @@ def _spread_overload(x, axis, mean):
 def _ans_overload(x, axis, extreme):
     """prod (extreme=False) or max/min: the rules that also receive ans."""
     if not _is_arr(x):
-        return lambda g, x, ans, axis, keepdims: _scalar_x(_flat(g))
+        return lambda g, x, ans, axis, keepdims: _scalar_x(flat(g))
     dt = _dt(x)
     if extreme:
         def impl_extreme(g, x, ans, axis, keepdims):
-            pre, n, post = _lanes(_shp(x), axis)
-            gf = _flat(g)
-            af = _flat(ans)
+            pre, n, post = lanes(shape_array(x), axis)
+            gf = flat(g)
+            af = flat(ans)
             if gf.shape[0] != pre * post or af.shape[0] != pre * post:
                 raise ValueError("srcgrad: adjoint shape does not match the reduction")
             out = np.empty(pre * n * post, dt)
-            _k_extreme(gf, _flat(x), af, pre, n, post, out)
+            _k_extreme(gf, flat(x), af, pre, n, post, out)
             return out.reshape(x.shape)
         return impl_extreme
 
     def impl_prod(g, x, ans, axis, keepdims):
-        pre, n, post = _lanes(_shp(x), axis)
-        gf = _flat(g)
+        pre, n, post = lanes(shape_array(x), axis)
+        gf = flat(g)
         if gf.shape[0] != pre * post:
             raise ValueError("srcgrad: adjoint shape does not match the reduction")
         out = np.empty(pre * n * post, dt)
-        _k_prod(gf, _flat(x), pre, n, post, out)
+        _k_prod(gf, flat(x), pre, n, post, out)
         return out.reshape(x.shape)
     return impl_prod
 
@@ -934,7 +934,7 @@ def cumsum_grad(g, x, axis):
     cumsum's adjoint. A scalar x (``np.cumsum(3.0)`` has shape (1,)): a float."""
     if not _isarr(x):
         return _scalar_x_plain(g)
-    pre, n, post = _lanes(x.shape, axis)
+    pre, n, post = lanes(x.shape, axis)
     if np.size(g) != pre * n * post or (axis is not None and np.shape(g) != x.shape):
         _size_error("cumsum")
     g3 = _pflat64(g).reshape(pre, n, post)
@@ -946,17 +946,17 @@ def cumsum_grad(g, x, axis):
 @overload(cumsum_grad)
 def _ov_cumsum_grad(g, x, axis):
     if not _is_arr(x):
-        return lambda g, x, axis: _scalar_x(_flat(g))
+        return lambda g, x, axis: _scalar_x(flat(g))
     _need(_is_arr(g), "cumsum_grad", "g must be an array")
     dt = _dt(x)
-    by_axis = not _is_none(axis)
+    by_axis = not is_none_type(axis)
     _need(not by_axis or g.ndim == x.ndim, "cumsum_grad", "g must have x's shape")
 
     def impl(g, x, axis):
-        pre, n, post = _lanes(_shp(x), axis)
+        pre, n, post = lanes(shape_array(x), axis)
         if g.size != pre * n * post or (by_axis and g.shape != x.shape):
             raise ValueError("srcgrad: adjoint shape does not match cumsum")
-        gf = _flat(g)
+        gf = flat(g)
         out = np.empty(pre * n * post, dt)
         _k_revcum(gf, pre, n, post, out)
         return out.reshape(x.shape)
@@ -1059,7 +1059,7 @@ def _mm_overload(g, a, b, wrt_a):
         _need(not _is_arr(g), func, "g must be a scalar for vector @ vector")
 
         def impl_vv(g, a, b):
-            o = _flat(b) if wrt_a else _flat(a)
+            o = flat(b) if wrt_a else flat(a)
             out = np.empty(o.shape[0], dt)
             gv = g * 1.0
             for i in range(o.shape[0]):
@@ -1070,8 +1070,8 @@ def _mm_overload(g, a, b, wrt_a):
     if (wrt_a and b.ndim == 1) or (not wrt_a and a.ndim == 1):
         # mat.vec: outer(g, b) for a; vec.mat: outer(a, g) for b
         def impl_outer(g, a, b):
-            u = _flat(g) if wrt_a else _flat(a)
-            v = _flat(b) if wrt_a else _flat(g)
+            u = flat(g) if wrt_a else flat(a)
+            v = flat(b) if wrt_a else flat(g)
             out = np.empty((u.shape[0], v.shape[0]), dt)
             for i in range(u.shape[0]):
                 ui = u[i] * 1.0
@@ -1138,16 +1138,16 @@ def _outer_overload(g, a, b, wrt_a):
 
     def impl_a(g, a, b):
         gg = g.astype(np.float64)
-        bf = _flat(b).astype(np.float64)
-        if gg.shape[0] != _flat(a).shape[0] or gg.shape[1] != bf.shape[0]:
+        bf = flat(b).astype(np.float64)
+        if gg.shape[0] != flat(a).shape[0] or gg.shape[1] != bf.shape[0]:
             raise ValueError("srcgrad: adjoint shape does not match outer")
         r = np.dot(gg, bf)
         return r.astype(dt).reshape(a.shape) if tarr else r[0]
 
     def impl_b(g, a, b):
         gg = g.astype(np.float64)
-        af = _flat(a).astype(np.float64)
-        if gg.shape[0] != af.shape[0] or gg.shape[1] != _flat(b).shape[0]:
+        af = flat(a).astype(np.float64)
+        if gg.shape[0] != af.shape[0] or gg.shape[1] != flat(b).shape[0]:
             raise ValueError("srcgrad: adjoint shape does not match outer")
         r = np.dot(af, gg)
         return r.astype(dt).reshape(b.shape) if tarr else r[0]
@@ -1213,10 +1213,10 @@ def _ov_norm_grad(g, x, ans, ord):
     _need(not _is_arr(g) and not _is_arr(ans), "norm_grad", "g and ans must be scalars")
     dt = _dt(x)
     vec = x.ndim == 1
-    none = _is_none(ord)
+    none = is_none_type(ord)
 
     def impl(g, x, ans, ord):
-        xf = _flat(x)
+        xf = flat(x)
         out = np.empty(xf.shape[0], dt)
         gv = g * 1.0
         if none or (vec and ord == 2):
@@ -1267,7 +1267,7 @@ def reshape_grad(g, x):
 @overload(reshape_grad)
 def _ov_reshape_grad(g, x):
     if not _is_arr(x):
-        return lambda g, x: _scalar_x(_flat(g))
+        return lambda g, x: _scalar_x(flat(g))
     dt = _dt(x)
     if not _is_arr(g):
         return lambda g, x: np.full(x.shape, g, dt)
@@ -1277,8 +1277,8 @@ def _ov_reshape_grad(g, x):
         if g.size != x.size:
             raise ValueError("srcgrad: adjoint shape does not match reshape")
         if cast:
-            return _flat(g).astype(dt).reshape(x.shape)
-        return _flat(g).reshape(x.shape)
+            return flat(g).astype(dt).reshape(x.shape)
+        return flat(g).reshape(x.shape)
     return impl
 
 
@@ -1293,7 +1293,7 @@ def concatenate_grad(g, x, axis, start):
     else:
         if not (_isarr(x) and _isarr(g) and g.ndim == x.ndim):
             raise ValueError("srcgrad: concatenate_grad needs arrays of equal ndim")
-        pre, big, post = _lanes(g.shape, axis)
+        pre, big, post = lanes(g.shape, axis)
         ax = axis % g.ndim
         n = x.shape[ax]
         if g.shape[:ax] != x.shape[:ax] or g.shape[ax + 1:] != x.shape[ax + 1:]:
@@ -1308,13 +1308,13 @@ def concatenate_grad(g, x, axis, start):
 
 @register_jitable
 def _concat_lanes_flat(g, x, axis):
-    return 1, g.size, 1, _nelem(_shp(x))
+    return 1, g.size, 1, nelem(shape_array(x))
 
 
 @register_jitable
 def _concat_lanes_axis(g, x, axis):
-    gs = _shp(g)
-    xs = _shp(x)
+    gs = shape_array(g)
+    xs = shape_array(x)
     pre, big, post = _axis_lanes(gs, axis)
     ax = axis if axis >= 0 else axis + gs.shape[0]
     for d in range(gs.shape[0]):
@@ -1328,26 +1328,26 @@ def _ov_concatenate_grad(g, x, axis, start):
     _need(_is_arr(g), "concatenate_grad", "g must be an array")
     xarr = _is_arr(x)
     dt = _dt(x) if xarr else np.float64
-    if _is_none(axis):
-        lanes = _concat_lanes_flat
+    if is_none_type(axis):
+        lanes_of = _concat_lanes_flat
     else:
         _need(xarr and x.ndim == g.ndim, "concatenate_grad", "x and g must have equal ndim")
-        lanes = _concat_lanes_axis
+        lanes_of = _concat_lanes_axis
 
     def impl(g, x, axis, start):
-        pre, big, post, n = lanes(g, x, axis)
+        pre, big, post, n = lanes_of(g, x, axis)
         if start < 0 or start + n > big:
             raise ValueError("srcgrad: concatenate_grad slice out of range")
         out = np.empty(pre * n * post, dt)
-        _take_lanes(_flat(g), pre, big, post, start, n, out)
+        _take_lanes(flat(g), pre, big, post, start, n, out)
         return out.reshape(x.shape)
 
     def impl_scalar(g, x, axis, start):
-        pre, big, post, n = lanes(g, x, axis)
+        pre, big, post, n = lanes_of(g, x, axis)
         if start < 0 or start + n > big:
             raise ValueError("srcgrad: concatenate_grad slice out of range")
         out = np.empty(pre * n * post, dt)
-        _take_lanes(_flat(g), pre, big, post, start, n, out)
+        _take_lanes(flat(g), pre, big, post, start, n, out)
         return out[0] * 1.0
     return impl if xarr else impl_scalar
 
@@ -1355,7 +1355,7 @@ def _ov_concatenate_grad(g, x, axis, start):
 def stack_grad(g, axis, k):
     """Adjoint of ``np.stack([...], axis)`` for its k-th input: g's k-th slice
     along `axis` (a new array in g's dtype; a float if g is 1-D)."""
-    pre, big, post = _lanes(g.shape, axis)
+    pre, big, post = lanes(g.shape, axis)
     if k < 0 or k >= big:
         raise ValueError("srcgrad: stack_grad index out of range")
     piece = _pflat(g).reshape(pre, big, post)[:, k]
@@ -1368,12 +1368,12 @@ def stack_grad(g, axis, k):
 @register_jitable
 def _stack_take(g, axis, k, out):
     """Fill out (flat, pre * post) with g's k-th slice along axis; return its shape."""
-    gs = _shp(g)
+    gs = shape_array(g)
     nd = gs.shape[0]
     pre, big, post = _axis_lanes(gs, axis)
     if k < 0 or k >= big:
         raise ValueError("srcgrad: stack_grad index out of range")
-    _take_lanes(_flat(g), pre, big, post, k, 1, out)
+    _take_lanes(flat(g), pre, big, post, k, 1, out)
     ax = axis if axis >= 0 else axis + nd
     rs = np.empty(nd - 1, np.intp)
     for d in range(nd - 1):
@@ -1394,7 +1394,7 @@ def _ov_stack_grad(g, axis, k):
         return impl_1d
 
     def impl(g, axis, k):
-        pre, big, post = _axis_lanes(_shp(g), axis)
+        pre, big, post = _axis_lanes(shape_array(g), axis)
         out = np.empty(pre * post, dt)
         rs = _stack_take(g, axis, k, out)
         return out.reshape(to_fixed_tuple(rs, nd1))
@@ -1439,14 +1439,14 @@ def _gt_overload(g, x, y, swap):
 
     def impl(g, x, y):
         if swap:
-            sh, offs, inner, steps = _plan3(_shp(g), _shp(y), _shp(x))
+            sh, offs, inner, steps = _plan3(shape_array(g), shape_array(y), shape_array(x))
         else:
-            sh, offs, inner, steps = _plan3(_shp(g), _shp(x), _shp(y))
-        out = np.empty(_nelem(sh), dt)
+            sh, offs, inner, steps = _plan3(shape_array(g), shape_array(x), shape_array(y))
+        out = np.empty(nelem(sh), dt)
         if swap:
-            _k_gt(out, offs, inner, steps, _flat(g), _flat(y), _flat(x))
+            _k_gt(out, offs, inner, steps, flat(g), flat(y), flat(x))
         else:
-            _k_gt(out, offs, inner, steps, _flat(g), _flat(x), _flat(y))
+            _k_gt(out, offs, inner, steps, flat(g), flat(x), flat(y))
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
@@ -1505,8 +1505,8 @@ def clip_grad(g, x, lo, hi):
 
 @overload(clip_grad)
 def _ov_clip_grad(g, x, lo, hi):
-    lo_none = _is_none(lo)
-    hi_none = _is_none(hi)
+    lo_none = is_none_type(lo)
+    hi_none = is_none_type(hi)
     if lo_none and hi_none:
         return lambda g, x, lo, hi: where_grad_x(g, True)
     if lo_none:
@@ -1518,9 +1518,9 @@ def _ov_clip_grad(g, x, lo, hi):
         return lambda g, x, lo, hi: g * (_gt(x, lo) * _gt(hi, x))
 
     def impl(g, x, lo, hi):
-        sh, offs, inner, steps = _plan4(_shp(g), _shp(x), _shp(lo), _shp(hi))
-        out = np.empty(_nelem(sh), dt)
-        _k_clip(out, offs, inner, steps, _flat(g), _flat(x), _flat(lo), _flat(hi))
+        sh, offs, inner, steps = _plan4(shape_array(g), shape_array(x), shape_array(lo), shape_array(hi))
+        out = np.empty(nelem(sh), dt)
+        _k_clip(out, offs, inner, steps, flat(g), flat(x), flat(lo), flat(hi))
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
@@ -1533,9 +1533,9 @@ def _where_overload(g, c, take):
         return lambda g, c: 0.0 if c != 0 else g * 1.0
 
     def impl(g, c):
-        sh, offs, inner, steps = _plan2(_shp(g), _shp(c))
-        out = np.empty(_nelem(sh), dt)
-        _k_where(out, offs, inner, steps, _flat(g), _flat(c), take)
+        sh, offs, inner, steps = plan2(shape_array(g), shape_array(c))
+        out = np.empty(nelem(sh), dt)
+        _k_where(out, offs, inner, steps, flat(g), flat(c), take)
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
@@ -1574,9 +1574,9 @@ def _ov_abs_grad(g, x):
         return lambda g, x: g * 1.0 if x >= 0 else -g * 1.0
 
     def impl(g, x):
-        sh, offs, inner, steps = _plan2(_shp(g), _shp(x))
-        out = np.empty(_nelem(sh), dt)
-        _k_abs(out, offs, inner, steps, _flat(g), _flat(x))
+        sh, offs, inner, steps = plan2(shape_array(g), shape_array(x))
+        out = np.empty(nelem(sh), dt)
+        _k_abs(out, offs, inner, steps, flat(g), flat(x))
         return out.reshape(to_fixed_tuple(sh, nd))
     return impl
 
@@ -1711,7 +1711,7 @@ def impl(b, index):
 
 def _compile_source(source):
     scope = {"np": np}
-    exec(compile(source, "<srcgrad.runtime_np advanced index>", "exec"), scope)
+    exec(compile(source, "<srcgrad.runtime.arrays advanced index>", "exec"), scope)
     return scope["impl"]
 
 
@@ -1751,7 +1751,7 @@ def _ov_vjp_part(r, i, n):
     if isinstance(r, (types.BaseTuple,)):
         idx = getattr(i, "literal_value", None)
         if idx is None:
-            raise TypingError("srcgrad.runtime_np.vjp_part: the index must be a literal")
+            raise TypingError("srcgrad.runtime.arrays.vjp_part: the index must be a literal")
         part = r.types[idx] if hasattr(r, "types") else r.dtype
         if isinstance(part, types.NoneType):
             return lambda r, i, n: 0.0
@@ -1759,6 +1759,12 @@ def _ov_vjp_part(r, i, n):
     if isinstance(r, types.NoneType):
         return lambda r, i, n: 0.0
     return lambda r, i, n: r
+
+
+@register_jitable
+def stop_gradient(x):
+    """Identity in the forward pass; no gradient flows through it (srcgrad.stop_gradient)."""
+    return x
 
 
 def broadcast_like(d, ans):

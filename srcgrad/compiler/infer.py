@@ -12,17 +12,21 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numba import typeof
 from numba import types as nbtypes
-from numba.core import compiler, errors as nberrors, typed_passes
+from numba.core import compiler, typed_passes
+from numba.core import errors as nberrors
 from numba.core.registry import cpu_target
 from numba.core.target_extension import target_override
 
+from .. import runtime
+from ..errors import NonScalarOutputError, TypeInferenceError
 from .capture import Captured
 from .emit import emit_function
-from .errors import NonScalarOutputError, TypeInferenceError
 from .normalize import Normalized
 
 _REFRESHED = False
@@ -83,21 +87,20 @@ def _carries_float(typ) -> bool:
     return False
 
 
-def namespace(cap: Captured) -> dict:
-    """Globals for running normalized or generated code of this function."""
-    import srcgrad
-    ns = {"math": math, "np": np, "srcgrad": srcgrad}
-    from srcgrad import np_ops, special
-    ns["np_ops"] = np_ops
-    ns["special"] = special
-    ns.update(cap.constants)
+def namespace(constants: dict) -> dict:
+    """Globals for typing normalized code: the modules it names and its constants. The
+    name ``srcgrad`` is the runtime package here (what normalized code calls of srcgrad,
+    stop_gradient and broadcast_like, lives there), so the compiler imports no face."""
+    ns = {"math": math, "np": np, "srcgrad": runtime, "np_ops": runtime.np_ops,
+          "special": runtime.special}
+    ns.update(constants)
     return ns
 
 
 def build_python_function(norm: Normalized, cap: Captured, name: str | None = None):
     emitted = emit_function(norm.tree)
     code = compile(emitted.text, f"<srcgrad normalized {cap.name}>", "exec")
-    ns = namespace(cap)
+    ns = namespace(norm.constants)
     exec(code, ns)
     return ns[norm.tree.name], emitted
 
@@ -121,7 +124,6 @@ def _infer(norm: Normalized, cap: Captured, arg_types: tuple, raise_errors: bool
         typing_ctx.refresh()
         target_ctx.refresh()
         _REFRESHED = True
-    import warnings
     try:
         interp = compiler.run_frontend(fn)
         with target_override("cpu"), warnings.catch_warnings():
@@ -216,7 +218,6 @@ def arg_type_of(value) -> nbtypes.Type:
         return nbtypes.int64
     if type(value) is bool:
         return nbtypes.boolean
-    from numba import typeof
     if type(value) is np.ndarray:
         # numba.typeof of an array costs ~25 us; its type depends only on these
         flags = value.flags

@@ -178,3 +178,36 @@ def walk_stmts(body: list[ast.stmt]) -> Iterator[ast.stmt]:
 def clone(node):
     """A deep copy that keeps the srcline attributes."""
     return copy.deepcopy(node)
+
+
+def with_line(node: ast.stmt, line: int | None) -> ast.stmt:
+    """`node`, marked as coming from the user's `line` (its `srcline`)."""
+    node.srcline = line
+    return node
+
+
+def located(stmt: ast.stmt) -> ast.stmt:
+    """A node at `stmt`'s user line, for an error about it (cap.error reads lineno)."""
+    return ast.Pass(lineno=getattr(stmt, "srcline", None) or 0, col_offset=0)
+
+
+def is_constant(node: ast.expr, value) -> bool:
+    """Is `node` the number `value` (not a bool)?"""
+    return isinstance(node, ast.Constant) and node.value == value \
+        and not isinstance(node.value, bool)
+
+
+class _Subst(ast.NodeTransformer):
+    def __init__(self, mapping: dict[str, ast.expr]) -> None:
+        self.mapping = mapping
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.mapping:
+            return copy.deepcopy(self.mapping[node.id])
+        return node
+
+
+def substitute(template: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
+    """A copy of `template` with each name in `mapping` replaced by (a copy of) its
+    expression: how a rule's template becomes a statement of generated code."""
+    return _Subst(mapping).visit(copy.deepcopy(template))

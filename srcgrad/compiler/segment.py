@@ -14,13 +14,40 @@ import ast
 import copy
 from dataclasses import dataclass, field
 
-from .analyze import (MISSING_RULE, MISSING_RULE_HINT, ZERO, VIEW_FUNCS, bound_arguments,
-                      call_operands, fancy_index, missing_rule_message, operand_role,
-                      rule_key, sequence_layout)
-from .core import assign, const, dotted, load, names_read, operands, store_of, target_of, walk_stmts
-from .errors import MissingRuleError
-from .rules import SEQUENCE_RULES, may_blow_up, note_template, rule_for
-from .tapegen import _stmt
+from ..errors import MissingRuleError
+from .analyze import (
+    MISSING_RULE,
+    MISSING_RULE_HINT,
+    VIEW_FUNCS,
+    ZERO,
+    Analysis,
+    bound_arguments,
+    call_operands,
+    fancy_index,
+    missing_rule_message,
+    operand_role,
+    rule_key,
+    sequence_layout,
+)
+from .capture import Captured
+from .core import (
+    assign,
+    const,
+    dotted,
+    load,
+    located,
+    names_read,
+    operands,
+    store_of,
+    substitute,
+    target_of,
+    walk_stmts,
+    with_line,
+)
+from .infer import Typed
+from .normalize import Normalized
+from .rules import RUNTIME_NAMES, SEQUENCE_RULES, may_blow_up, note_template, rule_for
+from .tapegen import TapeWriter
 
 
 @dataclass
@@ -66,13 +93,12 @@ _TRANSCENDENTAL = frozenset(
 
 
 def _runtime_calls(expr: ast.expr) -> set[str]:
-    from .rules import _RUNTIME_NAMES
     return {n.func.id for n in ast.walk(expr) if isinstance(n, ast.Call)
-            and isinstance(n.func, ast.Name) and n.func.id in _RUNTIME_NAMES}
+            and isinstance(n.func, ast.Name) and n.func.id in RUNTIME_NAMES}
 
 
 @dataclass
-class _Plan:
+class Plan:
     saves: list[str] = field(default_factory=list)
     # statements (index in the segment) whose result is taped right after them
     # instead of being replayed, and the name the reverse sweep pops it into
@@ -81,39 +107,60 @@ class _Plan:
     adjoint: list[ast.stmt] = field(default_factory=list)
 
 
-class _Subst(ast.NodeTransformer):
-    def __init__(self, mapping: dict[str, ast.expr]) -> None:
-        self.mapping = mapping
+@dataclass
+class Sweep:
+    """What the reverse transform knows about one function, shared by its two halves
+    (reverse.py, the structure: loops, branches, stores; this module, the segments):
+    the earlier stages' results, and the adjoint names, plans and tapes decided so far."""
 
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.mapping:
-            return copy.deepcopy(self.mapping[node.id])
-        return node
+    norm: Normalized
+    cap: Captured
+    typed: Typed
+    ana: Analysis
+    wrt: list[str]
+    tape: TapeWriter
+    adj: dict[str, str] = field(default_factory=dict)        # name -> its adjoint's name
+    plans: dict[int, Plan] = field(default_factory=dict)     # id(first stmt) -> its plan
+    no_init: set[str] = field(default_factory=set)   # adjoints first written, not added to
+    hoisted: dict[int, list[str]] = field(default_factory=dict)  # id(loop) -> taped at entry
+    assign_count: dict[str, int] = field(default_factory=dict)
+    dense: set[str] = field(default_factory=set)     # array adjoints allocated up front
+    fusable: dict[int, object] = field(default_factory=dict)  # id(loop) -> fuse.Fusable
+
+    @property
+    def namer(self):
+        return self.norm.namer
+
+    def b(self, name: str) -> str:
+        """The adjoint of `name` (`b_name`, or a fresh variant)."""
+        if name not in self.adj:
+            self.adj[name] = self.namer.exact(f"b_{name}")
+        return self.adj[name]
 
 
-def _substitute(template: ast.expr, mapping: dict[str, ast.expr]) -> ast.expr:
-    return _Subst(mapping).visit(copy.deepcopy(template))
+class Segments:
+    """The adjoints of straight-line segments, for the reverse transform."""
 
-
-class SegmentAdjoints:
-    """The segment half of the reverse transform (needs Reverse's state)."""
+    def __init__(self, sweep: Sweep) -> None:
+        self.sweep = sweep
+        self._written: set[str] | None = None
 
     def _single_use(self, name: str, segment: list[ast.stmt]) -> bool:
         """A temporary written once and read once, both inside `segment`."""
-        if name not in self.norm.temps or self.assign_count.get(name) != 1 \
-                or self.ana.reads.get(name) != 1:
+        if name not in self.sweep.norm.temps or self.sweep.assign_count.get(name) != 1 \
+                or self.sweep.ana.reads.get(name) != 1:
             return False
         defined = any(target_of(s) == name for s in segment)
         read = any(name in names_read(s.value) for s in segment)
         return defined and read
 
-    def plan(self, seg: list[ast.stmt], loops: list[ast.stmt]) -> _Plan:
+    def plan(self, seg: list[ast.stmt], loops: list[ast.stmt]) -> Plan:
         key = id(seg[0])
-        if key in self.plans:
-            return self.plans[key]
-        plan = _Plan()
-        self.plans[key] = plan
-        active = self.ana.active
+        if key in self.sweep.plans:
+            return self.sweep.plans[key]
+        plan = Plan()
+        self.sweep.plans[key] = plan
+        active = self.sweep.ana.active
         # Versions: (name, k) is the k-th value `name` takes in the segment; 0 = on entry.
         version: dict[str, int] = {}
         reads: list[dict[str, tuple[str, int]]] = []   # per statement: name -> version
@@ -131,14 +178,14 @@ class SegmentAdjoints:
         contribs: list[tuple[int, list[_Contribution]]] = []
         for j in range(len(seg) - 1, -1, -1):
             stmt = seg[j]
-            if target_of(stmt) not in active or id(stmt) in self.ana.dead:
+            if target_of(stmt) not in active or id(stmt) in self.sweep.ana.dead:
                 continue
             found = self._contributions(stmt, reads[j], target_version[j], needed)
             for c in found:   # an array operand's adjoint takes its shape
                 if c.index is None and c.name in reads[j] and self._is_array(c.name):
                     needed.add(reads[j][c.name])
             t = target_of(stmt)
-            if self._is_array(t) and not self._single_use(t, seg) and t not in self.dense:
+            if self._is_array(t) and not self._single_use(t, seg) and t not in self.sweep.dense:
                 needed.add(target_version[j])  # its shape, for ensure(b_t, t)
             contribs.append((j, found))
 
@@ -148,9 +195,9 @@ class SegmentAdjoints:
         # In a fused iteration (fuse.py) the reverse runs right after the forward, so a
         # value still in its variable (its last version here, never assigned again)
         # is read from there, unless another version of the name is needed too.
-        fused_body = len(loops) == 1 and id(loops[0]) in self.fusable
+        fused_body = len(loops) == 1 and id(loops[0]) in self.sweep.fusable
         in_place = {n for n in last if fused_body and self._unchanged_after(
-            n, self.ana.pos(seg[defined_by[(n, last[n])]]))}
+            n, self.sweep.ana.pos(seg[defined_by[(n, last[n])]]))}
         start = set(needed)
         while True:
             needed = set(start)
@@ -180,9 +227,9 @@ class SegmentAdjoints:
 
         # Values entering the segment: tape those that may be overwritten (in a fused
         # iteration: overwritten later in the same iteration).
-        self._plan_saves(plan, sorted({n for n, k in needed if k == 0},
+        self.plan_saves(plan, sorted({n for n, k in needed if k == 0},
                                       key=lambda n: (self._first_read(seg, n), n)),
-                         self.ana.pos(seg[0]), [] if fused_body else loops)
+                         self.sweep.ana.pos(seg[0]), [] if fused_body else loops)
 
         # Names of recomputed values.
         names: dict[tuple[str, int], str] = {}
@@ -195,15 +242,15 @@ class SegmentAdjoints:
                 if nv[1] == last[nv[0]] and not others:
                     names[nv] = nv[0]
                 else:
-                    names[nv] = self.namer.fresh(f"{nv[0]}_")
+                    names[nv] = self.sweep.namer.fresh(f"{nv[0]}_")
             return names[nv]
 
         for j in sorted(kept_idx):
             plan.kept[j] = vname(target_version[j])
         for j in sorted(replay_idx):
             stmt = seg[j]
-            value = _substitute(stmt.value, {n: load(vname(v)) for n, v in reads[j].items()})
-            plan.replay.append(_stmt(assign(vname(target_version[j]), value),
+            value = substitute(stmt.value, {n: load(vname(v)) for n, v in reads[j].items()})
+            plan.replay.append(with_line(assign(vname(target_version[j]), value),
                                      stmt.srcline))
 
         # Adjoint statements.
@@ -212,30 +259,30 @@ class SegmentAdjoints:
                                                      loops)
         plan.adjoint = _guards_as_ifs(_merge_element_updates(
             _fold_array_zeroing(_fold_zeroing(plan.adjoint))))
-        self.tape.helpers_np |= {"fresh_adjoint"} & {
+        self.sweep.tape.helpers_np |= {"fresh_adjoint"} & {
             n.func.id for st in plan.adjoint for n in ast.walk(st)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
         return plan
 
-    def _plan_saves(self, plan: _Plan, names: list[str], at: int,
+    def plan_saves(self, plan: Plan, names: list[str], at: int,
                     loops: list[ast.stmt]) -> None:
         """Decide, for values read at position `at`, which to tape and where."""
         loop_vars = {lp.target.id for lp in loops if isinstance(lp, ast.For)}
         for name in names:
-            if name in self.cap.constants or name in loop_vars:
+            if name in self.sweep.norm.constants or name in loop_vars:
                 continue
-            if self.ana.stable(name, at, loops):
+            if self.sweep.ana.stable(name, at, loops):
                 continue
             # Not written inside some enclosing loop: tape it once per entry to the
             # outermost such loop instead of once per execution of the segment.
             outer = next((j for j, lp in enumerate(loops)
-                          if not self.ana.assigned_within(name, lp)), None)
+                          if not self.sweep.ana.assigned_within(name, lp)), None)
             if outer is None:
                 plan.saves.append(name)
                 continue
             loop = loops[outer]
-            if not self.ana.stable(name, self.ana.pos(loop), loops[:outer]):
-                hoisted = self.hoisted.setdefault(id(loop), [])
+            if not self.sweep.ana.stable(name, self.sweep.ana.pos(loop), loops[:outer]):
+                hoisted = self.sweep.hoisted.setdefault(id(loop), [])
                 if name not in hoisted:
                     hoisted.append(name)
 
@@ -246,12 +293,12 @@ class SegmentAdjoints:
         reference, so keeping `h = np.tanh(W @ h + x[t])` costs nothing, where
         recomputing it would repeat the matrix product."""
         value = stmt.value
-        if self.typed.kind(target_of(stmt)) == "a":
+        if self.sweep.typed.kind(target_of(stmt)) == "a":
             if target_of(stmt) in self._written_arrays():
                 return False   # a reference would see later in-place writes
             return isinstance(value, (ast.BinOp, ast.UnaryOp)) or (
                 isinstance(value, ast.Call) and dotted(value.func) not in VIEW_FUNCS)
-        if self.typed.kind(target_of(stmt)) != "f" or not loops:
+        if self.sweep.typed.kind(target_of(stmt)) != "f" or not loops:
             return False
         if isinstance(value, ast.BinOp):
             return isinstance(value.op, ast.Pow) and not isinstance(value.right, ast.Constant)
@@ -259,36 +306,36 @@ class SegmentAdjoints:
             (dotted(value.func) or "").rpartition(".")[2] in _TRANSCENDENTAL
 
     def _is_array(self, name: str) -> bool:
-        return self.typed.is_array(name)
+        return self.sweep.typed.is_array(name)
 
     def _unchanged_after(self, name: str, at: int) -> bool:
         """No statement after position `at` assigns `name` (nor, for an array, writes
         into it in place)."""
         if self._is_array(name) and name in self._written_arrays():
             return False
-        return all(p <= at for p in self.ana.assigned_at.get(name, []))
+        return all(p <= at for p in self.sweep.ana.assigned_at.get(name, []))
 
     def _written_arrays(self) -> set[str]:
         """Array names whose contents some statement may change in place: the bases
         of element and slice writes, and every name bound to the same array or a
         view of it (`b = a`, `b = a[i]`, `b = a.T`, `b = a.reshape(...)`), either way."""
-        if getattr(self, "_written", None) is None:
+        if self._written is None:
             links: dict[str, set[str]] = {}
             bases = set()
-            for stmt in walk_stmts(self.norm.tree.body):
+            for stmt in walk_stmts(self.sweep.norm.tree.body):
                 if store_of(stmt) is not None:
                     bases.add(store_of(stmt))
                     continue
                 t = target_of(stmt)
-                if t is None or not self.typed.is_array(t):
+                if t is None or not self.sweep.typed.is_array(t):
                     continue
                 value = stmt.value
-                if isinstance(value, ast.Subscript) and fancy_index(value.slice, self.typed):
+                if isinstance(value, ast.Subscript) and fancy_index(value.slice, self.sweep.typed):
                     continue  # advanced indexing copies
                 src = value.value if isinstance(value, (ast.Subscript, ast.Attribute)) \
                     else value.args[0] if isinstance(value, ast.Call) and value.args \
                     and dotted(value.func) in VIEW_FUNCS else value
-                if isinstance(src, ast.Name) and self.typed.is_array(src.id):
+                if isinstance(src, ast.Name) and self.sweep.typed.is_array(src.id):
                     links.setdefault(t, set()).add(src.id)
                     links.setdefault(src.id, set()).add(t)
             written, work = set(bases), list(bases)
@@ -304,7 +351,7 @@ class SegmentAdjoints:
                        needed: set) -> list[_Contribution]:
         """What `stmt` adds to each active operand's adjoint, as templates plus the
         (name, version) values they read; records those values in `needed`."""
-        active = self.ana.active
+        active = self.sweep.ana.active
         value = stmt.value
         key = rule_key(value)
         ops = operands(value)
@@ -316,12 +363,12 @@ class SegmentAdjoints:
             if base not in active:
                 return []
             # the index, and the base for its shape unless its adjoint is dense
-            needed.update(v for n, v in reads.items() if n != base or base not in self.dense)
+            needed.update(v for n, v in reads.items() if n != base or base not in self.sweep.dense)
             return [_Contribution(base, None, {}, index=value.slice)]
         found = [op for op in call_operands(value) if op.name in active]
         missing = [op for op in found if operand_role(key, op, array) == MISSING_RULE]
         if missing:
-            raise self.cap.error(MissingRuleError, _located(stmt),
+            raise self.sweep.cap.error(MissingRuleError, located(stmt),
                                  missing_rule_message(key, missing[0], array),
                                  hint=MISSING_RULE_HINT)
         if key in SEQUENCE_RULES:
@@ -363,12 +410,12 @@ class SegmentAdjoints:
         adjoint of each element is the block of g it became, taken by
         `concatenate_grad` (a block along an axis) or `stack_grad` (one index along
         an axis: a row, a column, or a scalar of a 1-D result)."""
-        layout = sequence_layout(key, value, self.typed, t)
+        layout = sequence_layout(key, value, self.sweep.typed, t)
         out = []
         for elt, (take, axis, start) in zip(value.args[0].elts, layout):
             for m in names_read(axis) + names_read(start):
                 needed.add(reads[m])
-            if not (isinstance(elt, ast.Name) and elt.id in self.ana.active):
+            if not (isinstance(elt, ast.Name) and elt.id in self.sweep.ana.active):
                 continue
             needed.add(reads[elt.id])
             if take == "block":
@@ -386,7 +433,7 @@ class SegmentAdjoints:
         stmt = seg[j]
         t = target_of(stmt)
         line = stmt.srcline
-        bt = self.b(t)
+        bt = self.sweep.b(t)
         t_array = self._is_array(t)
         exprs = list(found)
         selfs = [c for c in exprs if c.name == t]
@@ -398,48 +445,48 @@ class SegmentAdjoints:
         out: list[ast.stmt] = []
         g: ast.expr = load(bt)
         single = self._single_use(t, seg)
-        if t in self.dense:
+        if t in self.sweep.dense:
             # allocated before the reverse sweep; t is bound once, so nothing reads b_t
             # after this statement and it needs no zeroing
             assert self._adjoint_dead_after(t, stmt, loops)
         elif t_array and not single:
             # The adjoint of an array may still be the zero-size "zero" marker.
-            gname = self.namer.fresh("_g")
+            gname = self.sweep.namer.fresh("_g")
             call = ast.Call(load("ensure"), [load(bt), load(vname(target_version))], [])
-            self.tape.helpers_np.add("ensure")
-            out.append(_stmt(assign(gname, call), line))
+            self.sweep.tape.helpers_np.add("ensure")
+            out.append(with_line(assign(gname, call), line))
             g = load(gname)
         elif self_ref and len(exprs) > 1:
-            gname = self.namer.fresh("_g")
-            out.append(_stmt(assign(gname, load(bt)), line))
+            gname = self.sweep.namer.fresh("_g")
+            out.append(with_line(assign(gname, load(bt)), line))
             g = load(gname)
         zeroed = False
-        if t_array and not single and t not in self.dense \
+        if t_array and not single and t not in self.sweep.dense \
                 and not self._adjoint_dead_after(t, stmt, loops):
-            out.append(_stmt(assign(bt, self._zero_adjoint(bt)), line))
+            out.append(with_line(assign(bt, self._zero_adjoint(bt)), line))
             zeroed = True
         assigned_here: set[str] = set()
         for c in exprs:
-            ba = self.b(c.name)
+            ba = self.sweep.b(c.name)
             if c.index is not None:  # t = x[index]: b_x[index] += g
-                index = _substitute(c.index, {n: load(vname(v)) for n, v in
+                index = substitute(c.index, {n: load(vname(v)) for n, v in
                                               self._index_reads(c.index, seg, j)})
-                if c.name not in self.dense:
-                    self.tape.helpers_np.add("ensure")
+                if c.name not in self.sweep.dense:
+                    self.sweep.tape.helpers_np.add("ensure")
                     base = load(vname(self._read_version(seg, j, c.name)))
                     start = load(ba)
                     if self._single_use(c.name, seg) and c.name not in assigned_here:
                         start = self._zero_adjoint(ba)  # may hold a previous iteration's
-                    out.append(_stmt(assign(ba, ast.Call(load("ensure"), [start, base], [])),
+                    out.append(with_line(assign(ba, ast.Call(load("ensure"), [start, base], [])),
                                      line))
                 assigned_here.add(c.name)
-                if fancy_index(c.index, self.typed):
+                if fancy_index(c.index, self.sweep.typed):
                     # repeated positions accumulate (np.add.at), unlike b_x[idx] += g
-                    self.tape.helpers_np.add("add_at")
+                    self.sweep.tape.helpers_np.add("add_at")
                     call = ast.Call(load("add_at"), [load(ba), index_value(index), g], [])
-                    out.append(_stmt(assign(ba, call), line))
+                    out.append(with_line(assign(ba, call), line))
                     continue
-                out.append(_stmt(ast.AugAssign(ast.Subscript(load(ba), index, ast.Store()),
+                out.append(with_line(ast.AugAssign(ast.Subscript(load(ba), index, ast.Store()),
                                                ast.Add(), g), line))
                 continue
             subst = {"g": g}
@@ -448,8 +495,8 @@ class SegmentAdjoints:
                     subst[k] = load(vname(v[1]))
                 else:
                     extra = v[2] if len(v) > 2 else {}
-                    subst[k] = _substitute(v[1], {n: load(vname(m)) for n, m in extra.items()})
-            expr = _substitute(c.template, subst)
+                    subst[k] = substitute(v[1], {n: load(vname(m)) for n, m in extra.items()})
+            expr = substitute(c.template, subst)
             if self._is_array(c.name):
                 like = load(vname(self._read_version(seg, j, c.name)))
                 start = load(ba)
@@ -462,22 +509,22 @@ class SegmentAdjoints:
                         and isinstance(start, ast.Name):
                     # accumulate W @ h's adjoint for W in place (no outer-product temporary)
                     call = ast.Call(load("matmul_acc_a"), [start] + expr.args, [])
-                    self.tape.helpers_np.add("matmul_acc_a")
-                    self.tape.helpers_np |= _runtime_calls(ast.Tuple(expr.args, ast.Load()))
+                    self.sweep.tape.helpers_np.add("matmul_acc_a")
+                    self.sweep.tape.helpers_np |= _runtime_calls(ast.Tuple(expr.args, ast.Load()))
                 elif _is_empty_adjoint(start) and _owned(expr, g if single else None):
                     # the temporary's only contribution, from an array no one else
                     # writes: taken as it is (no zero array to add it into)
                     call = ast.Call(load("fresh_adjoint"), [expr, like], [])
-                    self.tape.helpers_np.add("fresh_adjoint")
-                    self.tape.helpers_np |= _runtime_calls(expr)
+                    self.sweep.tape.helpers_np.add("fresh_adjoint")
+                    self.sweep.tape.helpers_np |= _runtime_calls(expr)
                 else:
                     call = ast.Call(load("accum"), [start, expr, like], [])
-                    self.tape.helpers_np.add("accum")
-                    self.tape.helpers_np |= _runtime_calls(expr)
-                out.append(_stmt(assign(ba, call), line))
+                    self.sweep.tape.helpers_np.add("accum")
+                    self.sweep.tape.helpers_np |= _runtime_calls(expr)
+                out.append(with_line(assign(ba, call), line))
                 assigned_here.add(c.name)
                 continue
-            self.tape.helpers_np |= _runtime_calls(expr)
+            self.sweep.tape.helpers_np |= _runtime_calls(expr)
             if not t_array and may_blow_up(expr):
                 # a zero adjoint adds exactly 0, even where the partial is infinite (the
                 # value is overwritten on the path taken: sqrt(0), hypot(0, 0))
@@ -486,20 +533,20 @@ class SegmentAdjoints:
             first_write = (c.name == t and not zeroed and c.name not in assigned_here) or (
                 c.name != t and self._single_use(c.name, seg) and c.name not in assigned_here)
             if first_write and c.name != t:
-                self.no_init.add(c.name)
+                self.sweep.no_init.add(c.name)
             if first_write:
-                out.append(_stmt(assign(ba, expr), line))
+                out.append(with_line(assign(ba, expr), line))
             else:
-                out.append(_stmt(ast.AugAssign(ast.Name(ba, ast.Store()), ast.Add(), expr),
+                out.append(with_line(ast.AugAssign(ast.Name(ba, ast.Store()), ast.Add(), expr),
                                  line))
             assigned_here.add(c.name)
         if not t_array and not self_ref and not keep_bt and not single \
                 and not self._adjoint_dead_after(t, stmt, loops):
-            out.append(_stmt(assign(bt, const(0.0)), line))
+            out.append(with_line(assign(bt, const(0.0)), line))
         return out
 
     def _zero_adjoint(self, bt: str) -> ast.expr:
-        self.tape.helpers_np.add("empty_adjoint")
+        self.sweep.tape.helpers_np.add("empty_adjoint")
         return ast.Call(load("empty_adjoint"), [load(bt)], [])
 
     @staticmethod
@@ -514,10 +561,10 @@ class SegmentAdjoints:
         """Once `stmt` (which writes `name`) is reversed, is b_name never read again?
         True outside loops when no earlier statement reads or writes `name` (whose
         adjoints would read b_name) and it is not a gradient the function returns."""
-        at = self.ana.pos(stmt)
-        return not loops and name not in self.wrt \
-            and self.ana.first_read.get(name, 1 << 60) >= at \
-            and all(p >= at for p in self.ana.assigned_at.get(name, []))
+        at = self.sweep.ana.pos(stmt)
+        return not loops and name not in self.sweep.wrt \
+            and self.sweep.ana.first_read.get(name, 1 << 60) >= at \
+            and all(p >= at for p in self.sweep.ana.assigned_at.get(name, []))
 
     @staticmethod
     def _first_read(seg: list[ast.stmt], name: str) -> int:
@@ -598,7 +645,7 @@ def _guards_as_ifs(stmts: list[ast.stmt]) -> list[ast.stmt]:
         line = getattr(st, "srcline", None)
         st.value = value.body
         orelse = [] if isinstance(st, ast.AugAssign) else [
-            _stmt(ast.Assign([copy.deepcopy(st.targets[0])], const(0.0)), line)]
+            with_line(ast.Assign([copy.deepcopy(st.targets[0])], const(0.0)), line)]
         prev = out[-1] if out else None
         if isinstance(prev, ast.If) and getattr(prev, "guard", False) \
                 and ast.dump(prev.test) == ast.dump(value.test) \
@@ -608,7 +655,7 @@ def _guards_as_ifs(stmts: list[ast.stmt]) -> list[ast.stmt]:
             prev.body.append(st)
             prev.orelse += orelse
             continue
-        node = _stmt(ast.If(value.test, [st], orelse), line)
+        node = with_line(ast.If(value.test, [st], orelse), line)
         node.guard = True
         out.append(node)
     return out
@@ -685,7 +732,3 @@ def index_value(index: ast.expr) -> ast.expr:
     return part(index)
 
 
-def _located(stmt: ast.stmt) -> ast.stmt:
-    stmt.lineno = stmt.srcline or 0
-    stmt.col_offset = 0
-    return stmt

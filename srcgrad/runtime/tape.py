@@ -7,7 +7,7 @@ stores a value while there is room, and always advances the top; so a
 buffer is never reallocated during a call (rebinding a buffer inside a hot loop
 costs Numba several times the store). Between the sweeps the function checks
 the tops: if any passed the end of its buffer, it returns at once (tape bytes -1) with the
-tops, and the caller (``srcgrad.api``) retries with buffers of that size. The
+tops, and the caller (``srcgrad.gradfn``) retries with buffers of that size. The
 caller keeps the buffers for the next call, so a steady state writes into
 memory that is already mapped, and most calls never retry.
 
@@ -59,7 +59,7 @@ def pop(buf, top):
 # Compiled, the tape index is made unsigned: Numba then skips the negative-index
 # wraparound (a test and a register for the buffer's length) of each push and pop
 # (the scalar GMM's gradient: 3.04x -> 2.95x its forward). It is never negative: a
-# buffer holds at least one element (srcgrad.api allocates 4,096 or more) and a sweep
+# buffer holds at least one element (srcgrad.gradfn allocates 4,096 or more) and a sweep
 # pops only what it pushed.
 @overload(push)
 def _push_compiled(buf, top, value):

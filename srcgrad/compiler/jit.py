@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import numba
+import numpy as np
 
 _LOCK = threading.RLock()
 _MODULES: dict[str, object] = {}
@@ -110,3 +111,49 @@ def _cacheable(injected: dict | None) -> bool:
         except (ImportError, ValueError):
             return False
     return True
+
+
+def note_user_line(exc: Exception, fn, linemap: list, cap, call: tuple | None = None,
+                   what: str = "adjoint") -> None:
+    """An exception raised inside generated function `fn`: note the user's line the
+    failing generated line came from (`linemap`, the emitter's line map). Compiled code
+    keeps no traceback, so it is located by running the same generated source
+    uncompiled on copies of `call` (the generated function's arguments): nothing is
+    spent unless something raised."""
+    located: BaseException | None = exc
+    if hasattr(fn, "py_func"):
+        if call is None:
+            return
+        fn = fn.py_func
+        located = _rerun_uncompiled(fn, call)
+        if located is None:
+            exc.add_note("srcgrad: compiled code raised this; the same generated code run "
+                         "uncompiled (jit=False) on these arguments does not, so no line of "
+                         "yours is known")
+            return
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    line = None
+    tb = located.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == code.co_filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if line is None or not 1 <= line <= len(linemap) or linemap[line - 1] is None:
+        return
+    src = linemap[line - 1]
+    filename = getattr(src, "file", cap.filename)
+    text = getattr(src, "text", None) or cap.line_text(int(src))
+    exc.add_note(f"srcgrad: raised at line {line} of the generated {what}, which comes from "
+                 f"{filename}:{int(src)}: {text}")
+
+
+def _rerun_uncompiled(py_func, call: tuple) -> BaseException | None:
+    """The exception the uncompiled generated function raises on copies of `call`."""
+    copies = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in call)
+    try:
+        py_func(*copies)
+    except Exception as again:  # noqa: BLE001 - whatever it is, it locates the line
+        return again
+    return None

@@ -10,7 +10,7 @@ readable), parsed once, and substituted into the generated adjoint by name.
 A rule may have a second set of templates for arrays (``array=``), used when
 the operation involves an array: binary operators then sum the adjoint over
 broadcast dimensions (``unbroadcast``). Functions the templates call live in
-``runtime_np.py``.
+the runtime (``srcgrad/runtime/arrays.py``, ``np_ops.py``, ``special.py``).
 
 Conventions at non-differentiable points follow JAX: ``abs`` has slope 1 at
 0; builtin ``max``/``min`` send the whole adjoint to the argument Python
@@ -84,7 +84,7 @@ class Rule:
         if tree is None:
             return set()
         return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - _IGNORED_NAMES \
-            - _runtime_names() - EXTERNAL_NAMES
+            - RUNTIME_NAMES - EXTERNAL_NAMES
 
 
 _LOGS = {"math.log", "np.log"}
@@ -119,12 +119,9 @@ def may_blow_up(tree: ast.expr) -> bool:
     return False
 
 
-def _runtime_names() -> set[str]:
-    return _RUNTIME_NAMES
-
-
-# Functions that templates call (runtime_np.py); not variables of the rule.
-_RUNTIME_NAMES = {
+# Functions of the runtime (srcgrad/runtime/arrays.py) that templates call by name: not
+# variables of a rule. Generated code imports the ones it uses.
+RUNTIME_NAMES = {
     "unbroadcast", "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad",
     "cumsum_grad", "matmul_grad_a", "matmul_grad_b", "outer_grad_a", "outer_grad_b",
     "trace_grad", "norm_grad", "transpose_grad", "reshape_grad", "maximum_grad_x",
@@ -370,8 +367,8 @@ defrule("np.linalg.inv", "x", MISSING, array=("-(ans.T @ (g @ ans.T))",))
 defrule("attr.T", "x", "transpose_grad(g)")
 defrule("np.transpose", "x", "transpose_grad(g)")
 defrule("np.reshape", "x, shape", "reshape_grad(g, x)", None)
-defrule("np.copy", "x", "g")
-defrule("np.ascontiguousarray", "x", "g")
+defrule("np.copy", "x", "g", array=("unbroadcast(g, x)",))  # a float gives a 0-d array
+defrule("np.ascontiguousarray", "x", "g", array=("unbroadcast(g, x)",))
 defrule("subscript", "x", "g")  # applied by segment.py: b_x[index] += g
 
 # ----- NumPy: arrays from sequences of values -----

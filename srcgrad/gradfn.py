@@ -1,0 +1,342 @@
+"""The derivative objects: GradFunction (grad, value_and_grad) and VJPFunction (vjp).
+
+A GradFunction holds one user function, captured and fenced when it is made; each new
+combination of argument types gets its generated adjoint (compiler.pipeline.build) once,
+kept with the tape buffers it last needed. Calling it binds the arguments, looks up the
+compiled adjoint by a cheap key of their types, runs it, and returns the gradients in
+the types of their arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+
+import numpy as np
+from numba import types as nbtypes
+from numba.core.errors import NumbaError
+
+from .compiler.capture import DERIVATIVE, unwrap
+from .compiler.infer import arg_type_of
+from .compiler.jit import note_user_line
+from .compiler.nested import DerivativeSpec
+from .compiler.pipeline import Built, build, front, generate
+from .compiler.tangent import TANGENTS
+from .errors import UsageError, numba_rejected
+
+
+def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int], bool]:
+    single = not isinstance(wrt, (tuple, list))
+    items = [wrt] if single else list(wrt)
+    if not items:
+        raise UsageError("wrt is empty; name at least one parameter")
+    indices = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise UsageError(f"wrt must be an int, a parameter name, or a tuple of those; "
+                             f"got {item!r}")
+        if isinstance(item, str):
+            if item not in params:
+                code = getattr(fn, "__code__", None)
+                if code is not None and item in code.co_freevars + code.co_names:
+                    kind = "a closure variable" if item in code.co_freevars else "a global"
+                    raise UsageError(
+                        f"wrt={item!r} is {kind} of {name}, not a parameter: srcgrad reads "
+                        f"it as a constant and gives it no gradient. To differentiate with "
+                        f"respect to it, make it a parameter of {name} and pass it in")
+                raise UsageError(f"wrt={item!r} names no parameter of {name}; its parameters "
+                                 f"are {', '.join(params) or '(none)'}")
+            index = params.index(item)
+        else:
+            if not -len(params) <= item < len(params):
+                raise UsageError(f"wrt={item} is out of range: {name} has {len(params)} "
+                                 f"parameter(s) ({', '.join(params) or 'none'})")
+            index = item % len(params)
+        if index in indices:
+            raise UsageError(f"wrt names parameter {params[index]!r} twice")
+        indices.append(index)
+    return indices, single
+
+
+_TAPE_DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
+_FLAGS_NOT_OWNDATA = ~0x4   # every ndarray.flags bit but NPY_ARRAY_OWNDATA
+_KEYED = (float, int, bool, np.float64, np.float32, np.int64, np.int32)
+KEEP_TAPE_BYTES = 1 << 30  # tape buffers larger than this are freed after each call
+
+
+class _Tapes(threading.local):
+    """The tape buffers of one gradient function, kept between calls (one set per
+    thread), so that a steady state writes into memory that is already mapped.
+    A call whose tapes are too small returns early (tape bytes -1) with the sizes
+    it needed (see runtime.py); it is then run again on buffers that fit."""
+
+    def __init__(self) -> None:
+        self.bufs: dict[str, np.ndarray] = {}       # kind -> buffer
+        self.sets: dict[str, tuple] = {}            # kinds -> the buffers, in order
+
+    def run(self, built: Built, args: tuple, seed):
+        kinds = built.tapes
+        if not kinds:
+            value, grads, nbytes, _ = built.fn(*args, seed)
+            return value, grads, nbytes
+        bufs = self.sets.get(kinds)
+        if bufs is None:
+            bufs = tuple(self.bufs[k] if k in self.bufs else np.empty(4096, _TAPE_DTYPES[k])
+                         for k in kinds)
+            self.sets[kinds] = bufs
+        value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
+        if nbytes >= 0:
+            return value, grads, nbytes
+        need = [int(tops["fib".index(k)]) for k in kinds]
+        bufs = tuple(b if n <= len(b) else np.empty(n + n // 8, _TAPE_DTYPES[k])
+                     for k, n, b in zip(kinds, need, bufs))
+        value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
+        if nbytes < 0:
+            raise RuntimeError("srcgrad internal error: the forward sweep pushed more on a "
+                               "second run with the same arguments")
+        self.sets.clear()
+        if sum(b.nbytes for b in bufs) <= KEEP_TAPE_BYTES:
+            self.bufs.update(zip(kinds, bufs))
+            self.sets[kinds] = bufs
+        else:
+            self.bufs.clear()
+        return value, grads, nbytes
+
+
+def _adjoint_call(built: Built, args: tuple, seed) -> tuple:
+    """The arguments of a generated adjoint: the function's, the seed, fresh tapes."""
+    return tuple(args) + (seed,) + tuple(np.empty(4096, _TAPE_DTYPES[k]) for k in built.tapes)
+
+
+class GradFunction:
+    """The gradient of a scalar function, generated as source and compiled.
+
+    Calling it returns the gradient (or ``(value, gradient)`` for
+    ``value_and_grad``). ``.source`` is the generated adjoint module.
+    """
+
+    _mode = "grad"
+    srcgrad_role = DERIVATIVE   # what compiler.capture recognises: a derivative to nest
+
+    def __init__(self, fn, wrt=0, jit: bool = True, with_value: bool = False) -> None:
+        self._cap = front(fn)
+        self._fn = unwrap(fn)
+        self._signature = inspect.signature(self._fn)
+        self._params = list(self._cap.params)
+        self._wrt, self._single = _resolve_wrt(wrt, self._params, self._cap.name, self._fn)
+        self._wrt_names = [self._params[i] for i in self._wrt]
+        self._jit = jit
+        self._with_value = with_value
+        self._specs: dict[tuple, Built] = {}
+        # Python-scalar argument types -> (compiled function, convert gradients?)
+        self._fast: dict[tuple, tuple] = {}
+        self._last: Built | None = None
+        self._lock = threading.Lock()
+        self._tapes = _Tapes()
+        functools.update_wrapper(self, self._fn)
+
+    @property
+    def spec(self) -> DerivativeSpec:
+        """What a call of this derivative inside a differentiated function needs
+        (compiler/nested.py): the function, its parameters, wrt, the result's form."""
+        return DerivativeSpec(fn=self._fn, name=self._cap.name, params=tuple(self._params),
+                              wrt=tuple(self._wrt), single=self._single,
+                              with_value=self._with_value)
+
+    def __repr__(self) -> str:
+        kind = "value_and_grad" if self._with_value else "grad"
+        return f"<srcgrad.{kind} of {self._cap.name} wrt {', '.join(self._wrt_names)}>"
+
+    # arguments -------------------------------------------------------------
+
+    def _bind(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs and len(args) == len(self._params):
+            return args
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UsageError(f"{self._cap.name}(): {exc}") from None
+        bound.apply_defaults()
+        return tuple(bound.arguments[p] for p in self._params)
+
+    def _types(self, args: tuple) -> tuple:
+        types = tuple(arg_type_of(a) for a in args)
+        for i in self._wrt:
+            typ = types[i]
+            if isinstance(typ, nbtypes.Array) and isinstance(typ.dtype, nbtypes.Float):
+                continue
+            if not isinstance(typ, nbtypes.Float):
+                hint = " (write 2.0, not 2)" if isinstance(typ, nbtypes.Integer) else ""
+                if isinstance(typ, nbtypes.Array):
+                    hint = " (convert it with .astype(np.float64))"
+                raise UsageError(
+                    f"cannot differentiate with respect to {self._params[i]!r}: it is "
+                    f"{typ}, not a float or a float array{hint}. Pass floats, or leave it "
+                    "out of wrt")
+        return types
+
+    def _specialize(self, types: tuple) -> Built:
+        built = self._specs.get(types)
+        if built is None:
+            with self._lock:
+                built = self._specs.get(types)
+                if built is None:
+                    built = build(self._cap, types, self._wrt_names, self._jit, self._mode,
+                                  TANGENTS)
+                    self._specs[types] = built
+        self._last = built
+        return built
+
+    def _run(self, args: tuple, kwargs: dict, seed=1.0):
+        if kwargs or len(args) != len(self._params):
+            args = self._bind(args, kwargs)
+        # A cheap key for the argument types (numba.typeof and hashing Numba types
+        # cost microseconds, which is most of a small call): Python scalars by their
+        # class, arrays by dtype, rank and flags (contiguity, writeable), not by
+        # whether they own their data.
+        key = tuple([(a.dtype, a.ndim, a.flags.num & _FLAGS_NOT_OWNDATA)
+                     if type(a) is np.ndarray else type(a) for a in args])
+        fast = self._fast.get(key)
+        if fast is None:
+            built = self._specialize(self._types(args))
+            # Gradients that need the type of their argument: compiled, a float
+            # argument's is a float and an array's is already an array of its shape
+            # and dtype (the adjoint allocates it so); NumPy scalars need converting.
+            convert = any(not (self._jit and (key[i] is float or type(key[i]) is tuple))
+                          for i in self._wrt) and not all(t in (float, int, bool) for t in key)
+            fast = (built, convert)
+            # other objects (tuples, NumPy scalars...) take the slow path every time
+            if all(t in _KEYED or type(t) is tuple for t in key):
+                self._fast[key] = fast
+        built, convert = fast
+        self._last = built
+        try:
+            if built.tapes:
+                value, grads, tape_bytes = self._tapes.run(built, args, seed)
+            else:
+                value, grads, tape_bytes, _ = built.fn(*args, seed)
+        except NumbaError as exc:
+            raise numba_rejected(exc, self._cap.name, self._cap.filename) from exc
+        except Exception as exc:
+            note_user_line(exc, built.fn, built.linemap, self._cap,
+                           _adjoint_call(built, args, seed))
+            raise
+        if convert:
+            grads = tuple([_like(args[i], g) for i, g in zip(self._wrt, grads)])
+        elif not self._jit:
+            grads = tuple(float(g) for g in grads)
+        return value, (grads[0] if self._single else grads), tape_bytes
+
+    def __call__(self, *args, **kwargs):
+        value, grads, _ = self._run(args, kwargs)
+        if self._with_value:
+            return _like_value(value), grads
+        return grads
+
+    # inspection ------------------------------------------------------------
+
+    def tape_bytes(self, *args, **kwargs) -> int:
+        """Bytes of tape the gradient uses at these arguments."""
+        return int(self._run(args, kwargs)[2])
+
+    def source_for(self, *args, **kwargs) -> str:
+        """The generated adjoint module for arguments like these (no compile)."""
+        types = self._types(self._bind(args, kwargs))
+        if types in self._specs:
+            return self._specs[types].source
+        return generate(self._cap, types, self._wrt_names, self._mode, TANGENTS).source
+
+    @property
+    def source(self) -> str:
+        """The generated adjoint module: for the last call's argument types, or for
+        float64 arguments before the first call."""
+        if self._last is not None:
+            return self._last.source
+        return generate(self._cap, self.preview_types(), self._wrt_names, self._mode,
+                        TANGENTS).source
+
+    def preview_types(self) -> tuple:
+        """Argument types to show source for before any call: from annotations
+        (int, float, bool) or default values, else float64."""
+        types = []
+        for name in self._params:
+            param = self._signature.parameters[name]
+            hint = param.annotation
+            if hint in (int, "int") or (hint is param.empty and type(param.default) is int):
+                types.append(nbtypes.int64)
+            elif hint in (bool, "bool") or type(param.default) is bool:
+                types.append(nbtypes.boolean)
+            else:
+                types.append(nbtypes.float64)
+        return tuple(types)
+
+
+def _like(arg, g):
+    """A gradient with the type of its argument."""
+    if isinstance(arg, np.ndarray):
+        if type(g) is np.ndarray and g.dtype == arg.dtype and g.shape == arg.shape:
+            return g
+        return np.asarray(g, dtype=arg.dtype).reshape(arg.shape)
+    if isinstance(arg, np.floating):
+        return type(arg)(g)
+    return float(g)
+
+
+def _like_value(value):
+    if isinstance(value, (np.floating, float)):
+        return float(value) if not isinstance(value, np.float32) else value
+    return value
+
+
+class VJPFunction(GradFunction):
+    """Compiled primal and adjoint for vector-Jacobian products (see `vjp`)."""
+
+    _mode = "vjp"
+    srcgrad_role = "vjp"   # not nested: its call gives (value, pullback)
+
+    def __call__(self, *args, **kwargs):
+        raise UsageError("use srcgrad.vjp(f, *args) to get (value, pullback)")
+
+    def value_and_pullback(self, args: tuple, kwargs: dict):
+        if kwargs or len(args) != len(self._params):
+            args = self._bind(args, kwargs)
+        # Keep the arguments as they are now: the pullback reruns the forward sweep.
+        args = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
+        built = self._specialize(self._types(args))
+        try:
+            value = built.primal(*args)
+        except Exception as exc:
+            note_user_line(exc, built.primal, built.linemap, self._cap, args, "function")
+            raise
+
+        def pullback(cotangent):
+            ct = _check_cotangent(cotangent, value)
+            try:
+                _, grads, _ = self._tapes.run(built, args, ct)
+            except Exception as exc:
+                note_user_line(exc, built.fn, built.linemap, self._cap,
+                               _adjoint_call(built, args, ct))
+                raise
+            grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
+            return grads[0] if self._single else grads
+
+        return value, pullback
+
+
+def _check_cotangent(ct, value):
+    if isinstance(value, tuple):  # a function returning several values: one each
+        if not isinstance(ct, (tuple, list)) or len(ct) != len(value):
+            raise UsageError(f"the function returns a tuple of {len(value)} values; pass a "
+                             f"tuple of {len(value)} cotangents, one per value")
+        return tuple(_check_cotangent(c, v) for c, v in zip(ct, value))
+    if isinstance(value, np.ndarray):
+        ct = np.asarray(ct, dtype=value.dtype)
+        if ct.shape != value.shape:
+            raise UsageError(f"the cotangent has shape {ct.shape}, but the function's value "
+                             f"has shape {value.shape}; pass an array of the value's shape")
+        return np.ascontiguousarray(ct)
+    if isinstance(ct, np.ndarray) and ct.shape != ():
+        raise UsageError(f"the function's value is a scalar; pass a scalar cotangent, not an "
+                         f"array of shape {ct.shape}")
+    return float(ct)
