@@ -26,9 +26,9 @@ import pytest
 
 import srcgrad
 
-from .corpus_arrays import CASES, CLOSED_FORM, FLOAT32_CASES, NOT_FD, NOT_JAX, VJP_CASES
-from .oracles import wrt_indices
-from .oracles_np import (
+from .support.checks import check_grad_structure, check_points, check_unmodified, copies, describe, value_and_grad
+from .support.corpus_arrays import CASES, CLOSED_FORM, FLOAT32_CASES, NOT_FD, NOT_JAX, VJP_CASES
+from .support.oracles_np import (
     as_grad_tuple,
     assert_allclose_grads,
     fd_grad_array,
@@ -65,14 +65,6 @@ F32_VALUE_RTOL = 1e-5
 
 # shared compiled objects and oracle answers ---------------------------------------------
 
-_VG_CACHE: dict[tuple[str, bool], object] = {}
-
-
-def _value_and_grad(case, jit=True):
-    key = (case.name, jit)
-    if key not in _VG_CACHE:
-        _VG_CACHE[key] = srcgrad.value_and_grad(case.fn, wrt=case.wrt, jit=jit)
-    return _VG_CACHE[key]
 
 
 @functools.cache
@@ -85,51 +77,6 @@ def _fd(name: str, i: int) -> tuple:
 def _jax(name: str, i: int) -> tuple | None:
     case = CASES_BY_NAME[name]
     return jax_grad(case.fn, case.points[i], case.wrt)
-
-
-def _copies(args):
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-
-
-def _describe(case, args):
-    names = list(inspect.signature(case.fn).parameters)
-
-    def show(a):
-        if isinstance(a, np.ndarray):
-            return f"np.array({np.array2string(a, precision=17, separator=', ')}, dtype=np.{a.dtype})"
-        return repr(a)
-
-    shown = ", ".join(f"{n}={show(a)}" for n, a in zip(names, args))
-    return f"{case.name}({shown}) wrt={case.wrt!r}"
-
-
-def _check_grad_structure(fn, wrt, args, grad, where):
-    """One entry for an int/name ``wrt``, a tuple for a tuple ``wrt``; each entry has the
-    type, dtype and shape of its argument (a Python float for a float argument)."""
-    if isinstance(wrt, tuple):
-        assert isinstance(grad, tuple), f"{where}: wrt={wrt!r} should give a tuple, got {type(grad)}"
-        assert len(grad) == len(wrt), f"{where}: wrt={wrt!r} but got {len(grad)} entries"
-        entries = grad
-    else:
-        assert not isinstance(grad, (tuple, list)), \
-            f"{where}: wrt={wrt!r} should give a single gradient, got {type(grad)}"
-        entries = (grad,)
-    for k, g in zip(wrt_indices(fn, wrt), entries):
-        arg = args[k]
-        if isinstance(arg, np.ndarray):
-            assert isinstance(g, np.ndarray), \
-                f"{where}: gradient for argument {k} is {type(g).__name__}, not ndarray"
-            assert g.shape == arg.shape, f"{where}: gradient shape {g.shape} != argument shape {arg.shape}"
-            assert g.dtype == arg.dtype, f"{where}: gradient dtype {g.dtype} != argument dtype {arg.dtype}"
-        else:
-            assert type(g) is type(arg), \
-                f"{where}: gradient for argument {k} is {type(g).__name__}, argument is {type(arg).__name__}"
-
-
-def _check_unmodified(before, after, where):
-    for k, (b, a) in enumerate(zip(before, after)):
-        if isinstance(b, np.ndarray):
-            assert np.array_equal(a, b), f"{where}: argument {k} was modified in place"
 
 
 def _tols(case, rtol, atol):
@@ -163,40 +110,33 @@ def test_points_well_formed(case, i):
             assert a.dtype == (np.float32 if case.name in FLOAT32_CASES else np.float64) \
                 or a.dtype.kind == "i"
     # deterministic and pure: calling twice gives the same value, arguments unchanged
-    before = _copies(args)
+    before = copies(args)
     v1 = case.fn(*args)
     v2 = case.fn(*args)
-    _check_unmodified(before, args, case.name)
+    check_unmodified(before, args, case.name)
     assert np.ndim(v1) == 0 and v1 == v2
 
 
 # srcgrad against the oracles ----------------------------------------------------------------
 
-# Every program runs in the fast tier: compiled (jit=True) for every other program and
-# as plain Python (jit=False: no Numba compile) for the rest, whose compiled run is in
-# the slow tier. A Numba compile costs about a second; the suite has a 10-minute budget.
-CHECK_POINTS = [
-    pytest.param(case, i, jit, id=f"{case.name}-{i}-{'jit' if jit else 'py'}",
-                 marks=pytest.mark.slow if jit and k % 2 else ())
-    for k, case in enumerate(CASES) for i in range(len(case.points))
-    for jit in ((True,) if k % 2 == 0 else (True, False))]
+CHECK_POINTS = check_points(CASES)
 
 
 @pytest.mark.parametrize("case,i,jit", CHECK_POINTS)
 def test_value_and_grad(case, i, jit):
     args = case.points[i]
-    where = _describe(case, args)
-    expected_value = case.fn(*_copies(args))
-    before = _copies(args)
+    where = describe(case, args)
+    expected_value = case.fn(*copies(args))
+    before = copies(args)
 
-    value, grad = _value_and_grad(case, jit)(*args)
+    value, grad = value_and_grad(case, jit)(*args)
 
-    _check_unmodified(before, args, where)
+    check_unmodified(before, args, where)
     assert np.ndim(value) == 0, f"{where}: value {value!r} is not a scalar"
     vr = F32_VALUE_RTOL if case.name in FLOAT32_CASES else VALUE_RTOL
     assert_allclose_grads(value, expected_value, vr, VALUE_ATOL, what=f"{where}: value",
                           scale_atol=False)
-    _check_grad_structure(case.fn, case.wrt, args, grad, where)
+    check_grad_structure(case.fn, case.wrt, args, grad, where)
 
     if case.name in CLOSED_FORM:
         assert_allclose_grads(grad, CLOSED_FORM[case.name](*args), 1e-12, 1e-14,
@@ -217,10 +157,10 @@ def test_grad_matches_value_and_grad(name):
     case = CASES_BY_NAME[name]
     g = srcgrad.grad(case.fn, wrt=case.wrt)
     for args in case.points:
-        where = _describe(case, args)
-        _, expected = _value_and_grad(case)(*args)
+        where = describe(case, args)
+        _, expected = value_and_grad(case)(*args)
         got = g(*args)
-        _check_grad_structure(case.fn, case.wrt, args, got, where)
+        check_grad_structure(case.fn, case.wrt, args, got, where)
         assert_allclose_grads(got, expected, 1e-13, 1e-15, what=f"{where}: grad()")
 
 
@@ -234,10 +174,10 @@ def test_jit_false_matches_jit_true(name):
     """``jit=False`` runs the same generated source as plain Python: same numbers."""
     case = CASES_BY_NAME[name]
     for args in case.points:
-        where = _describe(case, args)
-        v_py, g_py = _value_and_grad(case, jit=False)(*args)
-        v_nb, g_nb = _value_and_grad(case, jit=True)(*args)
-        _check_grad_structure(case.fn, case.wrt, args, g_py, where)
+        where = describe(case, args)
+        v_py, g_py = value_and_grad(case, jit=False)(*args)
+        v_nb, g_nb = value_and_grad(case, jit=True)(*args)
+        check_grad_structure(case.fn, case.wrt, args, g_py, where)
         rtol = 1e-5 if name in FLOAT32_CASES else 1e-12
         assert_allclose_grads(v_py, v_nb, rtol, 1e-14, what=f"{where}: value jit=False vs jit=True")
         assert_allclose_grads(g_py, g_nb, rtol, 1e-14, what=f"{where}: grad jit=False vs jit=True")
@@ -249,8 +189,8 @@ def test_jit_false_matches_jit_true(name):
 def test_vjp(case, cts, i):
     args = case.points[i]
     ct = cts[i]
-    where = _describe(case, args) + " cotangent=" + np.array2string(ct, precision=17, separator=", ")
-    expected_value = case.fn(*_copies(args))
+    where = describe(case, args) + " cotangent=" + np.array2string(ct, precision=17, separator=", ")
+    expected_value = case.fn(*copies(args))
 
     value, pullback = srcgrad.vjp(case.fn, *args, wrt=case.wrt)
 
@@ -259,7 +199,7 @@ def test_vjp(case, cts, i):
     assert_allclose_grads(value, expected_value, VALUE_RTOL, VALUE_ATOL, what=f"{where}: value",
                           scale_atol=False)
     grads = pullback(ct.copy())
-    _check_grad_structure(case.fn, case.wrt, args, grads, where)
+    check_grad_structure(case.fn, case.wrt, args, grads, where)
     assert_allclose_grads(grads, fd_vjp(case.fn, args, ct, case.wrt), FD_RTOL, FD_ATOL,
                           what=f"{where}: vjp vs finite differences")
     jv = jax_vjp(case.fn, args, ct, case.wrt)
@@ -295,7 +235,7 @@ def test_oracle_fd_matches_jax(case, i):
                               what=f"{case.name}[{i}]: JAX vs closed form")
         return
     assert_allclose_grads(_fd(case.name, i), jg, 1e-8, 1e-10,
-                          what=f"{_describe(case, case.points[i])}: FD vs JAX")
+                          what=f"{describe(case, case.points[i])}: FD vs JAX")
 
 
 @pytest.mark.slow
@@ -307,7 +247,7 @@ def test_fd_step_insensitive(case, i):
         pytest.skip("FD does not apply (stop_gradient)")
     coarse = fd_grad_array(case.fn, case.points[i], case.wrt, rel_step=1e-3)
     assert_allclose_grads(coarse, _fd(case.name, i), 1e-7, 1e-9,
-                          what=f"{_describe(case, case.points[i])}: FD h=1e-3 vs h=1e-4")
+                          what=f"{describe(case, case.points[i])}: FD h=1e-3 vs h=1e-4")
 
 
 @pytest.mark.slow

@@ -29,10 +29,9 @@ import types
 import numpy as np
 import pytest
 
-import srcgrad
-
-from . import corpus_calls, corpus_calls_lib
-from .corpus_calls import (
+from .support import corpus_calls, corpus_calls_lib
+from .support.checks import check_grad_structure, check_unmodified, copies, describe, value_and_grad
+from .support.corpus_calls import (
     CASES,
     CASES_BY_NAME,
     CUSTOM_RULES,
@@ -42,8 +41,8 @@ from .corpus_calls import (
     NON_DIFFERENTIABLE_NAMES,
     fd_oracle_for_frozen,
 )
-from .oracles import wrt_indices
-from .oracles_np import assert_allclose_grads, fd_grad_array, fd_vjp
+from .support.oracles import wrt_indices
+from .support.oracles_np import assert_allclose_grads, fd_grad_array, fd_vjp
 
 # tolerances -----------------------------------------------------------------------------
 # Values: the compiled program does the same operations as Python; only reductions may
@@ -75,34 +74,14 @@ JIT_POINTS = [pytest.param(case, i, id=f"{case.name}-{i}",
 
 # shared compiled objects and oracle answers -----------------------------------------------
 
-_VG_CACHE: dict[tuple[str, bool], object] = {}
-
-
-def _value_and_grad(case, jit=True):
-    """One ``value_and_grad`` object per (case, jit), shared by all points and tests. A
-    failure to build it is remembered and raised again (not retried) for later points."""
-    key = (case.name, jit)
-    if key not in _VG_CACHE:
-        try:
-            _VG_CACHE[key] = srcgrad.value_and_grad(case.fn, wrt=case.wrt, jit=jit)
-        except Exception as exc:  # noqa: BLE001 -- re-raised below, every time
-            _VG_CACHE[key] = exc
-    vg = _VG_CACHE[key]
-    if isinstance(vg, Exception):
-        raise vg
-    return vg
 
 
 @functools.cache
 def _expected_grad(name: str, i: int) -> tuple:
     case = CASES_BY_NAME[name]
     if case.oracle is not None:
-        return tuple(case.oracle(*_copies(case.points[i])))
+        return tuple(case.oracle(*copies(case.points[i])))
     return fd_grad_array(case.fn, case.points[i], case.wrt)
-
-
-def _copies(args):
-    return tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
 
 
 def _skip_if_api_missing(case):
@@ -111,60 +90,19 @@ def _skip_if_api_missing(case):
                     f"this case needs it")
 
 
-def _describe(case, args):
-    names = list(inspect.signature(case.fn).parameters)
-
-    def show(a):
-        if isinstance(a, np.ndarray):
-            return f"np.array({np.array2string(a, precision=17, separator=', ')})"
-        return repr(a)
-
-    shown = ", ".join(f"{n}={show(a)}" for n, a in zip(names, args))
-    return f"{case.name}({shown}) wrt={case.wrt!r}"
-
-
-def _check_grad_structure(case, args, grad, where):
-    """One entry for an int/name ``wrt``, a tuple for a tuple ``wrt``; each entry has the
-    type, dtype and shape of its argument (a Python float for a float argument)."""
-    if isinstance(case.wrt, tuple):
-        assert isinstance(grad, tuple), f"{where}: wrt={case.wrt!r} should give a tuple, got {type(grad)}"
-        assert len(grad) == len(case.wrt), f"{where}: wrt={case.wrt!r} but got {len(grad)} entries"
-        entries = grad
-    else:
-        assert not isinstance(grad, (tuple, list)), \
-            f"{where}: wrt={case.wrt!r} should give a single gradient, got {type(grad)}"
-        entries = (grad,)
-    for k, g in zip(wrt_indices(case.fn, case.wrt), entries):
-        arg = args[k]
-        if isinstance(arg, np.ndarray):
-            assert isinstance(g, np.ndarray), \
-                f"{where}: gradient for argument {k} is {type(g).__name__}, not ndarray"
-            assert g.shape == arg.shape, f"{where}: gradient shape {g.shape} != argument shape {arg.shape}"
-            assert g.dtype == arg.dtype, f"{where}: gradient dtype {g.dtype} != argument dtype {arg.dtype}"
-        else:
-            assert type(g) is type(arg), \
-                f"{where}: gradient for argument {k} is {type(g).__name__}, argument is {type(arg).__name__}"
-
-
-def _check_unmodified(before, after, where):
-    for k, (b, a) in enumerate(zip(before, after)):
-        if isinstance(b, np.ndarray):
-            assert np.array_equal(a, b), f"{where}: argument {k} was modified by computing the gradient"
-
-
 def _check_case_at(case, i, jit):
     args = case.points[i]
-    where = _describe(case, args) + ("" if jit else " jit=False")
-    expected_value = case.fn(*_copies(args))  # on copies: some programs write into an argument
-    before = _copies(args)
+    where = describe(case, args) + ("" if jit else " jit=False")
+    expected_value = case.fn(*copies(args))  # on copies: some programs write into an argument
+    before = copies(args)
 
-    value, grad = _value_and_grad(case, jit)(*args)
+    value, grad = value_and_grad(case, jit)(*args)
 
-    _check_unmodified(before, args, where)
+    check_unmodified(before, args, where)
     assert np.ndim(value) == 0, f"{where}: value {value!r} is not a scalar"
     assert_allclose_grads(value, expected_value, VALUE_RTOL, VALUE_ATOL,
                           what=f"{where}: value vs plain Python", scale_atol=False)
-    _check_grad_structure(case, args, grad, where)
+    check_grad_structure(case.fn, case.wrt, args, grad, where)
     if case.oracle is not None:
         assert_allclose_grads(grad, _expected_grad(case.name, i), ORACLE_RTOL, ORACLE_ATOL,
                               what=f"{where}: gradient vs closed form")
@@ -347,10 +285,10 @@ def test_points_well_formed(case, i):
     for a in args:
         if isinstance(a, np.ndarray):
             assert a.dtype == np.float64 and a.size <= 50
-    before = _copies(args)
-    v1 = case.fn(*_copies(args))
-    v2 = case.fn(*_copies(args))
-    _check_unmodified(before, args, case.name)
+    before = copies(args)
+    v1 = case.fn(*copies(args))
+    v2 = case.fn(*copies(args))
+    check_unmodified(before, args, case.name)
     assert np.ndim(v1) == 0 and np.isfinite(v1) and v1 == v2
 
 
@@ -364,7 +302,7 @@ def test_fd_step_insensitive(case, i):
         pytest.skip("FD does not apply (stop_gradient): see test_stop_gradient_oracles")
     coarse = fd_grad_array(case.fn, case.points[i], case.wrt, rel_step=1e-3)
     assert_allclose_grads(coarse, _expected_grad(case.name, i), 1e-7, 1e-9,
-                          what=f"{_describe(case, case.points[i])}: FD h=1e-3 vs h=1e-4")
+                          what=f"{describe(case, case.points[i])}: FD h=1e-3 vs h=1e-4")
 
 
 @pytest.mark.parametrize("name", sorted(FROZEN))
@@ -392,9 +330,9 @@ def test_custom_rules_match_fd(name):
     plain = getattr(fn, "fn", fn)  # srcgrad's wrapper keeps the Python function as .fn
     assert rule is not None
     for args in _RULE_POINTS[name]:
-        ans = plain(*_copies(args))
+        ans = plain(*copies(args))
         g = np.linspace(0.5, 1.5, np.size(ans)).reshape(np.shape(ans)) if np.ndim(ans) else 1.3
-        got = rule(g, ans, *_copies(args))
+        got = rule(g, ans, *copies(args))
         got = got if isinstance(got, tuple) else (got,)
         assert len(got) == len(args)
         keep = tuple(k for k, c in enumerate(got) if c is not None)

@@ -10,15 +10,15 @@ The compiled ``value_and_grad`` object is built once per case and shared by its 
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import pytest
 
 import srcgrad
 
-from .corpus_scalar import CASES, JIT_FALSE_CASES
-from .oracles import as_tuple, assert_close, autograd_grad, central_fd_grad, wrt_indices
+from .support.checks import check_points, describe, value_and_grad
+from .support.corpus_scalar import CASES, JIT_FALSE_CASES
+from .support.oracles import as_tuple, assert_close, autograd_grad, central_fd_grad, wrt_indices
 
 CASES_BY_NAME = {c.name: c for c in CASES}
 
@@ -40,14 +40,6 @@ JIT_RTOL = 1e-12
 JIT_ATOL = 1e-14
 
 # one value_and_grad object per (case, jit), shared across that case's points -----------
-_VG_CACHE: dict[tuple[str, bool], object] = {}
-
-
-def _value_and_grad(case, jit=True):
-    key = (case.name, jit)
-    if key not in _VG_CACHE:
-        _VG_CACHE[key] = srcgrad.value_and_grad(case.fn, wrt=case.wrt, jit=jit)
-    return _VG_CACHE[key]
 
 
 def _check_grad_structure(case, grad):
@@ -63,12 +55,6 @@ def _check_grad_structure(case, grad):
         assert isinstance(grad, float), f"gradient {grad!r} is {type(grad).__name__}, not float"
 
 
-def _describe(case, args):
-    names = list(inspect.signature(case.fn).parameters)
-    shown = ", ".join(f"{n}={a!r}" for n, a in zip(names, args))
-    return f"{case.name}({shown}) wrt={case.wrt!r}"
-
-
 ALL_POINTS = [pytest.param(case, i, id=f"{case.name}-{i}")
               for case in CASES for i in range(len(case.points))]
 
@@ -79,23 +65,16 @@ def test_corpus_size():
     assert len({c.fn for c in CASES}) == len(CASES), "a function is listed twice"
 
 
-# Every program runs in the fast tier: compiled (jit=True) for every other program and
-# as plain Python (jit=False: no Numba compile) for the rest, whose compiled run is in
-# the slow tier. A Numba compile costs about a second; the suite has a 10-minute budget.
-CHECK_POINTS = [
-    pytest.param(case, i, jit, id=f"{case.name}-{i}-{'jit' if jit else 'py'}",
-                 marks=pytest.mark.slow if jit and k % 2 else ())
-    for k, case in enumerate(CASES) for i in range(len(case.points))
-    for jit in ((True,) if k % 2 == 0 else (True, False))]
+CHECK_POINTS = check_points(CASES)
 
 
 @pytest.mark.parametrize("case,i,jit", CHECK_POINTS)
 def test_value_and_grad(case, i, jit):
     args = case.points[i]
-    where = _describe(case, args)
+    where = describe(case, args)
     expected_value = case.fn(*args)
 
-    value, grad = _value_and_grad(case, jit)(*args)
+    value, grad = value_and_grad(case, jit)(*args)
 
     assert isinstance(value, float), f"{where}: value {value!r} is not a float"
     assert_close(value, expected_value, VALUE_RTOL, VALUE_ATOL, what=f"{where}: value")
@@ -119,9 +98,9 @@ JIT_FALSE_POINTS = [pytest.param(CASES_BY_NAME[name], i, id=f"{name}-{i}")
 def test_jit_false_matches_jit_true(case, i):
     """``jit=False`` runs the same generated source as plain Python: same numbers."""
     args = case.points[i]
-    where = _describe(case, args)
-    v_py, g_py = _value_and_grad(case, jit=False)(*args)
-    v_nb, g_nb = _value_and_grad(case, jit=True)(*args)
+    where = describe(case, args)
+    v_py, g_py = value_and_grad(case, jit=False)(*args)
+    v_nb, g_nb = value_and_grad(case, jit=True)(*args)
     _check_grad_structure(case, g_py)
     assert_close(v_py, v_nb, JIT_RTOL, JIT_ATOL, what=f"{where}: value jit=False vs jit=True")
     assert_close(g_py, g_nb, JIT_RTOL, JIT_ATOL, what=f"{where}: grad jit=False vs jit=True")
@@ -136,10 +115,10 @@ def test_grad_matches_value_and_grad(name):
     case = CASES_BY_NAME[name]
     g = srcgrad.grad(case.fn, wrt=case.wrt)
     for args in case.points:
-        _, expected = _value_and_grad(case)(*args)
+        _, expected = value_and_grad(case)(*args)
         got = g(*args)
         _check_grad_structure(case, got)
-        assert_close(got, expected, 1e-13, 1e-15, what=f"{_describe(case, args)}: grad()")
+        assert_close(got, expected, 1e-13, 1e-15, what=f"{describe(case, args)}: grad()")
 
 
 # closed-form answers ---------------------------------------------------------------------
@@ -149,7 +128,7 @@ def test_d2l_gradient_is_c_over_a(i):
     """d2l's example: c = a * 2**k (or 100 * a * 2**k), so dc/da = c / a exactly."""
     case = CASES_BY_NAME["d2l_control_flow"]
     (a,) = case.points[i]
-    c, g = _value_and_grad(case)(a)
+    c, g = value_and_grad(case)(a)
     assert_close(g, c / a, 1e-12, 0.0, what=f"d2l_control_flow(a={a!r})")
 
 
@@ -158,7 +137,7 @@ def test_sum_x_times_i_closed_form(i):
     """s = sum_{i<n} x * i, so ds/dx = n (n - 1) / 2."""
     case = CASES_BY_NAME["for_sum_int_var"]
     x, n = case.points[i]
-    _, g = _value_and_grad(case)(x, n)
+    _, g = value_and_grad(case)(x, n)
     assert_close(g, n * (n - 1) / 2, 1e-14, 0.0, what=f"for_sum_int_var(x={x!r}, n={n!r})")
 
 
@@ -167,7 +146,7 @@ def test_newton_sqrt_closed_form(i):
     """8 Newton steps have converged to sqrt(a); the derivative to 1 / (2 sqrt(a))."""
     case = CASES_BY_NAME["newton_sqrt"]
     (a,) = case.points[i]
-    v, g = _value_and_grad(case)(a)
+    v, g = value_and_grad(case)(a)
     assert_close(v, math.sqrt(a), 1e-14, 0.0, what=f"newton_sqrt(a={a!r}) value")
     assert_close(g, 0.5 / math.sqrt(a), 1e-12, 0.0, what=f"newton_sqrt(a={a!r}) gradient")
 
@@ -182,5 +161,5 @@ def test_oracles_agree(case, i):
         pytest.skip("autograd cannot run this case")
     fd = central_fd_grad(case.fn, args, case.wrt)
     assert len(fd) == len(wrt_indices(case.fn, case.wrt))
-    assert_close(fd, ag, 1e-7, 1e-10, what=f"{_describe(case, args)}: FD vs autograd")
+    assert_close(fd, ag, 1e-7, 1e-10, what=f"{describe(case, args)}: FD vs autograd")
     assert as_tuple(ag) == ag

@@ -26,7 +26,8 @@ import pytest
 import srcgrad
 from srcgrad import stop_gradient
 
-from .oracles_np import assert_allclose_grads, fd_grad_array, fd_vjp, jax_grad
+from .support.corpus_arrays import vjp_control_flow as autograd_control_flow  # d2l's f(a)
+from .support.oracles_np import assert_allclose_grads, fd_grad_array, fd_vjp, jax_grad
 
 # closed forms are computed in NumPy in a different order than srcgrad: a few ulps
 CLOSED_RTOL = 1e-12
@@ -264,14 +265,6 @@ def autograd_after_detach(x):
     y = x * x
     return y.sum()
 
-
-def autograd_control_flow(a):
-    # d2l: f(a) with a while loop on the norm and a branch on the sum
-    b = a * 2
-    while np.linalg.norm(b) < 1000:
-        b = b * 2
-    c = b if b.sum() > 0 else 100 * b
-    return c
 
 
 def autograd_control_flow_sum(a):

@@ -17,7 +17,7 @@ import pytest
 
 import srcgrad
 from srcgrad.compiler.analyze import dead_assignments
-from tests.oracles import central_fd_grad
+from tests.support.oracles import central_fd_grad
 
 SOURCE = '''
 import math
@@ -141,7 +141,7 @@ def test_against_finite_differences(mod, name, args, wrt, jit):
 
 @pytest.mark.parametrize("jit", [False, True])
 def test_array_stores_against_finite_differences(mod, jit):
-    from tests.oracles_np import fd_grad_array
+    from tests.support.oracles_np import fd_grad_array
     a = np.array([0.3, 1.1, 2.0])
     for name in ("element_store_used", "element_store_of_dead_array", "array_overwritten"):
         f = getattr(mod, name)

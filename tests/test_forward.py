@@ -25,8 +25,8 @@ import pytest
 import srcgrad
 from srcgrad.check import central_difference
 
-from . import corpus_arrays, corpus_calls, corpus_scalar
-from .oracles import wrt_indices
+from .support import corpus_arrays, corpus_calls, corpus_scalar
+from .support.oracles import wrt_indices
 
 BY_NAME = {f"{mod.__name__.rpartition('_')[2]}:{c.name}": c
            for mod in (corpus_scalar, corpus_arrays, corpus_calls) for c in mod.CASES

@@ -1,6 +1,6 @@
 """Differential fuzzing of srcgrad: never a silently wrong gradient.
 
-Random programs in srcgrad's language (tests/progfuzz.py: loops with constant, parameter
+Random programs in srcgrad's language (tests/support/progfuzz.py: loops with constant, parameter
 and zero-trip bounds and other steps, data-dependent ``while`` exits, ``if``/``elif``/
 ``else``, ``break``/``continue``/early ``return``, swaps, augmented assignment, element
 reads and in-place writes, math/NumPy calls, helper functions with keywords and
@@ -12,7 +12,7 @@ kinks, found by recording every branch decision) and autograd.
 * slow tier (``-m slow``): ``SLOW_EXAMPLES`` programs compiled with Numba;
 * regressions: every bug the fuzzer found, as a minimal program, with ``jit=False`` and
   ``jit=True``, against finite differences; open bugs are ``xfail(strict=True)``;
-* on demand: ``python -m tests.fuzz_run --programs 2000 [--jit]``.
+* on demand: ``python -m tests.support.fuzz_run --programs 2000 [--jit]``.
 
 While a bug is open (``progfuzz.OPEN_BUGS``) the tiers steer the generator around its
 construct, or recognise its crash, so that they keep finding *other* bugs. When srcgrad
@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, given, settings
 
 import srcgrad
 
-from . import progfuzz as pf
-from .oracles_np import assert_allclose_grads, fd_grad_array
+from .support import progfuzz as pf
+from .support.oracles_np import assert_allclose_grads, fd_grad_array
 
 FAST_EXAMPLES = 200
 SLOW_EXAMPLES = 48

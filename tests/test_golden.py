@@ -12,7 +12,7 @@ import pytest
 
 import srcgrad
 
-from . import golden_functions as gf
+from .support import golden_functions as gf
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"

@@ -47,6 +47,19 @@ def _evaluate(tool, module, function, inp, min_runs=1, min_seconds=0.0):
     return r["output"]
 
 
+def _session(messages: list[dict]) -> list[dict]:
+    """Run the GradBench tool (``python -m bench.gradbench``) on these messages, in a fresh
+    process as GradBench does; its replies, one per message, in order."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.gradbench"],
+                          input="\n".join(json.dumps(m) for m in messages),
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    replies = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["id"] for r in replies] == [m["id"] for m in messages]
+    return replies
+
+
 def _fd_along(f, bases, dirs, h=1e-3):
     """4th-order central difference of ``t -> f(*(b + t d))`` at 0."""
     def at(t):
@@ -105,12 +118,7 @@ def test_a_session_piped_through_the_command():
         {"id": 6, "kind": "evaluate", "module": "lse", "function": "gradient",
          "input": {"x": x, "min_runs": 2, "min_seconds": 0}, "description": "n=50"},
     ]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "bench.gradbench"], input="\n".join(json.dumps(m) for m in session),
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    replies = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["id"] for r in replies] == [m["id"] for m in session]
+    replies = _session(session)
     assert replies[0]["tool"] == "srcgrad"
     assert replies[2]["output"] == 9.0 and replies[4]["output"] == 18.0
     assert replies[3] == {"id": 3}
@@ -257,12 +265,7 @@ def test_a_kmeans_session_piped_through_the_command():
          "description": "k=10,n=200,d=8"},
         {"id": 5, "kind": "define", "module": "ht"},
     ]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "bench.gradbench"], input="\n".join(json.dumps(m) for m in session),
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    replies = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["id"] for r in replies] == [m["id"] for m in session]
+    replies = _session(session)
     assert replies[1]["success"] is True and replies[5]["success"] is False
     assert math.isclose(replies[2]["output"], _kmeans_cost_ref(points, cents), rel_tol=1e-13)
     owner = ((points[:, None, :] - cents[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
@@ -358,12 +361,7 @@ def test_a_particle_session_piped_through_the_command():
     session += [{"id": 2 + k, "kind": "evaluate", "module": "particle", "function": v,
                  "input": {"w": 0.0, "min_runs": 1, "min_seconds": 0}, "description": "w=0"}
                 for k, v in enumerate(("rr", "ff", "fr", "rf"))]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "bench.gradbench"], input="\n".join(json.dumps(m) for m in session),
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    replies = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["id"] for r in replies] == [m["id"] for m in session]
+    replies = _session(session)
     assert replies[1]["success"] is True
     assert all(_gradbench_close(r["output"], 0.2071918746486116) for r in replies[2:])
 

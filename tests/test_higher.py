@@ -14,7 +14,7 @@ import pytest
 
 import srcgrad
 
-from .oracles_np import jax_available
+from .support.oracles_np import jax_available
 
 SOURCE = '''
 import math

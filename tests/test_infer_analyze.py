@@ -10,10 +10,10 @@ from numba import types as nbt
 from srcgrad.compiler.analyze import analyze
 from srcgrad.compiler.capture import capture
 from srcgrad.compiler.core import walk_stmts
-from srcgrad.errors import TypeInferenceError
 from srcgrad.compiler.fence import fence
 from srcgrad.compiler.infer import infer_types
 from srcgrad.compiler.normalize import normalize
+from srcgrad.errors import TypeInferenceError
 
 SOURCE = '''
 import math

@@ -17,7 +17,7 @@ import pytest
 import srcgrad
 from srcgrad.errors import UnsupportedSyntaxError
 
-from .oracles_np import jax_available
+from .support.oracles_np import jax_available
 
 SOURCE = '''
 import math

@@ -6,6 +6,8 @@ import pytest
 
 import srcgrad
 
+from .support.oracles import fd_partial
+
 SOURCE = '''
 import math
 
@@ -84,14 +86,6 @@ CASES = [
 ]
 
 
-def _fd(f, args, i, h=1e-6):
-    a = list(args)
-    a[i] += h
-    up = f(*a)
-    a[i] -= 2 * h
-    return (up - f(*a)) / (2 * h)
-
-
 @pytest.fixture(scope="module")
 def mod(make_module):
     return make_module(SOURCE)
@@ -103,5 +97,5 @@ def test_regression(mod, name, args, wrt, jit):
     f = getattr(mod, name)
     value, grads = srcgrad.value_and_grad(f, wrt=wrt, jit=jit)(*args)
     assert value == pytest.approx(f(*args), rel=1e-12)
-    expected = [_fd(f, args, i) for i in wrt]
+    expected = [fd_partial(f, args, i) for i in wrt]
     assert list(grads) == pytest.approx(expected, rel=1e-6, abs=1e-8)

@@ -9,7 +9,7 @@ import pytest
 
 import srcgrad
 
-from . import golden_functions as gf
+from .support import golden_functions as gf
 
 SOURCE = '''
 import math

@@ -28,8 +28,8 @@ import pytest
 
 import srcgrad
 from srcgrad.compiler import rules
-from srcgrad.compiler.tangent import TangentFunction
 from srcgrad.compiler.rules import RULES
+from srcgrad.compiler.tangent import TangentFunction
 
 
 # Keys this file leaves to others: scipy.special rules (and math.gamma / math.lgamma,

@@ -10,6 +10,7 @@ import pytest
 import srcgrad
 from srcgrad.compiler.rules import RULES
 
+from .support.oracles import fd_partial
 from .test_special import TESTED_RULES as SPECIAL_RULES
 
 # rule key -> (expression over x and y, point (x, y)); points avoid kinks.
@@ -61,15 +62,6 @@ def mod(make_module):
     return make_module(_source())
 
 
-def _fd(f, args, i, h=1e-6):
-    a = list(args)
-    a[i] += h
-    up = f(*a)
-    a[i] -= 2 * h
-    return (up - f(*a)) / (2 * h)
-
-
-# Rules for arrays: tested one by one in test_rules_np.py.
 ARRAY_RULES = {
     "MatMult", "attr.T", "attr.ndim", "attr.shape", "attr.size", "np.amax", "np.amin",
     "np.arange", "np.ascontiguousarray", "np.clip", "np.copy", "np.cumsum", "np.dot",
@@ -93,8 +85,10 @@ def test_every_rule_is_tested():
                                                       "np.isinf", "np.isfinite",
                                                       "srcgrad.broadcast_like"}
     tested |= SPECIAL_RULES  # scipy.special, math.gamma, math.lgamma: test_special.py
-    from srcgrad.compiler.rules import EXTERNAL_NAMES  # user rules (custom_vjp) made by other tests
-    from srcgrad.compiler.rules import non_differentiable_functions  # test_registry.py checks these
+    from srcgrad.compiler.rules import (
+        EXTERNAL_NAMES,  # user rules (custom_vjp) made by other tests
+        non_differentiable_functions,  # test_registry.py checks these
+    )
     rules = set(RULES) - EXTERNAL_NAMES - set(non_differentiable_functions())
     assert rules <= tested, sorted(rules - tested)
 
@@ -122,7 +116,7 @@ def g(s, A, w):
 def test_unary_rule(mod, key):
     f = getattr(mod, f"u_{key.replace('.', '_')}")
     x = UNARY[key]
-    assert srcgrad.grad(f, jit=False)(x) == pytest.approx(_fd(f, (x,), 0), rel=1e-7)
+    assert srcgrad.grad(f, jit=False)(x) == pytest.approx(fd_partial(f, (x,), 0), rel=1e-7)
 
 
 @pytest.mark.parametrize("key", sorted(BINARY))
@@ -132,7 +126,7 @@ def test_binary_rule(mod, key):
         if key in ("Pow", "math.pow", "np.power") and x < 0:
             continue
         grads = srcgrad.grad(f, wrt=(0, 1), jit=False)(x, y)
-        expected = (_fd(f, (x, y), 0), _fd(f, (x, y), 1))
+        expected = (fd_partial(f, (x, y), 0), fd_partial(f, (x, y), 1))
         assert grads == pytest.approx(expected, rel=1e-7, abs=1e-9), (x, y)
 
 

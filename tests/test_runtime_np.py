@@ -442,15 +442,19 @@ MM = [  # a, b
 ]
 
 
+def _check_product(jfun, name: str, a, b, jit) -> None:
+    """The adjoints of a product (name_grad_a, name_grad_b) against jax.vjp of jfun."""
+    out = np.asarray(jfun(jnp.asarray(a), jnp.asarray(b)))
+    g = cot(out.shape, out.dtype.type)
+    want_a, want_b = vjp(jfun, [a, b], g)
+    for ga, gb in results(jit, name, g, a, b, exact=False):
+        check(ga, want_a, dt_of(a), scalar=not isarr(a))
+        check(gb, want_b, dt_of(b))
+
+
 @pytest.mark.parametrize("k, jit", cases(len(MM), core={0, 1}))
 def test_matmul_grads(k, jit):
-    a, b = MM[k]
-    out = np.asarray(jnp.matmul(jnp.asarray(a), jnp.asarray(b)))
-    g = cot(out.shape, out.dtype.type)
-    want_a, want_b = vjp(jnp.matmul, [a, b], g)
-    for ga, gb in results(jit, "matmul", g, a, b, exact=False):
-        check(ga, want_a, a.dtype)
-        check(gb, want_b, b.dtype)
+    _check_product(jnp.matmul, "matmul", *MM[k], jit)
 
 
 def test_dot_grads_are_the_matmul_grads_and_match_jnp_dot():
@@ -471,13 +475,7 @@ OUTER = [
 
 @pytest.mark.parametrize("k, jit", cases(len(OUTER), core={1}))
 def test_outer_grads(k, jit):
-    a, b = OUTER[k]
-    out = np.asarray(jnp.outer(jnp.asarray(a), jnp.asarray(b)))
-    g = cot(out.shape, out.dtype.type)
-    want_a, want_b = vjp(jnp.outer, [a, b], g)
-    for ga, gb in results(jit, "outer", g, a, b, exact=False):
-        check(ga, want_a, dt_of(a), scalar=not isarr(a))
-        check(gb, want_b, dt_of(b))
+    _check_product(jnp.outer, "outer", *OUTER[k], jit)
 
 
 TRACE = [mk((3, 4)), mk((4, 4), F32, "S"), mk((4, 2), F64, "T")]

@@ -24,10 +24,10 @@ import pytest
 import scipy.special as sc
 
 import srcgrad
-from srcgrad.runtime import special
 from srcgrad.compiler.rules import JVPS, NOT_ELEMENTWISE, RULES
+from srcgrad.runtime import special
 
-from .oracles_np import jax_available
+from .support.oracles_np import jax_available
 
 # ----------------------------------------------------------------------------- user code
 

@@ -5,7 +5,7 @@ Generation
 :func:`programs` is a hypothesis strategy for :class:`Program` (module source with one or
 more functions, the entry function's name, ``wrt``, evaluation points). The same generator
 is driven by a plain :class:`random.Random` (:func:`random_program`) for long campaigns
-(``python -m tests.fuzz_run``). Every choice goes through a :class:`Chooser`, whose
+(``python -m tests.support.fuzz_run``). Every choice goes through a :class:`Chooser`, whose
 simplest answer is 0, so hypothesis shrinks towards short, flat programs.
 
 Programs stay inside srcgrad's language (docs/language.md) and are well-behaved by
@@ -79,8 +79,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import srcgrad
-from srcgrad.errors import SrcgradError
-from srcgrad.errors import InternalError
+from srcgrad.errors import InternalError, SrcgradError
 
 __all__ = ["BIG", "FAST", "FULL", "JIT", "OPEN_BUGS", "Chooser", "Failure", "OpenBug", "Outcome",
            "Profile", "Program", "RandomChooser", "Stats", "Traced", "check_program",

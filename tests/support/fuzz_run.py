@@ -1,8 +1,8 @@
 """On-demand differential fuzzing of srcgrad (the slow tier of tests/test_fuzz.py, at scale).
 
-    python -m tests.fuzz_run --programs 2000 [--jit] [--seed S] [--profile full|fast|jit]
+    python -m tests.support.fuzz_run --programs 2000 [--jit] [--seed S] [--profile full|fast|jit]
 
-Generates random programs (tests/progfuzz.py), runs ``srcgrad.value_and_grad`` on each at
+Generates random programs (tests/support/progfuzz.py), runs ``srcgrad.value_and_grad`` on each at
 its points and compares value and gradient with finite differences away from kinks and
 with autograd. Prints: programs run, points checked, points skipped as near a kink,
 programs srcgrad rejected (grouped by error message) and failures. Each failure is saved,
@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.fuzz_run", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tests.support.fuzz_run", description=__doc__.split("\n")[0])
     ap.add_argument("--programs", type=int, default=1000, help="how many programs (default 1000)")
     ap.add_argument("--start", type=int, default=0, help="index of the first program")
     ap.add_argument("--seed", default="0", help="campaign seed (default 0)")
@@ -101,7 +101,7 @@ def _save(out_dir: Path, seed: str, i: int, k: int, failure, shrunk: str | None)
     path = out_dir / f"seed{seed}_prog{i}_{k}_{failure.kind}{'_jit' if failure.jit else ''}.py"
     header = [
         f"# srcgrad fuzz failure: {failure.kind} (jit={failure.jit})",
-        f"# reproduce: python -m tests.fuzz_run --seed {seed} --start {i} --programs 1"
+        f"# reproduce: python -m tests.support.fuzz_run --seed {seed} --start {i} --programs 1"
         + (" --jit" if failure.jit else ""),
         f"# entry {failure.entry}, wrt={failure.wrt!r}",
         f"# at {_fmt_args(failure.params, failure.point)}",

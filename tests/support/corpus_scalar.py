@@ -11,6 +11,7 @@ floor/ceil/trunc/``//``/``%`` -- so finite differences are valid there.
 
 import math
 
+from .golden_functions import d2l_control_flow  # the d2l chapter's example
 from .oracles import Case
 
 SCALE = 0.75
@@ -561,14 +562,6 @@ def lotka_volterra(prey0, pred0, alpha, beta, delta, gamma):
 
 
 # ============================================================ while loops
-
-def d2l_control_flow(a):
-    b = a * 2
-    while abs(b) < 1000:
-        b = b * 2
-    c = b if b > 0 else 100 * b
-    return c
-
 
 def while_data_trip(x):
     k = 0

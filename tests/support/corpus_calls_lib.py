@@ -1,4 +1,4 @@
-"""Helpers for ``tests/corpus_calls.py`` that live in another module.
+"""Helpers for ``tests/support/corpus_calls.py`` that live in another module.
 
 The programs in ``corpus_calls`` call these as ``lib.name(...)`` or after
 ``from .corpus_calls_lib import name``. Some deliberately clash with names in
