@@ -373,6 +373,17 @@ case("srcgrad.broadcast_like[float,array]", "s, y",
 case("srcgrad.broadcast_like[order=2]", "x", "np.sum(np.tanh(x * W23) * W23)", (X3,),
      keys="srcgrad.broadcast_like", form="array", order=2)
 
+# ----- linear algebra (srcgrad/runtime/linalg.py)
+case("linalg.slogdet_logabsdet[3x3]", "x", "np.linalg.slogdet(x)[1] * 1.5",
+     (np.array([[1.2, 0.3, -0.2], [0.1, 0.9, 0.4], [0.5, -0.3, 1.1]]),),
+     keys="linalg.slogdet_logabsdet", form="array")
+
+# ----- shapes and orders
+
+# ----- statistics
+
+# ----- NumPy's ufunc names and other elementwise functions
+
 # Further variants of the non-elementwise functions. Each makes Numba type (and so compile)
 # another specialization of a NumPy or np_ops function, 0.3 to 2 s apiece, so they run in
 # the slow tier: the fast tier keeps at least one case for every template unit

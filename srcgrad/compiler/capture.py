@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SourceUnavailableError, UnsupportedSyntaxError, UsageError
+from .core import RUNTIME_MODULES
 
 # Modules whose attributes the generated source may name directly.
 KNOWN_MODULES = {"math": math, "np": np}
@@ -223,7 +224,7 @@ def _resolve_free_names(cap: Captured) -> None:
                 cap.modules[name] = "np"
             elif value.__name__ == "srcgrad":
                 cap.modules[name] = "srcgrad"
-            elif value.__name__ in ("srcgrad.runtime.np_ops", "srcgrad.runtime.special"):
+            elif value.__name__ in {f"srcgrad.runtime.{m}" for m in RUNTIME_MODULES}:
                 cap.modules[name] = value.__name__.rpartition(".")[2]
             else:
                 cap.problems.append((node, f"module '{value.__name__}' cannot be used here",

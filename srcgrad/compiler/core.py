@@ -22,7 +22,6 @@ import ast
 import copy
 from collections.abc import Iterator
 
-MODULE_PREFIXES = ("math.", "np.", "srcgrad.", "special.")
 
 
 class Loc(int):
@@ -56,7 +55,12 @@ class Loc(int):
         return (Loc, (int(self), self.func, self.file, self.text))
 
 
-MODULE_NAMES = {"math", "np", "srcgrad", "np_ops", "special"}
+# Modules of the runtime that generated code names (``np_ops.sum_axis(...)``): each is
+# srcgrad/runtime/<name>.py, imported by generated modules as ``from srcgrad.runtime
+# import <name>``.
+RUNTIME_MODULES = ("linalg", "np_ops", "special")
+
+MODULE_NAMES = {"math", "np", "srcgrad", *RUNTIME_MODULES}
 
 
 def dotted(node: ast.expr) -> str | None:

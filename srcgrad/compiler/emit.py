@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from .core import Loc
+from .core import RUNTIME_MODULES, Loc
 
 
 @dataclass
@@ -177,7 +177,7 @@ def emit_module(cap, constants: dict, customs: dict, functions: list[ast.Functio
                          ("srcgrad", "import srcgrad")):
         if module in used:
             out.add(line)
-    modules = sorted(m for m in ("np_ops", "special") if m in used)
+    modules = sorted(m for m in RUNTIME_MODULES if m in used)
     if modules:
         out.add(f"from srcgrad.runtime import {', '.join(modules)}")
     if runtime:

@@ -26,6 +26,7 @@ from numba.core.target_extension import target_override
 from .. import runtime
 from ..errors import NonScalarOutputError, TypeInferenceError
 from .capture import Captured
+from .core import RUNTIME_MODULES
 from .emit import emit_function
 from .normalize import Normalized
 
@@ -91,8 +92,8 @@ def namespace(constants: dict) -> dict:
     """Globals for typing normalized code: the modules it names and its constants. The
     name ``srcgrad`` is the runtime package here (what normalized code calls of srcgrad,
     stop_gradient and broadcast_like, lives there), so the compiler imports no face."""
-    ns = {"math": math, "np": np, "srcgrad": runtime, "np_ops": runtime.np_ops,
-          "special": runtime.special}
+    ns = {"math": math, "np": np, "srcgrad": runtime}
+    ns.update({m: getattr(runtime, m) for m in RUNTIME_MODULES})
     ns.update(constants)
     return ns
 

@@ -77,6 +77,7 @@ def normalize(cap: Captured, nested=None, chain: tuple = ()) -> Normalized:
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
                   | set(cap.callees) | set(cap.nested) | MODULE_NAMES)
     body = JumpLowering(namer).function(cap.tree.body)
+    body = _split_tuple_results(body, cap)
     body = _expand_tuple_variables(body, namer)
     anf = ANF(cap, namer, nested, chain)
     new_body = anf.block(body)
@@ -93,6 +94,46 @@ def normalize(cap: Captured, nested=None, chain: tuple = ()) -> Normalized:
     _renumber_temps(tree, anf.temps)
     return Normalized(tree=tree, namer=namer, params=list(cap.params), temps=anf.temps,
                       constants=anf.constants, customs=anf.customs)
+
+
+def canonical_callee(cap: Captured, func: ast.expr) -> str | None:
+    """The canonical name of a called function (`np.linalg.slogdet`), None for a method,
+    a helper or anything else."""
+    if isinstance(func, ast.Name):
+        return cap.functions.get(func.id)
+    if isinstance(func, ast.Attribute):
+        inner = func.value
+        if isinstance(inner, ast.Name) and inner.id in cap.modules:
+            return f"{cap.modules[inner.id]}.{func.attr}"
+        if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
+                and inner.value.id in cap.modules:
+            return f"{cap.modules[inner.value.id]}.{inner.attr}.{func.attr}"
+    return None
+
+
+def _split_tuple_results(body: list[ast.stmt], cap: Captured) -> list[ast.stmt]:
+    """A call to a function returning a tuple (`np.linalg.slogdet(A)`) becomes the tuple
+    of its parts, one call each (`(np_ops.slogdet_sign(A), np_ops.slogdet_logabsdet(A))`,
+    from TUPLE_PARTS), so `s, l = np.linalg.slogdet(A)`, `r = ...; r[1]` and `...[1]`
+    lower like tuple literals, and each part is an array or a float with a rule."""
+    module = ast.Module(body, [])
+
+    class Split(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.expr:
+            self.generic_visit(node)
+            name = canonical_callee(cap, node.func)
+            if name is None:
+                return node
+            name = numpy_name(name) if name.startswith("np.") else name
+            parts = TUPLE_PARTS.get(name)
+            if parts is None:
+                return node
+            calls = [ast.copy_location(ast.Call(name_node(part), copy.deepcopy(node.args),
+                                                copy.deepcopy(node.keywords)), node)
+                     for part in parts]
+            return ast.copy_location(ast.Tuple(calls, ast.Load()), node)
+    Split().visit(module)
+    return module.body
 
 
 def _expand_tuple_variables(body: list[ast.stmt], namer: Namer) -> list[ast.stmt]:
@@ -619,8 +660,13 @@ class ANF:
         if isinstance(func, ast.Name):
             return self.cap.functions[func.id]
         if isinstance(func.value, ast.Attribute):  # np.linalg.norm
-            return f"{self.cap.modules[func.value.value.id]}.{func.value.attr}.{func.attr}"
-        return f"{self.cap.modules[func.value.id]}.{func.attr}"
+            return f"{self._module(func.value.value.id)}.{func.value.attr}.{func.attr}"
+        return f"{self._module(func.value.id)}.{func.attr}"
+
+    def _module(self, name: str) -> str:
+        """The canonical name of a module the code names: the user's alias resolved, or
+        one srcgrad itself writes (np_ops, special) when it lowers a call."""
+        return self.cap.modules[name] if name in self.cap.modules else name
 
     def _axis_call(self, fname: str, expr: ast.Call) -> tuple[ast.Call, str]:
         """np.sum(x, axis=0, keepdims=True) -> np_ops.sum_axis(x, 0, True)."""
@@ -645,10 +691,11 @@ class ANF:
         if not isinstance(func, ast.Attribute):
             return False
         value = func.value
-        if isinstance(value, ast.Name) and value.id in self.cap.modules:
+        modules = set(self.cap.modules) | MODULE_NAMES
+        if isinstance(value, ast.Name) and value.id in modules:
             return False
         return not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)
-                    and value.value.id in self.cap.modules)
+                    and value.value.id in modules)
 
     def _is_callee_call(self, expr: ast.expr) -> bool:
         return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) \
@@ -827,6 +874,11 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
             seen.add(id(node))
             node.id = mapping[node.id]
 
+
+# Functions that return a tuple: the function giving each part (each with its rule).
+TUPLE_PARTS: dict[str, tuple[str, ...]] = {
+    "np.linalg.slogdet": ("linalg.slogdet_sign", "linalg.slogdet_logabsdet"),
+}
 
 # Functions the normalizer writes as other operations that have rules (so they have no
 # rule of their own): what each becomes.

@@ -25,9 +25,11 @@ import copy
 import math
 from dataclasses import dataclass, field
 
+from .core import MODULE_NAMES
+
 MISSING = "<missing>"
 
-_IGNORED_NAMES = {"g", "math", "np", "special", "None", "True", "False"}
+_IGNORED_NAMES = {"g", "None", "True", "False", *MODULE_NAMES}
 
 
 def _parse(templates) -> tuple:
@@ -363,6 +365,10 @@ defrule("np.linalg.norm", "x, ord", "norm_grad(g, x, ans, ord)", None,
         defaults={"ord": "None"})
 defrule("np.linalg.inv", "x", MISSING, array=("-(ans.T @ (g @ ans.T))",))
 
+# ----- NumPy: linear algebra (srcgrad/runtime/linalg.py) -----
+# log|det A|: d = tr(A^-1 dA), so the adjoint is g A^-T; the sign is piecewise constant
+defrule("linalg.slogdet_logabsdet", "x", MISSING, array=("g * np.linalg.inv(x).T",))
+
 # ----- NumPy: shapes and copies -----
 defrule("attr.T", "x", "transpose_grad(g)")
 defrule("np.transpose", "x", "transpose_grad(g)")
@@ -370,6 +376,10 @@ defrule("np.reshape", "x, shape", "reshape_grad(g, x)", None)
 defrule("np.copy", "x", "g", array=("unbroadcast(g, x)",))  # a float gives a 0-d array
 defrule("np.ascontiguousarray", "x", "g", array=("unbroadcast(g, x)",))
 defrule("subscript", "x", "g")  # applied by segment.py: b_x[index] += g
+
+# ----- NumPy: shapes and orders -----
+
+# ----- NumPy: statistics -----
 
 # ----- NumPy: arrays from sequences of values -----
 # The first argument is a tuple whose elements each carry a derivative (the adjoint of
@@ -425,6 +435,7 @@ nondiff(_R["shape"], "attr.shape", "attr.size", "attr.ndim", "np.shape", "np.siz
 nondiff(_R["create"], "np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like",
         "np.empty_like", "np.eye", "np.identity", "np_ops.eye_like")
 nondiff(_R["stop"], "srcgrad.stop_gradient")
+nondiff(_R["int"], "linalg.slogdet_sign")
 
 
 def rule_for(key: str) -> Rule | None:
@@ -509,7 +520,7 @@ JVPS: dict[str, tuple] = {}
 
 NOT_ELEMENTWISE = {
     "MatMult", "np.dot", "np.matmul", "np.outer", "np.trace", "np.linalg.norm", "np.sum",
-    "np.linalg.inv",
+    "np.linalg.inv", "linalg.slogdet_logabsdet",
     "np.mean", "np.prod", "np.max", "np.amax", "np.min", "np.amin", "np_ops.sum_axis",
     "np_ops.mean_axis", "np_ops.prod_axis", "np_ops.max_axis", "np_ops.min_axis",
     "np.cumsum", "np_ops.cumsum_axis", "attr.T", "np.transpose", "np.reshape", "np.full",
@@ -532,6 +543,7 @@ defjvp("np.matmul", "dx @ y", "x @ dy")
 defjvp("np.outer", "np.outer(dx, y)", "np.outer(x, dy)")
 defjvp("np.trace", "np.trace(dx)")
 defjvp("np.linalg.inv", "-(ans @ (dx @ ans))")
+defjvp("linalg.slogdet_logabsdet", "np.sum(np.linalg.inv(x).T * dx)")
 # np.linalg.norm: forward.py picks "np.sum(x * dx) / ans" (L2, Frobenius) or
 # "np.sum(np.sign(x) * dx)" (ord=1) by the constant ord, so the tangent is again
 # differentiable
