@@ -58,7 +58,7 @@ class Loc(int):
 # Modules of the runtime that generated code names (``np_ops.sum_axis(...)``): each is
 # srcgrad/runtime/<name>.py, imported by generated modules as ``from srcgrad.runtime
 # import <name>``.
-RUNTIME_MODULES = ("linalg", "np_ops", "special")
+RUNTIME_MODULES = ("linalg", "np_ops", "shapes", "special", "stats")
 
 MODULE_NAMES = {"math", "np", "srcgrad", *RUNTIME_MODULES}
 

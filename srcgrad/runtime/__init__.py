@@ -9,7 +9,8 @@ accum, ...`` and ``from srcgrad.runtime import np_ops, special``:
 * ``np_ops``: NumPy functions with the arguments Numba lacks (axis, keepdims), and
   arrays from literals;
 * ``special``: scipy.special functions, compiled;
-* ``linalg``: the parts of np.linalg functions that return tuples.
+* ``linalg``: np.linalg functions and the parts of those that return tuples;
+* ``shapes`` and ``stats``: NumPy functions Numba lacks, and helpers of their rules.
 
 Each function is plain Python/NumPy (what runs with ``jit=False``) with a Numba
 implementation registered for compiled code. This package imports nothing from the
@@ -17,8 +18,8 @@ rest of srcgrad (tests/test_layers.py checks it): the compiler names these funct
 in the source it writes, and the face re-exports the two users call.
 """
 
-from . import arrays, linalg, np_ops, special, tape
+from . import arrays, linalg, np_ops, shapes, special, stats, tape
 from .arrays import *  # noqa: F403
 from .tape import *  # noqa: F403
 
-__all__ = [*tape.__all__, *arrays.__all__, "linalg", "np_ops", "special"]
+__all__ = [*tape.__all__, *arrays.__all__, "linalg", "np_ops", "shapes", "special", "stats"]
