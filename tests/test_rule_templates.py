@@ -94,6 +94,8 @@ class Case:
 
 
 CASES: list[Case] = []
+# ids of cases that run in the slow tier only (each section adds its own: SLOW |= {...})
+SLOW: set[str] = set()
 
 
 def case(id, params, body, args, wrt=(0,), *, keys, form, xfail=None, order=1):
@@ -388,7 +390,7 @@ case("linalg.slogdet_logabsdet[3x3]", "x", "np.linalg.slogdet(x)[1] * 1.5",
 # another specialization of a NumPy or np_ops function, 0.3 to 2 s apiece, so they run in
 # the slow tier: the fast tier keeps at least one case for every template unit
 # (test_every_template_is_applied counts the fast cases only).
-SLOW = {
+SLOW |= {
     "np.where[array,float]", "np.clip[array,array bounds]", "np.cumsum[array,2d]",
     "np_ops.sum_axis[1d,axis=0]", "np_ops.mean_axis[axis=1,keepdims]",
     "np_ops.prod_axis[axis=1,keepdims]", "np_ops.min_axis[axis=1,keepdims]",
