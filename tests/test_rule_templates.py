@@ -385,6 +385,38 @@ case("linalg.slogdet_logabsdet[3x3]", "x", "np.linalg.slogdet(x)[1] * 1.5",
 # ----- statistics
 
 # ----- NumPy's ufunc names and other elementwise functions
+for key, dom in {"np.positive": "any", "np.real": "any", "np.conjugate": "any",
+                 "np.reciprocal": "pos", "np.sinc": "any"}.items():
+    s, arr = DOMAINS[dom]
+    case(f"{key}[scalar]", "x", f"1.5 * {key}(x)", (s,), keys=key, form="scalar")
+    case(f"{key}[array]", "x", f"np.sum({key}(x) * W23)", (arr,), keys=key, form="array")
+case("np.sinc[array,zero]", "x", "np.sum(np.sinc(x) * W23)",
+     (np.array([[0.0, -0.4, 1.3], [-1.1, 0.25, 0.9]]),), keys="np.sinc", form="array")
+for key in ("np.float_power", "np.fmax", "np.fmin", "np.logaddexp", "np.logaddexp2"):
+    dom = "pow" if key == "np.float_power" else "any"
+    for k, (x, y) in enumerate(BINARY_SCALAR_POINTS[dom]):
+        case(f"{key}[scalar,{k}]", "x, y", f"1.5 * {key}(x, y)", (x, y), (0, 1), keys=key,
+             form="scalar")
+    x, y = BINARY_ARRAY_POINTS[dom][0]
+    case(f"{key}[array,broadcast]", "x, y", f"np.sum({key}(x, y) * W23)", (x, y), (0, 1),
+         keys=key, form="array")
+case("np.fmax[array,nan]", "x, y", "np.sum(np.fmax(x, y) * W23)",
+     (A23, np.array([0.2, np.nan, -0.3])), keys="np.fmax", form="array")
+for key in ("np.ldexp", "math.ldexp"):
+    case(f"{key}[scalar]", "x", f"{key}(x, 3) * 1.5", (0.7,), keys=key, form="scalar")
+    if key.startswith("np."):
+        case(f"{key}[array]", "x", f"np.sum({key}(x, 2) * W23)", (A23,), keys=key,
+             form="array")
+for key in ("np.nextafter", "math.nextafter"):
+    case(f"{key}[scalar]", "x", f"{key}(x, 2.0) * 1.5", (0.7,), keys=key, form="scalar")
+    if key.startswith("np."):
+        case(f"{key}[array]", "x", f"np.sum({key}(x, x + 1.0) * W23)", (A23,), keys=key,
+             form="array")
+# the ufuncs of Python's operators are the operators (normalize._OPERATOR_UFUNCS)
+case("np.add[lowered]", "x, y", "np.sum(np.multiply(np.add(x, y), np.subtract(x, y)) * W23) "
+     "+ np.sum(np.divide(x, 2.0 + y * y)) + np.sum(np.negative(x) * np.mod(x, 3.0))",
+     (A23, Y3), (0, 1), keys=("Add", "Mult", "Sub", "Div", "USub", "Mod"), form="array")
+SLOW |= {"np.fmax[array,nan]", "np.sinc[array,zero]"}
 
 # Further variants of the non-elementwise functions. Each makes Numba type (and so compile)
 # another specialization of a NumPy or np_ops function, 0.3 to 2 s apiece, so they run in

@@ -722,13 +722,22 @@ class ANF:
                    out: list[ast.stmt]) -> None:
         if fname.startswith("scipy."):
             fname = self._scipy_function(fname, expr)
-        if fname.startswith("np.") and fname not in RULES and numpy_name(fname) in RULES:
+        if fname.startswith("np.") and fname not in RULES and (
+                numpy_name(fname) in RULES or numpy_name(fname) in _OPERATOR_UFUNCS):
             fname = numpy_name(fname)  # np.mod -> np.remainder: the rules' own name
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
         if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
             # Numba has no np.matmul: a @ b
             self.expr_into(target, ast.BinOp(expr.args[0], ast.MatMult(), expr.args[1]), out)
+            return
+        if fname in _OPERATOR_UFUNCS and not expr.keywords \
+                and len(expr.args) == (1 if fname == "np.negative" else 2):
+            # np.add(a, b) is a + b (the same for every dtype): the operator's rules
+            op = _OPERATOR_UFUNCS[fname]()
+            value = ast.UnaryOp(op, expr.args[0]) if isinstance(op, ast.USub) \
+                else ast.BinOp(expr.args[0], op, expr.args[1])
+            self.expr_into(target, value, out)
             return
         args = expr.args
         if fname == "np.linalg.matrix_power" and len(args) == 2 and not expr.keywords:
@@ -886,8 +895,16 @@ LOWERED = {
     "np.array": "np_ops.array (of a literal) or np_ops.array_copy",
     "np.asarray": "np_ops.array (of a literal) or np_ops.asarray",
     "np.matmul": "the @ operator",
+    "np.add": "a + b", "np.subtract": "a - b", "np.multiply": "a * b", "np.divide": "a / b",
+    "np.remainder": "a % b", "np.floor_divide": "a // b", "np.negative": "-a",
     "np.linalg.matrix_power": "a loop of @ (and np.linalg.inv for a negative power)",
 }
+
+# NumPy's ufuncs of Python's operators, with the same result for every dtype: written as
+# the operator (np.true_divide, np.mod are np.divide, np.remainder by their own names).
+_OPERATOR_UFUNCS = {"np.add": ast.Add, "np.subtract": ast.Sub, "np.multiply": ast.Mult,
+                    "np.divide": ast.Div, "np.remainder": ast.Mod,
+                    "np.floor_divide": ast.FloorDiv, "np.negative": ast.USub}
 
 # Arguments that are sequences, not arrays: a list literal there stays a tuple.
 _SEQUENCE_ARGS = {("np.concatenate", 0), ("np.stack", 0), ("np.hstack", 0), ("np.vstack", 0),

@@ -169,6 +169,7 @@ NON_DIFFERENTIABLE_REASONS = {
     "index": "integer positions (of elements, of a sort order, of bins)",
     "user": "marked by the user with srcgrad.non_differentiable",
     "stop": "srcgrad.stop_gradient: the identity with no derivative, by definition",
+    "real": "of a real number, a constant: its imaginary part is 0, its angle 0 or pi",
 }
 
 
@@ -337,6 +338,35 @@ defrule("np.clip", "x, lo, hi", "clip_grad(g, x, lo, hi)", MISSING, MISSING,
         array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING))
 defrule("np.where", "c, x, y", None, "unbroadcast(where_grad_x(g, c), x)",
         "unbroadcast(where_grad_y(g, c), y)")
+# ----- NumPy: other elementwise functions (np.add and the other ufuncs of Python's
+# operators are written as the operators: normalize._OPERATOR_UFUNCS) -----
+defrule(("np.positive", "np.real", "np.conjugate"), "x", "g")   # real inputs: the identity
+defrule("np.reciprocal", "x", "-g * ans * ans")
+defrule("np.float_power", "x, y", "g * y * x ** (y - 1)",
+        "g * math.log(x if x != 0 else 1.0) * ans",
+        array=("unbroadcast(g * y * x ** (y - 1), x)", "unbroadcast(g * np.log(x) * ans, y)"))
+# as np.maximum, but NaN is ignored: where y is NaN the result (and the derivative) is x's
+defrule("np.fmax", "x, y", "g * (1.0 if x > y or y != y else (0.5 if x == y else 0.0))",
+        "g * (1.0 if y > x or x != x else (0.5 if x == y else 0.0))",
+        array=("unbroadcast(g * np.where((x > y) | (y != y), 1.0, np.where(x == y, 0.5, 0.0)), x)",
+               "unbroadcast(g * np.where((y > x) | (x != x), 1.0, np.where(x == y, 0.5, 0.0)), y)"))
+defrule("np.fmin", "x, y", "g * (1.0 if x < y or y != y else (0.5 if x == y else 0.0))",
+        "g * (1.0 if y < x or x != x else (0.5 if x == y else 0.0))",
+        array=("unbroadcast(g * np.where((x < y) | (y != y), 1.0, np.where(x == y, 0.5, 0.0)), x)",
+               "unbroadcast(g * np.where((y < x) | (x != x), 1.0, np.where(x == y, 0.5, 0.0)), y)"))
+defrule("np.logaddexp", "x, y", "g * np.exp(x - ans)", "g * np.exp(y - ans)",
+        array=("unbroadcast(g * np.exp(x - ans), x)", "unbroadcast(g * np.exp(y - ans), y)"))
+defrule("np.logaddexp2", "x, y", "g * np.exp2(x - ans)", "g * np.exp2(y - ans)",
+        array=("unbroadcast(g * np.exp2(x - ans), x)", "unbroadcast(g * np.exp2(y - ans), y)"))
+# sin(pi x) / (pi x): (cos(pi x) - sinc(x)) / x, and 0 at x = 0
+defrule("np.sinc", "x", "g * (0.0 if x == 0 else (np.cos(np.pi * x) - ans) / x)",
+        array=("g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1.0, x))",))
+defrule(("np.ldexp", "math.ldexp"), "x, i", "g * 2.0 ** i", None,
+        array=("unbroadcast(g * 2.0 ** i, x)", None))
+# x moved by one unit in the last place: the derivative of the identity, as JAX
+defrule(("np.nextafter", "math.nextafter"), "x, y", "g", None,
+        array=("unbroadcast(g + 0.0 * y, x)", None))
+
 # ----- NumPy: reductions (np_ops.* take axis and keepdims, which Numba lacks) -----
 defrule("np.sum", "x", "g")
 defrule("np.mean", "x", "mean_grad(g, x, None, False)")
@@ -414,7 +444,7 @@ defrule("np.linspace", "start, stop, num", MISSING, MISSING, None)
 _R = NON_DIFFERENTIABLE_REASONS
 nondiff(_R["compare"], "compare", "Not", "Invert", "BitAnd", "BitOr", "BitXor", "LShift",
         "RShift")
-nondiff(_R["int"], "FloorDiv", "int", "round", "len",
+nondiff(_R["int"], "FloorDiv", "int", "round", "len", "np.spacing",
         "math.floor", "math.ceil", "math.trunc", "math.gcd",
         "np.floor", "np.ceil", "np.trunc", "np.fix", "np.rint", "np.round", "np.around",
         "np.sign", "np.floor_divide", "np.gcd", "np.lcm", "np.bitwise_and",
@@ -435,6 +465,7 @@ nondiff(_R["shape"], "attr.shape", "attr.size", "attr.ndim", "np.shape", "np.siz
 nondiff(_R["create"], "np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like",
         "np.empty_like", "np.eye", "np.identity", "np_ops.eye_like")
 nondiff(_R["stop"], "srcgrad.stop_gradient")
+nondiff(_R["real"], "np.imag", "np.angle")
 nondiff(_R["int"], "linalg.slogdet_sign")
 
 
