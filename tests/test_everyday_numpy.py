@@ -128,6 +128,18 @@ def zero_d(x, w):
     return np.sum(y) + x[()] * 2.0
 
 
+def max_and_relu(x, W):
+    z = W @ x
+    m = np.max(z)
+    e = np.exp(z - m)
+    h = np.maximum(z, 0.0) + np.minimum(z, -0.2) * 0.5
+    return np.log(np.sum(e)) + m - z[0] + np.sum(h * h * np.abs(x[:3]))
+
+
+def clip_and_where(x):
+    return np.sum(np.clip(x, -0.5, 0.9) * x ** 2) + np.sum(np.where(x > 0.0, x ** 3, np.sin(x)))
+
+
 def aliased_write(x):
     x = x.copy()
     y = x
@@ -190,6 +202,16 @@ SECOND_ORDER = [("literal_second", X3), ("gather_scatter_second", X3), ("stacks_
 @pytest.mark.parametrize("name,x", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
 def test_second_order(mod, name, x):
     srcgrad.check_grad(getattr(mod, name), x, order=2, modes=("rev", "fwd"), jit=False)
+
+
+def test_second_order_through_piecewise_linear_functions(mod):
+    # softmax with its max shift, ReLU, clip, abs, where: Hessians, no kink at the points
+    x = np.array([0.3, -0.7, 1.1, 0.45])
+    W = np.array([[0.2, -0.5, 0.7, 0.1], [0.6, 0.3, -0.4, 0.8], [-0.3, 0.9, 0.2, -0.6]])
+    srcgrad.check_grad(mod.max_and_relu, x, W, order=2, modes=("rev", "fwd"), jit=False)
+    srcgrad.check_grad(mod.clip_and_where, x, order=2, modes=("rev", "fwd"), jit=False)
+    H = srcgrad.hessian(mod.max_and_relu, jit=False)(x, W)
+    assert H.shape == (4, 4) and np.allclose(H, H.T, atol=1e-10)
 
 
 @pytest.mark.slow

@@ -174,7 +174,9 @@ def emit_module(cap, constants: dict, customs: dict, functions: list[ast.Functio
         out.add(line)
     used = {n.id for f in functions for n in ast.walk(f) if isinstance(n, ast.Name)}
     for module, line in (("math", "import math"), ("np", "import numpy as np"),
-                         ("srcgrad", "import srcgrad")):
+                         # what generated code calls as srcgrad.<name> (stop_gradient,
+                         # broadcast_like, the slopes of tangents) lives in the runtime
+                         ("srcgrad", "import srcgrad.runtime as srcgrad")):
         if module in used:
             out.add(line)
     modules = sorted(m for m in RUNTIME_MODULES if m in used)

@@ -224,6 +224,9 @@ def _literal_arguments(expr: ast.expr) -> set[int]:
 
 def _check_expr(cap: Captured, expr: ast.expr) -> None:
     call_args = _literal_arguments(expr)
+    none_args = {id(a) for n in ast.walk(expr) if isinstance(n, ast.Call)
+                 for a in list(n.args) + [k.value for k in n.keywords]
+                 if isinstance(a, ast.Constant) and a.value is None}
     for node in ast.walk(expr):
         if isinstance(node, ast.List) and id(node) not in call_args:
             _reject(cap, node, "list", "build an array from the values, np.array([a, b]), or "
@@ -232,6 +235,8 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
         if type(node) in _REJECTED:
             construct, hint = _REJECTED[type(node)]
             _reject(cap, node, construct, hint)
+        if isinstance(node, ast.Constant) and node.value is None and id(node) in none_args:
+            continue   # np.sum(x, axis=None): None as an argument of a call
         if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)):
             kind = type(node.value).__name__
             if node.value is None:

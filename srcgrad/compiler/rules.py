@@ -129,6 +129,7 @@ RUNTIME_NAMES = {
     "trace_grad", "norm_grad", "transpose_grad", "reshape_grad", "maximum_grad_x",
     "maximum_grad_y", "minimum_grad_x", "minimum_grad_y", "clip_grad", "where_grad_x",
     "where_grad_y", "abs_grad", "concatenate_grad", "stack_grad", "vjp_part",
+    "greater_slope", "less_slope", "sign_slope", "clip_slope", "max_weights", "min_weights",
 }
 
 # Functions that user rules (custom.py) call: globals of the generated module.
@@ -170,6 +171,7 @@ NON_DIFFERENTIABLE_REASONS = {
     "user": "marked by the user with srcgrad.non_differentiable",
     "stop": "srcgrad.stop_gradient: the identity with no derivative, by definition",
     "real": "of a real number, a constant: its imaginary part is 0, its angle 0 or pi",
+    "slope": "the local slope of a piecewise-linear function: piecewise constant",
 }
 
 
@@ -465,6 +467,8 @@ nondiff(_R["shape"], "attr.shape", "attr.size", "attr.ndim", "np.shape", "np.siz
 nondiff(_R["create"], "np.zeros", "np.ones", "np.empty", "np.zeros_like", "np.ones_like",
         "np.empty_like", "np.eye", "np.identity", "np_ops.eye_like")
 nondiff(_R["stop"], "srcgrad.stop_gradient")
+nondiff(_R["slope"], "srcgrad.greater_slope", "srcgrad.less_slope", "srcgrad.sign_slope",
+        "srcgrad.clip_slope", "srcgrad.max_weights", "srcgrad.min_weights")
 nondiff(_R["real"], "np.imag", "np.angle")
 nondiff(_R["int"], "linalg.slogdet_sign")
 
@@ -581,16 +585,24 @@ defjvp("linalg.slogdet_logabsdet", "np.sum(np.linalg.inv(x).T * dx)")
 defjvp("np.sum", "np.sum(dx)")
 defjvp("np.mean", "np.mean(dx)")
 defjvp("np.prod", "np.sum(prod_grad(1.0, x, ans, None, False) * dx)")
-defjvp(("np.max", "np.amax"), "np.sum(max_grad(1.0, x, ans, None, False) * dx)")
-defjvp(("np.min", "np.amin"), "np.sum(min_grad(1.0, x, ans, None, False) * dx)")
+# the tangents of piecewise-linear functions: a piecewise-constant local slope (on the
+# non-differentiable list, as srcgrad.<name>) times the tangent, so that the tangent
+# code differentiates again (second derivatives: zero second derivative away from kinks)
+defjvp(("np.max", "np.amax"), "np.sum(max_weights(x, ans, None, False) * dx)")
+defjvp(("np.min", "np.amin"), "np.sum(min_weights(x, ans, None, False) * dx)")
+defjvp("np.maximum", "greater_slope(x, y) * dx", "greater_slope(y, x) * dy")
+defjvp("np.minimum", "less_slope(x, y) * dx", "less_slope(y, x) * dy")
+defjvp(("np.abs", "np.absolute", "np.fabs"), "sign_slope(x) * dx")
+defjvp("np.clip", "clip_slope(x, lo, hi) * dx", None, None)
+defjvp("np.where", None, "np.where(c, dx, 0.0)", "np.where(c, 0.0, dy)")
 defjvp("np_ops.sum_axis", "np_ops.sum_axis(dx, axis, keepdims)", None, None)
 defjvp("np_ops.mean_axis", "np_ops.mean_axis(dx, axis, keepdims)", None, None)
 defjvp("np_ops.prod_axis", "np_ops.sum_axis(prod_grad(np.ones_like(ans), x, ans, axis, "
        "keepdims) * dx, axis, keepdims)", None, None)
-defjvp("np_ops.max_axis", "np_ops.sum_axis(max_grad(np.ones_like(ans), x, ans, axis, "
-       "keepdims) * dx, axis, keepdims)", None, None)
-defjvp("np_ops.min_axis", "np_ops.sum_axis(min_grad(np.ones_like(ans), x, ans, axis, "
-       "keepdims) * dx, axis, keepdims)", None, None)
+defjvp("np_ops.max_axis", "np_ops.sum_axis(max_weights(x, ans, axis, keepdims) * dx, axis, "
+       "keepdims)", None, None)
+defjvp("np_ops.min_axis", "np_ops.sum_axis(min_weights(x, ans, axis, keepdims) * dx, axis, "
+       "keepdims)", None, None)
 defjvp("np.cumsum", "np.cumsum(dx)")
 defjvp("np_ops.cumsum_axis", "np_ops.cumsum_axis(dx, axis)", None)
 defjvp("attr.T", "dx.T")

@@ -69,6 +69,7 @@ __all__ = [
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
     "clip_grad", "where_grad_x", "where_grad_y", "abs_grad", "sign_like_zero", "vjp_part",
     "add_at", "take_written", "broadcast_like", "stop_gradient",
+    "greater_slope", "less_slope", "sign_slope", "clip_slope", "max_weights", "min_weights",
 ]
 
 _F64 = np.float64
@@ -1785,3 +1786,76 @@ def _ov_broadcast_like(d, ans):
     def impl(d, ans):
         return d + np.zeros_like(ans)
     return impl
+
+
+# =====================================================================
+# Local slopes of piecewise-linear functions (forward mode: tangents that can be
+# differentiated again, the slope itself being piecewise constant)
+# =====================================================================
+
+def greater_slope(x, y):
+    """d max(x, y) / dx: 1 where x > y, 0.5 at a tie, 0 elsewhere (and where either is NaN),
+    at the broadcast shape (a float for floats)."""
+    return maximum_grad_x(1.0, x, y)
+
+
+@overload(greater_slope)
+def _ov_greater_slope(x, y):
+    return lambda x, y: maximum_grad_x(1.0, x, y)
+
+
+def less_slope(x, y):
+    """d min(x, y) / dx: 1 where x < y, 0.5 at a tie, 0 elsewhere."""
+    return minimum_grad_x(1.0, x, y)
+
+
+@overload(less_slope)
+def _ov_less_slope(x, y):
+    return lambda x, y: minimum_grad_x(1.0, x, y)
+
+
+def sign_slope(x):
+    """d|x|/dx: 1 where x >= 0, -1 elsewhere (JAX's convention at 0)."""
+    return abs_grad(1.0, x)
+
+
+@overload(sign_slope)
+def _ov_sign_slope(x):
+    return lambda x: abs_grad(1.0, x)
+
+
+def clip_slope(x, lo, hi):
+    """d clip(x, lo, hi) / dx (clip_grad's conventions at the bounds)."""
+    return clip_grad(1.0, x, lo, hi)
+
+
+@overload(clip_slope)
+def _ov_clip_slope(x, lo, hi):
+    return lambda x, lo, hi: clip_grad(1.0, x, lo, hi)
+
+
+def max_weights(x, ans, axis, keepdims):
+    """d max(x, axis) / dx: 1 / (number of ties) on the entries equal to the maximum of
+    their lane, 0 elsewhere."""
+    return max_grad(np.ones_like(ans, dtype=np.float64), x, ans, axis, keepdims)
+
+
+@overload(max_weights)
+def _ov_max_weights(x, ans, axis, keepdims):
+    if _is_arr(ans):
+        return lambda x, ans, axis, keepdims: max_grad(np.ones(ans.shape), x, ans, axis,
+                                                       keepdims)
+    return lambda x, ans, axis, keepdims: max_grad(1.0, x, ans, axis, keepdims)
+
+
+def min_weights(x, ans, axis, keepdims):
+    """d min(x, axis) / dx: as max_weights, for the minimum."""
+    return min_grad(np.ones_like(ans, dtype=np.float64), x, ans, axis, keepdims)
+
+
+@overload(min_weights)
+def _ov_min_weights(x, ans, axis, keepdims):
+    if _is_arr(ans):
+        return lambda x, ans, axis, keepdims: min_grad(np.ones(ans.shape), x, ans, axis,
+                                                       keepdims)
+    return lambda x, ans, axis, keepdims: min_grad(1.0, x, ans, axis, keepdims)
