@@ -172,3 +172,13 @@ def test_the_cycle_finder_finds_cycles():
 @pytest.mark.parametrize("package", ["srcgrad.compiler", "srcgrad.runtime"])
 def test_packages_have_a_docstring(package):
     assert ast.get_docstring(ast.parse(MODULES[package].read_text()))
+
+
+def test_every_package_is_installed():
+    """A regular (non-editable) install ships each package directory: pyproject lists them all."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "srcgrad").rglob("__init__.py")}
+    assert found == listed
