@@ -11,6 +11,7 @@ import srcgrad
 from srcgrad.compiler.rules import RULES
 
 from .support.oracles import fd_partial
+from .test_rule_templates import CASES as TEMPLATE_CASES
 from .test_special import TESTED_RULES as SPECIAL_RULES
 
 # rule key -> (expression over x and y, point (x, y)); points avoid kinks.
@@ -85,6 +86,8 @@ def test_every_rule_is_tested():
                                                       "np.isinf", "np.isfinite",
                                                       "srcgrad.broadcast_like"}
     tested |= SPECIAL_RULES  # scipy.special, math.gamma, math.lgamma: test_special.py
+    # rules with a case in test_rule_templates.py (every template against finite differences)
+    tested |= {key for c in TEMPLATE_CASES for key in c.keys}
     from srcgrad.compiler.rules import (
         EXTERNAL_NAMES,  # user rules (custom_vjp) made by other tests
         non_differentiable_functions,  # test_registry.py checks these
