@@ -1039,6 +1039,7 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
 TUPLE_PARTS: dict[str, tuple[str, ...]] = {
     "np.linalg.slogdet": ("linalg.slogdet_sign", "linalg.slogdet_logabsdet"),
     "np.linalg.eigh": ("linalg.eigh_values", "linalg.eigh_vectors"),
+    "np.linalg.eig": ("linalg.eig_values", "linalg.eig_vectors"),
     "np.linalg.qr": ("linalg.qr_q", "linalg.qr_r"),
     "np.linalg.svd": ("linalg.svd_u", "linalg.svd_s", "linalg.svd_vt"),
     "np.linalg.lstsq": ("linalg.lstsq_solution", "linalg.lstsq_residuals", "linalg.lstsq_rank",
@@ -1146,7 +1147,8 @@ LOWERED = {
     "np.linalg.cond": "the singular values (linalg.svd_s), or norms of x and its inverse",
     "np.einsum": "linalg.einsum1 or linalg.einsum2 (a chain of them for more operands)",
     "np.tensordot": "linalg.einsum2", "np.inner": "linalg.einsum2", "np.vdot": "linalg.vdot",
-    **{name: "the tuple of " + ", ".join(parts) for name, parts in TUPLE_PARTS.items()},
+    **{name: "the tuple of " + ", ".join(parts) for name, parts in TUPLE_PARTS.items()
+       if any(part in RULES for part in parts)},
 }
 
 # Arguments that are sequences, not arrays: a list literal there stays a tuple.

@@ -160,6 +160,17 @@ def nondiff(reason: str, *names: str) -> None:
         RULES[name] = Rule((), (), (), nondiff=reason)
 
 
+# Functions refused with a reason (no rule; MissingRuleError says why): name -> reason
+REFUSED: dict[str, str] = {}
+
+
+def refuse(reason: str, *names: str) -> None:
+    """Refuse to differentiate calls to these functions, for the reason given (added to the
+    MissingRuleError at the call)."""
+    for name in names:
+        REFUSED[name] = reason
+
+
 NON_DIFFERENTIABLE_REASONS = {
     "int": "integer-valued: piecewise constant",
     "bool": "boolean-valued",
@@ -398,10 +409,13 @@ defrule("linalg.svd_vt", "a, full_matrices", MISSING, None,
 # constant rank (rcond decides the rank: piecewise constant)
 defrule("np.linalg.pinv", "a, rcond", MISSING, None,
         array=("linalg.pinv_grad(g, a, ans)", None))
-# the solution pinv(a) @ b; the residuals and singular values have no rule, the rank is
+# the solution pinv(a) @ b; the residuals and singular values are refused, the rank is
 # an int (the non-differentiable list)
 defrule("linalg.lstsq_solution", "a, b, rcond", MISSING, MISSING, None,
         array=("linalg.lstsq_grad_a(g, a, b)", "np.linalg.pinv(a).T @ g", None))
+refuse("only the solution of np.linalg.lstsq is differentiated: write the residuals as "
+       "np.sum((a @ x - b) ** 2, axis=0), the singular values as np.linalg.svd(a, "
+       "compute_uv=False)", "linalg.lstsq_residuals", "linalg.lstsq_singular_values")
 defrule("np.kron", "a, b", MISSING, MISSING,
         array=("linalg.kron_grad_a(g, a, b)", "linalg.kron_grad_b(g, a, b)"))
 defrule("np.cross", "a, b", MISSING, MISSING,
@@ -415,6 +429,11 @@ defrule("linalg.einsum1", "subscripts, a", MISSING, MISSING,
 defrule("linalg.einsum2", "subscripts, a, b", MISSING, MISSING, MISSING,
         array=(None, "linalg.einsum_grad2(subscripts, 0, g, a, b)",
                "linalg.einsum_grad2(subscripts, 1, g, a, b)"))
+# eigenvalues and eigenvectors of a general matrix are complex (Numba returns their real
+# parts, and raises where they are not real)
+refuse("eigenvalues and eigenvectors of a non-symmetric matrix are complex, and srcgrad "
+       "differentiates real results (for a symmetric matrix use np.linalg.eigh or eigvalsh)",
+       "np.linalg.eigvals", "linalg.eig_values", "linalg.eig_vectors")
 # Functions the tangents call (their rules make second derivatives work): F of eigenvector
 # derivatives, triangles, the vector or matrix view of a norm's argument, checks
 defrule("linalg.gaps", "w", MISSING, array=(

@@ -2,7 +2,7 @@
 Numba lacks, and the helpers of their derivative rules.
 
 Parts
-    ``np.linalg.slogdet``, ``eigh``, ``qr``, ``svd`` and ``lstsq`` return tuples; srcgrad
+    ``np.linalg.slogdet``, ``eigh``, ``eig``, ``qr``, ``svd`` and ``lstsq`` return tuples; srcgrad
     differentiates each part on its own, so the normalizer writes a call to one as the
     tuple of its parts (``compiler.normalize.TUPLE_PARTS``): ``w, v = np.linalg.eigh(a)``
     becomes ``w, v = eigh_values(a), eigh_vectors(a)``, each with a rule.
@@ -53,7 +53,8 @@ from .arrays import max_grad, unbroadcast
 from .np_ops import max_axis, min_axis
 
 __all__ = [
-    "slogdet_sign", "slogdet_logabsdet", "eigh_values", "eigh_vectors", "qr_q", "qr_r",
+    "slogdet_sign", "slogdet_logabsdet", "eigh_values", "eigh_vectors", "eig_values",
+    "eig_vectors", "qr_q", "qr_r",
     "svd_u", "svd_s", "svd_vt", "lstsq_solution", "lstsq_residuals", "lstsq_rank",
     "lstsq_singular_values",
     "einsum1", "einsum2", "einsum_subscripts", "einsum_chain", "vdot",
@@ -116,6 +117,27 @@ def eigh_values(a):
 def eigh_vectors(a):
     """The eigenvectors of symmetric a, as columns (np.linalg.eigh(a)[1])."""
     return np.linalg.eigh(a)[1]
+
+
+def eig_values(a):
+    """The eigenvalues of a (np.linalg.eig(a)[0]): complex in NumPy; Numba returns real
+    ones, and raises where they are not. srcgrad refuses to differentiate them."""
+    return np.linalg.eig(a)[0]
+
+
+def eig_vectors(a):
+    """The eigenvectors of a (np.linalg.eig(a)[1]), as eig_values."""
+    return np.linalg.eig(a)[1]
+
+
+@overload(eig_values)
+def _ov_eig_values(a):
+    return lambda a: np.linalg.eig(a)[0]
+
+
+@overload(eig_vectors)
+def _ov_eig_vectors(a):
+    return lambda a: np.linalg.eig(a)[1]
 
 
 @register_jitable
