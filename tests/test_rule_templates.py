@@ -286,8 +286,9 @@ case("np.linalg.norm[vector]", "x", "np.linalg.norm(x) * 1.5", (X3,), keys="np.l
      form="array")
 case("np.linalg.norm[vector,ord=2]", "x", "np.linalg.norm(x, 2) * 1.5", (X3,),
      keys="np.linalg.norm", form="array")
+# ord=1 is written as sum(x * abs_slope(x)) (normalize._NORMS)
 case("np.linalg.norm[vector,ord=1]", "x", "np.linalg.norm(x, ord=1) * 1.5", (X3,),
-     keys="np.linalg.norm", form="array")
+     keys="np.sum", form="array")
 case("np.linalg.norm[matrix]", "x", "np.linalg.norm(x) * 1.5", (A23,),
      keys="np.linalg.norm", form="array")
 case("np.linalg.inv[2x2]", "x", "np.sum(np.linalg.inv(x) * W22)",
@@ -376,9 +377,96 @@ case("srcgrad.broadcast_like[order=2]", "x", "np.sum(np.tanh(x * W23) * W23)", (
      keys="srcgrad.broadcast_like", form="array", order=2)
 
 # ----- linear algebra (srcgrad/runtime/linalg.py)
+# Matrices with well-separated eigenvalues and singular values (and stable signs of the
+# vectors LAPACK returns near them); eigh symmetrizes its argument in the user code, and
+# cholesky gets x x^T + I. order=2 cases reach the functions tangents call (cofactor,
+# gaps, lower, skew, the checks).
+M33 = np.array([[3.0, 0.4, -0.2], [0.3, 1.6, 0.5], [-0.1, 0.2, 0.7]])
+M43 = np.array([[3.0, 0.4, -0.2], [0.3, 1.6, 0.5], [-0.1, 0.2, 0.7], [0.45, -0.3, 0.25]])
+C33 = np.array([[2.6, -0.3, 0.4], [0.2, 1.5, -0.9], [-0.6, 0.35, 1.1]])  # no ties in |.| sums
 case("linalg.slogdet_logabsdet[3x3]", "x", "np.linalg.slogdet(x)[1] * 1.5",
      (np.array([[1.2, 0.3, -0.2], [0.1, 0.9, 0.4], [0.5, -0.3, 1.1]]),),
      keys="linalg.slogdet_logabsdet", form="array")
+case("np.linalg.det[3x3]", "x", "np.linalg.det(x) * 1.5", (M33,), keys="np.linalg.det",
+     form="array")
+case("np.linalg.det[order=2]", "x", "np.linalg.det(x) * 1.5", (M33,),
+     keys=("np.linalg.det", "linalg.cofactor"), form="array", order=2)
+case("np.linalg.solve[matrix]", "x, y", "np.sum(np.linalg.solve(x, y) * W33)", (M33, C33),
+     (0, 1), keys="np.linalg.solve", form="array")
+case("np.linalg.solve[vector]", "x, y", "np.sum(np.linalg.solve(x, y) * W3)", (M33, X3),
+     (0, 1), keys="np.linalg.solve", form="array")
+case("np.linalg.cholesky[order=2]", "x",
+     "np.sum(np.linalg.cholesky(x @ x.T + np.eye(3)) * W33)", (C33,),
+     keys=("np.linalg.cholesky", "linalg.lower"), form="array", order=2)
+case("linalg.eigh_values[tuple]", "x", "w, v = np.linalg.eigh(x + x.T)\n"
+     "    return np.sum(w * W3)", (M33,), keys="linalg.eigh_values", form="array")
+case("linalg.eigh_vectors[order=2]", "x", "w, v = np.linalg.eigh(x + x.T)\n"
+     "    return np.sum(v * W33)", (M33,), keys=("linalg.eigh_vectors", "linalg.gaps"),
+     form="array", order=2)
+case("np.linalg.eigvalsh[symmetric]", "x", "np.sum(np.linalg.eigvalsh(x + x.T) * W3)",
+     (M33,), keys="np.linalg.eigvalsh", form="array")
+case("linalg.qr_q[tall,order=2]", "x", "q, r = np.linalg.qr(x)\n    return np.sum(q * W43)",
+     (M43,), keys=("linalg.qr_q", "linalg.skew", "linalg.qr_checked"), form="array", order=2)
+case("linalg.qr_r[square]", "x", "np.sum(np.linalg.qr(x)[1] * W33)", (M33,),
+     keys="linalg.qr_r", form="array")
+case("linalg.svd_s[tuple]", "x", "u, s, vt = np.linalg.svd(x)\n    return np.sum(s * W3)",
+     (M33,), keys="linalg.svd_s", form="array")
+case("linalg.svd_u[tall,thin,order=2]", "x",
+     "u, s, vt = np.linalg.svd(x, full_matrices=False)\n    return np.sum(u * W43)", (M43,),
+     keys=("linalg.svd_u", "linalg.unique_u", "linalg.keep_if"), form="array", order=2)
+case("linalg.svd_vt[wide,thin,order=2]", "x",
+     "u, s, vt = np.linalg.svd(x, False)\n    return np.sum(vt * W43.T)", (M43.T,),
+     keys=("linalg.svd_vt", "linalg.unique_vt", "linalg.keep_if"), form="array", order=2)
+case("linalg.svd_u[square]", "x", "np.sum(np.linalg.svd(x)[0] * W33)", (M33,),
+     keys="linalg.svd_u", form="array")
+case("linalg.svd_vt[square]", "x", "np.sum(np.linalg.svd(x)[2] * W33)", (M33,),
+     keys="linalg.svd_vt", form="array")
+case("linalg.svd_s[cond]", "x", "np.linalg.cond(x) * 1.5", (M33,), keys="linalg.svd_s",
+     form="array")
+case("np.linalg.pinv[tall]", "x", "np.sum(np.linalg.pinv(x) * W43.T)", (M43,),
+     keys="np.linalg.pinv", form="array")
+case("linalg.lstsq_solution[vector]", "x, y",
+     "s, res, rank, sv = np.linalg.lstsq(x, y)\n    return np.sum(s * W3)",
+     (M43, np.array([0.7, -1.3, 0.4, 0.9])), (0, 1), keys="linalg.lstsq_solution",
+     form="array")
+case("np.kron[2d]", "x, y", "np.sum(np.kron(x, y) * np.kron(W22, W23))",
+     (np.array([[0.9, -1.3], [0.4, 1.2]]), A23),
+     (0, 1), keys="np.kron", form="array")
+case("np.cross[batch]", "x, y", "np.sum(np.cross(x, y) * W23)", (A23, Y3), (0, 1),
+     keys="np.cross", form="array")
+case("linalg.vdot[2d,1d]", "x, y", "np.vdot(x, y) * 1.5", (A23, X3.repeat(2) - 0.3), (0, 1),
+     keys="linalg.vdot", form="array")
+case("linalg.einsum2[ij,jk->ik]", "x, y", "np.sum(np.einsum('ij,jk->ik', x, y) * W22)",
+     (A23, B32), (0, 1), keys="linalg.einsum2", form="array")
+case("linalg.einsum1[ii->]", "x", "np.einsum('ii->', x) ** 2", (M33,), keys="linalg.einsum1",
+     form="array")
+case("linalg.einsum2[tensordot]", "x, y", "np.sum(np.tensordot(x, y, axes=([1], [0])) * W22)",
+     (A23, B32), (0, 1), keys="linalg.einsum2", form="array")
+case("linalg.einsum2[inner]", "x, y", "np.sum(np.inner(x, y) * W22)", (A23, A23 * 0.5 - 0.2),
+     (0, 1), keys="linalg.einsum2", form="array")
+# np.linalg.norm: the operations NumPy computes each ord with (normalize._NORMS)
+case("linalg.amax[norm,vector,inf]", "x", "np.linalg.norm(x, np.inf) * 1.5", (X3,),
+     keys="linalg.amax", form="array")
+case("linalg.amin[norm,vector,-inf]", "x", "np.linalg.norm(x, -np.inf) * 1.5", (X3,),
+     keys="linalg.amin", form="array")
+case("linalg.as_matrix[norm,matrix,ord=1]", "x", "np.linalg.norm(x, 1) * 1.5", (C33,),
+     keys=("linalg.as_matrix", "linalg.amax"), form="array")
+case("linalg.amin[norm,matrix,-inf]", "x", "np.linalg.norm(x, -np.inf) * 1.5", (C33,),
+     keys="linalg.amin", form="array")
+case("linalg.amax_axis[norm,axis=1,inf]", "x", "np.sum(np.linalg.norm(x, np.inf, 1) * W2)",
+     (A23,), keys="linalg.amax_axis", form="array")
+case("linalg.amin_axis[norm,axis=0,-inf]", "x",
+     "np.sum(np.linalg.norm(x, -np.inf, axis=0, keepdims=True) * W3)", (A23,),
+     keys="linalg.amin_axis", form="array")
+case("linalg.vector[norm,ord=3]", "x", "np.linalg.norm(x, 3) * 1.5", (X3,),
+     keys="linalg.vector", form="array")
+case("linalg.matrix[norm,fro]", "x", "np.linalg.norm(x, 'fro') * 1.5", (A23,),
+     keys="linalg.matrix", form="array")
+case("linalg.keepdims_like[norm]", "x", "np.sum(np.linalg.norm(x, keepdims=True) * W21[:1])",
+     (A23,), keys="linalg.keepdims_like", form="array")
+SLOW |= {"np.linalg.det[3x3]", "linalg.svd_u[square]", "linalg.svd_vt[square]",
+         "np.linalg.solve[vector]", "linalg.einsum2[tensordot]", "linalg.einsum2[inner]",
+         "linalg.amin[norm,matrix,-inf]"}
 
 # ----- shapes and orders
 

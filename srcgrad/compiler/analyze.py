@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..errors import MissingRuleError, UnsupportedSyntaxError
 from .core import MODULE_NAMES, const, dotted, load, located, names_read, operands, store_of, target_of, walk_stmts
 from .infer import Typed
-from .rules import SEQUENCE_RULES, rule_for
+from .rules import REFUSED, SEQUENCE_RULES, rule_for
 
 
 def rule_key(value: ast.expr) -> str:
@@ -129,7 +129,7 @@ def missing_rule_message(key: str, op: Operand, array: bool, mode: str = "") -> 
     rule = rule_for(key)
     what = f"no {mode}derivative rule for '{key}'"
     if rule is None:
-        return what
+        return what + (f": {REFUSED[key]}" if key in REFUSED else "")
     return what + (" on arrays" if array else "") + f" with respect to {op.describe()}" \
         + f" ({op.name})"
 
@@ -315,8 +315,8 @@ def check_calls(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
         target = target_of(stmt)
         if varied and rule_for(key) is None and not typed.carries_float(target):
             node = located(stmt)
-            raise cap.error(MissingRuleError, node, f"no derivative rule for '{key}'",
-                            hint=MISSING_RULE_HINT)
+            raise cap.error(MissingRuleError, node, f"no derivative rule for '{key}'" + (
+                f": {REFUSED[key]}" if key in REFUSED else ""), hint=MISSING_RULE_HINT)
     for stmt in walk_stmts(tree.body):
         t = target_of(stmt)
         if t is None or t not in ana.active or typed.is_float(t):

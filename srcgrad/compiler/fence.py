@@ -222,11 +222,45 @@ def _literal_arguments(expr: ast.expr) -> set[int]:
     return out
 
 
+# Where a string constant may stand: (function, position, keyword). np.einsum's
+# subscripts (and those of the linalg.einsum calls generated tangents hold), the ord of
+# np.linalg.norm ('fro', 'nuc') and the p of np.linalg.cond.
+_STRING_ARGUMENTS = {"np.einsum": (0, None), "linalg.einsum1": (0, None),
+                     "linalg.einsum2": (0, None), "np.linalg.norm": (1, "ord"),
+                     "np.linalg.cond": (1, "p")}
+
+
+def _string_arguments(cap: Captured, expr: ast.expr) -> set[int]:
+    """ids of the string constants `expr` passes where _STRING_ARGUMENTS allows them."""
+    out: set[int] = set()
+    for node in ast.walk(expr):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = cap.functions.get(func.id) if isinstance(func, ast.Name) else None
+        if isinstance(func, ast.Attribute):
+            root = _root_module(cap, func)
+            path = [func.attr]
+            inner = func.value
+            while isinstance(inner, ast.Attribute):
+                path.insert(0, inner.attr)
+                inner = inner.value
+            name = ".".join([root, *path]) if root else None
+        if name not in _STRING_ARGUMENTS:
+            continue
+        position, keyword = _STRING_ARGUMENTS[name]
+        args = [node.args[position]] if len(node.args) > position else []
+        args += [k.value for k in node.keywords if k.arg == keyword]
+        out |= {id(a) for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    return out
+
+
 def _check_expr(cap: Captured, expr: ast.expr) -> None:
     call_args = _literal_arguments(expr)
     none_args = {id(a) for n in ast.walk(expr) if isinstance(n, ast.Call)
                  for a in list(n.args) + [k.value for k in n.keywords]
                  if isinstance(a, ast.Constant) and a.value is None}
+    strings = _string_arguments(cap, expr)
     for node in ast.walk(expr):
         if isinstance(node, ast.List) and id(node) not in call_args:
             _reject(cap, node, "list", "build an array from the values, np.array([a, b]), or "
@@ -237,7 +271,8 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             _reject(cap, node, construct, hint)
         if isinstance(node, ast.Constant) and node.value is None and id(node) in none_args:
             continue   # np.sum(x, axis=None): None as an argument of a call
-        if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)):
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float)) \
+                and id(node) not in strings:
             kind = type(node.value).__name__
             if node.value is None:
                 kind = "None"
@@ -248,7 +283,7 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             to_callee = isinstance(node.func, ast.Name) and cap.inlines(node.func.id)
             if node.keywords and not is_method and not to_callee and not (
                     isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
-                    and _root_module(cap, node.func) in ("np", "special")) \
+                    and _root_module(cap, node.func) in ("np", "special", "linalg")) \
                     and not _is_scipy_special(cap, node.func):
                 _reject(cap, node, "keyword arguments in a call",
                         "pass the arguments by position (keywords work for np.* and "

@@ -17,9 +17,11 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ..errors import MissingRuleError, UnsupportedSyntaxError
+from ..runtime.linalg import einsum_chain
 from ..runtime.special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
 from .capture import Captured, capture
-from .core import MODULE_NAMES, assign, clone, const, is_atom, load, name_node, walk_stmts
+from .core import (MODULE_NAMES, assign, clone, const, is_atom, load, name_node, substitute,
+                   walk_stmts)
 from .fence import fence, returns_value
 from .inline import inline_call
 from .rules import RULES, numpy_name
@@ -128,6 +130,12 @@ def _split_tuple_results(body: list[ast.stmt], cap: Captured) -> list[ast.stmt]:
             parts = TUPLE_PARTS.get(name)
             if parts is None:
                 return node
+            if name == "np.linalg.svd" and _svd_values_only(node):
+                # compute_uv=False: the singular values alone
+                args = node.args[:2]
+                keywords = [k for k in node.keywords if k.arg == "full_matrices"]
+                return ast.copy_location(ast.Call(name_node("linalg.svd_s"), args, keywords),
+                                         node)
             calls = [ast.copy_location(ast.Call(name_node(part), copy.deepcopy(node.args),
                                                 copy.deepcopy(node.keywords)), node)
                      for part in parts]
@@ -725,6 +733,9 @@ class ANF:
         if fname.startswith("np.") and fname not in RULES and (
                 numpy_name(fname) in RULES or numpy_name(fname) in _OPERATOR_UFUNCS):
             fname = numpy_name(fname)  # np.mod -> np.remainder: the rules' own name
+        if fname in _LINALG_LOWERED:
+            getattr(self, _LINALG_LOWERED[fname])(target, expr, out)
+            return
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
         if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
@@ -825,6 +836,155 @@ class ANF:
         self.put(out, ast.For(ast.Name(step, ast.Store()),
                               ast.Call(load("range"), [k], []), body, []))
 
+    # linear algebra: calls written as operations that have rules ----------------
+
+    def _arguments(self, expr: ast.Call, params: tuple[str, ...], fname: str) -> dict:
+        """The arguments of a call by parameter name (positional ones first)."""
+        if len(expr.args) > len(params):
+            raise self.error(expr, f"too many arguments to {fname}")
+        values = dict(zip(params, expr.args))
+        for k in expr.keywords:
+            if k.arg not in params or k.arg in values:
+                raise self.error(expr, f"{fname}(..., {k.arg}=...) is not supported",
+                                 hint=f"srcgrad takes {', '.join(params)}")
+            values[k.arg] = k.value
+        return values
+
+    def _formula(self, target: str, formula: str, names: dict, out: list[ast.stmt]) -> None:
+        """target = `formula` (Python source over the names in `names`), lowered."""
+        tree = substitute(ast.parse(formula, mode="eval").body, names)
+        self.expr_into(target, tree, out)
+
+    def _norm(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.linalg.norm(x, ord, axis, keepdims)`` as the operations NumPy (and JAX)
+        compute it with, chosen by the constant ord (_NORMS): abs, sums, max/min, powers,
+        singular values. Where ord means one norm for vectors and another for matrices
+        (1, 2, inf and their negatives), a test of x.ndim picks one at run time (both are
+        typed: linalg.as_matrix makes a vector a column there)."""
+        values = self._arguments(expr, ("x", "ord", "axis", "keepdims"), "np.linalg.norm")
+        x = self.atom(values["x"], out)
+        known, ord_ = _constant_value(self.cap, values.get("ord", const(None)))
+        keep = values.get("keepdims", const(False))
+        if not known:
+            if "axis" in values or "keepdims" in values:
+                raise self.error(expr, "np.linalg.norm with an axis or keepdims needs a "
+                                 "constant ord", hint="write the ord as a number or string")
+            self.put(out, assign(target, ast.Call(name_node("np.linalg.norm"),
+                                                  [x, self.atom(values["ord"], out)], [])))
+            return
+        kind = _norm_kind(ord_)
+        if kind is None:
+            raise self.error(expr, f"np.linalg.norm: ord={ord_!r} is not a norm order",
+                             hint="use None, 'fro', 'nuc', inf, -inf or a number")
+        if "axis" in values:
+            axis = values["axis"]
+            if isinstance(axis, (ast.Tuple, ast.List)):
+                raise self.error(expr, "np.linalg.norm with a tuple axis (matrix norms of "
+                                 "stacked matrices) is not supported",
+                                 hint="take the norm of each matrix")
+            if kind not in _NORMS_ALONG:
+                raise self.error(expr, f"np.linalg.norm: ord={ord_!r} is a matrix norm: it "
+                                 "needs no axis", hint="drop the axis")
+            names = {"x": x, "AXIS": self.atom(axis, out), "KEEP": self.atom(keep, out),
+                     **_norm_powers(ord_)}
+            self._formula(target, _NORMS_ALONG[kind], names, out)
+            return
+        keepdims = not (isinstance(keep, ast.Constant) and keep.value is False)
+        result = self.temp() if keepdims else target
+        if ord_ is None:
+            self.put(out, assign(result, ast.Call(name_node("np.linalg.norm"), [x], [])))
+        elif kind not in _MATRIX_NORMS or kind not in _VECTOR_NORMS:
+            check = "linalg.vector" if kind in _VECTOR_NORMS else "linalg.matrix"
+            formula = (_VECTOR_NORMS.get(kind) or _MATRIX_NORMS[kind])
+            names = {"x": self.atom(ast.Call(name_node(check), [x], []), out),
+                     **_norm_powers(ord_)}
+            self._formula(result, formula, names, out)
+        else:
+            is_vector = self.condition(ast.Compare(ast.Attribute(x, "ndim", ast.Load()),
+                                                   [ast.Eq()], [const(1)]), out)
+            vector: list[ast.stmt] = []
+            self._formula(result, _VECTOR_NORMS[kind], {"x": x, **_norm_powers(ord_)}, vector)
+            matrix: list[ast.stmt] = []
+            names = {"x": self.atom(ast.Call(name_node("linalg.as_matrix"), [x], []), matrix)}
+            self._formula(result, _MATRIX_NORMS[kind], names, matrix)
+            self.put(out, ast.If(is_vector, vector, matrix))
+        if keepdims:
+            self.put(out, assign(target, ast.Call(name_node("linalg.keepdims_like"),
+                                                  [load(result), x], [])))
+
+    def _cond(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.linalg.cond(x, p)``: s[0] / s[-1] of the singular values for p None or 2
+        (s[-1] / s[0] for -2), else norm(x, p) * norm(inv(x), p), as NumPy."""
+        values = self._arguments(expr, ("x", "p"), "np.linalg.cond")
+        x = self.atom(values["x"], out)
+        known, p = _constant_value(self.cap, values.get("p", const(None)))
+        if not known:
+            raise self.error(expr, "np.linalg.cond needs a constant p",
+                             hint="write p as a number or string")
+        if p in (None, 2, -2):
+            s = self.temp()
+            self.put(out, assign(s, ast.Call(name_node("linalg.svd_s"),
+                                             [x, const(False)], [])))
+            formula = "s[-1] / s[0]" if p == -2 else "s[0] / s[-1]"
+            self._formula(target, formula, {"s": load(s)}, out)
+            return
+        self._formula(target, "np.linalg.norm(x, P) * np.linalg.norm(np.linalg.inv(x), P)",
+                      {"x": x, "P": const(p)}, out)
+
+    def _einsum(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.einsum(subscripts, a, b, ...)`` with a constant subscript string:
+        linalg.einsum1 or einsum2, or a chain of einsum2 for more operands (the letters
+        a partial product keeps: those of later operands and of the output)."""
+        if expr.keywords or not expr.args or not (isinstance(expr.args[0], ast.Constant)
+                                                   and isinstance(expr.args[0].value, str)):
+            raise self.error(expr, "np.einsum takes a constant subscript string and the "
+                             "operands", hint="write np.einsum('ij,jk->ik', a, b)")
+        try:
+            specs, result = einsum_chain(expr.args[0].value)
+        except ValueError as exc:
+            raise self.error(expr, str(exc)) from None
+        operands = [self.atom(a, out) for a in expr.args[1:]]
+        if len(specs) != len(operands):
+            raise self.error(expr, f"np.einsum: the subscripts name {len(specs)} operands, "
+                             f"the call passes {len(operands)}")
+        if len(operands) == 1:
+            self.put(out, assign(target, ast.Call(name_node("linalg.einsum1"), [
+                const(f"{specs[0]}->{result}"), operands[0]], [])))
+            return
+        left, spec = operands[0], specs[0]
+        for k in range(1, len(operands)):
+            later = set("".join(specs[k + 1:]) + result)
+            keep = result if k == len(operands) - 1 else "".join(
+                ch for ch in dict.fromkeys(spec + specs[k]) if ch in later)
+            name = target if k == len(operands) - 1 else self.temp()
+            self.put(out, assign(name, ast.Call(name_node("linalg.einsum2"), [
+                const(f"{spec},{specs[k]}->{keep}"), left, operands[k]], [])))
+            left, spec = load(name), keep
+
+    def _tensordot(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.tensordot(a, b, axes)`` with constant axes: linalg.einsum2 with the
+        subscripts "tensordot:<axes>" (the letters depend on the ranks, known later)."""
+        values = self._arguments(expr, ("a", "b", "axes"), "np.tensordot")
+        spec = _tensordot_axes(self.cap, values.get("axes", const(2)))
+        if spec is None:
+            raise self.error(expr, "np.tensordot needs constant axes",
+                             hint="write axes as an int or a pair of lists of ints")
+        self.put(out, assign(target, ast.Call(name_node("linalg.einsum2"), [
+            const(f"tensordot:{spec}"), self.atom(values["a"], out),
+            self.atom(values["b"], out)], [])))
+
+    def _inner(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.inner(a, b)`` (Numba has none): linalg.einsum2("inner", a, b)."""
+        values = self._arguments(expr, ("a", "b"), "np.inner")
+        self.put(out, assign(target, ast.Call(name_node("linalg.einsum2"), [
+            const("inner"), self.atom(values["a"], out), self.atom(values["b"], out)], [])))
+
+    def _vdot(self, target: str, expr: ast.Call, out: list[ast.stmt]) -> None:
+        """``np.vdot(a, b)`` of arrays of any shape (Numba's takes vectors): linalg.vdot."""
+        values = self._arguments(expr, ("a", "b"), "np.vdot")
+        self.put(out, assign(target, ast.Call(name_node("linalg.vdot"), [
+            self.atom(values["a"], out), self.atom(values["b"], out)], [])))
+
     def _put_line(self, stmt: ast.stmt) -> ast.stmt:
         stmt.srcline = self.line
         return stmt
@@ -887,7 +1047,104 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
 # Functions that return a tuple: the function giving each part (each with its rule).
 TUPLE_PARTS: dict[str, tuple[str, ...]] = {
     "np.linalg.slogdet": ("linalg.slogdet_sign", "linalg.slogdet_logabsdet"),
+    "np.linalg.eigh": ("linalg.eigh_values", "linalg.eigh_vectors"),
+    "np.linalg.eig": ("linalg.eig_values", "linalg.eig_vectors"),
+    "np.linalg.qr": ("linalg.qr_q", "linalg.qr_r"),
+    "np.linalg.svd": ("linalg.svd_u", "linalg.svd_s", "linalg.svd_vt"),
+    "np.linalg.lstsq": ("linalg.lstsq_solution", "linalg.lstsq_residuals", "linalg.lstsq_rank",
+                        "linalg.lstsq_singular_values"),
 }
+
+def _svd_values_only(call: ast.Call) -> bool:
+    """np.linalg.svd(a, ..., compute_uv=False): a call returning the singular values."""
+    values = dict(zip(("a", "full_matrices", "compute_uv"), call.args))
+    values.update((k.arg, k.value) for k in call.keywords)
+    flag = values.get("compute_uv")
+    return isinstance(flag, ast.Constant) and flag.value is False
+
+
+# np.linalg and NumPy products the normalizer writes as operations with rules (ANF methods)
+_LINALG_LOWERED = {"np.linalg.norm": "_norm", "np.linalg.cond": "_cond", "np.einsum": "_einsum",
+                   "np.tensordot": "_tensordot", "np.inner": "_inner", "np.vdot": "_vdot"}
+
+# np.linalg.norm by the kind of its constant ord (_norm_kind): "p" is any other number,
+# P and R its power and 1 / P; x the array, AXIS and KEEP the axis and keepdims. The
+# operations NumPy computes with, but abs(x) as x * linalg.abs_slope(x) and max/min as
+# linalg.amax/amin: the same values and first derivatives, and tangents with rules (np.abs
+# and np.max have no second derivatives of arrays)
+_INF = float("inf")
+_NORMS_ALONG = {
+    2: "np.sqrt(np_ops.sum_axis(x * x, AXIS, KEEP))",
+    1: "np_ops.sum_axis(x * linalg.abs_slope(x), AXIS, KEEP)",
+    _INF: "linalg.amax_axis(x * linalg.abs_slope(x), AXIS, KEEP)",
+    -_INF: "linalg.amin_axis(x * linalg.abs_slope(x), AXIS, KEEP)",
+    0: "np_ops.sum_axis(linalg.nonzero(x), AXIS, KEEP)",
+    "p": "np_ops.sum_axis((x * linalg.abs_slope(x)) ** P, AXIS, KEEP) ** R",
+}
+_VECTOR_NORMS = {
+    2: "np.linalg.norm(x)", 1: "np.sum(x * linalg.abs_slope(x))",
+    _INF: "linalg.amax(x * linalg.abs_slope(x))", -_INF: "linalg.amin(x * linalg.abs_slope(x))",
+    0: "np.sum(linalg.nonzero(x))", "p": "np.sum((x * linalg.abs_slope(x)) ** P) ** R",
+    -1: "np.sum((x * linalg.abs_slope(x)) ** P) ** R",
+    -2: "np.sum((x * linalg.abs_slope(x)) ** P) ** R",
+}
+_MATRIX_NORMS = {
+    "fro": "np.linalg.norm(x)", "nuc": "np.sum(linalg.svd_s(x, False))",
+    1: "linalg.amax(np_ops.sum_axis(x * linalg.abs_slope(x), 0, False))",
+    -1: "linalg.amin(np_ops.sum_axis(x * linalg.abs_slope(x), 0, False))",
+    _INF: "linalg.amax(np_ops.sum_axis(x * linalg.abs_slope(x), 1, False))",
+    -_INF: "linalg.amin(np_ops.sum_axis(x * linalg.abs_slope(x), 1, False))",
+    2: "linalg.amax(linalg.svd_s(x, False))", -2: "linalg.amin(linalg.svd_s(x, False))",
+}
+
+
+def _norm_kind(ord_):
+    """The key of an ord in the _NORMS tables (None, 2 and "f" are 2 and "fro"), or None."""
+    if ord_ is None:
+        return 2
+    if isinstance(ord_, str):
+        return {"fro": "fro", "f": "fro", "nuc": "nuc"}.get(ord_)
+    if isinstance(ord_, bool) or not isinstance(ord_, (int, float)) or ord_ != ord_:
+        return None
+    return ord_ if ord_ in (0, 1, -1, 2, -2, _INF, -_INF) else "p"
+
+
+def _norm_powers(ord_) -> dict:
+    if isinstance(ord_, (int, float)) and ord_ not in (0, _INF, -_INF):
+        return {"P": const(float(ord_)), "R": const(1.0 / ord_)}
+    return {}
+
+
+def _constant_value(cap: Captured, node: ast.expr) -> tuple[bool, object]:
+    """(True, value) for a constant written in the source (a number, a string, None,
+    np.inf or math.inf, negated), else (False, None)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        known, value = _constant_value(cap, node.operand)
+        ok = known and isinstance(value, (int, float)) and not isinstance(value, bool)
+        return (True, -value) if ok else (False, None)
+    if isinstance(node, ast.Constant):
+        return True, node.value
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and cap.modules.get(node.value.id) in ("np", "math") and node.attr == "inf":
+        return True, _INF
+    return False, None
+
+
+def _tensordot_axes(cap: Captured, node: ast.expr) -> str | None:
+    """np.tensordot's constant axes as "n" or "a0,a1;b0,b1", or None."""
+    known, value = _constant_value(cap, node)
+    if known:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if not (isinstance(node, (ast.Tuple, ast.List)) and len(node.elts) == 2):
+        return None
+    sides = []
+    for side in node.elts:
+        elts = side.elts if isinstance(side, (ast.Tuple, ast.List)) else [side]
+        values = [_constant_value(cap, e) for e in elts]
+        if not all(k and isinstance(v, int) and not isinstance(v, bool) for k, v in values):
+            return None
+        sides.append(",".join(str(v) for _, v in values))
+    return ";".join(sides)
 
 # Functions the normalizer writes as other operations that have rules (so they have no
 # rule of their own): what each becomes.
@@ -898,6 +1155,11 @@ LOWERED = {
     "np.add": "a + b", "np.subtract": "a - b", "np.multiply": "a * b", "np.divide": "a / b",
     "np.remainder": "a % b", "np.floor_divide": "a // b", "np.negative": "-a",
     "np.linalg.matrix_power": "a loop of @ (and np.linalg.inv for a negative power)",
+    "np.linalg.cond": "the singular values (linalg.svd_s), or norms of x and its inverse",
+    "np.einsum": "linalg.einsum1 or linalg.einsum2 (a chain of them for more operands)",
+    "np.tensordot": "linalg.einsum2", "np.inner": "linalg.einsum2", "np.vdot": "linalg.vdot",
+    **{name: "the tuple of " + ", ".join(parts) for name, parts in TUPLE_PARTS.items()
+       if any(part in RULES for part in parts)},
 }
 
 # NumPy's ufuncs of Python's operators, with the same result for every dtype: written as

@@ -161,6 +161,17 @@ def nondiff(reason: str, *names: str) -> None:
         RULES[name] = Rule((), (), (), nondiff=reason)
 
 
+# Functions refused with a reason (no rule; MissingRuleError says why): name -> reason
+REFUSED: dict[str, str] = {}
+
+
+def refuse(reason: str, *names: str) -> None:
+    """Refuse to differentiate calls to these functions, for the reason given (added to the
+    MissingRuleError at the call)."""
+    for name in names:
+        REFUSED[name] = reason
+
+
 NON_DIFFERENTIABLE_REASONS = {
     "int": "integer-valued: piecewise constant",
     "bool": "boolean-valued",
@@ -398,8 +409,80 @@ defrule("np.linalg.norm", "x, ord", "norm_grad(g, x, ans, ord)", None,
 defrule("np.linalg.inv", "x", MISSING, array=("-(ans.T @ (g @ ans.T))",))
 
 # ----- NumPy: linear algebra (srcgrad/runtime/linalg.py) -----
+# As jax.numpy.linalg; matrices are 2-D (Numba's np.linalg takes no stacks). Functions
+# returning tuples are split into their parts (normalize.TUPLE_PARTS), each with a rule.
+# The tangents (under Forward mode below) call only functions with rules, so that they
+# can be differentiated again; the adjoints call helpers of linalg.py. eigh, eigvalsh and
+# cholesky differentiate the symmetrized input, as JAX: their adjoints are symmetric.
 # log|det A|: d = tr(A^-1 dA), so the adjoint is g A^-T; the sign is piecewise constant
 defrule("linalg.slogdet_logabsdet", "x", MISSING, array=("g * np.linalg.inv(x).T",))
+# d det = tr(cof(A)^T dA); the cofactor matrix comes from the SVD, so singular A is exact
+defrule("np.linalg.det", "a", MISSING, array=("g * linalg.cofactor(a)",))
+defrule("linalg.cofactor", "a", MISSING, array=(
+    "np.sum(g * ans) * np.linalg.inv(a).T - np.linalg.inv(a).T @ g.T @ ans",))
+defrule("np.linalg.solve", "a, b", MISSING, MISSING,
+        array=("linalg.solve_grad_a(g, a, ans)", "np.linalg.solve(a.T, g)"))
+defrule("np.linalg.cholesky", "a", MISSING, array=("linalg.cholesky_grad(g, ans)",))
+defrule(("linalg.eigh_values", "np.linalg.eigvalsh"), "a", MISSING,
+        array=("linalg.eigh_values_grad(g, a)",))
+defrule("linalg.eigh_vectors", "a", MISSING, array=("linalg.eigh_vectors_grad(g, a)",))
+# reduced QR of a square or tall matrix (a wide one raises ValueError)
+defrule("linalg.qr_q", "a", MISSING, array=("linalg.qr_q_grad(g, a)",))
+defrule("linalg.qr_r", "a", MISSING, array=("linalg.qr_r_grad(g, a)",))
+# distinct singular values; U (Vt) of full_matrices=True for a tall (wide) matrix raises
+# ValueError: its extra columns (rows) are not unique
+_SVD = {"full_matrices": "True"}
+defrule("linalg.svd_u", "a, full_matrices", MISSING, None,
+        array=("linalg.svd_u_grad(g, a, full_matrices)", None), defaults=_SVD)
+defrule("linalg.svd_s", "a, full_matrices", MISSING, None,
+        array=("linalg.svd_s_grad(g, a, full_matrices)", None), defaults=_SVD)
+defrule("linalg.svd_vt", "a, full_matrices", MISSING, None,
+        array=("linalg.svd_vt_grad(g, a, full_matrices)", None), defaults=_SVD)
+# constant rank (rcond decides the rank: piecewise constant)
+defrule("np.linalg.pinv", "a, rcond", MISSING, None,
+        array=("linalg.pinv_grad(g, a, ans)", None))
+# the solution pinv(a) @ b; the residuals and singular values are refused, the rank is
+# an int (the non-differentiable list)
+defrule("linalg.lstsq_solution", "a, b, rcond", MISSING, MISSING, None,
+        array=("linalg.lstsq_grad_a(g, a, b)", "np.linalg.pinv(a).T @ g", None))
+refuse("only the solution of np.linalg.lstsq is differentiated: write the residuals as "
+       "np.sum((a @ x - b) ** 2, axis=0), the singular values as np.linalg.svd(a, "
+       "compute_uv=False)", "linalg.lstsq_residuals", "linalg.lstsq_singular_values")
+defrule("np.kron", "a, b", MISSING, MISSING,
+        array=("linalg.kron_grad_a(g, a, b)", "linalg.kron_grad_b(g, a, b)"))
+defrule("np.cross", "a, b", MISSING, MISSING,
+        array=("linalg.cross_grad_a(g, a, b)", "linalg.cross_grad_b(g, a, b)"))
+defrule("linalg.vdot", "a, b", MISSING, MISSING,
+        array=("linalg.vdot_grad(g, b, a)", "linalg.vdot_grad(g, a, b)"))
+# np.einsum (and np.tensordot, np.inner): multilinear, so each operand's adjoint is an
+# einsum of g and the other operands, and the tangent the einsum with one tangent operand
+defrule("linalg.einsum1", "subscripts, a", MISSING, MISSING,
+        array=(None, "linalg.einsum_grad1(subscripts, 0, g, a)"))
+defrule("linalg.einsum2", "subscripts, a, b", MISSING, MISSING, MISSING,
+        array=(None, "linalg.einsum_grad2(subscripts, 0, g, a, b)",
+               "linalg.einsum_grad2(subscripts, 1, g, a, b)"))
+# eigenvalues and eigenvectors of a general matrix are complex (Numba returns their real
+# parts, and raises where they are not real)
+refuse("eigenvalues and eigenvectors of a non-symmetric matrix are complex, and srcgrad "
+       "differentiates real results (for a symmetric matrix use np.linalg.eigh or eigvalsh)",
+       "np.linalg.eigvals", "linalg.eig_values", "linalg.eig_vectors")
+# Functions the tangents call (their rules make second derivatives work): F of eigenvector
+# derivatives, triangles, the vector or matrix view of a norm's argument, checks
+defrule("linalg.gaps", "w", MISSING, array=(
+    "np_ops.sum_axis(g * ans * ans, 1, False) - np_ops.sum_axis(g * ans * ans, 0, False)",))
+defrule("linalg.lower", "x, diag", MISSING, None, array=("linalg.lower(g, diag)", None))
+defrule("linalg.skew", "x", MISSING, array=("linalg.lower(g - g.T, 0.0)",))
+defrule("linalg.as_matrix", "x", MISSING, array=("reshape_grad(g, x)",))
+defrule(("linalg.vector", "linalg.matrix"), "x", MISSING, array=("g",))
+defrule("linalg.keepdims_like", "r, x", MISSING, None, array=("np.sum(g)", None))
+defrule("linalg.keep_if", "cond, t", None, MISSING, array=(None, "linalg.keep_if(cond, g)"))
+defrule("linalg.qr_checked", "q, x", MISSING, None, array=("g", None))
+# max and min of norms (ties split equally, as np.max's rule) with tangents that have rules
+defrule(("linalg.amax", "linalg.amin"), "x", MISSING, array=("g * linalg.tie_weights(x, ans)",))
+defrule(("linalg.amax_axis", "linalg.amin_axis"), "x, axis, keepdims", MISSING, None, None,
+        array=("max_grad(g, x, ans, axis, keepdims)", None, None))
+defrule(("linalg.unique_u", "linalg.unique_vt"), "u, x, full_matrices", MISSING, None, None,
+        array=("g", None, None))
 
 # ----- NumPy: shapes and copies -----
 defrule("attr.T", "x", "transpose_grad(g)")
@@ -470,7 +553,8 @@ nondiff(_R["stop"], "srcgrad.stop_gradient")
 nondiff(_R["slope"], "srcgrad.greater_slope", "srcgrad.less_slope", "srcgrad.sign_slope",
         "srcgrad.clip_slope", "srcgrad.max_weights", "srcgrad.min_weights")
 nondiff(_R["real"], "np.imag", "np.angle")
-nondiff(_R["int"], "linalg.slogdet_sign")
+nondiff(_R["int"], "linalg.slogdet_sign", "np.linalg.matrix_rank", "linalg.lstsq_rank",
+        "linalg.nonzero", "linalg.abs_slope", "linalg.tie_weights", "linalg.tie_weights_axis")
 
 
 def rule_for(key: str) -> Rule | None:
@@ -618,3 +702,74 @@ defjvp("special.logsumexp_axis",
        "np_ops.sum_axis(special.softmax_axis(a, axis) * da, axis, False)", None)
 defjvp("special.softmax_axis", "ans * (dx - np_ops.sum_axis(ans * dx, axis, True))", None)
 defjvp("special.log_softmax_axis", "dx - np_ops.sum_axis(np.exp(ans) * dx, axis, True)", None)
+
+# linear algebra (srcgrad/runtime/linalg.py): every function these call has a rule
+NOT_ELEMENTWISE |= {
+    "np.linalg.det", "linalg.cofactor", "np.linalg.solve", "np.linalg.cholesky",
+    "linalg.eigh_values", "np.linalg.eigvalsh", "linalg.eigh_vectors", "linalg.qr_q",
+    "linalg.qr_r", "linalg.svd_u", "linalg.svd_s", "linalg.svd_vt", "np.linalg.pinv",
+    "linalg.lstsq_solution", "np.kron", "np.cross", "linalg.vdot", "linalg.einsum1",
+    "linalg.einsum2", "linalg.gaps", "linalg.lower", "linalg.skew", "linalg.as_matrix",
+    "linalg.vector", "linalg.matrix", "linalg.keepdims_like", "linalg.keep_if",
+    "linalg.qr_checked", "linalg.unique_u", "linalg.unique_vt", "linalg.amax", "linalg.amin",
+    "linalg.amax_axis", "linalg.amin_axis",
+}
+defjvp("np.linalg.det", "np.sum(linalg.cofactor(a) * da)")
+defjvp("linalg.cofactor",
+       "ans * np.sum(np.linalg.inv(a).T * da) - ans @ da.T @ np.linalg.inv(a).T")
+defjvp("np.linalg.solve", "-np.linalg.solve(a, da @ ans)", "np.linalg.solve(a, db)")
+# dL = L Phi(L^-1 sym(dA) L^-T)
+defjvp("np.linalg.cholesky",
+       "ans @ linalg.lower(np.linalg.solve(ans, np.linalg.solve(ans, 0.5 * (da + da.T)).T), 0.5)")
+# dw = diag(V^T dA V); dV = V (F * (V^T sym(dA) V))
+defjvp(("linalg.eigh_values", "np.linalg.eigvalsh"),
+       "np_ops.sum_axis(linalg.eigh_vectors(a) * (da @ linalg.eigh_vectors(a)), 0, False)")
+defjvp("linalg.eigh_vectors", "ans @ (linalg.gaps(linalg.eigh_values(a)) * "
+       "(ans.T @ (0.5 * (da + da.T)) @ ans))")
+# X = dA R^-1, M = Q^T X: dQ = Q (skew(M) - M) + X, dR = (M - skew(M)) R
+_QR_X = "(da @ np.linalg.inv(linalg.qr_r(a)))"
+_QR_M = "(linalg.qr_checked(linalg.qr_q(a), a).T @ (da @ np.linalg.inv(ans)))"
+defjvp("linalg.qr_q", f"linalg.qr_checked(ans, a) @ (linalg.skew(ans.T @ {_QR_X}) - ans.T @ "
+       f"{_QR_X}) + {_QR_X}")
+defjvp("linalg.qr_r", f"({_QR_M} - linalg.skew({_QR_M})) @ ans")
+# thin factors U, s, V; dS = U^T dA V, F = gaps(s^2): ds = diag(dS),
+# dU = U (F * (dS S + S dS^T)) + (I - U U^T) dA V / s (tall a), likewise dV
+_S = "linalg.svd_s(a, False)"
+_U = "linalg.svd_u(a, False)"
+_V = "linalg.svd_vt(a, False).T"
+_F = f"linalg.gaps({_S} * {_S})"
+defjvp("linalg.svd_s", f"np_ops.sum_axis({_U} * (da @ {_V}), 0, False)", None)
+_DS_U = f"(ans.T @ da @ {_V})"
+defjvp("linalg.svd_u", f"linalg.unique_u(ans, a, full_matrices) @ ({_F} * ({_DS_U} * {_S} + "
+       f"({_DS_U} * {_S}).T)) + linalg.keep_if(a.shape[0] > a.shape[1], (da @ {_V} - ans @ "
+       f"(ans.T @ (da @ {_V}))) / {_S})", None)
+_DS_V = f"({_U}.T @ da @ ans.T)"
+defjvp("linalg.svd_vt", f"(linalg.unique_vt(ans, a, full_matrices).T @ ({_F} * (({_DS_V}.T * "
+       f"{_S}).T + {_DS_V}.T * {_S})) + linalg.keep_if(a.shape[1] > a.shape[0], (da.T @ {_U} "
+       f"- ans.T @ (ans @ (da.T @ {_U}))) / {_S})).T", None)
+defjvp("np.linalg.pinv", "-(ans @ da @ ans) + ans @ ans.T @ (da.T - da.T @ a @ ans) "
+       "+ (da.T - ans @ (a @ da.T)) @ ans.T @ ans", None)
+_P = "np.linalg.pinv(a)"
+defjvp("linalg.lstsq_solution", f"-({_P} @ (da @ ans)) + {_P} @ ({_P}.T @ (da.T @ (b - a @ ans)))"
+       f" + da.T @ ({_P}.T @ ans) - {_P} @ (a @ (da.T @ ({_P}.T @ ans)))", f"{_P} @ db", None)
+defjvp("np.kron", "np.kron(da, b)", "np.kron(a, db)")
+defjvp("np.cross", "np.cross(da, b)", "np.cross(a, db)")
+defjvp("linalg.vdot", "linalg.vdot(da, b)", "linalg.vdot(a, db)")
+defjvp("linalg.einsum1", None, "linalg.einsum1(subscripts, da)")
+defjvp("linalg.einsum2", None, "linalg.einsum2(subscripts, da, b)",
+       "linalg.einsum2(subscripts, a, db)")
+# dF[i, j] = F[i, j]^2 (dw[i] - dw[j])
+defjvp("linalg.gaps", "ans * ans * (np.reshape(dw, (-1, 1)) - dw)")
+defjvp("linalg.lower", "linalg.lower(dx, diag)", None)
+defjvp("linalg.skew", "linalg.skew(dx)")
+defjvp("linalg.as_matrix", "linalg.as_matrix(dx)")
+defjvp("linalg.vector", "linalg.vector(dx)")
+defjvp("linalg.matrix", "linalg.matrix(dx)")
+defjvp("linalg.keepdims_like", "linalg.keepdims_like(dr, x)", None)
+defjvp("linalg.keep_if", None, "linalg.keep_if(cond, dt)")
+defjvp("linalg.qr_checked", "dq", None)
+defjvp(("linalg.unique_u", "linalg.unique_vt"), "du", None, None)
+defjvp(("linalg.amax", "linalg.amin"), "np.sum(linalg.tie_weights(x, ans) * dx)")
+defjvp(("linalg.amax_axis", "linalg.amin_axis"),
+       "np_ops.sum_axis(linalg.tie_weights_axis(x, ans, axis, keepdims) * dx, axis, keepdims)",
+       None, None)
