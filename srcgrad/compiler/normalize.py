@@ -23,6 +23,7 @@ from .core import MODULE_NAMES, assign, clone, const, is_atom, load, name_node, 
 from .fence import fence, returns_value
 from .inline import inline_call
 from .rules import RULES, numpy_name
+from .stats_calls import LOWERED as STATS_LOWERED, TUPLE_PARTS as STATS_TUPLE_PARTS, lower_call
 
 
 class Namer:
@@ -724,6 +725,10 @@ class ANF:
             fname = self._scipy_function(fname, expr)
         if fname.startswith("np.") and fname not in RULES and numpy_name(fname) in RULES:
             fname = numpy_name(fname)  # np.mod -> np.remainder: the rules' own name
+        lowered = lower_call(fname, expr, self.error)  # np.var(x, axis=1) -> stats.var_axis(...)
+        if lowered is not None:
+            self.expr_into(target, lowered, out)
+            return
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
         if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
@@ -878,6 +883,7 @@ def _renumber_temps(tree: ast.FunctionDef, temps: set[str]) -> None:
 # Functions that return a tuple: the function giving each part (each with its rule).
 TUPLE_PARTS: dict[str, tuple[str, ...]] = {
     "np.linalg.slogdet": ("linalg.slogdet_sign", "linalg.slogdet_logabsdet"),
+    **STATS_TUPLE_PARTS,
 }
 
 # Functions the normalizer writes as other operations that have rules (so they have no
@@ -887,6 +893,7 @@ LOWERED = {
     "np.asarray": "np_ops.array (of a literal) or np_ops.asarray",
     "np.matmul": "the @ operator",
     "np.linalg.matrix_power": "a loop of @ (and np.linalg.inv for a negative power)",
+    **STATS_LOWERED,
 }
 
 # Arguments that are sequences, not arrays: a list literal there stays a tuple.
