@@ -25,6 +25,7 @@ from .core import (MODULE_NAMES, assign, clone, const, is_atom, load, name_node,
 from .fence import fence, returns_value
 from .inline import inline_call
 from .rules import RULES, numpy_name
+from .stats_calls import LOWERED as STATS_LOWERED, TUPLE_PARTS as STATS_TUPLE_PARTS, lower_call
 
 
 class Namer:
@@ -736,6 +737,10 @@ class ANF:
         if fname in _LINALG_LOWERED:
             getattr(self, _LINALG_LOWERED[fname])(target, expr, out)
             return
+        lowered = lower_call(fname, expr, self.error)  # np.var(x, axis=1) -> stats.var_axis(...)
+        if lowered is not None:
+            self.expr_into(target, lowered, out)
+            return
         if fname in _AXIS_FUNCS and (len(expr.args) > 1 or expr.keywords):
             expr, fname = self._axis_call(fname, expr)
         if fname == "np.matmul" and len(expr.args) == 2 and not expr.keywords:
@@ -1053,6 +1058,7 @@ TUPLE_PARTS: dict[str, tuple[str, ...]] = {
     "np.linalg.svd": ("linalg.svd_u", "linalg.svd_s", "linalg.svd_vt"),
     "np.linalg.lstsq": ("linalg.lstsq_solution", "linalg.lstsq_residuals", "linalg.lstsq_rank",
                         "linalg.lstsq_singular_values"),
+    **STATS_TUPLE_PARTS,
 }
 
 def _svd_values_only(call: ast.Call) -> bool:
@@ -1160,6 +1166,7 @@ LOWERED = {
     "np.tensordot": "linalg.einsum2", "np.inner": "linalg.einsum2", "np.vdot": "linalg.vdot",
     **{name: "the tuple of " + ", ".join(parts) for name, parts in TUPLE_PARTS.items()
        if any(part in RULES for part in parts)},
+    **STATS_LOWERED,
 }
 
 # NumPy's ufuncs of Python's operators, with the same result for every dtype: written as

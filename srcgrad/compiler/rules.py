@@ -495,6 +495,168 @@ defrule("subscript", "x", "g")  # applied by segment.py: b_x[index] += g
 # ----- NumPy: shapes and orders -----
 
 # ----- NumPy: statistics -----
+# srcgrad/runtime/stats.py, and compiler/stats_calls.py, which writes np.var(x, axis=1,
+# ddof=1), x.std(), np.median(x), np.quantile(x, q, axis=0), np.cov(m), ... as the stats
+# functions below with every argument by position: a whole-array reduction is one along
+# axis 0 of stats.ravel(x), so axis is an int here, and tangent code (differentiated again
+# for second derivatives) holds no None. Conventions as JAX (stats.py's docstring). The
+# tangents are calls with rules of their own: the order statistics (median, quantiles,
+# nanmax, nanmin, ptp, histogram edges) through stats.pick(x, v, q, axis, keepdims, kind),
+# the weights x's order gives (kind: 0 QUANTILE, 1 NANQUANTILE, 2 MAX, 3 MIN, 4 PTP,
+# 5 NANMAX, 6 NANMIN) applied to v, linear in v and piecewise constant in x.
+defrule("stats.ravel", "x", MISSING, array=("reshape_grad(g, x)",))
+defrule("stats.keep_all", "r, x", MISSING, None, array=("np.sum(g)", None))
+defrule("stats.var_axis", "x, axis, ddof, keepdims", MISSING, None, None, None,
+        array=("sum_grad(g, x, axis, keepdims) * (2.0 * (x - np_ops.mean_axis(x, axis, True)))"
+               " / stats.dof(x, axis, ddof)", None, None, None))
+defrule("stats.std_axis", "x, axis, ddof, keepdims", MISSING, None, None, None,
+        array=("sum_grad(g / ans, x, axis, keepdims) * (x - np_ops.mean_axis(x, axis, True))"
+               " / stats.dof(x, axis, ddof)", None, None, None))
+# NaN entries: zero gradient, selected (so also in a lane whose value is NaN or infinite)
+defrule("stats.nanvar_axis", "x, axis, ddof, keepdims", MISSING, None, None, None,
+        array=("np.where(np.isnan(x), 0.0, sum_grad(g, x, axis, keepdims) * (2.0 * "
+               "stats.nan_center(x, x, axis)) / stats.nan_dof(x, axis, ddof, True))",
+               None, None, None))
+defrule("stats.nanstd_axis", "x, axis, ddof, keepdims", MISSING, None, None, None,
+        array=("np.where(np.isnan(x), 0.0, sum_grad(g / ans, x, axis, keepdims) * "
+               "stats.nan_center(x, x, axis) / stats.nan_dof(x, axis, ddof, True))",
+               None, None, None))
+defrule("stats.nansum_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("np.where(np.isnan(x), 0.0, sum_grad(g, x, axis, keepdims))", None, None))
+defrule("stats.nanmean_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("np.where(np.isnan(x), 0.0, sum_grad(g, x, axis, keepdims) * "
+               "stats.nan_weights(x, axis))", None, None))
+defrule("stats.nanprod_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("np.where(np.isnan(x), 0.0, sum_grad(g, x, axis, keepdims) * "
+               "stats.prod_others(stats.nan_one(x), axis))", None, None))
+defrule("stats.nanmax_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("stats.pick_grad(g, x, 0.0, axis, keepdims, 5)", None, None))
+defrule("stats.nanmin_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("stats.pick_grad(g, x, 0.0, axis, keepdims, 6)", None, None))
+defrule("stats.ptp_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("stats.pick_grad(g, x, 0.0, axis, keepdims, 4)", None, None))
+defrule("stats.median_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("stats.pick_grad(g, x, 0.5, axis, keepdims, 0)", None, None))
+defrule("stats.nanmedian_axis", "x, axis, keepdims", MISSING, None, None,
+        array=("stats.pick_grad(g, x, 0.5, axis, keepdims, 1)", None, None))
+# q: the derivative of the interpolation weight, (count - 1) times the step between the two
+# order statistics (0 where q * (count - 1) is an integer, as JAX)
+defrule("stats.quantile_axis", "x, q, axis, keepdims", MISSING, MISSING, None, None,
+        array=("stats.pick_grad(g, x, q, axis, keepdims, 0)",
+               "stats.pick_grad_q(g, x, x, q, axis, keepdims, 0)", None, None))
+defrule("stats.nanquantile_axis", "x, q, axis, keepdims", MISSING, MISSING, None, None,
+        array=("stats.pick_grad(g, x, q, axis, keepdims, 1)",
+               "stats.pick_grad_q(g, x, x, q, axis, keepdims, 1)", None, None))
+defrule("stats.percentile_axis", "x, q, axis, keepdims", MISSING, MISSING, None, None,
+        array=("stats.pick_grad(g, x, q / 100.0, axis, keepdims, 0)",
+               "stats.pick_grad_q(g, x, x, q / 100.0, axis, keepdims, 0) / 100.0", None, None))
+defrule("stats.nanpercentile_axis", "x, q, axis, keepdims", MISSING, MISSING, None, None,
+        array=("stats.pick_grad(g, x, q / 100.0, axis, keepdims, 1)",
+               "stats.pick_grad_q(g, x, x, q / 100.0, axis, keepdims, 1) / 100.0", None, None))
+defrule("stats.average", "a, weights, axis, keepdims", MISSING, MISSING, None, None,
+        array=("sum_grad(g, a, axis, keepdims) * stats.weights_like(weights, a, axis)"
+               " / np_ops.sum_axis(stats.weights_like(weights, a, axis), axis, True)",
+               "stats.weights_grad(sum_grad(g, a, axis, keepdims) * (a - sum_grad(ans, a, axis, "
+               "keepdims)) / np_ops.sum_axis(stats.weights_like(weights, a, axis), axis, True), "
+               "weights, a, axis)", None, None))
+defrule("stats.trapezoid_dx", "y, dx, axis", MISSING, MISSING, None,
+        array=("sum_grad(g, y, axis, False) * stats.trapezoid_weights(y, axis) * dx",
+               "np.sum(g * stats.trapezoid_dx(y, 1.0, axis))", None))
+defrule("stats.trapezoid_x", "y, x, axis", MISSING, MISSING, None,
+        array=("stats.trapezoid_grad_y(g, y, x, axis)", "stats.trapezoid_grad_x(g, y, x, axis)",
+               None))
+# np.cov(m, ...) is stats.cov of the variables as rows (stats.variables, stats.cov_stack for
+# y); np.corrcoef(x, ...) is stats.cov(stats.standardize(rows), 1). cov_jvp is cov's
+# tangent, bilinear and symmetric in (m, v), so its rules are itself and cov_grad.
+defrule("stats.cov", "m, ddof", MISSING, None, array=("stats.cov_grad(g, m, ddof)", None))
+defrule("stats.cov_jvp", "m, v, ddof", MISSING, MISSING, None,
+        array=("stats.cov_grad(g, v, ddof)", "stats.cov_grad(g, m, ddof)", None))
+defrule("stats.variables", "m, rowvar", MISSING, None,
+        array=("stats.variables_grad(g, m, rowvar)", None))
+defrule("stats.cov_stack", "m, y, rowvar", MISSING, MISSING, None,
+        array=("stats.cov_unstack(g, m, y, rowvar, 0)", "stats.cov_unstack(g, m, y, rowvar, 1)",
+               None))
+# rows (v - mean) / std with ddof 1: d = (dv - mean(dv) - ans * sum(ans * dv) / (n - 1)) / std,
+# a symmetric map, so the adjoint is the same expression in g
+defrule("stats.standardize", "m", MISSING,
+        array=("(g - np_ops.mean_axis(g, -1, True) - ans * np_ops.sum_axis(ans * g, -1, True)"
+               " / stats.dof(m, -1, 1)) / stats.std_axis(m, -1, 1, True)",))
+defrule("stats.histogram_edges", "a, bins", MISSING, MISSING,
+        array=("stats.histogram_edges_t(g, a, bins)", MISSING), defaults={"bins": "10"})
+defrule("stats.histogram_edges_range", "a, bins, lo, hi", MISSING, MISSING, MISSING, MISSING,
+        array=(None, MISSING, MISSING, MISSING))
+defrule("np.convolve", "a, v", MISSING, MISSING,
+        array=("np.correlate(g, v)", "np.correlate(g, a)"))
+defrule("np.correlate", "a, v", MISSING, MISSING,
+        array=("stats.correlate_grad_a(g, a, v)", "stats.correlate_grad_v(g, a, v)"))
+# interp: slope in x; in fp the interpolation weights; in xp -slope times them (the knots
+# move the interval under a fixed x), 0 outside [xp[0], xp[-1]]
+defrule("np.interp", "x, xp, fp", MISSING, MISSING, MISSING,
+        array=("g * stats.interp_slope(x, xp, fp)",
+               "stats.interp_weights_t(-g * stats.interp_slope(x, xp, fp), x, xp)",
+               "stats.interp_weights_t(g, x, xp)"))
+defrule("stats.interp_slope", "x, xp, fp", MISSING, MISSING, MISSING,
+        array=(None, "stats.interp_slope_t(-g * ans, x, xp)", "stats.interp_slope_t(g, x, xp)"))
+defrule("np.linspace", "start, stop, num", MISSING, MISSING, None,
+        array=("np.sum(g * np.linspace(1.0, 0.0, num))", "np.sum(g * np.linspace(0.0, 1.0, num))",
+               None), defaults={"num": "50"})
+# the length (from stop) is piecewise constant; start + k * step
+defrule("np.arange", "start, stop, step", MISSING, None, MISSING,
+        array=("np.sum(g)", None, "np.sum(g * np.arange(np.size(g)))"))
+defrule("np.geomspace", "start, stop, num", MISSING, MISSING, None,
+        array=("np.sum(g * ans * np.linspace(1.0, 0.0, num)) / start",
+               "np.sum(g * ans * np.linspace(0.0, 1.0, num)) / stop", None),
+        defaults={"num": "50"})
+defrule("np.logspace", "start, stop, num", MISSING, MISSING, None,
+        array=("np.sum(g * ans * np.linspace(1.0, 0.0, num)) * 2.302585092994046",
+               "np.sum(g * ans * np.linspace(0.0, 1.0, num)) * 2.302585092994046", None),
+        defaults={"num": "50"})
+# kaiser: I0(beta r) / I0(beta), r = stats.kaiser_r(M)
+defrule("np.kaiser", "M, beta", None, MISSING,
+        array=(None, "np.sum(g * (stats.kaiser_r(M) * stats.bessel_i(1, beta * stats.kaiser_r(M))"
+                     " - ans * stats.bessel_i(1, beta))) / stats.bessel_i(0, beta)"))
+defrule("stats.bessel_i", "n, x", None, "g * 0.5 * (stats.bessel_i(n - 1, x) + stats.bessel_i(n + 1, x))",
+        array=(None, "unbroadcast(g * 0.5 * (stats.bessel_i(n - 1, x) + stats.bessel_i(n + 1, x)), x)"))
+defrule("np.bincount", "x, weights, minlength", None, MISSING, None, array=(None, "g[x]", None),
+        defaults={"minlength": "0"})
+defrule("np.sinc", "x", "g * stats.sinc_deriv(1, x)")
+defrule("stats.sinc_deriv", "n, x", None, "g * stats.sinc_deriv(n + 1, x)",
+        array=(None, "unbroadcast(g * stats.sinc_deriv(n + 1, x), x)"))
+# nan_to_num: the identity where x is finite; each replacement value where it is used
+defrule("np.nan_to_num", "x, copy, nan, posinf, neginf", "g if math.isfinite(x) else 0.0", None,
+        "g if math.isnan(x) else 0.0", "g if x == math.inf else 0.0",
+        "g if x == -math.inf else 0.0",
+        array=("np.where(np.isfinite(x), g, 0.0)", None,
+               "unbroadcast(np.where(np.isnan(x), g, 0.0), nan)",
+               "unbroadcast(np.where(np.isposinf(x), g, 0.0), posinf)",
+               "unbroadcast(np.where(np.isneginf(x), g, 0.0), neginf)"))
+# unwrap adds whole periods: the identity in p; in period, how many it added
+defrule("np.unwrap", "p, discont, axis, period", MISSING, None, None, MISSING,
+        array=("g", None, None, "unbroadcast(g * np.round((ans - p) / period), period)"),
+        defaults={"period": "6.283185307179586"})
+# the helpers of the tangents, with rules for second derivatives
+defrule("stats.pick", "x, v, q, axis, keepdims, kind", MISSING, MISSING, MISSING, None, None,
+        None, array=(None, "stats.pick_grad(g, x, q, axis, keepdims, kind)",
+                     "stats.pick_grad_q(g, x, v, q, axis, keepdims, kind)", None, None, None))
+defrule("stats.pick_dq", "x, v, q, w, axis, keepdims, kind", MISSING, MISSING, MISSING, MISSING,
+        None, None, None,
+        array=(None, "stats.pick_dq_grad(g, x, q, w, axis, keepdims, kind)", None,
+               "stats.pick_grad_q(g, x, v, q, axis, keepdims, kind)", None, None, None))
+defrule("stats.nan_center", "v, x, axis", MISSING, None, None,
+        array=("stats.nan_center(g, x, axis)", None, None))
+defrule("stats.nan_one", "x", MISSING, array=("g * stats.nan_mask(x)",))
+defrule("stats.prod_others", "y, axis", MISSING, None,
+        array=("stats.prod_others_grad(g, y, axis)", None))
+defrule("stats.weights_like", "w, a, axis", MISSING, None, None,
+        array=("stats.weights_grad(g, w, a, axis)", None, None))
+defrule("stats.histogram_edges_jvp", "a, v, bins", MISSING, MISSING, None,
+        array=(None, "stats.histogram_edges_t(g, a, bins)", None))
+_R0 = NON_DIFFERENTIABLE_REASONS
+nondiff(_R0["shape"], "stats.dof", "stats.trapezoid_weights")
+nondiff(_R0["bool"], "stats.nan_mask")
+nondiff(_R0["int"], "stats.nan_weights", "stats.nan_dof")
+nondiff(_R0["create"], "stats.kaiser_r")
+nondiff(_R0["index"], "stats.histogram_counts")
 
 # ----- NumPy: arrays from sequences of values -----
 # The first argument is a tuple whose elements each carry a derivative (the adjoint of
@@ -521,8 +683,6 @@ defrule(("np_ops.array_copy", "np_ops.asarray"), "x, dtype", "g", None,
 # ----- NumPy: creation from values -----
 defrule("np.full", "shape, fill_value", None, "np.sum(g)")
 defrule("np.full_like", "x, fill_value", None, "np.sum(g)")
-defrule("np.arange", "start, stop, step", MISSING, MISSING, MISSING)
-defrule("np.linspace", "start, stop, num", MISSING, MISSING, None)
 
 # ----- The non-differentiable list: no derivative, with the reason -----
 # Every other call with an active argument has a rule above or raises MissingRuleError.
@@ -773,3 +933,86 @@ defjvp(("linalg.amax", "linalg.amin"), "np.sum(linalg.tie_weights(x, ans) * dx)"
 defjvp(("linalg.amax_axis", "linalg.amin_axis"),
        "np_ops.sum_axis(linalg.tie_weights_axis(x, ans, axis, keepdims) * dx, axis, keepdims)",
        None, None)
+
+
+# statistics (the rules under "NumPy: statistics")
+NOT_ELEMENTWISE |= {
+    "stats.ravel", "stats.keep_all", "stats.var_axis", "stats.std_axis", "stats.nanvar_axis",
+    "stats.nanstd_axis", "stats.nansum_axis", "stats.nanmean_axis", "stats.nanprod_axis",
+    "stats.nanmax_axis", "stats.nanmin_axis", "stats.ptp_axis", "stats.median_axis",
+    "stats.nanmedian_axis", "stats.quantile_axis", "stats.nanquantile_axis",
+    "stats.percentile_axis", "stats.nanpercentile_axis", "stats.average", "stats.trapezoid_dx",
+    "stats.trapezoid_x", "stats.cov", "stats.cov_jvp", "stats.variables", "stats.cov_stack",
+    "stats.standardize", "stats.histogram_edges", "stats.histogram_edges_jvp", "np.convolve",
+    "np.correlate", "np.interp", "stats.interp_slope", "np.geomspace", "np.logspace",
+    "np.kaiser", "np.bincount", "stats.pick", "stats.pick_dq", "stats.nan_center",
+    "stats.prod_others", "stats.weights_like",
+}
+defjvp("stats.ravel", "stats.ravel(dx)")
+defjvp("stats.keep_all", "stats.keep_all(dr, x)", None)
+defjvp("stats.var_axis", "2.0 * np_ops.sum_axis((x - np_ops.mean_axis(x, axis, True)) * dx, axis, "
+       "keepdims) / stats.dof(x, axis, ddof)", None, None, None)
+defjvp("stats.std_axis", "np_ops.sum_axis((x - np_ops.mean_axis(x, axis, True)) * dx, axis, "
+       "keepdims) / (stats.dof(x, axis, ddof) * ans)", None, None, None)
+defjvp("stats.nanvar_axis", "2.0 * np_ops.sum_axis(stats.nan_center(x, x, axis) * dx, axis, "
+       "keepdims) / stats.nan_dof(x, axis, ddof, keepdims)", None, None, None)
+defjvp("stats.nanstd_axis", "np_ops.sum_axis(stats.nan_center(x, x, axis) * dx, axis, keepdims)"
+       " / (stats.nan_dof(x, axis, ddof, keepdims) * ans)", None, None, None)
+defjvp("stats.nansum_axis", "np_ops.sum_axis(stats.nan_mask(x) * dx, axis, keepdims)", None, None)
+defjvp("stats.nanmean_axis", "np_ops.sum_axis(stats.nan_weights(x, axis) * dx, axis, keepdims)",
+       None, None)
+defjvp("stats.nanprod_axis", "np_ops.sum_axis(stats.prod_others(stats.nan_one(x), axis) * "
+       "stats.nan_mask(x) * dx, axis, keepdims)", None, None)
+defjvp("stats.nanmax_axis", "stats.pick(x, dx, 0.0, axis, keepdims, 5)", None, None)
+defjvp("stats.nanmin_axis", "stats.pick(x, dx, 0.0, axis, keepdims, 6)", None, None)
+defjvp("stats.ptp_axis", "stats.pick(x, dx, 0.0, axis, keepdims, 4)", None, None)
+defjvp("stats.median_axis", "stats.pick(x, dx, 0.5, axis, keepdims, 0)", None, None)
+defjvp("stats.nanmedian_axis", "stats.pick(x, dx, 0.5, axis, keepdims, 1)", None, None)
+defjvp("stats.quantile_axis", "stats.pick(x, dx, q, axis, keepdims, 0)",
+       "stats.pick_dq(x, x, q, dq, axis, keepdims, 0)", None, None)
+defjvp("stats.nanquantile_axis", "stats.pick(x, dx, q, axis, keepdims, 1)",
+       "stats.pick_dq(x, x, q, dq, axis, keepdims, 1)", None, None)
+defjvp("stats.percentile_axis", "stats.pick(x, dx, q / 100.0, axis, keepdims, 0)",
+       "stats.pick_dq(x, x, q / 100.0, dq / 100.0, axis, keepdims, 0)", None, None)
+defjvp("stats.nanpercentile_axis", "stats.pick(x, dx, q / 100.0, axis, keepdims, 1)",
+       "stats.pick_dq(x, x, q / 100.0, dq / 100.0, axis, keepdims, 1)", None, None)
+defjvp("stats.average",
+       "np_ops.sum_axis(da * stats.weights_like(weights, a, axis), axis, keepdims)"
+       " / np_ops.sum_axis(stats.weights_like(weights, a, axis), axis, keepdims)",
+       "np_ops.sum_axis((a - stats.average(a, weights, axis, True)) * stats.weights_like("
+       "dweights, a, axis), axis, keepdims) / np_ops.sum_axis(stats.weights_like(weights, a, "
+       "axis), axis, keepdims)", None, None)
+defjvp("stats.trapezoid_dx", "stats.trapezoid_dx(dy, dx, axis)", "stats.trapezoid_dx(y, ddx, axis)",
+       None)
+defjvp("stats.trapezoid_x", "stats.trapezoid_x(dy, x, axis)", "stats.trapezoid_x(y, dx, axis)", None)
+defjvp("stats.cov", "stats.cov_jvp(m, dm, ddof)", None)
+defjvp("stats.cov_jvp", "stats.cov_jvp(dm, v, ddof)", "stats.cov_jvp(m, dv, ddof)", None)
+defjvp("stats.variables", "stats.variables(dm, rowvar)", None)
+defjvp("stats.cov_stack", "stats.cov_stack(dm, np.zeros_like(y), rowvar)",
+       "stats.cov_stack(np.zeros_like(m), dy, rowvar)", None)
+defjvp("stats.standardize", "(dm - np_ops.mean_axis(dm, -1, True) - ans * np_ops.sum_axis(ans * dm,"
+       " -1, True) / stats.dof(m, -1, 1)) / stats.std_axis(m, -1, 1, True)")
+defjvp("stats.histogram_edges", "stats.histogram_edges_jvp(a, da, bins)", None)
+defjvp("stats.histogram_edges_jvp", None, "stats.histogram_edges_jvp(a, dv, bins)", None)
+defjvp("np.convolve", "np.convolve(da, v)", "np.convolve(a, dv)")
+defjvp("np.correlate", "np.correlate(da, v)", "np.correlate(a, dv)")
+defjvp("np.interp", "stats.interp_slope(x, xp, fp) * dx",
+       "-stats.interp_slope(x, xp, fp) * np.interp(x, xp, dxp)", "np.interp(x, xp, dfp)")
+defjvp("stats.interp_slope", None, "-ans * stats.interp_slope(x, xp, dxp)",
+       "stats.interp_slope(x, xp, dfp)")
+defjvp("np.linspace", "np.linspace(dstart, 0.0, num)", "np.linspace(0.0, dstop, num)", None)
+defjvp("np.arange", "np.full_like(ans, dstart)", None, "dstep * np.arange(np.size(ans))")
+defjvp("np.geomspace", "ans * np.linspace(1.0, 0.0, num) * (dstart / start)",
+       "ans * np.linspace(0.0, 1.0, num) * (dstop / stop)", None)
+defjvp("np.logspace", "ans * np.linspace(dstart, 0.0, num) * 2.302585092994046",
+       "ans * np.linspace(0.0, dstop, num) * 2.302585092994046", None)
+defjvp("np.kaiser", None, "(stats.kaiser_r(M) * stats.bessel_i(1, beta * stats.kaiser_r(M)) - ans "
+       "* stats.bessel_i(1, beta)) * (dbeta / stats.bessel_i(0, beta))")
+defjvp("np.bincount", None, "np.bincount(x, dweights, minlength)", None)
+defjvp("stats.pick", None, "stats.pick(x, dv, q, axis, keepdims, kind)",
+       "stats.pick_dq(x, v, q, dq, axis, keepdims, kind)", None, None, None)
+defjvp("stats.pick_dq", None, "stats.pick_dq(x, dv, q, w, axis, keepdims, kind)", None,
+       "stats.pick_dq(x, v, q, dw, axis, keepdims, kind)", None, None, None)
+defjvp("stats.nan_center", "stats.nan_center(dv, x, axis)", None, None)
+defjvp("stats.prod_others", "stats.prod_others_grad(dy, y, axis)", None)
+defjvp("stats.weights_like", "stats.weights_like(dw, a, axis)", None, None)
