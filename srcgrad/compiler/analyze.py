@@ -396,7 +396,9 @@ def dead_assignments(tree: ast.FunctionDef, outputs: list[str]) -> set[int]:
 VIEW_FUNCS = frozenset({
     "np.transpose", "np.reshape", "np.ravel", "np.squeeze", "np.expand_dims",
     "np.atleast_1d", "np.atleast_2d", "np.atleast_3d", "np.asarray", "np.ascontiguousarray",
-    "np.swapaxes", "np_ops.transpose_axes", "np_ops.asarray", "srcgrad.stop_gradient"})
+    "np.swapaxes", "np_ops.transpose_axes", "np_ops.asarray", "srcgrad.stop_gradient",
+    "np.broadcast_to", "np.diag", "np.flip", "shapes.flip", "shapes.squeeze", "shapes.moveaxis",
+    "shapes.rot90", "shapes.diagonal", "shapes.split_part", "shapes.trim_zeros"})
 
 
 def view_source(value: ast.expr, typed) -> str | None:

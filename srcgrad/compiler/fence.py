@@ -113,6 +113,10 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
                 and isinstance(stmt.value.func, ast.Name) and cap.inlines(stmt.value.func.id)
             if calls_helper:  # fill(out, x): inlined for its writes into arrays
                 _check_expr(cap, stmt.value)
+            elif _in_place(cap, stmt.value):  # x.sort(), x.fill(v)
+                for part in [stmt.value.func.value, *stmt.value.args,
+                             *(k.value for k in stmt.value.keywords)]:
+                    _check_expr(cap, part)
             elif not is_doc:
                 _check_expr(cap, stmt.value)
                 _reject(cap, stmt, "expression statement",
@@ -152,7 +156,18 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
 # Array attributes and methods a function may use (methods map to np functions).
 ARRAY_ATTRIBUTES = {"T", "shape", "size", "ndim"}
 ARRAY_METHODS = {"sum", "mean", "max", "min", "prod", "dot", "reshape", "copy", "cumsum",
-                 "transpose"}
+                 "transpose", "astype", "ravel", "flatten", "item", "squeeze", "swapaxes",
+                 "repeat", "clip", "cumprod", "diagonal", "take", "argsort", "argmax",
+                 "argmin", "all", "any", "std", "var"}
+# Methods that write into their array and return None: statements only (x.sort()).
+IN_PLACE_METHODS = {"sort", "fill"}
+
+
+def _in_place(cap: Captured, node: ast.expr) -> bool:
+    """x.sort(...) or x.fill(v), x a name: writes into x."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+        and node.func.attr in IN_PLACE_METHODS and isinstance(node.func.value, ast.Name) \
+        and node.func.value.id not in cap.modules
 
 
 def _is_call_to(cap: Captured, node: ast.expr, name: str) -> bool:
@@ -343,6 +358,11 @@ def _check_callee(cap: Captured, node: ast.Call) -> None:
         return
     if isinstance(func, ast.Attribute) and func.attr in ARRAY_METHODS:
         return
+    if isinstance(func, ast.Attribute) and func.attr in IN_PLACE_METHODS:
+        _reject(cap, node, f"'.{func.attr}()' as a value",
+                f"x.{func.attr}(...) writes into x and returns None: write it as a statement "
+                "of its own" + (", or use np.sort(x) for a sorted copy"
+                                if func.attr == "sort" else ""))
     if isinstance(func, ast.Attribute):
         _reject(cap, node, f"method '.{func.attr}()'",
                 f"use np.* functions, or the methods {', '.join(sorted(ARRAY_METHODS))}")

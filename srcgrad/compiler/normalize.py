@@ -20,9 +20,9 @@ from ..errors import MissingRuleError, UnsupportedSyntaxError
 from ..runtime.linalg import einsum_chain
 from ..runtime.special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
 from .capture import Captured, capture
-from .core import (MODULE_NAMES, assign, clone, const, is_atom, load, name_node, substitute,
-                   walk_stmts)
-from .fence import fence, returns_value
+from .core import (MODULE_NAMES, assign, clone, const, dotted, is_atom, load, name_node,
+                   substitute, walk_stmts)
+from .fence import IN_PLACE_METHODS, fence, returns_value
 from .inline import inline_call
 from .rules import RULES, numpy_name
 from .stats_calls import LOWERED as STATS_LOWERED, TUPLE_PARTS as STATS_TUPLE_PARTS, lower_call
@@ -415,6 +415,8 @@ class ANF:
             self.put(out, ast.Break())
         elif isinstance(stmt, ast.Expr) and self._is_callee_call(stmt.value):
             inline_call(self, [], stmt.value, out)  # a helper called for its writes
+        elif isinstance(stmt, ast.Expr) and in_place_call(stmt.value):
+            lower_in_place(self, stmt.value, out)  # x.sort(), x.fill(v)
         elif isinstance(stmt, (ast.Pass, ast.Expr)):
             pass  # docstrings and pass
         else:
@@ -452,6 +454,7 @@ class ANF:
             parts = [self.temp() for _ in target.elts]
             inline_call(self, parts, value, out, unpack=True)
             value = ast.Tuple([load(p) for p in parts], ast.Load())
+        value = split_parts(self, value, len(target.elts), out) or value
         if not isinstance(value, ast.Tuple) or len(value.elts) != len(target.elts):
             raise self.error(stmt, "tuple assignment needs a tuple of the same length on the "
                              "right", hint="write `a, b = x, y` or assign one by one")
@@ -717,6 +720,9 @@ class ANF:
         if self._is_method(expr.func):
             # x.sum(axis=0) -> np.sum(x, axis=0); x.reshape(a, b) -> np.reshape(x, (a, b))
             method = expr.func.attr
+            if method in SHAPE_METHODS:
+                lower_shape_method(self, target, expr, out)
+                return
             args = list(expr.args)
             if method == "reshape" and len(args) > 1:
                 args = [ast.Tuple(args, ast.Load())]
@@ -731,6 +737,8 @@ class ANF:
                    out: list[ast.stmt]) -> None:
         if fname.startswith("scipy."):
             fname = self._scipy_function(fname, expr)
+        if lower_shape_call(self, target, fname, expr, out):
+            return
         if fname.startswith("np.") and fname not in RULES and (
                 numpy_name(fname) in RULES or numpy_name(fname) in _OPERATOR_UFUNCS):
             fname = numpy_name(fname)  # np.mod -> np.remainder: the rules' own name
@@ -1205,6 +1213,264 @@ def assigned_names(body: list[ast.stmt]) -> set[str]:
 
 
 __all__ = ["normalize", "Normalized", "Namer", "assigned_names", "is_atom"]
+
+
+# --------------------------------------------------- NumPy shapes and orders
+
+# NumPy functions written as functions of srcgrad/runtime/shapes.py (where Numba lacks them
+# or some of their arguments) or as other calls that have rules, every argument
+# positional: name -> (NumPy's parameters and defaults, the call it becomes[, the call
+# when `axis` is not given]). Without an axis most of them work on x flattened; the
+# generated code never passes None (second derivatives read it again as user code).
+SHAPE_CALLS: dict[str, tuple[str, ...]] = {
+    "np.flip": ("m, axis=None", "shapes.flip(m, axis)", "np.flip(m)"),
+    "np.fliplr": ("m", "shapes.flip(m, 1)"),
+    "np.flipud": ("m", "shapes.flip(m, 0)"),
+    "np.squeeze": ("a, axis=None", "shapes.squeeze(a, axis)"),
+    "np.moveaxis": ("a, source, destination", "shapes.moveaxis(a, source, destination)"),
+    "np.rot90": ("m, k=1, axes=(0, 1)", "shapes.rot90(m, k, axes)"),
+    "np.roll": ("a, shift, axis=None", "shapes.roll(a, shift, axis)",
+                "np.reshape(shapes.roll(np.ravel(a), shift, 0), a.shape)"),
+    "np.repeat": ("a, repeats, axis=None", "shapes.repeat(a, repeats, axis)",
+                  "shapes.repeat(np.ravel(np_ops.asarray(a)), repeats, 0)"),
+    "np.tile": ("A, reps", "shapes.tile(A, reps)"),
+    "np.delete": ("arr, obj, axis=None", "shapes.delete(arr, obj, axis)",
+                  "shapes.delete(np.ravel(arr), obj, 0)"),
+    "np.insert": ("arr, obj, values, axis=None", "shapes.insert(arr, obj, values, axis)",
+                  "shapes.insert(np.ravel(arr), obj, values, 0)"),
+    "np.append": ("arr, values, axis=None", "np.concatenate((arr, values), axis)",
+                  "np.concatenate((np.ravel(np_ops.asarray(arr)), "
+                  "np.ravel(np_ops.asarray(values))))"),
+    "np.take": ("a, indices, axis=None", "shapes.take(a, indices, axis)",
+                "shapes.take(np.ravel(np_ops.asarray(a)), indices, 0)"),
+    "np.take_along_axis": ("arr, indices, axis=-1",
+                           "shapes.take_along_axis(arr, indices, axis)"),
+    "np.diagonal": ("a, offset=0, axis1=0, axis2=1",
+                    "shapes.diagonal(a, offset, axis1, axis2)"),
+    "np.sort": ("a, axis=-1", "shapes.sort(a, axis)"),
+    "np.argsort": ("a, axis=-1", "shapes.argsort(a, axis)"),
+    "np.partition": ("a, kth, axis=-1", "shapes.partition(a, kth, axis)"),
+    "np.trim_zeros": ("filt", "shapes.trim_zeros(filt, filt)"),
+    "np.diff": ("a, n=1, axis=-1", "shapes.diff(a, n, axis)"),
+    "np.ediff1d": ("ary", "shapes.diff(np.ravel(ary), 1, 0)"),
+    "np.cumprod": ("a, axis=None", "shapes.cumprod(a, axis)",
+                   "shapes.cumprod(np.ravel(a), 0)"),
+    "np.nancumprod": ("a, axis=None", "shapes.cumprod(shapes.nan_fill(a, a, 1.0), axis)",
+                      "shapes.cumprod(np.ravel(shapes.nan_fill(a, a, 1.0)), 0)"),
+    "np.nancumsum": ("a, axis=None", "np.cumsum(shapes.nan_fill(a, a, 0.0), axis)",
+                     "np.cumsum(shapes.nan_fill(a, a, 0.0))"),
+    "np.vander": ("x, N=None, increasing=False",
+                  "shapes.powers(x, shapes.vander_powers(x, N, increasing), 1.0)",
+                  "shapes.powers(x, shapes.vander_powers(x, x.shape[0], increasing), 1.0)"),
+    "np.row_stack": ("tup", "np.vstack(tup)"),
+    "np.union1d": ("ar1, ar2", "shapes.union1d(ar1, ar2)"),
+    "np.intersect1d": ("ar1, ar2", "shapes.intersect1d(ar1, ar2)"),
+    "np.setdiff1d": ("ar1, ar2", "shapes.setdiff1d(ar1, ar2)"),
+    "np.setxor1d": ("ar1, ar2", "shapes.setxor1d(ar1, ar2)"),
+    "np.astype": ("x, dtype", "shapes.astype(x, dtype)"),
+}
+
+# Array methods that are no NumPy function of the same name and arguments (the others,
+# x.take(i), x.cumprod(axis=0), ..., are np.take(x, i), np.cumprod(x, axis=0), ...).
+SHAPE_METHODS: dict[str, tuple[str, str]] = {
+    "flatten": ("a", "np.copy(np.ravel(a))"),
+    "item": ("a", "shapes.item(a)"),
+}
+
+# The functions that return a list of parts, as shapes.split_part's `kind`, and their
+# parameters.
+_SPLITS = {"np.split": (0, "ary, indices_or_sections, axis=0"),
+           "np.array_split": (1, "ary, indices_or_sections, axis=0"),
+           "np.hsplit": (2, "ary, indices_or_sections"),
+           "np.vsplit": (3, "ary, indices_or_sections"),
+           "np.dsplit": (4, "ary, indices_or_sections")}
+
+# Parameters that take ints or sequences of them: a list literal there is a tuple (the
+# others read it as an array, which may carry a derivative).
+_INDEX_PARAMS = {"axis", "axes", "obj", "indices", "shift", "repeats", "reps", "kth", "source",
+                 "destination", "indices_or_sections", "tup", "condlist", "choicelist"}
+_BUILTIN_DTYPES = {"float": "np.float64", "int": "np.int64", "bool": "np.bool_"}
+
+LOWERED.update({name: entry[1] for name, entry in SHAPE_CALLS.items()})
+LOWERED.update({name: "shapes.split_part, one call per name it is unpacked into"
+                for name in _SPLITS})
+LOWERED.update({"np.dstack": "np.concatenate of np.atleast_3d",
+                "np.select": "nested np.where"})
+
+
+_REQUIRED = object()
+
+
+def _parameters(signature: str) -> list[tuple[str, object]]:
+    """[(name, default expression or _REQUIRED)] of 'a, axis=-1'."""
+    spec = ast.parse(f"lambda {signature}: 0", mode="eval").body.args
+    defaults = [_REQUIRED] * (len(spec.args) - len(spec.defaults)) + spec.defaults
+    return [(a.arg, d) for a, d in zip(spec.args, defaults)]
+
+
+def _bind(anf: ANF, fname: str, call: ast.Call, signature: str, out: list[ast.stmt],
+          args: list[ast.expr] | None = None) -> tuple[dict[str, ast.expr], set[str]]:
+    """The call's arguments by parameter, as atoms (ints and sequences of them as tuples),
+    defaults filled in, and the names the call passes."""
+    params = _parameters(signature)
+    args = list(call.args) if args is None else args
+    if len(args) > len(params):
+        raise anf.error(call, f"too many arguments to {fname}")
+    given = dict(zip((p for p, _ in params), args))
+    for kw in call.keywords:
+        if kw.arg not in dict(params) or kw.arg in given:
+            raise anf.error(call, f"{fname}(..., {kw.arg}=...) is not supported",
+                            hint="srcgrad differentiates " + fname + "(" + signature + ")")
+        given[kw.arg] = kw.value
+    bound = {}
+    for name, default in params:
+        if name in given:
+            bound[name] = _shape_arg(anf, name, given[name], out)
+        elif default is _REQUIRED:
+            raise anf.error(call, f"{fname} needs its argument '{name}'")
+        else:
+            bound[name] = copy.deepcopy(default)
+    return bound, set(given)
+
+
+def _shape_arg(anf: ANF, param: str, arg: ast.expr, out: list[ast.stmt]) -> ast.expr:
+    if param == "dtype" and isinstance(arg, ast.Name) \
+            and anf.cap.functions.get(arg.id) in _BUILTIN_DTYPES:
+        return name_node(_BUILTIN_DTYPES[anf.cap.functions[arg.id]])
+    if param in _INDEX_PARAMS:
+        return anf.call_arg(arg, out)
+    return anf.atom(arg, out)
+
+
+def _instantiate(template: str, bound: dict[str, ast.expr]) -> ast.expr:
+    return substitute(ast.parse(template, mode="eval").body, bound)
+
+
+def lower_shape_call(anf: ANF, target: str, fname: str, call: ast.Call,
+                     out: list[ast.stmt]) -> bool:
+    """Write a call of SHAPE_CALLS (and np.dstack, np.select) as what it lowers to; False
+    for any other function. np.split and its kin are refused here: only unpacking them
+    (split_parts) is supported."""
+    name = numpy_name(fname) if fname.startswith("np.") else fname
+    if name in _SPLITS:
+        raise anf.error(call, f"{name} returns a list of arrays, which srcgrad takes only "
+                        "unpacked into names",
+                        hint=f"write a, b = {name}(x, 2), with as many names as parts")
+    if name == "np.dstack":
+        _dstack(anf, target, call, out)
+        return True
+    if name == "np.select":
+        _select(anf, target, call, out)
+        return True
+    entry = SHAPE_CALLS.get(name)
+    if entry is None:
+        return False
+    bound, given = _bind(anf, name, call, entry[0], out)
+    if name == "np.squeeze" and "axis" not in given:
+        raise anf.error(call, "np.squeeze needs its axis in srcgrad",
+                        hint="write np.squeeze(x, axis=0): compiled code must know the number "
+                             "of dimensions of the result, and without an axis it depends on "
+                             "the shape")
+    optional = next((p for p, d in _parameters(entry[0])
+                     if isinstance(d, ast.Constant) and d.value is None), None)
+    template = entry[2] if len(entry) > 2 and optional not in given else entry[1]
+    lowered = _instantiate(template, bound)
+    if isinstance(lowered, ast.Call) and dotted(lowered.func) == name:  # np.flip(m): as it is
+        anf.put(out, assign(target, lowered))
+    else:
+        anf.expr_into(target, lowered, out)
+    return True
+
+
+def _sequence(anf: ANF, name: str, call: ast.Call, node: ast.expr) -> list[ast.expr]:
+    if not isinstance(node, ast.Tuple):
+        raise anf.error(call, f"{name} takes a list or tuple of values written in the call",
+                        hint=f"write {name}([a, b])")
+    return node.elts
+
+
+def _dstack(anf: ANF, target: str, call: ast.Call, out: list[ast.stmt]) -> None:
+    """np.dstack(tup): np.concatenate of the elements' np.atleast_3d along axis 2."""
+    bound, _ = _bind(anf, "np.dstack", call, "tup", out)
+    parts = [ast.Call(name_node("np.atleast_3d"), [e], [])
+             for e in _sequence(anf, "np.dstack", call, bound["tup"])]
+    anf.expr_into(target, ast.Call(name_node("np.concatenate"),
+                                   [ast.Tuple(parts, ast.Load()), const(2)], []), out)
+
+
+def _select(anf: ANF, target: str, call: ast.Call, out: list[ast.stmt]) -> None:
+    """np.select(condlist, choicelist, default): nested np.where, the first condition
+    innermost-last (the first true condition wins)."""
+    bound, _ = _bind(anf, "np.select", call, "condlist, choicelist, default=0", out)
+    conds = _sequence(anf, "np.select", call, bound["condlist"])
+    choices = _sequence(anf, "np.select", call, bound["choicelist"])
+    if len(conds) != len(choices):
+        raise anf.error(call, "np.select: list of cases must be same length as list of "
+                        "conditions")
+    value = bound["default"]
+    for cond, choice in reversed(list(zip(conds, choices))):
+        value = ast.Call(name_node("np.where"), [cond, choice, value], [])
+    anf.expr_into(target, value, out)
+
+
+def lower_shape_method(anf: ANF, target: str, call: ast.Call, out: list[ast.stmt]) -> None:
+    """x.flatten() and x.item(...)."""
+    method = call.func.attr
+    receiver = call.func.value
+    if method == "item" and (call.args or call.keywords):
+        if call.keywords:
+            raise anf.error(call, "x.item() takes its index by position")
+        index = call.args[0] if len(call.args) == 1 else ast.Tuple(call.args, ast.Load())
+        base = ast.Call(name_node("np.ravel"), [receiver], []) \
+            if len(call.args) == 1 and not isinstance(index, ast.Tuple) else receiver
+        anf.expr_into(target, ast.Subscript(base, index, ast.Load()), out)
+        return
+    signature, template = SHAPE_METHODS[method]
+    bound, _ = _bind(anf, f"x.{method}", call, signature, out, [receiver] + list(call.args))
+    anf.expr_into(target, _instantiate(template, bound), out)
+
+
+def in_place_call(node: ast.expr) -> bool:
+    """x.sort(...) or x.fill(v): a method that writes into its array."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+        and node.func.attr in IN_PLACE_METHODS and isinstance(node.func.value, ast.Name)
+
+
+def lower_in_place(anf: ANF, call: ast.Call, out: list[ast.stmt]) -> None:
+    """x.sort(axis) as ``x[:] = shapes.sort(x, axis)``, x.fill(v) as ``x[:] = v``: stores,
+    so the adjoint of what they overwrite is zeroed."""
+    base = call.func.value.id
+    method = call.func.attr
+    if method == "sort":
+        bound, _ = _bind(anf, "x.sort", call, "axis=-1", out)
+        value = anf.atom(ast.Call(name_node("shapes.sort"), [load(base), bound["axis"]], []),
+                         out)
+    else:
+        bound, _ = _bind(anf, "x.fill", call, "value", out)
+        value = bound["value"]
+    anf._store(base, ast.Slice(None, None, None), value, out)
+
+
+def split_parts(anf: ANF, value: ast.expr, count: int, out: list[ast.stmt]) -> ast.Tuple | None:
+    """``a, b = np.split(x, 2)``: the tuple of the parts, one shapes.split_part call each,
+    for a call of np.split, np.array_split, np.hsplit, np.vsplit or np.dsplit unpacked into
+    `count` names; None for any other value."""
+    name = canonical_callee(anf.cap, value.func) if isinstance(value, ast.Call) else None
+    name = numpy_name(name) if name and name.startswith("np.") else name
+    if name not in _SPLITS:
+        return None
+    kind, signature = _SPLITS[name]
+    bound, _ = _bind(anf, name, value, signature, out)
+    sections = bound["indices_or_sections"]
+    parts = sections.value if isinstance(sections, ast.Constant) \
+        else len(sections.elts) + 1 if isinstance(sections, ast.Tuple) else count
+    if parts != count:
+        raise anf.error(value, f"{name} gives {parts} parts here, unpacked into {count} names")
+    axis = bound.get("axis", const(0))
+    return ast.Tuple([ast.Call(name_node("shapes.split_part"),
+                               [copy.deepcopy(bound["ary"]), copy.deepcopy(sections),
+                                copy.deepcopy(axis), const(kind), const(k), const(count)], [])
+                      for k in range(count)], ast.Load())
 
 
 # ------------------------------------------------------------ rebound names

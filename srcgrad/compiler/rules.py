@@ -493,6 +493,104 @@ defrule("np.ascontiguousarray", "x", "g", array=("unbroadcast(g, x)",))
 defrule("subscript", "x", "g")  # applied by segment.py: b_x[index] += g
 
 # ----- NumPy: shapes and orders -----
+# The normalizer writes the functions Numba lacks (or lacks arguments of) as calls to
+# srcgrad/runtime/shapes.py with every argument positional (normalize.SHAPE_CALLS), and a
+# few as other calls with rules (np.append as np.concatenate, np.select as np.where, ...).
+# These functions take arrays: a float argument gives an array result, so only the array
+# templates exist. Most copy elements to new places; the adjoint of such a gather
+# (shapes.*_grad) adds g back to where each element came from, repeated sources adding up,
+# and its tangent is the same function of the tangent, so every order works. Their
+# tangents are under "Forward mode", below.
+defrule(("np.atleast_1d", "np.atleast_2d", "np.atleast_3d"), "x", MISSING,
+        array=("reshape_grad(g, x)",))
+defrule("np.ravel", "a", MISSING, array=("reshape_grad(g, a)",))
+defrule("np.expand_dims", "a, axis", MISSING, None, array=("reshape_grad(g, a)", None))
+defrule("shapes.squeeze", "x, axis", MISSING, None, array=("reshape_grad(g, x)", None))
+defrule("np.swapaxes", "a, axis1, axis2", MISSING, None, None,
+        array=("np.swapaxes(g, axis1, axis2)", None, None))
+defrule("shapes.moveaxis", "x, source, destination", MISSING, None, None,
+        array=("shapes.moveaxis(g, destination, source)", None, None))
+defrule("np.broadcast_to", "array, shape", MISSING, None, array=("unbroadcast(g, array)", None))
+defrule("np.flip", "m", MISSING, array=("np.flip(g)",))  # every axis
+defrule("shapes.flip", "x, axis", MISSING, None, array=("shapes.flip_grad(g, x, axis)", None))
+defrule("shapes.rot90", "x, k, axes", MISSING, None, None,
+        array=("shapes.rot90_grad(g, x, k, axes)", None, None))
+defrule("shapes.roll", "x, shift, axis", MISSING, None, None,
+        array=("shapes.roll_grad(g, x, shift, axis)", None, None))
+defrule("shapes.repeat", "x, repeats, axis", MISSING, None, None,
+        array=("shapes.repeat_grad(g, x, repeats, axis)", None, None))
+defrule("shapes.tile", "x, reps", MISSING, None, array=("shapes.tile_grad(g, x, reps)", None))
+defrule("np.resize", "a, new_shape", MISSING, None, array=("shapes.resize_grad(g, a)", None))
+defrule("shapes.delete", "x, obj, axis", MISSING, None, None,
+        array=("shapes.delete_grad(g, x, obj, axis)", None, None))
+defrule("shapes.insert", "x, obj, values, axis", MISSING, None, MISSING, None,
+        array=("shapes.insert_grad(g, x, obj, values, axis)", None,
+               "shapes.insert_values_grad(g, x, obj, values, axis)", None))
+defrule("shapes.take", "x, indices, axis", MISSING, None, None,
+        array=("shapes.take_grad(g, x, indices, axis)", None, None))
+defrule("shapes.take_along_axis", "x, indices, axis", MISSING, None, None,
+        array=("shapes.take_along_axis_grad(g, x, indices, axis)", None, None))
+defrule("np.extract", "condition, arr", None, MISSING,
+        array=(None, "shapes.extract_grad(g, condition, arr)"))
+defrule("np.diag", "v, k", MISSING, None, array=("shapes.diag_grad(g, v, k)", None),
+        defaults={"k": "0"})
+defrule("np.diagflat", "v, k", MISSING, None, array=("shapes.diagflat_grad(g, v, k)", None),
+        defaults={"k": "0"})
+defrule("shapes.diagonal", "x, offset, axis1, axis2", MISSING, None, None, None,
+        array=("shapes.diagonal_grad(g, x, offset, axis1, axis2)", None, None, None))
+# tril and triu of a vector are matrices: unbroadcast sums the rows back
+defrule("np.tril", "m, k", MISSING, None, array=("unbroadcast(np.tril(g, k), m)", None),
+        defaults={"k": "0"})
+defrule("np.triu", "m, k", MISSING, None, array=("unbroadcast(np.triu(g, k), m)", None),
+        defaults={"k": "0"})
+# a, b = np.split(x, 2): each part unpacked is a call of its own (normalize.py)
+defrule("shapes.split_part", "x, sections, axis, kind, k, count", MISSING, None, None, None,
+        None, None,
+        array=("shapes.split_part_grad(g, x, sections, axis, kind, k, count)", None, None,
+               None, None, None))
+# np.trim_zeros(x) is trim_zeros(x, x): the second argument only says where the zeros are
+defrule("shapes.trim_zeros", "x, like", MISSING, None,
+        array=("shapes.trim_zeros_grad(g, x, like)", None))
+defrule("shapes.diff", "x, n, axis", MISSING, None, None,
+        array=("shapes.diff_grad(g, x, n, axis)", None, None))
+# sort and partition: g goes back through the permutation (stable: tied elements keep
+# their order, as JAX's sort); np.argsort and the like are on the non-differentiable list
+defrule("shapes.sort", "x, axis", MISSING, None,
+        array=("shapes.take_along_axis_grad(g, x, shapes.source_index(x, ans, axis), axis)",
+               None))
+defrule("shapes.partition", "x, kth, axis", MISSING, None, None,
+        array=("shapes.take_along_axis_grad(g, x, shapes.source_index(x, ans, axis), axis)",
+               None, None))
+# cumprod's adjoint and tangent are linear recurrences with no division: exact where x
+# holds zeros (as JAX's); linrec (cumprod's tangent) and shift differentiate again
+defrule("shapes.cumprod", "x, axis", MISSING, None,
+        array=("shapes.linrec_adj(g, x, axis) * shapes.shift(ans, 1.0, axis)", None))
+defrule("shapes.linrec", "a, b, axis", MISSING, MISSING, None,
+        array=("shapes.linrec_adj(g, a, axis) * shapes.shift(ans, 0.0, axis)",
+               "shapes.linrec_adj(g, a, axis)", None))
+defrule("shapes.shift", "x, fill, axis", MISSING, MISSING, None,
+        array=("shapes.shift_grad(g, x, axis)", MISSING, None))
+# np.nancumsum and np.nancumprod: of nan_fill(x, x, 0.0 or 1.0), elementwise (as JAX's:
+# no derivative at the NaNs)
+defrule("shapes.nan_fill", "x, like, fill", MISSING, None, MISSING,
+        array=("shapes.nan_fill(g, like, 0.0)", None, MISSING))
+# np.vander: powers(x, exponents, 1.0); exact at x = 0 (JAX's gives NaN there)
+defrule("shapes.powers", "x, p, c", MISSING, None, None,
+        array=("shapes.powers_grad(g, x, p, c)", None, None))
+# np.unique and the set functions: each value's adjoint goes to its first occurrence in
+# (a, b), as jax.grad of jnp.unique, jnp.union1d, ... gives; b's values that a also holds
+# get none (intersect1d's and setdiff1d's values come from a)
+defrule("np.unique", "ar", MISSING, array=("shapes.occurrence_grad(g, ar, ans)",))
+defrule(("shapes.union1d", "shapes.setxor1d"), "a, b", MISSING, MISSING,
+        array=("shapes.occurrence_grad(g, a, ans)", "shapes.occurrence_grad(g, b, ans, a)"))
+defrule(("shapes.intersect1d", "shapes.setdiff1d"), "a, b", MISSING, None,
+        array=("shapes.occurrence_grad(g, a, ans)", None))
+defrule("shapes.occurrence_take", "v, x, ans, before", MISSING, None, None, None,
+        array=("shapes.occurrence_grad(g, x, ans, before)", None, None, None))
+# x.astype(dtype) of floats: the identity with a cast (to ints: the result is no float,
+# so nothing flows)
+defrule("shapes.astype", "x, dtype", MISSING, None, array=("unbroadcast(g, x)", None))
+defrule("shapes.item", "x", MISSING, array=("reshape_grad(g, x)",))
 
 # ----- NumPy: statistics -----
 # srcgrad/runtime/stats.py, and compiler/stats_calls.py, which writes np.var(x, axis=1,
@@ -715,6 +813,9 @@ nondiff(_R["slope"], "srcgrad.greater_slope", "srcgrad.less_slope", "srcgrad.sig
 nondiff(_R["real"], "np.imag", "np.angle")
 nondiff(_R["int"], "linalg.slogdet_sign", "np.linalg.matrix_rank", "linalg.lstsq_rank",
         "linalg.nonzero", "linalg.abs_slope", "linalg.tie_weights", "linalg.tie_weights_axis")
+
+nondiff(_R["index"], "shapes.source_index", "shapes.argsort")
+nondiff(_R["shape"], "shapes.vander_powers")
 
 
 def rule_for(key: str) -> Rule | None:
@@ -1016,3 +1117,66 @@ defjvp("stats.pick_dq", None, "stats.pick_dq(x, dv, q, w, axis, keepdims, kind)"
 defjvp("stats.nan_center", "stats.nan_center(dv, x, axis)", None, None)
 defjvp("stats.prod_others", "stats.prod_others_grad(dy, y, axis)", None)
 defjvp("stats.weights_like", "stats.weights_like(dw, a, axis)", None, None)
+
+# ----- NumPy: shapes and orders (tangents) -----
+# Linear functions: the same function of the tangent. The others call functions that have
+# rules, so that their tangents differentiate again.
+NOT_ELEMENTWISE |= {
+    "np.atleast_1d", "np.atleast_2d", "np.atleast_3d", "np.ravel", "np.expand_dims", "np.flip",
+    "shapes.squeeze", "np.swapaxes", "shapes.moveaxis", "np.broadcast_to", "shapes.flip",
+    "shapes.rot90", "shapes.roll", "shapes.repeat", "shapes.tile", "np.resize",
+    "shapes.delete", "shapes.insert", "shapes.take", "shapes.take_along_axis", "np.extract",
+    "np.diag", "np.diagflat", "shapes.diagonal", "np.tril", "np.triu", "shapes.split_part",
+    "shapes.trim_zeros", "shapes.diff", "shapes.sort", "shapes.partition", "shapes.cumprod",
+    "shapes.linrec", "shapes.shift", "shapes.powers", "np.unique", "shapes.union1d",
+    "shapes.setxor1d", "shapes.intersect1d", "shapes.setdiff1d", "shapes.occurrence_take",
+    "shapes.astype", "shapes.item",
+}
+defjvp("np.atleast_1d", "np.atleast_1d(dx)")
+defjvp("np.atleast_2d", "np.atleast_2d(dx)")
+defjvp("np.atleast_3d", "np.atleast_3d(dx)")
+defjvp("np.ravel", "np.ravel(da)")
+defjvp("np.expand_dims", "np.expand_dims(da, axis)", None)
+defjvp("shapes.squeeze", "shapes.squeeze(dx, axis)", None)
+defjvp("np.swapaxes", "np.swapaxes(da, axis1, axis2)", None, None)
+defjvp("shapes.moveaxis", "shapes.moveaxis(dx, source, destination)", None, None)
+defjvp("np.broadcast_to", "np.broadcast_to(darray, shape)", None)
+defjvp("np.flip", "np.flip(dm)")
+defjvp("shapes.flip", "shapes.flip(dx, axis)", None)
+defjvp("shapes.rot90", "shapes.rot90(dx, k, axes)", None, None)
+defjvp("shapes.roll", "shapes.roll(dx, shift, axis)", None, None)
+defjvp("shapes.repeat", "shapes.repeat(dx, repeats, axis)", None, None)
+defjvp("shapes.tile", "shapes.tile(dx, reps)", None)
+defjvp("np.resize", "np.resize(da, new_shape)", None)
+defjvp("shapes.delete", "shapes.delete(dx, obj, axis)", None, None)
+defjvp("shapes.insert", "shapes.insert(dx, obj, 0.0, axis)", None,
+       "shapes.insert(np.zeros_like(x), obj, dvalues, axis)", None)
+defjvp("shapes.take", "shapes.take(dx, indices, axis)", None, None)
+defjvp("shapes.take_along_axis", "shapes.take_along_axis(dx, indices, axis)", None, None)
+defjvp("np.extract", None, "np.extract(condition, darr)")
+defjvp("np.diag", "np.diag(dv, k)", None)
+defjvp("np.diagflat", "np.diagflat(dv, k)", None)
+defjvp("shapes.diagonal", "shapes.diagonal(dx, offset, axis1, axis2)", None, None, None)
+defjvp("np.tril", "np.tril(dm, k)", None)
+defjvp("np.triu", "np.triu(dm, k)", None)
+defjvp("shapes.split_part", "shapes.split_part(dx, sections, axis, kind, k, count)", None,
+       None, None, None, None)
+defjvp("shapes.trim_zeros", "shapes.trim_zeros(dx, like)", None)
+defjvp("shapes.diff", "shapes.diff(dx, n, axis)", None, None)
+defjvp(("shapes.sort", "shapes.partition"),
+       "shapes.take_along_axis(dx, shapes.source_index(x, ans, axis), axis)", None, None)
+defjvp("shapes.cumprod", "shapes.linrec(x, dx * shapes.shift(ans, 1.0, axis), axis)", None)
+defjvp("shapes.linrec", "shapes.linrec(a, da * shapes.shift(ans, 0.0, axis), axis)",
+       "shapes.linrec(a, db, axis)", None)
+defjvp("shapes.shift", "shapes.shift(dx, 0.0, axis)", None, None)
+defjvp("shapes.powers",
+       "np.expand_dims(dx, -1) * shapes.powers(x, np.maximum(p - 1, 0), c * p)", None, None)
+# ans[:0]: no values before x (generated code has no None)
+defjvp("np.unique", "shapes.occurrence_take(dar, ar, ans, ans[:0])")
+defjvp(("shapes.union1d", "shapes.setxor1d"), "shapes.occurrence_take(da, a, ans, ans[:0])",
+       "shapes.occurrence_take(db, b, ans, a)")
+defjvp(("shapes.intersect1d", "shapes.setdiff1d"),
+       "shapes.occurrence_take(da, a, ans, ans[:0])", None)
+defjvp("shapes.occurrence_take", "shapes.occurrence_take(dv, x, ans, before)", None, None, None)
+defjvp("shapes.astype", "shapes.astype(dx, dtype)", None)
+defjvp("shapes.item", "shapes.item(dx)")
