@@ -202,7 +202,7 @@ OPEN_BUGS: dict[str, OpenBug] = {}
 
 
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,
-               helper_stmts=2, max_calls=3, sum_loop_weight=3)
+               helper_stmts=2, max_calls=3, sum_loop_weight=4, new_prob=30)
 FULL = Profile()
 BIG = Profile(max_stmts=8, max_inner=4, max_depth=4, max_expr=3, max_trips=1000, max_helpers=3,
               helper_stmts=4, max_calls=6)
