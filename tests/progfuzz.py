@@ -1557,7 +1557,7 @@ class _Gen:
             opts += [(3, "elem")] + ([] if ctx.fuse else [(1, "reduce")])
             if self.p.new_prob and not ctx.fuse:
                 opts.append((max(1, self.p.new_prob // 20), "reduce2"))
-        if self.p.new_prob and not ctx.fuse:
+        if self.p.new_prob and not ctx.fuse and self.ch.chance(30):
             opts.append((1, "list"))
         scalars = self.callable_helpers(sc, ctx, ("scalar",))
         if scalars:
@@ -2256,10 +2256,10 @@ class _Gen:
         if ctx.loops:
             self.feat("scatter_in_loop")
         # the value: a scalar, or an array of the positions' length
-        if k is not None and ch.chance(60):
+        if k is not None and k <= L and ch.chance(60):
             if k == L:
                 e, b = self.aexpr(sc, ctx, ch.integer(0, 2))
-            else:
+            elif k < L:
                 e, b = ast.Subscript(_name(ch.pick(sc.arrays)), _slice(None, _num(k)),
                                      ast.Load()), VB
             lim = 1.0 if form == "mul" else VB
