@@ -29,6 +29,26 @@ construction:
   updated twice or in a branch, an array store, a break, ...); features ``fused_sum``,
   ``fused_near_miss``, ``near_miss_<kind>``. ``Stats`` counts the programs srcgrad
   really fused (``FUSED_MARK`` in the generated source).
+* arrays built from values (``Profile.new_prob`` sets how often): ``np.array([a, b * c,
+  1.5])`` and ``np.asarray`` of L scalars (``arr_lit``), nested 2-D literals
+  (``arr_lit_2d``), stacked arrays (``np.array([u, v * 2.0])``, ``np.stack``, ``np.vstack``,
+  ``np.column_stack``, ``np.concatenate``/``np.hstack`` of slices that give length L back),
+  list literals as arguments (``np.sum([a, a * b, 2.0])``, ``np.dot([a, 1.0], u[:2])``);
+  matrices (``_Gen.s_matrix``) reduced with ``axis``/``keepdims``, ``@``, ``np.trace``,
+  ``np.linalg.norm``, ``np.linalg.inv`` and ``np.linalg.matrix_power`` (of a well
+  conditioned ``2 I + (0.4 / R) tanh(M)``), gathers of rows and columns;
+* gathers ``u[idx]`` and scatters ``w[idx] = e``, ``w[idx] += e``, ``w[idx] *= e`` with
+  repeated positions, where ``idx`` is a constant index array, a literal, the int-array
+  parameter ``ids`` (values in 0..L-1) or a boolean mask; element reads and writes at
+  ``idx[i]`` in loops;
+* names rebound to another type (``ar0 = np.mean(np.tanh(ar0))``, ``s = np.ones(m) * s``,
+  ``M0 = M0.reshape(6)``), double buffering (``nxt = np.zeros(m)`` each step, filled from
+  ``cur``, then ``cur = nxt``) and swaps of two buffers (``cur, nxt = nxt, cur``);
+* keyword-only parameters (helpers' ``*, sc=0.5`` and the entry's ``*, scale=...``), a
+  float parameter passed as a 0-d array (returned values get ``+ 0.0``; ``a += e`` is
+  written ``a = a + e`` so that no alias of the argument is written into);
+* calls of every rule family of srcgrad/rules.py on safe arguments (``_NP_UNARY``,
+  ``_MATH_UNARY``: arcsin only of ``0.9 * tanh(e)``, log of ``1.5 + e * e``, ...).
 
 Checking
 --------
@@ -39,12 +59,16 @@ at each point and compares
 * every gradient coordinate with 4th-order central finite differences of the plain
   function (relative step ``FD_REL_STEP``), evaluated on an *instrumented* copy of the
   program that records every ``if``/``while``/``a if c else b`` test and every
-  ``min``/``max``/``abs`` choice: a coordinate whose stencil points take other decisions
+  ``min``/``max``/``abs`` choice, every (elementwise) comparison, float ``%`` and the kinks
+  of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``
+  (``_KINKS``): a coordinate whose stencil points take other decisions
   than the centre is near a kink and is retried at a 16x smaller step, then skipped; a
   disagreement is confirmed at a 4x smaller step (finite differences that disagree with
   themselves are "unstable", skipped and counted);
 * the gradient with HIPS autograd run on the same source (``math`` and ``np`` swapped for
-  autograd's), when the program has no in-place array writes (autograd has none). autograd
+  autograd's, with ``np.copy``, ``np.fmod``, ``copysign``, ``math.erf``, ... written with
+  functions autograd differentiates), when the program has no in-place array writes
+  (autograd has none: scatters and buffers are checked by finite differences). autograd
   is exact, so this also holds next to kinks; a disagreement only on a coordinate that is
   near a kink is not counted (the point may sit on the kink itself).
 
@@ -1784,7 +1808,7 @@ class _Gen:
         if name == "hypot3":
             e3, b3 = self.fexpr(sc, ctx, d)
             if "hypot_origin" in self.p.avoid:
-                e3, b3 = _bin(_num(2.0), "+", _call("math.sin", e3)), 3.0
+                e2, b2 = _bin(_num(2.0), "+", _call("math.sin", e2)), 3.0
             self.feat("math_hypot")
             return _call("math.hypot", e1, e2, e3), b1 + b2 + b3
         if name == "hypot":
@@ -2113,7 +2137,7 @@ class _Gen:
         if R == C:
             uses += ["trace", "inv", "matpow", "inv", "matpow"]
         if ctx.depth == 0 and ctx.fn == "main":
-            uses.append("reshape")
+            uses += ["reshape", "reshape"]
         use = ch.pick(uses)
         self.feat("matrix_use_" + use)
         if use == "sum":
@@ -2300,7 +2324,8 @@ class _Gen:
         if ctx.loops:
             self.feat("buffers_in_loop")
         pre = [_assign(cur, value)]
-        alloc = ch.pick(["zeros", "zeros_like", "copy"])
+        alloc = "copy" if "inactive_work_array" in self.p.avoid else \
+            ch.pick(["zeros", "zeros_like", "copy"])
         fresh_buf = {"zeros": lambda: _call("np.zeros", m),
                      "zeros_like": lambda: _call("np.zeros_like", _name(cur)),
                      "copy": lambda: _meth(_name(cur), "copy")}[alloc]()
@@ -2383,7 +2408,8 @@ class _Gen:
             return self.s_assign(sc, ctx)
         f = ch.pick(flts)
         F = _name(f)
-        form = ch.pick(["ones", "times", "full", "lit"])
+        form = ch.pick(["times", "full", "lit"] + (
+            [] if "inactive_work_array" in self.p.avoid else ["ones"]))
         value = {"ones": lambda: _bin(_call("np.ones", m), "*", F),
                  "times": lambda: _bin(F, "*", _call("np.tanh", _name(ch.pick(sc.arrays)))),
                  "full": lambda: _call("np.full", m, F),
