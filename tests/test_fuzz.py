@@ -266,6 +266,22 @@ def test_oracle_skips_kinks():
     assert out.status == "ok" and out.coords_kink == 1 and out.coords_checked == 1, out
 
 
+def test_oracle_records_array_kinks():
+    """Elementwise kinks and choices are decisions too: np.maximum at a tie, a boolean mask
+    whose comparison flips, np.clip at its bound, np.max's argmax, float ``%`` at a jump.
+    Their coordinates are skipped as near a kink; the others are checked."""
+    source = ("import numpy as np\n\ndef f(x, u):\n"
+              "    return (np.sum(np.maximum(u, x)) + np.sum(u[u > 0.2])\n"
+              "            + np.sum(np.clip(u, -1.0, 0.9))\n"
+              "            + np.max(u * x) + (u[2] * 3.0) % 2.7)\n")
+    out = pf.check_source(source, "f", (0, 1), [(0.5, np.array([0.5, 0.2, 0.9]))])
+    # x and u[0]: a tie of np.maximum; u[1]: the mask's boundary; u[2]: clip's bound and
+    # the jump of % (2.7 = 3 * 0.9)
+    assert out.status == "ok" and out.coords_kink == 4 and out.coords_checked == 0, out
+    out = pf.check_source(source, "f", (0, 1), [(0.3, np.array([0.5, -0.4, 0.7]))])
+    assert out.status == "ok" and out.coords_checked == 4, out
+
+
 def test_oracle_singular_points():
     """A NaN gradient where sqrt(0) or hypot(0, 0) reaches the output is the convention (and
     autograd's): skipped, not failed. The same NaN from a value that never reaches the
