@@ -2716,6 +2716,8 @@ class _AutogradNumpy:
         self.fmod = lambda x, c: x - c * anp.trunc(x / c)
         self.copysign = lambda x, y: anp.abs(x) * np.where(np.signbit(getval(y)), -1.0, 1.0)
         self.deg2rad, self.rad2deg = anp.radians, anp.degrees
+        # autograd's full_like has no derivative for the fill value (it gives 0)
+        self.full_like = lambda a, v: anp.ones(np.shape(getval(a))) * v
 
     def __getattr__(self, name):
         return getattr(self._anp, name)
@@ -2791,6 +2793,7 @@ class Outcome:
     coords_kink: int = 0
     coords_unstable: int = 0
     coords_singular: int = 0           # NaN/inf gradient where sqrt(0)/hypot(0, 0) is used
+    coords_ag_nan: int = 0             # autograd NaN where srcgrad matches FD (not compared)
     points_autograd: int = 0           # points compared with autograd
     max_fd_err: float = 0.0            # worst |g - fd| / tolerance among passing coordinates
     max_ag_err: float = 0.0
@@ -3029,6 +3032,7 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
             atol = FD_ATOL * scale
             kink = len(fds) < len(coords)
             mismatches = []
+            fd_ok = set()       # coordinates where srcgrad matches finite differences
             for k, c in enumerate(coords):
                 if c not in fds:
                     continue
@@ -3036,6 +3040,7 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
                 if e <= 1:
                     out.coords_checked += 1
                     out.max_fd_err = max(out.max_fd_err, e)
+                    fd_ok.add(c)
                     continue
                 d2 = _fd(traced, args, c, steps[c] / 4, trace0)
                 if d2 is None:
@@ -3044,6 +3049,7 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
                     continue
                 if _err(g[k], d2, atol, FD_RTOL) <= 1:
                     out.coords_checked += 1
+                    fd_ok.add(c)
                     continue
                 if _err(fds[c], d2, atol, FD_RTOL) > 1:
                     out.coords_unstable += 1
@@ -3078,6 +3084,11 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
                         out.max_ag_err = max(out.max_ag_err, e)
                     elif sing0 and not math.isfinite(a[k]):
                         continue    # autograd's own NaN at a singular point
+                    elif not math.isfinite(a[k]) and c in fd_ok:
+                        # autograd's own NaN where srcgrad is finite and matches finite
+                        # differences: np.prod's g * ans / x at a zero factor
+                        out.coords_ag_nan += 1
+                        continue
                     elif c in fds:  # not near a kink (the point may sit on one)
                         bad.append(f"  d/d{_coord_name(params, c)}: srcgrad {g[k]!r}, "
                                    f"autograd {a[k]!r}, finite differences {fds[c]!r}")
@@ -3112,6 +3123,7 @@ class Stats:
     coords_kink: int = 0
     coords_unstable: int = 0
     coords_singular: int = 0
+    coords_ag_nan: int = 0
     max_fd_err: float = 0.0
     max_ag_err: float = 0.0
     max_iterations: int = 0
@@ -3135,7 +3147,7 @@ class Stats:
         self.known.update(set(outcome.known))
         for k in ("points", "points_fd", "points_kink", "points_autograd", "coords",
                   "coords_checked", "coords_kink", "coords_unstable", "coords_singular",
-                  "seconds"):
+                  "coords_ag_nan", "seconds"):
             setattr(self, k, getattr(self, k) + getattr(outcome, k))
         self.max_fd_err = max(self.max_fd_err, outcome.max_fd_err)
         self.max_ag_err = max(self.max_ag_err, outcome.max_ag_err)
@@ -3158,7 +3170,8 @@ class Stats:
             f"points skipped near a kink: {self.points_kink} (some coordinate(s) skipped)",
             f"coordinates: {self.coords}; checked against FD {self.coords_checked}, skipped: "
             f"near a kink {self.coords_kink}, FD unstable {self.coords_unstable}, "
-            f"NaN at sqrt(0)/hypot(0, 0) as autograd {self.coords_singular}",
+            f"NaN at sqrt(0)/hypot(0, 0) as autograd {self.coords_singular}; "
+            f"autograd NaN where srcgrad matches FD (np.prod at 0) {self.coords_ag_nan}",
             f"worst passing error / tolerance: FD {self.max_fd_err:.3g}, "
             f"autograd {self.max_ag_err:.3g}",
             f"most loop iterations in one call: {self.max_iterations}",
