@@ -2513,9 +2513,9 @@ class _Instrument(ast.NodeTransformer):
         fn = node.func
         if isinstance(fn, ast.Name) and fn.id in ("min", "max", "abs"):
             node.func = _name("_" + fn.id)
-        elif isinstance(fn, ast.Attribute) and isinstance(fn.value, ast.Name) \
-                and fn.value.id in ("math", "np") and fn.attr in _SINGULAR:
-            node.args.insert(0, ast.Constant(fn.attr))
+        elif isinstance(fn, ast.Attribute) and _dotted(fn).partition(".")[0] in ("math", "np") \
+                and _dotted(fn).partition(".")[2] in _SINGULAR:
+            node.args.insert(0, ast.Constant(_dotted(fn).partition(".")[2]))
             node.args.insert(0, fn)
             node.func = _name("_singular")
         elif isinstance(fn, ast.Attribute) and _dotted(fn) in _KINKS:
@@ -2579,6 +2579,8 @@ def _kink_decision(kind, fn, args, kw, result):
 _SINGULAR = {
     "sqrt": lambda x: np.any(np.asarray(x) == 0),
     "hypot": lambda *a: np.any(np.all([np.asarray(v) == 0 for v in a], axis=0)),
+    # the 2-norm (and Frobenius norm) of a zero vector: its derivative x / |x| is 0 / 0
+    "linalg.norm": lambda x, ord=None: ord in (None, 2, "fro") and not np.any(np.asarray(x)),
 }
 
 
@@ -2619,10 +2621,10 @@ class Traced:
             trace.append(("abs", np.sign(x).tolist()))
             return abs(x)
 
-        def _singular(fn, name, *args):
-            if _SINGULAR[name](*args):
+        def _singular(fn, name, *args, **kw):
+            if _SINGULAR[name](*args, **kw):
                 singular.add(name)
-            return fn(*args)
+            return fn(*args, **kw)
 
         def _tick():
             ticks[0] += 1
@@ -3170,7 +3172,7 @@ class Stats:
             f"points skipped near a kink: {self.points_kink} (some coordinate(s) skipped)",
             f"coordinates: {self.coords}; checked against FD {self.coords_checked}, skipped: "
             f"near a kink {self.coords_kink}, FD unstable {self.coords_unstable}, "
-            f"NaN at sqrt(0)/hypot(0, 0) as autograd {self.coords_singular}; "
+            f"NaN at sqrt(0)/hypot(0, 0)/norm(0) as autograd {self.coords_singular}; "
             f"autograd NaN where srcgrad matches FD (np.prod at 0) {self.coords_ag_nan}",
             f"worst passing error / tolerance: FD {self.max_fd_err:.3g}, "
             f"autograd {self.max_ag_err:.3g}",
