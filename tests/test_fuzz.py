@@ -289,6 +289,10 @@ def test_oracle_singular_points():
     live = "import math\n\ndef f(x):\n    return x + 0.5 * math.hypot(x, x)\n"
     out = pf.check_source(live, "f", (0,), [(0.0,), (0.3,)])
     assert out.status == "ok" and out.coords_singular == 1 and out.coords_checked == 1, out
+    # the 2-norm of a zero vector (found by a campaign: np.linalg.norm(u - u, 2))
+    zero = "import numpy as np\n\ndef f(x, u):\n    return x + np.linalg.norm(u - u, 2)\n"
+    out = pf.check_source(zero, "f", (0, 1), [(0.3, np.array([0.5, -1.0]))])
+    assert out.status == "ok" and out.coords_singular == 2 and out.coords_checked == 1, out
     dead = "import math\n\ndef f(x):\n    y = math.hypot(x, x)\n    y = x\n    return y\n"
     out = pf.check_source(dead, "f", (0,), [(0.0,)], jit=True)
     if out.status == "ok":
