@@ -3,10 +3,14 @@
 Random programs in srcgrad's language (tests/support/progfuzz.py: loops with constant, parameter
 and zero-trip bounds and other steps, data-dependent ``while`` exits, ``if``/``elif``/
 ``else``, ``break``/``continue``/early ``return``, swaps, augmented assignment, element
-reads and in-place writes, math/NumPy calls, helper functions with keywords and
-defaults, sums over data points that srcgrad/fuse.py runs in the forward sweep and near
-misses of them) are differentiated by srcgrad and checked against finite differences (away from
-kinks, found by recording every branch decision) and autograd.
+reads and in-place writes, math/NumPy calls of every rule family, helper functions with
+keywords, defaults and keyword-only parameters, sums over data points that
+srcgrad/fuse.py runs in the forward sweep and near misses of them, arrays built from
+values and list literals, stacked arrays and matrices, gathers and scatters with repeated
+positions, names rebound to another type, double buffering and buffer swaps, 0-d array
+arguments) are differentiated by srcgrad and checked against finite differences (away
+from kinks, found by recording every branch decision, comparison and kink of
+abs/maximum/clip/max/... ) and autograd.
 
 * fast tier (default run): ``FAST_EXAMPLES`` derandomized hypothesis programs, ``jit=False``;
 * slow tier (``-m slow``): ``SLOW_EXAMPLES`` programs compiled with Numba;
@@ -105,6 +109,45 @@ EXPECTED_FEATURES = {
     "cond_chain", "cond_bool", "cond_not", "helper_scalar", "helper_writer", "helper_tuple",
     "helper_kw", "helper_default", "helper_in_loop", "helper_in_branch",
     "helper_calls_helper", "fused_sum", "fused_near_miss",
+    # arrays from values: 1-D, nested 2-D, stacked arrays, list literals as arguments
+    "arr_lit", "arr_asarray_lit", "arr_lit_2d", "arr_lit_rows", "list_arg", "list_sum",
+    "list_mean", "list_max", "list_min", "list_prod", "list_dot", "reduce_list_dot",
+    "reduce_lit_elem", "np_stack", "np_vstack", "np_column_stack", "np_concatenate",
+    "np_hstack", "concat_split", "concat_rotate", "concat_head", "concat_tail", "matvec",
+    "np_array", "np_asarray",
+    # gathers and scatters, repeated positions, constant and int-array parameter indices
+    "int_array_param", "index_array_const", "index_from_array", "gather", "gather_inline",
+    "gather_const", "gather_param", "gather_mask", "gather_rows", "gather_cols", "mask_data",
+    "mask_const", "scatter", "scatter_set", "scatter_add", "scatter_mul", "scatter_idx",
+    "scatter_short", "scatter_mask", "scatter_array_value", "scatter_in_loop",
+    # names rebound to another type; double buffering and buffer swaps
+    "rebind_type", "rebind_array_to_float", "rebind_float_to_array", "rebind_reshape",
+    "buffers_double", "buffers_swap", "buffers_in_loop", "buffers_fill_loop",
+    "buffers_fill_vector", "buffers_fill_gather",
+    # keyword-only parameters, 0-d array arguments
+    "entry_kwonly", "helper_kwonly", "param_0d",
+    # matrices: reductions with axis, products, norms, inverse, matrix power
+    "matrix_lit2", "matrix_rows", "matrix_stack", "matrix_vstack", "matrix_column_stack",
+    "matrix_outer", "matrix_in_loop", "matrix_use_axis", "matrix_use_gram",
+    "matrix_use_trace", "matrix_use_norm", "matrix_use_inv", "matrix_use_matpow",
+    "matrix_use_gather", "matrix_use_transpose", "np_sum_axis", "np_min_axis",
+    "np_prod_axis", "np_cumsum_axis", "np_linalg_inv", "np_matrix_power",
+    "np_matrix_power_neg", "np_outer",
+    # the rule families: math.*, NumPy elementwise on scalars and arrays, reductions
+    "math_tan", "math_asin", "math_acos", "math_atan2", "math_sinh", "math_cosh",
+    "math_asinh", "math_acosh", "math_atanh", "math_expm1", "math_exp2", "math_log1p",
+    "math_log10", "math_log2", "math_log_base", "math_pow", "math_fabs", "math_erf",
+    "math_erfc", "math_degrees", "math_radians", "math_copysign", "math_hypot3",
+    "npx_tan", "npx_arcsin", "npx_arccos", "npx_arctan", "npx_arctan2", "npx_sinh",
+    "npx_cosh", "npx_arcsinh", "npx_arccosh", "npx_arctanh", "npx_expm1", "npx_exp2",
+    "npx_log", "npx_log1p", "npx_log10", "npx_log2", "npx_sqrt", "npx_cbrt", "npx_square",
+    "npx_power", "npx_abs", "npx_absolute", "npx_fabs", "npx_degrees", "npx_rad2deg",
+    "npx_radians", "npx_deg2rad", "npx_copysign", "npx_fmod", "npx_maximum",
+    "npx_minimum", "npx_clip", "npx_hypot", "float_mod", "np_arctan2", "np_power",
+    "np_minimum", "np_where", "np_fmod", "np_deg2rad", "np_cumsum", "np_full",
+    "np_full_like", "np_arange", "np_linspace", "np_rev", "np_np_reshape", "reduce_mean",
+    "reduce_prod", "reduce_max", "reduce_min", "reduce_norm", "reduce_matmul",
+    "reduce_trace_outer", "reduce_gather", "reduce_mask", "reduce_cumsum_last",
 }
 
 
@@ -223,6 +266,22 @@ def test_oracle_skips_kinks():
     assert out.status == "ok" and out.coords_kink == 1 and out.coords_checked == 1, out
 
 
+def test_oracle_records_array_kinks():
+    """Elementwise kinks and choices are decisions too: np.maximum at a tie, a boolean mask
+    whose comparison flips, np.clip at its bound, np.max's argmax, float ``%`` at a jump.
+    Their coordinates are skipped as near a kink; the others are checked."""
+    source = ("import numpy as np\n\ndef f(x, u):\n"
+              "    return (np.sum(np.maximum(u, x)) + np.sum(u[u > 0.2])\n"
+              "            + np.sum(np.clip(u, -1.0, 0.9))\n"
+              "            + np.max(u * x) + (u[2] * 3.0) % 2.7)\n")
+    out = pf.check_source(source, "f", (0, 1), [(0.5, np.array([0.5, 0.2, 0.9]))])
+    # x and u[0]: a tie of np.maximum; u[1]: the mask's boundary; u[2]: clip's bound and
+    # the jump of % (2.7 = 3 * 0.9)
+    assert out.status == "ok" and out.coords_kink == 4 and out.coords_checked == 0, out
+    out = pf.check_source(source, "f", (0, 1), [(0.3, np.array([0.5, -0.4, 0.7]))])
+    assert out.status == "ok" and out.coords_checked == 4, out
+
+
 def test_oracle_singular_points():
     """A NaN gradient where sqrt(0) or hypot(0, 0) reaches the output is the convention (and
     autograd's): skipped, not failed. The same NaN from a value that never reaches the
@@ -230,6 +289,10 @@ def test_oracle_singular_points():
     live = "import math\n\ndef f(x):\n    return x + 0.5 * math.hypot(x, x)\n"
     out = pf.check_source(live, "f", (0,), [(0.0,), (0.3,)])
     assert out.status == "ok" and out.coords_singular == 1 and out.coords_checked == 1, out
+    # the 2-norm of a zero vector (found by a campaign: np.linalg.norm(u - u, 2))
+    zero = "import numpy as np\n\ndef f(x, u):\n    return x + np.linalg.norm(u - u, 2)\n"
+    out = pf.check_source(zero, "f", (0, 1), [(0.3, np.array([0.5, -1.0]))])
+    assert out.status == "ok" and out.coords_singular == 2 and out.coords_checked == 1, out
     dead = "import math\n\ndef f(x):\n    y = math.hypot(x, x)\n    y = x\n    return y\n"
     out = pf.check_source(dead, "f", (0,), [(0.0,)], jit=True)
     if out.status == "ok":
