@@ -183,6 +183,33 @@ def test_every_function_is_accounted_for(capsys):
               "a rule (tests/test_special.py); every other one is refused by name")
 
 
+def _jax_counts() -> dict[str, int]:
+    """Classes of the functions Numba compiles and JAX differentiates: those of the registry
+    that jax.numpy has too (tests/support/jax_surface.py) and that take a float."""
+    from .support.jax_surface import JAX_NAMES
+    keys = [k for k in CLASSES if k in JAX_NAMES and k not in NO_FLOAT_ARGUMENT]
+    classes = [CLASSES[k][1] for k in keys]
+    return {c: classes.count(c) for c in ("rule", "nondiff", "refused")}
+
+
+def test_most_of_jaxs_surface_has_rules(capsys):
+    # a function on the non-differentiable list has a zero derivative (int- or bool-valued,
+    # piecewise constant), as JAX's; the fraction counts those with rules among the others
+    counts = _jax_counts()
+    share = counts["rule"] / (counts["rule"] + counts["refused"])
+    with capsys.disabled():
+        print(f"\nfunctions Numba compiles and JAX differentiates: {sum(counts.values())}; "
+              f"rule {counts['rule']}, non-differentiable {counts['nondiff']}, refused "
+              f"{counts['refused']}: {share:.0%} of the differentiable ones have rules")
+    assert share >= 0.9
+
+
+def test_jax_surface_list_is_current():
+    pytest.importorskip("jax")
+    from .support.jax_surface import JAX_NAMES, current
+    assert sorted(JAX_NAMES) == current()
+
+
 def test_non_differentiable_list_gives_reasons():
     assert NONDIFF and all(isinstance(r, str) and len(r) > 10 for r in NONDIFF.values())
 

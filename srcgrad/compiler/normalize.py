@@ -1094,6 +1094,8 @@ _NORMS_ALONG = {
     -_INF: "linalg.amin_axis(x * linalg.abs_slope(x), AXIS, KEEP)",
     0: "np_ops.sum_axis(linalg.nonzero(x), AXIS, KEEP)",
     "p": "np_ops.sum_axis((x * linalg.abs_slope(x)) ** P, AXIS, KEEP) ** R",
+    -1: "np_ops.sum_axis((x * linalg.abs_slope(x)) ** P, AXIS, KEEP) ** R",
+    -2: "np_ops.sum_axis((x * linalg.abs_slope(x)) ** P, AXIS, KEEP) ** R",
 }
 _VECTOR_NORMS = {
     2: "np.linalg.norm(x)", 1: "np.sum(x * linalg.abs_slope(x))",
