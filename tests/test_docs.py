@@ -396,3 +396,15 @@ def test_expected_outputs_are_found(tmp_path):
     doc_print, doc_value, _ = _checkers(expected_wrong, "y.md", [])
     with pytest.raises(AssertionError, match="the comment says"):
         exec(compile(tree, "y.md", "exec"), {"__doc_print__": doc_print, "__doc_value__": doc_value})
+
+
+def test_language_lists_what_the_rules_table_says():
+    # docs/language.md's list of functions is generated from the rules table
+    # (srcgrad/compiler/surface.py); regenerate with python -m srcgrad.compiler.surface --write
+    from srcgrad.compiler import surface
+    text = (Path(__file__).resolve().parents[1] / "docs" / "language.md").read_text()
+    assert surface.replaced(text) == text, "python -m srcgrad.compiler.surface --write"
+    fams = {f.title: f for f in surface.surface()}
+    assert {"np.sum", "np.linalg.solve", "np.einsum", "np.var"} <= set(fams["NumPy"].rules
+                                                                    + fams["np.linalg"].rules)
+    assert "np.argmax" in fams["NumPy"].nondiff and "np.linalg.eigvals" in fams["np.linalg"].refused

@@ -465,7 +465,8 @@ defrule("linalg.einsum2", "subscripts, a, b", MISSING, MISSING, MISSING,
 # parts, and raises where they are not real)
 refuse("eigenvalues and eigenvectors of a non-symmetric matrix are complex, and srcgrad "
        "differentiates real results (for a symmetric matrix use np.linalg.eigh or eigvalsh)",
-       "np.linalg.eigvals", "linalg.eig_values", "linalg.eig_vectors")
+       "np.linalg.eig", "np.linalg.eigvals", "linalg.eig_values",
+       "linalg.eig_vectors")
 # Functions the tangents call (their rules make second derivatives work): F of eigenvector
 # derivatives, triangles, the vector or matrix view of a norm's argument, checks
 defrule("linalg.gaps", "w", MISSING, array=(
