@@ -18,6 +18,7 @@ from numba import types as nbtypes
 from numba.core.errors import NumbaError
 
 from .compiler.capture import DERIVATIVE, unwrap
+from .compiler.containers import Container, flatten, is_container, is_float_type, rebuild, structure
 from .compiler.infer import arg_type_of
 from .compiler.jit import note_user_line
 from .compiler.nested import DerivativeSpec
@@ -161,11 +162,18 @@ class GradFunction:
         return tuple(bound.arguments[p] for p in self._params)
 
     def _types(self, args: tuple) -> tuple:
-        types = tuple(arg_type_of(a) for a in args)
+        types = tuple(_arg_type(a, self._params[i]) for i, a in enumerate(args))
         for i in self._wrt:
             typ = types[i]
             if isinstance(typ, nbtypes.Array) and isinstance(typ.dtype, nbtypes.Float):
                 continue
+            if isinstance(typ, Container):
+                if any(is_float_type(t) for _, t in typ.leaves()):
+                    continue
+                raise UsageError(
+                    f"cannot differentiate with respect to {self._params[i]!r}: it is "
+                    f"{typ}, which holds no float or float array (write 2.0, not 2). Pass "
+                    "floats, or leave it out of wrt")
             if not isinstance(typ, nbtypes.Float):
                 hint = " (write 2.0, not 2)" if isinstance(typ, nbtypes.Integer) else ""
                 if isinstance(typ, nbtypes.Array):
@@ -191,6 +199,8 @@ class GradFunction:
     def _run(self, args: tuple, kwargs: dict, seed=1.0):
         if kwargs or len(args) != len(self._params):
             args = self._bind(args, kwargs)
+        if any(type(a) in _CONTAINERS for a in args) and any(map(is_container, args)):
+            return self._run_containers(args, seed)
         # A cheap key for the argument types (numba.typeof and hashing Numba types
         # cost microseconds, which is most of a small call): Python scalars by their
         # class, arrays by dtype, rank and flags (contiguity, writeable), not by
@@ -227,6 +237,37 @@ class GradFunction:
         elif not self._jit:
             grads = tuple(float(g) for g in grads)
         return value, (grads[0] if self._single else grads), tape_bytes
+
+    def _run_containers(self, args: tuple, seed):
+        """A call with tuples, lists or dicts among the arguments: the generated function
+        takes their leaves (compiler/containers.py); each container's gradient has its
+        structure, with None for a leaf that is not a float or a float array."""
+        types = self._types(args)
+        built = self._specialize(types)
+        flat = tuple(leaf for a, t in zip(args, types)
+                     for leaf in (flatten(a) if isinstance(t, Container) else [a]))
+        try:
+            if built.tapes:
+                value, grads, tape_bytes = self._tapes.run(built, flat, seed)
+            else:
+                value, grads, tape_bytes, _ = built.fn(*flat, seed)
+        except NumbaError as exc:
+            raise numba_rejected(exc, self._cap.name, self._cap.filename) from exc
+        except Exception as exc:
+            note_user_line(exc, built.fn, built.linemap, self._cap,
+                           _adjoint_call(built, flat, seed))
+            raise
+        it = iter(grads)
+        out = []
+        for i in self._wrt:
+            typ = types[i]
+            if not isinstance(typ, Container):
+                out.append(_like(args[i], next(it)))
+                continue
+            leaves = [_like(v, next(it)) if is_float_type(t) else None
+                      for v, (_, t) in zip(flatten(args[i]), typ.leaves())]
+            out.append(rebuild(typ, iter(leaves)))
+        return value, (out[0] if self._single else tuple(out)), tape_bytes
 
     def __call__(self, *args, **kwargs):
         value, grads, _ = self._run(args, kwargs)
@@ -270,6 +311,19 @@ class GradFunction:
             else:
                 types.append(nbtypes.float64)
         return tuple(types)
+
+
+_CONTAINERS = (tuple, list, dict)
+
+
+def _arg_type(value, name: str):
+    """The Numba type of an argument, or the Container of a tuple, list or dict."""
+    if not is_container(value):
+        return arg_type_of(value)
+    try:
+        return structure(value, arg_type_of)
+    except TypeError as exc:
+        raise UsageError(f"argument {name!r}: {exc}") from None
 
 
 def _like(arg, g):

@@ -32,16 +32,17 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.Yield: ("yield", "return a value instead of yielding"),
     ast.YieldFrom: ("yield from", "return a value instead"),
     ast.Await: ("await", "remove it"),
-    ast.ListComp: ("list comprehension", "write a for loop"),
     ast.SetComp: ("set comprehension", "write a for loop"),
     ast.DictComp: ("dict comprehension", "write a for loop"),
-    ast.GeneratorExp: ("generator expression", "write a for loop"),
-    ast.Dict: ("dict", "use separate float variables"),
     ast.Set: ("set", "use separate variables"),
     ast.JoinedStr: ("f-string", "remove string work from the differentiated function"),
     ast.NamedExpr: ("assignment expression (:=)", "assign in a separate statement"),
     ast.Starred: ("starred expression", "pass arguments one by one"),
 }
+# Methods of dicts (resolved when the function is generated: containers.py)
+CONTAINER_METHODS = {"keys", "values", "items", "get"}
+# Builtins that build or take apart tuples, lists and dicts (containers.py)
+CONTAINER_BUILTINS = {"dict", "zip", "tuple", "list", "sum"}
 if hasattr(ast, "Match"):
     _REJECTED[ast.Match] = ("match", "use if/elif/else")
 if hasattr(ast, "TryStar"):
@@ -192,10 +193,24 @@ def _check_for(cap: Captured, stmt: ast.For) -> None:
                         and all(isinstance(e, ast.Name) for e in target.elts)):
             _reject(cap, stmt, "this enumerate() loop", hint)
     elif isinstance(it, ast.Name) and it.id not in cap.modules:
-        if not isinstance(stmt.target, ast.Name):
-            _reject(cap, stmt, "for with a tuple target", hint)
+        _check_loop_target(cap, stmt, hint)
+    elif isinstance(it, (ast.Tuple, ast.List)) or _is_call_to(cap, it, "zip") or (
+            isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
+            and it.func.attr in CONTAINER_METHODS and not it.args):
+        # over a container (unrolled: containers.py): for k, v in d.items(), zip(xs, ys)
+        _check_loop_target(cap, stmt, hint)
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute):
+            _check_expr(cap, it.func.value)
     else:
         _reject(cap, stmt, "for over a non-range iterable", hint)
+
+
+def _check_loop_target(cap: Captured, stmt: ast.For, hint: str) -> None:
+    target = stmt.target
+    if isinstance(target, ast.Name):
+        return
+    if not (isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts)):
+        _reject(cap, stmt, "for with this target", hint)
 
 
 def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> None:
@@ -209,32 +224,24 @@ def _check_target(cap: Captured, target: ast.expr, allow_tuple: bool = True) -> 
                 _reject(cap, elt, "nested or starred tuple target", "assign names one by one")
         return
     if isinstance(target, ast.Subscript):
-        if not isinstance(target.value, ast.Name):
+        base = target.value
+        while isinstance(base, ast.Subscript):   # d["W"][i] = v
+            _check_index(cap, base.slice)
+            base = base.value
+        if not isinstance(base, ast.Name):
             _reject(cap, target, "assignment into an expression",
                     "write into a named array: y[i] = v")
-        _check_expr(cap, target.slice)
+        _check_index(cap, target.slice)
         return
     if isinstance(target, ast.Attribute):
         _reject(cap, target, "assignment to an attribute", "use a local variable")
     _reject(cap, target, "this assignment target", "assign to a plain variable name")
 
 
-def _literal_arguments(expr: ast.expr) -> set[int]:
-    """ids of the list and tuple literals a call takes as arguments, nested ones
-    included (np.array([[a, b], [c, d]]), np.sum([x, 2.0]))."""
-    out: set[int] = set()
-
-    def take(node: ast.expr) -> None:
-        if isinstance(node, (ast.List, ast.Tuple)):
-            out.add(id(node))
-            for elt in node.elts:
-                take(elt)
-
-    for n in ast.walk(expr):
-        if isinstance(n, ast.Call):
-            for a in list(n.args) + [k.value for k in n.keywords]:
-                take(a)
-    return out
+def _check_index(cap: Captured, index: ast.expr) -> None:
+    """The index of a store: an expression, or a dict's key (a string constant)."""
+    if not (isinstance(index, ast.Constant) and isinstance(index.value, str)):
+        _check_expr(cap, index)
 
 
 # Where a string constant may stand: (function, position, keyword). np.einsum's
@@ -271,16 +278,16 @@ def _string_arguments(cap: Captured, expr: ast.expr) -> set[int]:
 
 
 def _check_expr(cap: Captured, expr: ast.expr) -> None:
-    call_args = _literal_arguments(expr)
     none_args = {id(a) for n in ast.walk(expr) if isinstance(n, ast.Call)
                  for a in list(n.args) + [k.value for k in n.keywords]
                  if isinstance(a, ast.Constant) and a.value is None}
-    strings = _string_arguments(cap, expr)
+    strings = _string_arguments(cap, expr) | _container_keys(expr)
     for node in ast.walk(expr):
-        if isinstance(node, ast.List) and id(node) not in call_args:
-            _reject(cap, node, "list", "build an array from the values, np.array([a, b]), or "
-                    "use separate variables; lists work as arguments of functions, as in "
-                    "np.sum([a, b]) or np.concatenate([x, y])")
+        if isinstance(node, ast.Dict) and any(
+                not (isinstance(k, ast.Constant) and isinstance(k.value, str))
+                for k in node.keys):
+            _reject(cap, node, "dict with keys other than strings",
+                    "use string constants as keys: {'w': w, 'b': b}")
         if type(node) in _REJECTED:
             construct, hint = _REJECTED[type(node)]
             _reject(cap, node, construct, hint)
@@ -296,7 +303,8 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             is_method = isinstance(node.func, ast.Attribute) \
                 and not _is_module_attribute(cap, node.func)
             to_callee = isinstance(node.func, ast.Name) and cap.inlines(node.func.id)
-            if node.keywords and not is_method and not to_callee and not (
+            to_dict = _is_call_to(cap, node, "dict")
+            if node.keywords and not is_method and not to_callee and not to_dict and not (
                     isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
                     and _root_module(cap, node.func) in ("np", "special", "linalg")) \
                     and not _is_scipy_special(cap, node.func):
@@ -311,6 +319,25 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             _reject(cap, node, f"attribute '.{node.attr}'",
                     "use math.* or np.* functions and constants, or the array attributes "
                     f"{', '.join(sorted(ARRAY_ATTRIBUTES))}")
+
+
+def _container_keys(expr: ast.expr) -> set[int]:
+    """ids of the string constants that are keys of dicts: in {...} literals, d["k"],
+    "k" in d and d.get("k")."""
+    out: set[int] = set()
+    for node in ast.walk(expr):
+        keys: list = []
+        if isinstance(node, ast.Dict):
+            keys = list(node.keys)
+        elif isinstance(node, ast.Subscript):
+            keys = [node.slice]
+        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            keys = [node.left]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "get" and node.args:
+            keys = [node.args[0]]
+        out |= {id(k) for k in keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+    return out
 
 
 def _is_scipy_special(cap: Captured, func: ast.expr) -> bool:
@@ -336,7 +363,7 @@ def _root_module(cap: Captured, node: ast.expr) -> str | None:
 
 def _is_array_attribute(cap: Captured, node: ast.Attribute) -> bool:
     """x.T, x.shape (or a method looked up for a call: x.sum)."""
-    return node.attr in ARRAY_ATTRIBUTES | ARRAY_METHODS and not (
+    return node.attr in ARRAY_ATTRIBUTES | ARRAY_METHODS | CONTAINER_METHODS and not (
         isinstance(node.value, ast.Name) and node.value.id in cap.modules)
 
 
@@ -356,13 +383,19 @@ def _check_callee(cap: Captured, node: ast.Call) -> None:
                 "call math.* functions, abs, min, max, float or int")
     if isinstance(func, ast.Attribute) and _is_module_attribute(cap, func):
         return
-    if isinstance(func, ast.Attribute) and func.attr in ARRAY_METHODS:
+    if isinstance(func, ast.Attribute) and func.attr in ARRAY_METHODS | CONTAINER_METHODS:
         return
     if isinstance(func, ast.Attribute) and func.attr in IN_PLACE_METHODS:
         _reject(cap, node, f"'.{func.attr}()' as a value",
                 f"x.{func.attr}(...) writes into x and returns None: write it as a statement "
                 "of its own" + (", or use np.sort(x) for a sorted copy"
                                 if func.attr == "sort" else ""))
+    if isinstance(func, ast.Attribute) and func.attr in ("append", "extend", "insert", "pop",
+                                                         "update", "setdefault"):
+        _reject(cap, node, f"method '.{func.attr}()'",
+                "srcgrad's tuples, lists and dicts keep the structure they are built with: "
+                "build the whole container in one literal, or use an array (np.zeros(n), "
+                "then x[i] = v)")
     if isinstance(func, ast.Attribute):
         _reject(cap, node, f"method '.{func.attr}()'",
                 f"use np.* functions, or the methods {', '.join(sorted(ARRAY_METHODS))}")

@@ -58,7 +58,11 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
     # tuple of atoms, which the helper's source receives as placeholders
     def argument(a: ast.expr):
         if isinstance(a, ast.Tuple):
-            return ast.Tuple([anf.atom(e, out) for e in a.elts], ast.Load())
+            return ast.Tuple([argument(e) for e in a.elts], ast.Load())
+        if isinstance(a, ast.List):
+            return ast.List([argument(e) for e in a.elts], ast.Load())
+        if isinstance(a, ast.Dict):
+            return ast.Dict(list(a.keys), [argument(e) for e in a.values])
         return anf.atom(a, out)
     args = [argument(a) for a in call.args]
     keywords = {k.arg: argument(k.value) for k in call.keywords}
@@ -82,10 +86,10 @@ def inline_call(anf, targets: list[str], call: ast.Call, out: list[ast.stmt],
                             hint=f"call it as a statement, {name}(...), or return a "
                                  "value everywhere")
         _return_zero(callee_cap.tree)
-    placeholders = _tuple_parameters(anf, callee_cap, values, call, name)
-    norm = anf.normalize_callee(callee_cap)
+    containers, placeholders = _container_parameters(anf, values)
+    norm = anf.normalize_callee(callee_cap, containers)
     tree = copy.deepcopy(norm.tree)
-    for p in [p for p, v in values.items() if isinstance(v, ast.Tuple)]:
+    for p in containers:
         del values[p]
     values.update(placeholders)
 
@@ -162,36 +166,26 @@ def _return_zero(tree: ast.FunctionDef) -> None:
         tree.body.append(ret)
 
 
-def _tuple_parameters(anf, callee_cap, values, call, name) -> dict[str, ast.expr]:
-    """Parameters given a tuple literal: replace them in the helper's source by a
-    tuple of placeholder names (so `a, b = pair` and `pair[0]` lower as usual);
-    returns placeholder -> the caller's atom."""
-    params = {p: v for p, v in values.items() if isinstance(v, ast.Tuple)}
-    if not params:
-        return {}
-    rebound = {n.id for n in ast.walk(callee_cap.tree)
-               if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    out: dict[str, ast.expr] = {}
-    names: dict[str, list[str]] = {}
-    for p, value in params.items():
-        if p in rebound:
-            raise anf.error(call, f"{name} rebinds its tuple parameter '{p}'",
-                            hint="give the new value another name")
-        names[p] = []
-        for elt in value.elts:
-            placeholder = anf.namer.fresh(f"_{p}_")
-            names[p].append(placeholder)
-            out[placeholder] = elt
+def _container_parameters(anf, values) -> tuple[dict[str, ast.expr], dict[str, ast.expr]]:
+    """Parameters given a tuple, list or dict literal: the helper is lowered with each as
+    the literal of placeholder names (containers.py), one per leaf. Returns parameter ->
+    that literal, and placeholder -> the caller's atom."""
+    containers: dict[str, ast.expr] = {}
+    placeholders: dict[str, ast.expr] = {}
 
-    class Expand(ast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in names and isinstance(node.ctx, ast.Load):
-                return ast.copy_location(
-                    ast.Tuple([ast.Name(n, ast.Load()) for n in names[node.id]], ast.Load()),
-                    node)
-            return node
-    Expand().visit(callee_cap.tree)
-    return out
+    def rename(p: str, node: ast.expr) -> ast.expr:
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return type(node)([rename(p, e) for e in node.elts], ast.Load())
+        if isinstance(node, ast.Dict):
+            return ast.Dict(list(node.keys), [rename(p, e) for e in node.values])
+        placeholder = anf.namer.fresh(f"_{p}_")
+        placeholders[placeholder] = node
+        return ast.Name(placeholder, ast.Load())
+
+    for p, value in values.items():
+        if isinstance(value, (ast.Tuple, ast.List, ast.Dict)):
+            containers[p] = rename(p, value)
+    return containers, placeholders
 
 
 def _default(anf, call, name, param) -> ast.expr:

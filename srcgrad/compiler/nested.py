@@ -42,6 +42,7 @@ import numpy as np
 from numba.core import types as nbtypes
 
 from ..errors import UnsupportedSyntaxError
+from .containers import Container
 from .core import assign, const, load
 from .infer import arg_type_of, infer_types
 from .normalize import Normalized, normalize
@@ -112,18 +113,19 @@ class Frame:
 def normalize_nested(cap, arg_types: tuple, tangents: TangentSource | None) -> Normalized:
     """``normalize(cap)``, resolving calls to derivative objects (two passes if any)."""
     frame = Frame()
-    norm = normalize(cap, nested=frame)
+    containers = {p: t for p, t in zip(cap.params, arg_types) if isinstance(t, Container)}
+    norm = normalize(cap, nested=frame, containers=containers)
     if not frame.probed:
         return norm
     if tangents is None:
         raise UnsupportedSyntaxError(
             f"{cap.name} calls a derivative object, which this use of srcgrad cannot "
             "inline", cap.filename, cap.tree.lineno, 0, construct="nested derivative")
-    typed = infer_types(norm, cap, arg_types)
+    typed = infer_types(norm, cap, norm.flat_types(arg_types, cap.params))
     sites = _call_sites(norm.tree, cap, norm.constants, typed)
     resolved = {key: _wrapper(spec, types, cap, line, tangents)
                 for key, (spec, types, line) in sites.items()}
-    return normalize(cap, nested=Frame(resolved))
+    return normalize(cap, nested=Frame(resolved), containers=containers)
 
 
 def _call_sites(tree: ast.FunctionDef, cap, constants: dict, typed) -> dict:

@@ -20,6 +20,7 @@ from ..errors import MissingRuleError, UnsupportedSyntaxError
 from ..runtime.linalg import einsum_chain
 from ..runtime.special import SCIPY_AXIS_NAMES, SCIPY_NAMES, call_problem
 from .capture import Captured, capture
+from .containers import Container, Scalarize, is_float_type, leaf_name, literal_of
 from .core import (MODULE_NAMES, assign, clone, const, dotted, is_atom, load, name_node,
                    substitute, walk_stmts)
 from .fence import IN_PLACE_METHODS, fence, returns_value
@@ -70,33 +71,74 @@ class Normalized:
     temps: set[str]
     constants: dict[str, object] = field(default_factory=dict)
     customs: dict[str, object] = field(default_factory=dict)
+    # container parameters -> the parameters of their leaves (containers.py)
+    leaves: dict[str, list[str]] = field(default_factory=dict)
+
+    def flat_types(self, arg_types: tuple, names: list[str]) -> tuple:
+        """The types of `params` from those of the original parameters `names`: a
+        Container's leaves in its place."""
+        out: list = []
+        for name, typ in zip(names, arg_types):
+            if isinstance(typ, Container):
+                out += [t for _, t in typ.leaves()]
+            else:
+                out.append(typ)
+        return tuple(out)
+
+    def flat_wrt(self, wrt: list[str], flat_types: tuple) -> list[str]:
+        """wrt with each container parameter replaced by its leaves of float type."""
+        types = dict(zip(self.params, flat_types))
+        out: list[str] = []
+        for name in wrt:
+            if name not in self.leaves:
+                out.append(name)
+                continue
+            out += [leaf for leaf in self.leaves[name] if is_float_type(types[leaf])]
+        return out
 
 
-def normalize(cap: Captured, nested=None, chain: tuple = ()) -> Normalized:
+def normalize(cap: Captured, nested=None, chain: tuple = (),
+              containers: dict | None = None) -> Normalized:
     """The core-language form of `cap`'s function. Its final return may give a
     tuple of atoms (a helper inlined by inline.py, or a function under `vjp`).
     `nested` (a nested.Frame) resolves calls to derivative objects; `chain` is the
-    functions being inlined around this one (recursion is refused)."""
+    functions being inlined around this one (recursion is refused). `containers` gives
+    the parameters that hold tuples, lists or dicts: a containers.Container (an argument
+    of the function differentiated: one parameter per leaf) or a literal of the names
+    of its leaves (a helper's parameter, given a container by its caller)."""
     namer = Namer(user_names(cap.tree) | set(cap.modules) | set(cap.constants)
                   | set(cap.callees) | set(cap.nested) | MODULE_NAMES)
-    body = JumpLowering(namer).function(cap.tree.body)
-    body = _split_tuple_results(body, cap)
-    body = _expand_tuple_variables(body, namer)
+    env: dict[str, ast.expr] = {}
+    leaves: dict[str, list[str]] = {}
+    params: list[str] = []
+    for p in cap.params:
+        given = (containers or {}).get(p)
+        if isinstance(given, Container):
+            names = [namer.exact(leaf_name(p, path)) for path, _ in given.leaves()]
+            env[p] = literal_of(given, iter(names))
+            leaves[p] = names
+            params += names
+        else:
+            if given is not None:
+                env[p] = given
+            params.append(p)
+    body = _split_tuple_results(copy.deepcopy(cap.tree.body), cap)
+    body = Scalarize(cap, namer, env).function(body)
+    body = JumpLowering(namer).function(body)
     anf = ANF(cap, namer, nested, chain)
     new_body = anf.block(body)
     # every parameter positional, in order (keyword-only ones too): callers bind
     # arguments, defaults included, before calling the core function
-    params = [ast.arg(p) for p in cap.params]
-    args = ast.arguments(posonlyargs=[], args=params, vararg=None, kwonlyargs=[],
-                         kw_defaults=[], kwarg=None, defaults=[])
+    args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None,
+                         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[])
     tree = ast.FunctionDef(
         name=cap.tree.name, args=args, body=new_body, decorator_list=[],
         returns=None, type_comment=None, type_params=[], lineno=cap.tree.lineno,
         col_offset=0)
     tree.srcline = cap.tree.lineno
     _renumber_temps(tree, anf.temps)
-    return Normalized(tree=tree, namer=namer, params=list(cap.params), temps=anf.temps,
-                      constants=anf.constants, customs=anf.customs)
+    return Normalized(tree=tree, namer=namer, params=params, temps=anf.temps,
+                      constants=anf.constants, customs=anf.customs, leaves=leaves)
 
 
 def canonical_callee(cap: Captured, func: ast.expr) -> str | None:
@@ -142,44 +184,6 @@ def _split_tuple_results(body: list[ast.stmt], cap: Captured) -> list[ast.stmt]:
                      for part in parts]
             return ast.copy_location(ast.Tuple(calls, ast.Load()), node)
     Split().visit(module)
-    return module.body
-
-
-def _expand_tuple_variables(body: list[ast.stmt], namer: Namer) -> list[ast.stmt]:
-    """`pair = (a, b)`, with `pair` bound nowhere else: bind one variable per element
-    (`_pair_1, _pair_2 = a, b`) and read `pair` as the tuple of those everywhere, so
-    `u, v = pair`, `pair[0]` and `helper(pair)` lower like tuple literals."""
-    module = ast.Module(body, [])
-    stores: dict[str, int] = {}
-    for node in ast.walk(module):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            stores[node.id] = stores.get(node.id, 0) + 1
-    parts: dict[str, list[str]] = {}
-    for node in ast.walk(module):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Tuple) \
-                and stores.get(node.targets[0].id) == 1:
-            name = node.targets[0].id
-            parts[name] = [namer.fresh(f"_{name}_") for _ in node.value.elts]
-    if not parts:
-        return body
-
-    class Expand(ast.NodeTransformer):
-        def visit_Assign(self, node):
-            self.generic_visit(node)
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in parts:
-                names = [ast.Name(n, ast.Store()) for n in parts[target.id]]
-                node.targets = [ast.Tuple(names, ast.Store())]
-            return node
-
-        def visit_Name(self, node):
-            if node.id in parts and isinstance(node.ctx, ast.Load):
-                return ast.copy_location(
-                    ast.Tuple([ast.Name(n, ast.Load()) for n in parts[node.id]], ast.Load()),
-                    node)
-            return node
-    Expand().visit(module)
     return module.body
 
 
@@ -354,8 +358,8 @@ class ANF:
         callee = fence(capture(fn), callee=True)
         return callee, returns_value(callee)
 
-    def normalize_callee(self, callee: Captured) -> Normalized:
-        return normalize(callee, self.nested, self.chain + (self.cap.fn,))
+    def normalize_callee(self, callee: Captured, containers: dict | None = None) -> Normalized:
+        return normalize(callee, self.nested, self.chain + (self.cap.fn,), containers)
 
     def error(self, node: ast.AST, message: str, hint: str = "") -> UnsupportedSyntaxError:
         return self.cap.error(UnsupportedSyntaxError, node, message, hint=hint)

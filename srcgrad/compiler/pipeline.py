@@ -92,6 +92,9 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     or "jvp" (the tangent function). `tangents` gives tangent code for derivatives the
     function calls (nested.py)."""
     norm = run_stage("normalize", normalize_nested, cap, arg_types, tangents)
+    if norm.leaves:   # container arguments: one parameter per leaf (containers.py)
+        arg_types = norm.flat_types(arg_types, cap.params)
+        wrt = norm.flat_wrt(wrt, arg_types)
     try:
         typed = run_stage("types", infer_types, norm, cap, arg_types)
         if typed.rebound:  # x = x.sum(): one variable per binding, typed again

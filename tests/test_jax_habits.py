@@ -1,0 +1,314 @@
+"""Code written as a JAX user writes it: parameters in tuples, lists and dicts (pytrees).
+
+Each function takes its parameters as a container and is differentiated with respect
+to it; the gradient has the container's structure (None for a leaf that is not a float
+or a float array). Checked against central finite differences over every float leaf,
+and against ``jax.grad`` run on the same source with ``np`` -> ``jax.numpy`` (where JAX
+is installed). Then what is refused, each at its line with what to write instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import srcgrad
+from srcgrad.errors import UnsupportedSyntaxError, UsageError
+
+from .support.oracles_np import jax_available
+
+SOURCE = '''
+import math
+import numpy as np
+
+
+def mlp(params, x):
+    h = x
+    for W, b in params:
+        h = np.tanh(W @ h + b)
+    return np.sum(h ** 2)
+
+
+def linear_dict(p, x, y):
+    pred = x @ p["w"] + p["b"]
+    return np.mean((pred - y) ** 2)
+
+
+def nested(p):
+    return np.sum(p["enc"]["W"] ** 2) * p["dec"][0] + p["dec"][1]
+
+
+def unpack(t):
+    a, b, c = t
+    return a * b + math.sin(c)
+
+
+def saxpy(val):
+    return val["a"] * val["b"] + val["c"]
+
+
+def via_dict(t):
+    a, b, c = t
+    return saxpy(dict(a=a, b=b, c=c))
+
+
+def items_loop(p, x):
+    out = 0.0
+    for name, v in p.items():
+        out = out + np.sum(np.sin(v) * x)
+    return out
+
+
+def values_sum(p):
+    return sum(np.sum(v ** 2) for v in p.values()) + sum([np.sum(p["b"] ** 3), 1.0])
+
+
+def zip_loop(ws, xs):
+    total = 0.0
+    for w, x in zip(ws, xs):
+        total = total + w * x * x
+    return total
+
+
+def enumerate_loop(coeffs, x):
+    total = 0.0
+    for k, c in enumerate(coeffs):
+        total = total + c * x ** k
+    return total
+
+
+def carry(state, steps):
+    x, v = state
+    for i in range(steps):
+        state = (x + 0.1 * v, v - 0.1 * math.sin(x))
+        x, v = state
+    return state[0] * state[1]
+
+
+def index_at_run_time(a, b, c, i):
+    x = a, b, c
+    return x[i] * x[(i + 1) % 3]
+
+
+def list_literal(a):
+    b = [1.0, a * a, 2.0]
+    return np.sum(b) * b[1]
+
+
+def update_dict(p, x):
+    q = {"w": p["w"] * 2.0, "s": p["s"]}
+    q["w"] = q["w"] + x
+    q["s"] += 1.0
+    return np.sum(q["w"] ** 2) * q["s"]
+
+
+def get_default(p, x):
+    scale = p.get("scale", 1.0)
+    return np.sum(p["w"] * x) * scale
+
+
+def helper_tuple(layer, x):
+    return np.tanh(layer[0] @ x + layer[1])
+
+
+def two_layers(params, x):
+    h = helper_tuple(params["l1"], x)
+    return np.sum(helper_tuple(params["l2"], h))
+
+
+def int_leaf(cfg):
+    return cfg["w"] ** cfg["n"]
+
+
+def keys_and_len(p):
+    n = len(p)
+    total = 0.0
+    for k in p:
+        total = total + p[k] * n
+    if "bias" in p:
+        total = total + 10.0 * p["bias"]
+    return total
+'''
+
+rng = np.random.default_rng(7)
+X3 = rng.normal(size=3)
+PARAMS = [(rng.normal(size=(4, 3)) * 0.5, rng.normal(size=4) * 0.5),
+          (rng.normal(size=(2, 4)) * 0.5, rng.normal(size=2) * 0.5)]
+
+# name -> (args, wrt)
+CASES = {
+    "mlp": ((PARAMS, X3), 0),
+    "linear_dict": (({"w": rng.normal(size=3), "b": 0.3}, rng.normal(size=(5, 3)),
+                     rng.normal(size=5)), 0),
+    "nested": (({"enc": {"W": rng.normal(size=(2, 2))}, "dec": (1.5, -0.5)},), 0),
+    "unpack": (((1.0, 2.0, 0.3),), 0),
+    "via_dict": (((1.0, 2.0, 3.0),), 0),
+    "items_loop": (({"a": rng.normal(size=3), "b": rng.normal(size=3)}, X3), 0),
+    "values_sum": (({"a": rng.normal(size=2), "b": rng.normal(size=2)},), 0),
+    "zip_loop": (((0.5, -1.5, 2.0), (1.0, 2.0, 3.0)), (0, 1)),
+    "enumerate_loop": ((np.array([0.5, -1.0, 0.25]), 0.7), (0, 1)),
+    "carry": (((0.4, 0.2), 5), 0),
+    "list_literal": ((1.3,), 0),
+    "update_dict": (({"w": rng.normal(size=3), "s": 0.5}, X3), (0, 1)),
+    "get_default": (({"w": rng.normal(size=3)}, X3), 0),
+    "two_layers": (({"l1": PARAMS[0], "l2": PARAMS[1]}, X3), 0),
+    "keys_and_len": (({"a": 0.5, "bias": 2.0, "c": -1.0},), 0),
+}
+JIT_CASES = ("mlp", "linear_dict", "via_dict", "carry", "two_layers")
+
+
+@pytest.fixture(scope="module")
+def mod(make_module):
+    return make_module(SOURCE)
+
+
+def _leaves(value) -> list:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, (tuple, list)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def _replace(value, new):
+    if isinstance(value, dict):
+        return {k: _replace(v, new) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_replace(v, new) for v in value)
+    return next(new)
+
+
+def _fd(fn, args, i, h=1e-6):
+    """Central differences of fn with respect to every float leaf of args[i]."""
+    leaves = _leaves(args[i])
+    out = []
+    for k, leaf in enumerate(leaves):
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f":
+            g = np.zeros_like(leaf)
+            for idx in np.ndindex(leaf.shape):
+                def at(d, idx=idx, k=k):
+                    moved = [leaf_.copy() if isinstance(leaf_, np.ndarray) else leaf_
+                             for leaf_ in leaves]
+                    moved[k][idx] += d
+                    new = list(args)
+                    new[i] = _replace(args[i], iter(moved))
+                    return fn(*new)
+                g[idx] = (at(h) - at(-h)) / (2 * h)
+            out.append(g)
+        elif isinstance(leaf, float):
+            def at(d, k=k):
+                moved = list(leaves)
+                moved[k] = moved[k] + d
+                new = list(args)
+                new[i] = _replace(args[i], iter(moved))
+                return fn(*new)
+            out.append((at(h) - at(-h)) / (2 * h))
+        else:
+            out.append(None)
+    return _replace(args[i], iter(out))
+
+
+def _assert_tree_close(got, want, rtol=1e-6, atol=1e-8):
+    """Same structure (dicts compared by key: JAX sorts them), leaves close."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want)
+        for k in want:
+            _assert_tree_close(got[k], want[k], rtol, atol)
+    elif isinstance(want, (tuple, list)):
+        assert type(got) is type(want) and len(got) == len(want), (got, want)
+        for a, b in zip(got, want):
+            _assert_tree_close(a, b, rtol, atol)
+    elif want is None:
+        assert got is None
+    else:
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("jit", [False, pytest.param(True, id="compiled")])
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradient_has_the_structure_of_its_argument(mod, name, jit):
+    if jit and name not in JIT_CASES:
+        pytest.skip("compiled: a representative set")
+    fn = getattr(mod, name)
+    args, wrt = CASES[name]
+    got = srcgrad.grad(fn, wrt=wrt, jit=jit)(*args)
+    wrts = wrt if isinstance(wrt, tuple) else (wrt,)
+    gots = got if isinstance(wrt, tuple) else (got,)
+    for i, g in zip(wrts, gots):
+        _assert_tree_close(g, _fd(fn, args, i), rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def jax_mod():
+    if not jax_available():
+        pytest.skip("JAX is not installed")
+    import jax.numpy as jnp
+    namespace: dict = {"np": jnp, "math": math, "__name__": "jax_habits"}
+    exec(compile(SOURCE.replace("import numpy as np", ""), "<jax>", "exec"),  # noqa: S102
+         namespace)
+    return namespace
+
+
+JAX_SKIP = {
+    "unpack": "math.sin of a tracer", "carry": "math.sin of a tracer",
+    "via_dict": "a Python loop count", "zip_loop": "", "keys_and_len": "",
+    "enumerate_loop": "", "index_at_run_time": "", "int_leaf": "",
+    "list_literal": "jnp.sum takes no Python list",
+}
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n not in JAX_SKIP])
+def test_same_gradient_as_jax(mod, jax_mod, name):
+    import jax
+    args, wrt = CASES[name]
+    want = jax.grad(jax_mod[name], argnums=wrt)(*args)
+    got = srcgrad.grad(getattr(mod, name), wrt=wrt, jit=False)(*args)
+
+    def numpy_tree(t):
+        if isinstance(t, dict):
+            return {k: numpy_tree(v) for k, v in t.items()}
+        if isinstance(t, (tuple, list)):
+            return type(t)(numpy_tree(v) for v in t)
+        return np.asarray(t)
+
+    _assert_tree_close(got, numpy_tree(want), rtol=1e-9, atol=1e-12)
+
+
+def test_run_time_index_of_a_tuple(mod):
+    g = srcgrad.grad(mod.index_at_run_time, wrt=(0, 1, 2), jit=False)(1.5, -2.0, 0.5, 1)
+    assert g == (0.0, 0.5, -2.0)
+
+
+def test_int_leaf_gets_none(mod):
+    g = srcgrad.grad(mod.int_leaf, jit=False)({"w": 1.5, "n": 3})
+    assert g["n"] is None and math.isclose(g["w"], 3 * 1.5 ** 2)
+
+
+def test_container_without_floats_is_a_usage_error(mod):
+    with pytest.raises(UsageError, match="holds no float"):
+        srcgrad.grad(mod.int_leaf, jit=False)({"w": 2, "n": 3})
+
+
+REFUSED = {
+    "run_time_key": ('def f(p, k):\n    return p[k] * 2.0\n', ({"a": 1.0}, "a"),
+                     "key known only at run time"),
+    "append": ('def f(a):\n    xs = []\n    xs.append(a)\n    return xs[0]\n', (1.0,),
+               "append"),
+    "missing_key": ('def f(p):\n    return p["b"]\n', ({"a": 1.0},), "no key 'b'"),
+    "rebound_structure": ('def f(a):\n    t = (a, a)\n    t = (a, a, a)\n    return t[0]\n',
+                          (1.0,), "different structures"),
+    "break_in_unrolled": ('def f(p):\n    s = 0.0\n    for v in p:\n        if p[v] > 0:\n'
+                          '            break\n        s = s + p[v]\n    return s\n',
+                          ({"a": 1.0},), "break"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_refused_at_the_line(make_module, name):
+    source, args, message = REFUSED[name]
+    m = make_module("import numpy as np\n\n\n" + source)
+    with pytest.raises((UnsupportedSyntaxError, srcgrad.SrcgradError), match=message) as info:
+        srcgrad.grad(m.f, jit=False)(*args)
+    assert m.__file__ in str(info.value) and ":" in str(info.value)
