@@ -39,6 +39,13 @@ def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int],
                              f"got {item!r}")
         if isinstance(item, str):
             if item not in params:
+                owner = getattr(fn, "__self__", None)
+                if owner is not None and hasattr(owner, item):
+                    raise UsageError(
+                        f"wrt={item!r} is an attribute of the object {name} is a method of, "
+                        f"not a parameter: srcgrad reads self.{item} as a constant. To "
+                        f"differentiate with respect to it, give the method a parameter "
+                        f"{item} and pass self.{item} in")
                 code = getattr(fn, "__code__", None)
                 if code is not None and item in code.co_freevars + code.co_names:
                     kind = "a closure variable" if item in code.co_freevars else "a global"
@@ -58,6 +65,20 @@ def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int],
             raise UsageError(f"wrt names parameter {params[index]!r} twice")
         indices.append(index)
     return indices, single
+
+
+def _names_of(wrt, free: list[str], name: str):
+    """wrt given by positions among a functools.partial's free parameters, as names."""
+    single = not isinstance(wrt, (tuple, list))
+    out = []
+    for w in ([wrt] if single else wrt):
+        if isinstance(w, int) and not isinstance(w, bool):
+            if not -len(free) <= w < len(free):
+                raise UsageError(f"wrt={w} is out of range: the partial of {name} leaves "
+                                 f"{len(free)} parameter(s) free ({', '.join(free) or 'none'})")
+            w = free[w]
+        out.append(w)
+    return out[0] if single else tuple(out)
 
 
 _TAPE_DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
@@ -121,10 +142,20 @@ class GradFunction:
     srcgrad_role = DERIVATIVE   # what compiler.capture recognises: a derivative to nest
 
     def __init__(self, fn, wrt=0, jit: bool = True, with_value: bool = False) -> None:
-        self._cap = front(fn)
-        self._fn = unwrap(fn)
+        # functools.partial: the function it wraps, with the bound arguments passed on
+        # every call (constants, unless wrt names them)
+        self._partial = fn if isinstance(fn, functools.partial) else None
+        base = fn.func if self._partial is not None else fn
+        self._cap = front(base)
+        self._fn = unwrap(base)
         self._signature = inspect.signature(self._fn)
         self._params = list(self._cap.params)
+        if self._partial is not None:
+            free = list(inspect.signature(fn).parameters)
+            if isinstance(wrt, int) or (isinstance(wrt, (tuple, list))
+                                        and any(isinstance(w, int) for w in wrt)):
+                # positions count the parameters the partial leaves free
+                wrt = _names_of(wrt, free, self._cap.name)
         self._wrt, self._single = _resolve_wrt(wrt, self._params, self._cap.name, self._fn)
         self._wrt_names = [self._params[i] for i in self._wrt]
         self._jit = jit
@@ -152,7 +183,10 @@ class GradFunction:
     # arguments -------------------------------------------------------------
 
     def _bind(self, args: tuple, kwargs: dict) -> tuple:
-        if not kwargs and len(args) == len(self._params):
+        if self._partial is not None:
+            args = tuple(self._partial.args) + tuple(args)
+            kwargs = {**self._partial.keywords, **kwargs}
+        elif not kwargs and len(args) == len(self._params):
             return args
         try:
             bound = self._signature.bind(*args, **kwargs)
@@ -197,7 +231,7 @@ class GradFunction:
         return built
 
     def _run(self, args: tuple, kwargs: dict, seed=1.0):
-        if kwargs or len(args) != len(self._params):
+        if kwargs or len(args) != len(self._params) or self._partial is not None:
             args = self._bind(args, kwargs)
         if any(type(a) in _CONTAINERS for a in args) and any(map(is_container, args)):
             return self._run_containers(args, seed)

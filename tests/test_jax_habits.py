@@ -122,6 +122,53 @@ def int_leaf(cfg):
     return cfg["w"] ** cfg["n"]
 
 
+def per_example(w, xs, ys):
+    losses = [(np.dot(w, x) - y) ** 2 for x, y in zip(xs, ys)]
+    return sum(losses) / len(losses)
+
+
+def logistic_dict(p, X, y):
+    z = X @ p["w"] + p["b"]
+    return np.mean(np.log1p(np.exp(-y * z)))
+
+
+def nested_def(a, n):
+    def step(v, s):
+        return v * s + math.sin(v)
+
+    for i in range(n):
+        a = step(a, 0.9)
+    return a
+
+
+def closure_reads_local(x, k):
+    def scaled(z):
+        return z * k
+    sq = lambda t: t * t  # noqa: E731
+    return scaled(sq(x)) + sq(k)
+
+
+class Model:
+    scale = 3.0
+
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(np.tanh(self.w * x)) + self.penalty(x)
+
+    def penalty(self, x):
+        return np.sum(x * x) * 0.5
+
+    @staticmethod
+    def square(x):
+        return x * x
+
+    @classmethod
+    def scaled(cls, x):
+        return cls.scale * x ** 3
+
+
 def keys_and_len(p):
     n = len(p)
     total = 0.0
@@ -155,6 +202,12 @@ CASES = {
     "get_default": (({"w": rng.normal(size=3)}, X3), 0),
     "two_layers": (({"l1": PARAMS[0], "l2": PARAMS[1]}, X3), 0),
     "keys_and_len": (({"a": 0.5, "bias": 2.0, "c": -1.0},), 0),
+    "per_example": ((rng.normal(size=3), tuple(rng.normal(size=(4, 3))), tuple(rng.normal(size=4))),
+                    (0, 1)),
+    "logistic_dict": (({"w": rng.normal(size=3), "b": 0.1}, rng.normal(size=(6, 3)),
+                       np.sign(rng.normal(size=6))), 0),
+    "nested_def": ((0.7, 3), 0),
+    "closure_reads_local": ((1.5, 2.0), (0, 1)),
 }
 JIT_CASES = ("mlp", "linear_dict", "via_dict", "carry", "two_layers")
 
@@ -226,11 +279,15 @@ def _assert_tree_close(got, want, rtol=1e-6, atol=1e-8):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("jit", [False, pytest.param(True, id="compiled")])
-@pytest.mark.parametrize("name", list(CASES))
+def _params():
+    for name in CASES:
+        yield pytest.param(name, False, id=name)
+        if name in JIT_CASES:   # compiled: in the slow tier (test_lambdas compiles in the fast)
+            yield pytest.param(name, True, id=f"{name}-compiled", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("name, jit", list(_params()))
 def test_gradient_has_the_structure_of_its_argument(mod, name, jit):
-    if jit and name not in JIT_CASES:
-        pytest.skip("compiled: a representative set")
     fn = getattr(mod, name)
     args, wrt = CASES[name]
     got = srcgrad.grad(fn, wrt=wrt, jit=jit)(*args)
@@ -256,6 +313,7 @@ JAX_SKIP = {
     "via_dict": "a Python loop count", "zip_loop": "", "keys_and_len": "",
     "enumerate_loop": "", "index_at_run_time": "", "int_leaf": "",
     "list_literal": "jnp.sum takes no Python list",
+    "nested_def": "math.sin of a tracer", "per_example": "",
 }
 
 
@@ -312,3 +370,54 @@ def test_refused_at_the_line(make_module, name):
     with pytest.raises((UnsupportedSyntaxError, srcgrad.SrcgradError), match=message) as info:
         srcgrad.grad(m.f, jit=False)(*args)
     assert m.__file__ in str(info.value) and ":" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- functions
+
+def _fd1(f, x, h=1e-6):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def test_lambdas():
+    f = lambda x: x * x + math.sin(x)  # noqa: E731
+    g, h = (lambda x: x ** 3), (lambda x: x ** 2)  # two lambdas on one line
+    for jit in (False, True):
+        assert math.isclose(srcgrad.grad(f, jit=jit)(0.7), _fd1(f, 0.7), rel_tol=1e-7)
+        assert math.isclose(srcgrad.grad(g, jit=jit)(2.0), 12.0, rel_tol=1e-12)
+        assert math.isclose(srcgrad.grad(h, jit=jit)(2.0), 4.0, rel_tol=1e-12)
+
+
+def test_hessian_of_a_lambda():
+    f = lambda x: np.sum(np.sin(x) * x[0])  # noqa: E731
+    x = np.array([0.3, -0.8, 1.1])
+    H = srcgrad.hessian(f, jit=False)(x)
+    g = srcgrad.grad(f, jit=False)
+    fd = np.array([(g(x + 1e-6 * e) - g(x - 1e-6 * e)) / 2e-6 for e in np.eye(3)])
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-8)
+    if jax_available():
+        import jax
+        import jax.numpy as jnp
+        want = jax.hessian(lambda x: jnp.sum(jnp.sin(x) * x[0]))(x)
+        np.testing.assert_allclose(H, want, rtol=1e-10, atol=1e-12)
+
+
+def test_method_of_a_model(mod):
+    model = mod.Model(np.array([0.5, -1.0]))
+    x = np.array([0.3, 0.4])
+    got = srcgrad.grad(model.loss, jit=False)(x)
+    want = [(model.loss(x + 1e-6 * e) - model.loss(x - 1e-6 * e)) / 2e-6 for e in np.eye(2)]
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    assert srcgrad.grad(mod.Model.square, jit=False)(3.0) == 6.0
+    assert math.isclose(srcgrad.grad(mod.Model.scaled, jit=False)(2.0), 36.0)
+    with pytest.raises(UsageError, match="self.w"):
+        srcgrad.grad(model.loss, wrt="w")
+
+
+def test_partial(mod):
+    import functools
+    p = functools.partial(mod.linear_dict, x=np.eye(3), y=np.ones(3))
+    params = {"w": np.array([0.2, -0.4, 0.9]), "b": 0.5}
+    got = srcgrad.grad(p, jit=False)(params)
+    _assert_tree_close(got, _fd(lambda q: p(q), (params,), 0), rtol=1e-6)
+    both = srcgrad.grad(functools.partial(mod.zip_loop, (0.5, 1.0)), wrt="ws", jit=False)((2.0, 3.0))
+    assert both == (4.0, 9.0)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
+import linecache
 import math
 import textwrap
 import types
@@ -96,12 +98,27 @@ def unwrap(fn):
 
 
 def capture(fn) -> Captured:
-    """Parse `fn`'s source into a FunctionDef whose line numbers are the file's."""
+    """Parse `fn`'s source into a FunctionDef whose line numbers are the file's. `fn` may
+    be a function, a lambda, a bound method or classmethod (its object's attributes are
+    constants, as globals), or a helper lifted out of another function (_lift_nested)."""
     fn = unwrap(fn)
+    owner = None
+    if inspect.ismethod(fn):
+        owner, fn = fn.__self__, fn.__func__
     if not isinstance(fn, types.FunctionType):
         raise UsageError(
             f"srcgrad differentiates Python functions, got {type(fn).__name__} {fn!r}; "
-            "pass a function defined with `def` in a .py file")
+            "pass a function defined with `def` or `lambda`, a method, or a "
+            "functools.partial of one")
+    lifted = getattr(fn, "__srcgrad_tree__", None)
+    if lifted is not None:   # a nested def or lambda of a function being captured
+        tree = copy.deepcopy(lifted)
+        filename = fn.__code__.co_filename
+        file_lines = linecache.getlines(filename) or []
+        return _finish(fn, tree, filename, [line.rstrip("\n") for line in file_lines], owner)
+    if fn.__name__ == "<lambda>":
+        tree, filename, file_lines = _lambda_tree(fn)
+        return _finish(fn, tree, filename, file_lines, owner)
     try:
         lines, first = inspect.getsourcelines(fn)
         filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
@@ -133,11 +150,122 @@ def capture(fn) -> Captured:
         file_lines = []
     if not file_lines:
         file_lines = [""] * (first - 1) + source.splitlines()
+    return _finish(fn, tree, filename, file_lines, owner)
+
+
+def _finish(fn, tree: ast.FunctionDef, filename: str, file_lines: list[str],
+            owner) -> Captured:
+    if owner is not None:   # a method: self's attributes become constants
+        every = tree.args.posonlyargs + tree.args.args
+        if not every:
+            raise UsageError(f"the method {fn.__qualname__} takes no self argument")
+        first = every[0].arg
+        if tree.args.posonlyargs:
+            tree.args.posonlyargs = tree.args.posonlyargs[1:]
+        else:
+            tree.args.args = tree.args.args[1:]
+        _bind_owner(tree, first, owner)
     params = [a.arg for a in tree.args.posonlyargs + tree.args.args + tree.args.kwonlyargs]
     cap = Captured(fn=fn, name=tree.name, filename=filename, tree=tree,
                    file_lines=file_lines, params=params)
-    _resolve_free_names(cap)
+    owner_values = getattr(tree, "srcgrad_owner", {})
+    _lift_nested(cap)
+    _resolve_free_names(cap, owner_values)
     return cap
+
+
+def _lambda_tree(fn) -> tuple[ast.FunctionDef, str, list[str]]:
+    """A lambda's source as a FunctionDef: found in its file by its code object's first
+    line and the positions of its instructions (two lambdas on one line are told apart
+    by their columns)."""
+    code = fn.__code__
+    filename = inspect.getsourcefile(fn) or code.co_filename
+    lines = linecache.getlines(filename)
+    if not lines:
+        raise SourceUnavailableError(
+            f"cannot read the source of this lambda ({filename}); srcgrad transforms source "
+            "code: define it in a .py file, or in IPython or Jupyter (which keep the source "
+            "of each cell), not at the plain interactive prompt or with exec")
+    try:
+        module = ast.parse("".join(lines))
+    except SyntaxError as exc:
+        raise SourceUnavailableError(f"cannot parse {filename}: {exc}") from exc
+    # (the RESUME and RETURN instructions carry columns 0, 0: no source of their own)
+    spots = [(p[0], p[2], p[1], p[3]) for p in code.co_positions()
+             if p[0] is not None and p[2] is not None and (p[2], p[3]) != (0, 0)]
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+
+    def holds(node: ast.Lambda) -> bool:
+        start = (node.body.lineno, node.body.col_offset)
+        end = (node.body.end_lineno, node.body.end_col_offset)
+        return all(start <= (l0, c0) and (l1, c1) <= end for l0, c0, l1, c1 in spots)
+
+    found = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)
+             and n.lineno == code.co_firstlineno
+             and [a.arg for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs] == names
+             and holds(n)]
+    if not found:
+        raise SourceUnavailableError(
+            f"cannot find the source of the lambda at {filename}:{code.co_firstlineno}; "
+            "write it with def")
+    lam = min(found, key=lambda n: (n.end_lineno - n.lineno, n.end_col_offset - n.col_offset))
+    tree = _as_def(f"lambda_{code.co_firstlineno}", lam)
+    return tree, filename, [line.rstrip("\n") for line in lines]
+
+
+def _as_def(name: str, lam: ast.Lambda) -> ast.FunctionDef:
+    """`lambda args: e` as `def name(args): return e`, at the lambda's place."""
+    ret = ast.copy_location(ast.Return(lam.body), lam.body)
+    tree = ast.FunctionDef(name=name, args=lam.args, body=[ret], decorator_list=[],
+                           returns=None, type_comment=None, type_params=[])
+    return ast.copy_location(tree, lam)
+
+
+def _bind_owner(tree: ast.FunctionDef, self_name: str, owner) -> None:
+    """`self.w` read in a method: the name `self_w`, bound to the attribute's value."""
+    values: dict[str, object] = {}
+
+    class Bind(ast.NodeTransformer):
+        def visit_Attribute(self, node):
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id == self_name \
+                    and isinstance(node.ctx, ast.Load) and hasattr(owner, node.attr):
+                name = f"{self_name}_{node.attr}"
+                values[name] = getattr(owner, node.attr)
+                return ast.copy_location(ast.Name(name, ast.Load()), node)
+            return node
+    Bind().visit(tree)
+    tree.srcgrad_owner = values
+
+
+def _lift_nested(cap: Captured) -> None:
+    """Nested `def`s and `name = lambda ...` at the top of the body become helpers,
+    inlined where they are called like module-level ones; the enclosing function's
+    locals they read are read at the call (the helper's body is inlined there)."""
+    outer = _assigned_names(cap.tree)
+    outer -= {s.name for s in cap.tree.body if isinstance(s, ast.FunctionDef)}
+    outer -= {s.targets[0].id for s in cap.tree.body if isinstance(s, ast.Assign)
+              and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
+              and isinstance(s.value, ast.Lambda)}
+    body = []
+    for stmt in cap.tree.body:
+        inner = None
+        if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list:
+            inner = stmt
+        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Lambda):
+            inner = _as_def(stmt.targets[0].id, stmt.value)
+        if inner is None:
+            body.append(stmt)
+            continue
+        module = ast.fix_missing_locations(ast.Module([copy.deepcopy(inner)], []))
+        namespace: dict = {}
+        exec(compile(module, cap.filename, "exec"), cap.fn.__globals__, namespace)  # noqa: S102
+        helper = namespace[inner.name]
+        helper.__srcgrad_tree__ = inner
+        helper.__srcgrad_outer__ = frozenset(outer - _assigned_names(inner))
+        cap.callees[inner.name] = helper
+    cap.tree.body = body or [ast.Pass()]
 
 
 def _assigned_names(tree: ast.FunctionDef) -> set[str]:
@@ -152,6 +280,8 @@ def _user_function(value) -> types.FunctionType | None:
     """The Python function behind a user-defined callable (a plain function, or a
     Numba dispatcher's `py_func`), or None for library functions."""
     fn = unwrap(value)
+    if inspect.ismethod(fn) and isinstance(fn.__func__, types.FunctionType):
+        return fn if _user_function(fn.__func__) is not None else None
     if not isinstance(fn, types.FunctionType):
         return None
     module = getattr(fn, "__module__", "") or ""
@@ -198,9 +328,12 @@ def _flatten_module_attributes(cap: Captured, scope: dict, local: set[str]) -> N
     Flatten().visit(cap.tree)
 
 
-def _resolve_free_names(cap: Captured) -> None:
-    local = _assigned_names(cap.tree)
+def _resolve_free_names(cap: Captured, extra: dict | None = None) -> None:
+    # the enclosing function's locals a lifted helper reads stay names (read at the call)
+    local = _assigned_names(cap.tree) | getattr(cap.fn, "__srcgrad_outer__", frozenset())
+    local -= set(cap.callees)
     scope = _scope(cap)
+    scope.update(extra or {})
     _flatten_module_attributes(cap, scope, local)
     for node in ast.walk(cap.tree):
         if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)):
