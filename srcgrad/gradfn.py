@@ -389,6 +389,10 @@ class VJPFunction(GradFunction):
     def value_and_pullback(self, args: tuple, kwargs: dict):
         if kwargs or len(args) != len(self._params):
             args = self._bind(args, kwargs)
+        if any(map(is_container, args)):
+            raise UsageError("vjp takes floats and arrays so far (grad and value_and_grad "
+                             "take tuples, lists and dicts): pass the leaves as separate "
+                             "arguments")
         # Keep the arguments as they are now: the pullback reruns the forward sweep.
         args = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
         built = self._specialize(self._types(args))

@@ -421,3 +421,12 @@ def test_partial(mod):
     _assert_tree_close(got, _fd(lambda q: p(q), (params,), 0), rtol=1e-6)
     both = srcgrad.grad(functools.partial(mod.zip_loop, (0.5, 1.0)), wrt="ws", jit=False)((2.0, 3.0))
     assert both == (4.0, 9.0)
+
+
+def test_other_transforms_refuse_containers_clearly(mod):
+    # jvp, hessian and vjp take floats and arrays so far: a clear UsageError, no crash
+    p = {"a": 0.5, "bias": 2.0, "c": -1.0}
+    with pytest.raises(UsageError, match="leaves as separate arguments"):
+        srcgrad.vjp(mod.keys_and_len, p)
+    with pytest.raises(UsageError, match="leaves as separate arguments"):
+        srcgrad.hessian(mod.keys_and_len, jit=False)(p)

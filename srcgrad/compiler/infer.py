@@ -24,7 +24,7 @@ from numba.core.registry import cpu_target
 from numba.core.target_extension import target_override
 
 from .. import runtime
-from ..errors import NonScalarOutputError, TypeInferenceError
+from ..errors import NonScalarOutputError, TypeInferenceError, UsageError
 from .capture import Captured
 from .core import RUNTIME_MODULES
 from .emit import emit_function
@@ -228,6 +228,11 @@ def arg_type_of(value) -> nbtypes.Type:
         if typ is None:
             typ = _ARRAY_TYPES.setdefault(key, typeof(value))
         return typ
+    if type(value) is dict or type(value) is list:
+        raise UsageError(
+            f"a {type(value).__name__} argument: grad and value_and_grad take tuples, lists "
+            "and dicts of parameters, but jvp, jacobian, hessian, hvp, vjp and check_grad "
+            "take floats and arrays so far: pass the leaves as separate arguments")
     return typeof(value)
 
 
