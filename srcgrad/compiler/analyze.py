@@ -145,6 +145,18 @@ def bound_arguments(rule, value: ast.expr) -> dict[str, ast.expr]:
     return out
 
 
+def _unbound_argument(rule, value: ast.Call) -> str | None:
+    """An argument of the call the rule's parameters cannot bind (which bound_arguments
+    would drop), described, or None."""
+    args = operands(value)
+    if len(args) > len(rule.params):
+        return f"{len(args)} positional arguments (the rule takes {len(rule.params)})"
+    for kw in value.keywords:
+        if rule.param_index(kw.arg) is None:
+            return f"the keyword argument '{kw.arg}'"
+    return None
+
+
 def sequence_layout(key: str, value: ast.Call, typed, result: str
                     ) -> list[tuple[str, ast.expr, ast.expr]]:
     """Where each element of a sequence function's tuple argument lands in its result:
@@ -317,6 +329,14 @@ def check_calls(tree: ast.FunctionDef, typed, ana: Analysis, cap) -> None:
             node = located(stmt)
             raise cap.error(MissingRuleError, node, f"no derivative rule for '{key}'" + (
                 f": {REFUSED[key]}" if key in REFUSED else ""), hint=MISSING_RULE_HINT)
+        rule = rule_for(key)
+        if varied and target in ana.active and rule is not None and not rule.nondiff:
+            extra = _unbound_argument(rule, stmt.value)
+            if extra is not None:
+                # the rule's templates would never see it: a silently wrong derivative
+                raise cap.error(MissingRuleError, located(stmt),
+                                f"'{key}' with {extra}: srcgrad's derivative rule for it "
+                                "does not take that argument", hint=MISSING_RULE_HINT)
     for stmt in walk_stmts(tree.body):
         t = target_of(stmt)
         if t is None or t not in ana.active or typed.is_float(t):
