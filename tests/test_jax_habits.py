@@ -169,6 +169,17 @@ class Model:
         return cls.scale * x ** 3
 
 
+def builtins_over_containers(ws, x):
+    total = 0.0
+    for i in reversed(range(1, 7, 2)):
+        total = total + ws[i // 2] * x ** i
+    for k, w in enumerate(reversed(ws), start=1):
+        total = total + k * w * x
+    if any(w > 10.0 for w in ws) or not all(w > -10.0 for w in ws):
+        total = total * 0.0
+    return total + max(w * x for w in ws) + min(ws)
+
+
 def keys_and_len(p):
     n = len(p)
     total = 0.0
@@ -208,6 +219,7 @@ CASES = {
                        np.sign(rng.normal(size=6))), 0),
     "nested_def": ((0.7, 3), 0),
     "closure_reads_local": ((1.5, 2.0), (0, 1)),
+    "builtins_over_containers": (((0.5, -1.5, 2.0), 0.8), (0, 1)),
 }
 JIT_CASES = ("mlp", "linear_dict", "via_dict", "carry", "two_layers")
 
@@ -313,7 +325,7 @@ JAX_SKIP = {
     "via_dict": "a Python loop count", "zip_loop": "", "keys_and_len": "",
     "enumerate_loop": "", "index_at_run_time": "", "int_leaf": "",
     "list_literal": "jnp.sum takes no Python list",
-    "nested_def": "math.sin of a tracer", "per_example": "",
+    "nested_def": "math.sin of a tracer", "per_example": "", "builtins_over_containers": "",
 }
 
 

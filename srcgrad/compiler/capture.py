@@ -26,7 +26,8 @@ KNOWN_MODULES = {"math": math, "np": np}
 
 # Builtins a user function may call.
 KNOWN_BUILTINS = {"abs", "min", "max", "float", "int", "round", "range", "len", "bool",
-                  "enumerate", "dict", "zip", "tuple", "list", "sum"}
+                  "enumerate", "dict", "zip", "tuple", "list", "sum", "reversed", "any",
+                  "all"}
 
 
 def _qualified_function_names() -> dict[int, str]:

@@ -441,6 +441,9 @@ class Scalarize:
 
     def _for(self, stmt: ast.For) -> list[ast.stmt]:
         iterable = self.expr(stmt.iter)
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
+                and self.cap.functions.get(iterable.func.id) == "reversed":
+            iterable = self._reversed_range(iterable, stmt)
         if not is_literal(iterable):
             stmt.iter = iterable
             self.loops.append(False)
@@ -481,6 +484,32 @@ class Scalarize:
         self.loops.pop()
         out += self.block(stmt.orelse)
         return out
+
+    def _reversed_range(self, call: ast.Call, stmt) -> ast.expr:
+        """reversed(range(a, b)) as range(b - 1, a - 1, -1) (a constant step s: from the
+        last element a + (b - a - 1) // s * s down by s)."""
+        inner = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        if not (isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name)
+                and self.cap.functions.get(inner.func.id) == "range"
+                and 1 <= len(inner.args) <= 3):
+            raise self.error(stmt, "reversed() of something other than range() or a "
+                                   "container", hint="loop over range(n - 1, -1, -1)")
+        args = inner.args
+        start, stop = (const(0), args[0]) if len(args) == 1 else (args[0], args[1])
+        step = self._constant_key(args[2]) if len(args) == 3 else 1
+        if type(step) is not int or step == 0:
+            raise self.error(stmt, "reversed(range(a, b, step)) with a step known only at "
+                                   "run time", hint="write the descending range out")
+        one = const(1)
+        if step == 1:
+            first = ast.BinOp(copy.deepcopy(stop), ast.Sub(), one)
+        else:   # a + (b - a - 1) // s * s (b - a + 1 for a negative step)
+            span = ast.BinOp(ast.BinOp(copy.deepcopy(stop), ast.Sub(), copy.deepcopy(start)),
+                             ast.Sub() if step > 0 else ast.Add(), one)
+            first = ast.BinOp(copy.deepcopy(start), ast.Add(), ast.BinOp(
+                ast.BinOp(span, ast.FloorDiv(), const(step)), ast.Mult(), const(step)))
+        end = ast.BinOp(copy.deepcopy(start), ast.Sub() if step > 0 else ast.Add(), one)
+        return ast.copy_location(ast.Call(inner.func, [first, end, const(-step)], []), call)
 
     # -- expressions ----------------------------------------------------------
 
@@ -637,6 +666,18 @@ class _Rewrite(ast.NodeTransformer):
             pairs += [(k.arg, k.value) for k in node.keywords]
             return ast.copy_location(ast.Dict([const(k) for k, _ in pairs],
                                               [v for _, v in pairs]), node)
+        if name == "enumerate" and len(args) == 1 and is_literal(args[0]) \
+                and [k.arg for k in node.keywords] == ["start"]:
+            start = self.s._constant_key(node.keywords[0].value)
+            if type(start) is not int:
+                raise self.s.error(node, "enumerate(start=) with a start known only at run "
+                                         "time", hint="use a constant start")
+            return ast.copy_location(ast.Tuple(
+                [ast.Tuple([const(start + i), e], ast.Load())
+                 for i, e in enumerate(self._elements(args[0]))], ast.Load()), node)
+        if name == "enumerate" and node.keywords:
+            raise self.s.error(node, "enumerate(start=) over an array",
+                               hint="use enumerate(x) and add the start to the index")
         if name is None or len(args) != 1 or node.keywords and name != "dict":
             if name == "zip" and args and all(is_literal(a) for a in args):
                 rows = zip(*[self._elements(a) for a in args])
@@ -656,6 +697,14 @@ class _Rewrite(ast.NodeTransformer):
             return ast.copy_location(ast.Tuple(
                 [ast.Tuple([const(i), e], ast.Load()) for i, e in enumerate(elements)],
                 ast.Load()), node)
+        if name == "reversed":
+            return ast.copy_location(ast.Tuple(elements[::-1], ast.Load()), node)
+        if name in ("any", "all"):
+            if not elements:
+                return ast.copy_location(const(name == "all"), node)
+            op = ast.Or() if name == "any" else ast.And()
+            return ast.copy_location(ast.BoolOp(op, elements), node) \
+                if len(elements) > 1 else elements[0]
         if name == "zip":
             return ast.copy_location(ast.Tuple(
                 [ast.Tuple([e], ast.Load()) for e in elements], ast.Load()), node)

@@ -143,6 +143,9 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
                 _reject(cap, stmt, "annotation without a value", "assign a value")
         if isinstance(stmt, ast.For):
             children = stmt.iter.args if isinstance(stmt.iter, ast.Call) else []
+            if _is_call_to(cap, stmt.iter, "reversed") and len(children) == 1 \
+                    and _is_call_to(cap, children[0], "range"):
+                children = children[0].args   # reversed(range(a, b)): check a and b
         else:
             children = ast.iter_child_nodes(stmt)
         for child in children:
@@ -188,13 +191,15 @@ def _check_for(cap: Captured, stmt: ast.For) -> None:
             _reject(cap, stmt, "for with a tuple target", "loop over one index variable")
     elif _is_call_to(cap, it, "enumerate"):
         target = stmt.target
-        if len(it.args) != 1 or it.keywords or not isinstance(it.args[0], ast.Name) \
+        if len(it.args) != 1 or [k.arg for k in it.keywords] not in ([], ["start"]) \
+                or not isinstance(it.args[0], (ast.Name, ast.Tuple, ast.List, ast.Call)) \
                 or not (isinstance(target, ast.Tuple) and len(target.elts) == 2
                         and all(isinstance(e, ast.Name) for e in target.elts)):
             _reject(cap, stmt, "this enumerate() loop", hint)
     elif isinstance(it, ast.Name) and it.id not in cap.modules:
         _check_loop_target(cap, stmt, hint)
-    elif isinstance(it, (ast.Tuple, ast.List)) or _is_call_to(cap, it, "zip") or (
+    elif isinstance(it, (ast.Tuple, ast.List)) or _is_call_to(cap, it, "zip") \
+            or _is_call_to(cap, it, "reversed") or (
             isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
             and it.func.attr in CONTAINER_METHODS and not it.args):
         # over a container (unrolled: containers.py): for k, v in d.items(), zip(xs, ys)
