@@ -28,7 +28,8 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.FunctionDef: ("nested function definition",
                       "define the helper at module level and inline it for now"),
     ast.AsyncFunctionDef: ("nested function definition", "define it at module level"),
-    ast.Lambda: ("lambda", "write the expression inline"),
+    ast.Lambda: ("lambda", "bind it to a name at the top of the function body "
+                           "(g = lambda z: ...), or write a def"),
     ast.Yield: ("yield", "return a value instead of yielding"),
     ast.YieldFrom: ("yield from", "return a value instead"),
     ast.Await: ("await", "remove it"),
@@ -401,6 +402,8 @@ def _check_callee(cap: Captured, node: ast.Call) -> None:
                 "srcgrad's tuples, lists and dicts keep the structure they are built with: "
                 "build the whole container in one literal, or use an array (np.zeros(n), "
                 "then x[i] = v)")
+    if isinstance(func, ast.Lambda):
+        _reject(cap, func, "lambda", _REJECTED[ast.Lambda][1])
     if isinstance(func, ast.Attribute):
         _reject(cap, node, f"method '.{func.attr}()'",
                 f"use np.* functions, or the methods {', '.join(sorted(ARRAY_METHODS))}")
