@@ -586,8 +586,11 @@ defrule(("shapes.union1d", "shapes.setxor1d"), "a, b", MISSING, MISSING,
         array=("shapes.occurrence_grad(g, a, ans)", "shapes.occurrence_grad(g, b, ans, a)"))
 defrule(("shapes.intersect1d", "shapes.setdiff1d"), "a, b", MISSING, None,
         array=("shapes.occurrence_grad(g, a, ans)", None))
-defrule("shapes.occurrence_take", "v, x, ans, before", MISSING, None, None, None,
-        array=("shapes.occurrence_grad(g, x, ans, before)", None, None, None))
+# occurrence_take(v, x, u, before): u, the sorted values whose occurrences in x are looked
+# up, must not be called `ans`, which in an adjoint template is the call's result (v's
+# picked values: found nowhere in x, they made the hvp through np.unique 0)
+defrule("shapes.occurrence_take", "v, x, u, before", MISSING, None, None, None,
+        array=("shapes.occurrence_grad(g, x, u, before)", None, None, None))
 # x.astype(dtype) of floats: the identity with a cast (to ints: the result is no float,
 # so nothing flows)
 defrule("shapes.astype", "x, dtype", MISSING, None, array=("unbroadcast(g, x)", None))
@@ -1178,6 +1181,6 @@ defjvp(("shapes.union1d", "shapes.setxor1d"), "shapes.occurrence_take(da, a, ans
        "shapes.occurrence_take(db, b, ans, a)")
 defjvp(("shapes.intersect1d", "shapes.setdiff1d"),
        "shapes.occurrence_take(da, a, ans, ans[:0])", None)
-defjvp("shapes.occurrence_take", "shapes.occurrence_take(dv, x, ans, before)", None, None, None)
+defjvp("shapes.occurrence_take", "shapes.occurrence_take(dv, x, u, before)", None, None, None)
 defjvp("shapes.astype", "shapes.astype(dx, dtype)", None)
 defjvp("shapes.item", "shapes.item(dx)")
