@@ -31,13 +31,17 @@ from srcgrad.compiler import rules
 from srcgrad.compiler.rules import RULES
 from srcgrad.compiler.tangent import TangentFunction
 
+from .test_stats import STATS_RULES
+
 
 # Keys this file leaves to others: scipy.special rules (and math.gamma / math.lgamma,
-# which are being added with them) get their own test file; user rules
-# (custom_vjp, made by other tests of the session) are in rules.EXTERNAL_NAMES.
+# which are being added with them) get their own test file; the statistics rules
+# (STATS_RULES, the keys under "NumPy: statistics") are checked by tests/test_stats.py
+# (test_every_stats_template_is_applied); user rules (custom_vjp, made by other tests of
+# the session) are in rules.EXTERNAL_NAMES.
 def _excluded(key: str) -> bool:
     return key.startswith("special.") or key in ("math.gamma", "math.lgamma") \
-        or key in rules.EXTERNAL_NAMES
+        or key in STATS_RULES or key in rules.EXTERNAL_NAMES
 
 
 def _units() -> set[tuple[str, int, str, str]]:
@@ -534,6 +538,7 @@ SHAPE_CASES = [  # (id, params, body, args, wrt, keys, order)
     ("shapes.diagonal[offset]", "x", "np.sum(np.diagonal(x, 1) * W2) + x.diagonal()[1] * 1.5",
      (A23,), (0,), "shapes.diagonal", 1),
     ("np.tril[k=-1]", "x", "np.sum(np.tril(x, -1) * W23)", (A23,), (0,), "np.tril", 1),
+    ("np.triu[2d]", "x", "np.sum(np.triu(x) * W23)", (A23,), (0,), "np.triu", 1),
     ("np.triu[vector]", "x", "np.sum(np.triu(x, k=1) * W33)", (X3,), (0,), "np.triu", 1),
     ("shapes.split_part[indices,axis=1]", "x",
      "a, b = np.split(x, [1], axis=1)\n    return np.sum(a * W21) + np.sum(b * b * W22)",
@@ -594,9 +599,11 @@ SLOW |= {
     "shapes.powers[vander,order=2]",
 }
 
-# ----- statistics
+# ----- statistics: the rules under "NumPy: statistics" (STATS_RULES) are left to
+# tests/test_stats.py, which checks that its cases apply every template of them
 
-# ----- NumPy's ufunc names and other elementwise functions
+# ----- NumPy's ufunc names and other elementwise functions (np.sinc's rule is under
+# statistics: its cases here check it against finite differences, test_stats.py counts it)
 for key, dom in {"np.positive": "any", "np.real": "any", "np.conjugate": "any",
                  "np.reciprocal": "pos", "np.sinc": "any"}.items():
     s, arr = DOMAINS[dom]
