@@ -191,7 +191,7 @@ def tensordot(a, b):
 
 def tensordot_axes(a, b):
     return np.sum(np.tensordot(a, b, axes=([1, 0], [0, 1])) * 1.0) \\
-        + np.sum(np.tensordot(a, b.T, axes=1) * W22)
+        + np.sum(np.tensordot(a, b, axes=1) * W22)
 
 
 def einsum_matvec(a, b):

@@ -13,6 +13,7 @@ from srcgrad.compiler.rules import RULES
 from .support.oracles import fd_partial
 from .test_rule_templates import CASES as TEMPLATE_CASES
 from .test_special import TESTED_RULES as SPECIAL_RULES
+from .test_stats import STATS_RULES
 
 # rule key -> (expression over x and y, point (x, y)); points avoid kinks.
 UNARY = {
@@ -80,7 +81,8 @@ COVERED_ELSEWHERE = {"np_ops.array_copy", "np_ops.asarray", "np_ops.array", "np.
 
 
 def test_every_rule_is_tested():
-    tested = set(UNARY) | set(BINARY) | set(ZERO) | ARRAY_RULES | COVERED_ELSEWHERE | {"USub", "UAdd", "copy", "len", "bool",
+    tested = set(UNARY) | set(BINARY) | set(ZERO) | ARRAY_RULES | COVERED_ELSEWHERE | {
+        "USub", "UAdd", "copy", "len", "bool",
                                                       "math.isnan", "math.isinf",
                                                       "math.isfinite", "np.isnan",
                                                       "np.isinf", "np.isfinite",
@@ -88,6 +90,7 @@ def test_every_rule_is_tested():
     tested |= SPECIAL_RULES  # scipy.special, math.gamma, math.lgamma: test_special.py
     # rules with a case in test_rule_templates.py (every template against finite differences)
     tested |= {key for c in TEMPLATE_CASES for key in c.keys}
+    tested |= STATS_RULES  # the statistics section: test_stats.py (and its template coverage)
     from srcgrad.compiler.rules import (
         EXTERNAL_NAMES,  # user rules (custom_vjp) made by other tests
         non_differentiable_functions,  # test_registry.py checks these

@@ -54,7 +54,7 @@ def var_std(x):
 
 
 def nan_reductions(x):
-    return (np.nanmean(x) + np.nansum(x * x) + np.sum(np.nanvar(x, axis=0) * W4)
+    return (np.nanmean(x) + np.nansum(x) ** 2 + np.sum(np.nanvar(x, axis=0) * W4)
             + np.nanstd(x, ddof=1) + np.sum(np.nanmax(x, axis=1) * W3) - np.nanmin(x)
             + np.sum(np.nanprod(x, axis=1) * W3) + np.sum(np.nanmean(x, axis=0, keepdims=True) * W34[:1]))
 
@@ -245,8 +245,11 @@ def test_against_jax(mod, case):
     ours = ours if isinstance(ours, tuple) else (ours,)
     theirs = jax_grad(f, args, wrt)
     assert theirs is not None, f"JAX cannot run {name}"
+    # np.sinc near 0 (the point has x = 1e-9): JAX divides (cos(pi x) - sinc(x)) by x,
+    # which cancels to 0 there; srcgrad's series gives the derivative, -pi^2 x / 3
+    tol = 1e-8 if case == "sinc" else 1e-9
     for a, b in zip(ours, theirs):
-        _same(a, b, 1e-9)
+        _same(a, b, tol)
 
 
 # First order against finite differences, both modes (uncompiled), for the cases whose
@@ -473,7 +476,11 @@ def test_compiled_reductions_match_numpy(layout):
     for k, (a, b) in enumerate(zip(ours, theirs)):
         a = np.asarray(a)
         assert a.shape == np.shape(b), (k, a.shape, np.shape(b))
-        assert a.dtype == np.asarray(b).dtype or np.ndim(b) == 0, (k, a.dtype, np.asarray(b).dtype)
+        # k 12, 13: np.quantile (percentile) of float32 data at float64 q promotes to float64; srcgrad
+        # keeps the data's dtype (the quantiles are values of x)
+        promoted = k in (12, 13) and layout == "float32"
+        assert a.dtype == np.asarray(b).dtype or np.ndim(b) == 0 or promoted, \
+            (k, a.dtype, np.asarray(b).dtype)
         tol = 1e-5 if layout == "float32" else 1e-12
         assert np.allclose(a, b, rtol=tol, atol=tol, equal_nan=True), (k, a, b)
 
@@ -613,6 +620,7 @@ def test_stats_rules_are_the_section():
     assert STATS_RULES <= set(rules.RULES)
 
 
+@pytest.mark.slow   # generates every case again in a worker that did not run it (minutes)
 def test_every_stats_template_is_applied(mod, second):
     """Every template unit of STATS_RULES is applied by the code generated for this file's
     cases (checked against JAX or finite differences above: JAX_CASES, FIRST, SECOND), except

@@ -371,9 +371,7 @@ defrule("np.logaddexp", "x, y", "g * np.exp(x - ans)", "g * np.exp(y - ans)",
         array=("unbroadcast(g * np.exp(x - ans), x)", "unbroadcast(g * np.exp(y - ans), y)"))
 defrule("np.logaddexp2", "x, y", "g * np.exp2(x - ans)", "g * np.exp2(y - ans)",
         array=("unbroadcast(g * np.exp2(x - ans), x)", "unbroadcast(g * np.exp2(y - ans), y)"))
-# sin(pi x) / (pi x): (cos(pi x) - sinc(x)) / x, and 0 at x = 0
-defrule("np.sinc", "x", "g * (0.0 if x == 0 else (np.cos(np.pi * x) - ans) / x)",
-        array=("g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - ans) / np.where(x == 0, 1.0, x))",))
+# np.sinc: under "statistics" (stats.sinc_deriv, exact near 0 and to any order)
 defrule(("np.ldexp", "math.ldexp"), "x, i", "g * 2.0 ** i", None,
         array=("unbroadcast(g * 2.0 ** i, x)", None))
 # x moved by one unit in the last place: the derivative of the identity, as JAX
