@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import srcgrad
 
 from .support.oracles import fd_partial
+from .support.oracles_np import assert_allclose_grads, fd_grad_array
 
 SOURCE = '''
 import math
@@ -99,3 +101,33 @@ def test_regression(mod, name, args, wrt, jit):
     assert value == pytest.approx(f(*args), rel=1e-12)
     expected = [fd_partial(f, args, i) for i in wrt]
     assert list(grads) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+# ---- calls of the NumPy surface (found by tests/support/progfuzz.py's families) ----
+
+SURFACE_SOURCE = '''
+import numpy as np
+
+def trace_offsets(A, x):
+    B = A * x
+    return (np.trace(B, offset=1) ** 2 + np.trace(B, -1) * np.trace(A, 2)
+            + np.trace(B[:, :2], offset=-1) + np.trace(B) * x)
+'''
+
+_A = np.array([[0.3, -0.7, 1.1], [0.45, 0.2, -0.5], [0.9, -1.3, 0.6]])
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_trace_offset(make_module, jit):
+    """np.trace(x, offset) differentiated as np.trace(x): the rule had no offset parameter,
+    so the offset was dropped and the adjoint put g on the main diagonal (silently wrong
+    gradient, jit=False and True; the tangent too). Found by the fuzzer's shapes family."""
+    f = make_module(SURFACE_SOURCE).trace_offsets
+    args = (_A.copy(), 0.8)
+    value, grads = srcgrad.value_and_grad(f, wrt=(0, 1), jit=jit)(*args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    assert_allclose_grads(grads, fd_grad_array(f, args, (0, 1)), rtol=1e-6, atol=1e-8)
+    dA = np.array([[0.1, 0.5, -0.2], [0.3, -0.4, 0.7], [-0.6, 0.2, 0.05]])
+    _, tangent = srcgrad.jvp(f, args, (dA, 0.3), jit=jit)
+    expected = sum(float(np.sum(g * t)) for g, t in zip(grads, (dA, 0.3)))
+    assert tangent == pytest.approx(expected, rel=1e-9, abs=1e-12)

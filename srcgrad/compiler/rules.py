@@ -403,7 +403,8 @@ defrule(("np.dot", "np.matmul"), "x, y", "g * y", "g * x",
         array=("matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"))
 defrule("np.outer", "x, y", MISSING, MISSING,
         array=("outer_grad_a(g, x, y)", "outer_grad_b(g, x, y)"))
-defrule("np.trace", "x", "trace_grad(g, x)")
+# offset: the diagonal above (below, if negative) the main one; an int, no derivative
+defrule("np.trace", "x, offset", "trace_grad(g, x, offset)", None, defaults={"offset": "0"})
 defrule("np.linalg.norm", "x, ord", "norm_grad(g, x, ans, ord)", None,
         defaults={"ord": "None"})
 defrule("np.linalg.inv", "x", MISSING, array=("-(ans.T @ (g @ ans.T))",))
@@ -921,7 +922,7 @@ defjvp("MatMult", "dx @ y", "x @ dy")
 defjvp("np.dot", "np.dot(dx, y)", "np.dot(x, dy)")
 defjvp("np.matmul", "dx @ y", "x @ dy")
 defjvp("np.outer", "np.outer(dx, y)", "np.outer(x, dy)")
-defjvp("np.trace", "np.trace(dx)")
+defjvp("np.trace", "np.trace(dx, offset)", None)
 defjvp("np.linalg.inv", "-(ans @ (dx @ ans))")
 defjvp("linalg.slogdet_logabsdet", "np.sum(np.linalg.inv(x).T * dx)")
 # np.linalg.norm: forward.py picks "np.sum(x * dx) / ans" (L2, Frobenius) or
