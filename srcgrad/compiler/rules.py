@@ -347,8 +347,10 @@ defrule("np.minimum", "x, y", "g * (1.0 if x < y else (0.5 if x == y else 0.0))"
         "g * (1.0 if y < x else (0.5 if x == y else 0.0))",
         array=("unbroadcast(minimum_grad_x(g, x, y), x)",
                "unbroadcast(minimum_grad_y(g, x, y), y)"))
+# the bounds may be given by NumPy's keywords (a_min/a_max, and min/max since NumPy 2.1)
 defrule("np.clip", "x, lo, hi", "clip_grad(g, x, lo, hi)", MISSING, MISSING,
-        array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING))
+        array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING),
+        defaults={"aliases": {"x": ("a",), "lo": ("a_min", "min"), "hi": ("a_max", "max")}})
 defrule("np.where", "c, x, y", None, "unbroadcast(where_grad_x(g, c), x)",
         "unbroadcast(where_grad_y(g, c), y)")
 # ----- NumPy: other elementwise functions (np.add and the other ufuncs of Python's
@@ -487,7 +489,9 @@ defrule(("linalg.unique_u", "linalg.unique_vt"), "u, x, full_matrices", MISSING,
 
 # ----- NumPy: shapes and copies -----
 defrule("attr.T", "x", "transpose_grad(g)")
-defrule("np.transpose", "x", "transpose_grad(g)")
+# axes: a permutation; the adjoint transposes g by its inverse
+defrule("np.transpose", "x, axes", "transpose_grad(g, axes)", None,
+        defaults={"axes": "None", "aliases": {"x": ("a",)}})
 defrule("np.reshape", "x, shape", "reshape_grad(g, x)", None)
 defrule("np.copy", "x", "g", array=("unbroadcast(g, x)",))  # a float gives a 0-d array
 defrule("np.ascontiguousarray", "x", "g", array=("unbroadcast(g, x)",))
@@ -952,7 +956,7 @@ defjvp("np_ops.min_axis", "np_ops.sum_axis(min_weights(x, ans, axis, keepdims) *
 defjvp("np.cumsum", "np.cumsum(dx)")
 defjvp("np_ops.cumsum_axis", "np_ops.cumsum_axis(dx, axis)", None)
 defjvp("attr.T", "dx.T")
-defjvp("np.transpose", "np.transpose(dx)")
+defjvp("np.transpose", "np.transpose(dx, axes)", None)
 defjvp("np.reshape", "np.reshape(dx, shape)", None)
 defjvp("np.full", None, "np.full(shape, dfill_value)")
 defjvp("np.full_like", None, "np.full_like(x, dfill_value)")

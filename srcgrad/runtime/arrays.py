@@ -1242,16 +1242,33 @@ def _ov_norm_grad(g, x, ans, ord):
 # Shape operations
 # =====================================================================
 
-def transpose_grad(g):
-    """Adjoint of ``x.T`` / ``np.transpose(x)``: ``g.T`` (a view); a scalar as is."""
-    return g.T if _isarr(g) else g
+def transpose_grad(g, axes=None):
+    """Adjoint of ``x.T`` / ``np.transpose(x, axes)``: ``g.T`` (a view) without axes, g
+    transposed by the inverse permutation with them; a scalar as is."""
+    if not _isarr(g):
+        return g
+    if axes is None:
+        return g.T
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a % len(axes)] = i
+    return np.transpose(g, inverse)
 
 
 @overload(transpose_grad)
-def _ov_transpose_grad(g):
-    if _is_arr(g):
-        return lambda g: g.T
-    return lambda g: g
+def _ov_transpose_grad(g, axes=None):
+    if not _is_arr(g):
+        return lambda g, axes=None: g
+    if is_none_type(axes):
+        return lambda g, axes=None: g.T
+    n = len(axes)
+
+    def impl(g, axes=None):
+        inverse = np.empty(n, np.int64)
+        for i in range(n):
+            inverse[axes[i] % n] = i
+        return np.transpose(g, to_fixed_tuple(inverse, n))
+    return impl
 
 
 def reshape_grad(g, x):
