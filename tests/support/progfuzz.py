@@ -189,6 +189,8 @@ class Profile:
     avoid: frozenset = frozenset()   # constructs left out (see OPEN_BUGS)
     sum_loop_weight: int = 2   # weight of a sum-over-data-points loop among top-level statements
     new_prob: int = 40         # percent: arrays from values, gathers, scatters, buffers, ...
+    surface_weight: int = 4    # weight of a NumPy-surface statement (linalg, stats, shapes, ...)
+    surface_prob: int = 100    # percent of programs that may have them
 
     def avoiding_open_bugs(self) -> Profile:
         """This profile without the constructs that trigger open srcgrad bugs."""
@@ -224,8 +226,11 @@ class OpenBug:
 OPEN_BUGS: dict[str, OpenBug] = {}
 
 
+# (the fast tier has surface statements in few programs: the first use of each runtime
+# function costs seconds of Numba typing)
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,
-               helper_stmts=2, max_calls=3, sum_loop_weight=4, new_prob=30)
+               helper_stmts=2, max_calls=3, sum_loop_weight=4, new_prob=30, surface_weight=2,
+               surface_prob=8)
 FULL = Profile()
 BIG = Profile(max_stmts=8, max_inner=4, max_depth=4, max_expr=3, max_trips=1000, max_helpers=3,
               helper_stmts=4, max_calls=6)
@@ -483,6 +488,7 @@ class _Gen:
         self.zero_d = False
         self.mats = 0                       # matrices made so far (names M0, M1, ...)
         self.uses_scipy = False             # scipy.special calls (the module imports it)
+        self.surface = False                # may make NumPy-surface statements
         self._reset()
 
     # names -----------------------------------------------------------------------------
@@ -508,6 +514,9 @@ class _Gen:
 
     def program(self) -> Program:
         ch, p = self.ch, self.p
+        # (not chance(): hypothesis draws the top of a range far more often than its share,
+        # and the fast tier must stay fast)
+        self.surface = bool(p.surface_weight) and ch.integer(0, 99) < p.surface_prob
         floats = ["x", "y", "z"][:ch.integer(1, p.max_floats)]
         n_arrays = ch.integer(1, p.max_arrays) if p.max_arrays and ch.chance(p.array_prob) else 0
         arrays = ["u", "v"][:n_arrays]
@@ -797,7 +806,8 @@ class _Gen:
             if ctx.fn == "main" and ctx.depth == 0 and self.len_name:
                 opts.append((1, "rebind_type"))
             # the NumPy surface: linear algebra, statistics, shapes, ufuncs, scipy.special
-            opts.append((max(1, p.new_prob // 10), "surface"))
+            if self.surface:
+                opts.append((p.surface_weight, "surface"))
         # last: hypothesis draws the highest choice often (its fast tier relies on many)
         if ctx.fn == "main" and ctx.depth == 0 and self.sum_loops < 2 and p.sum_loop_weight:
             opts.append((p.sum_loop_weight, "sum_loop"))
