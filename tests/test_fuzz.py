@@ -8,7 +8,8 @@ keywords, defaults and keyword-only parameters, sums over data points that
 srcgrad/fuse.py runs in the forward sweep and near misses of them, arrays built from
 values and list literals, stacked arrays and matrices, gathers and scatters with repeated
 positions, names rebound to another type, double buffering and buffer swaps, 0-d array
-arguments) are differentiated by srcgrad and checked against finite differences (away
+arguments, the NumPy surface: np.linalg, statistics, shapes and orders, ufuncs,
+scipy.special) are differentiated by srcgrad and checked against finite differences (away
 from kinks, found by recording every branch decision, comparison and kink of
 abs/maximum/clip/max/... ) and autograd.
 
@@ -148,6 +149,8 @@ EXPECTED_FEATURES = {
     "np_full_like", "np_arange", "np_linspace", "np_rev", "np_np_reshape", "reduce_mean",
     "reduce_prod", "reduce_max", "reduce_min", "reduce_norm", "reduce_matmul",
     "reduce_trace_outer", "reduce_gather", "reduce_mask", "reduce_cumsum_last",
+    # the NumPy surface (progfuzz._Gen.s_surface): a statement of each family
+    "surface_linalg", "surface_stats", "surface_shapes", "surface_ufunc", "surface_special",
 }
 
 

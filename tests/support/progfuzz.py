@@ -49,6 +49,22 @@ construction:
   written ``a = a + e`` so that no alias of the argument is written into);
 * calls of every rule family of srcgrad/rules.py on safe arguments (``_NP_UNARY``,
   ``_MATH_UNARY``: arcsin only of ``0.9 * tanh(e)``, log of ``1.5 + e * e``, ...).
+* the NumPy surface (``_Gen.s_surface``; ``Profile.surface_weight``, ``surface_prob``):
+  linear algebra (det, slogdet, solve, cholesky of ``2 I + (0.4 / R) tanh(Q + Q.T)``
+  (eigenvalues in [1.6, 2.4]), eigvalsh/eigh of ``diag(1, 2, 3) + (0.3 / R) tanh(Q + Q.T)``
+  (eigenvalues at least 0.4 apart; eigenvectors only squared), pinv and lstsq of its
+  columns, kron, cross, einsum with constant subscripts, tensordot, inner, vdot, norms with
+  ord and axis), statistics (var/std with ddof and axis, average with positive weights,
+  median, percentile/quantile with a constant or active q, cov, corrcoef of variables
+  offset so that none is constant, ptp, the nan-functions with one NaN at a constant
+  position, convolve, correlate, interp with constant or moving increasing knots,
+  trapezoid, diff, cumprod), shapes and orders (sort, flip, roll, diag, tril/triu, take,
+  repeat, swapaxes, expand_dims, squeeze, atleast_Nd, concatenate, tile, ravel/flatten,
+  astype, .T, .item(k), x.fill(v), rot90, diagonal, append, insert, delete) reduced
+  nonlinearly or with positional weights (so that a misplaced adjoint shows), the ufunc
+  names (np.add ... np.logaddexp, np.sinc, np.fmax, np.float_power) and scipy.special
+  (expit, logit of (0.05, 0.95), erf, erfc, gammaln of >= 1, log_expit, logsumexp,
+  softmax, log_softmax with axis, xlogy).
 
 Checking
 --------
@@ -60,10 +76,10 @@ at each point and compares
   function (relative step ``FD_REL_STEP``), evaluated on an *instrumented* copy of the
   program that records every ``if``/``while``/``a if c else b`` test and every
   ``min``/``max``/``abs`` choice, every (elementwise) comparison, float ``%`` and the kinks
-  of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``
-  (``_KINKS``): a coordinate whose stencil points take other decisions
-  than the centre is near a kink and is retried at a 16x smaller step, then skipped; a
-  disagreement is confirmed at a 4x smaller step (finite differences that disagree with
+  of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``, the
+  permutation of sorts and order statistics, np.interp's intervals (``_KINKS``): a
+  coordinate whose stencil points take other decisions than the centre is near a kink and
+  is retried at a 16x smaller step, then skipped; a disagreement is confirmed at a 4x smaller step (finite differences that disagree with
   themselves are "unstable", skipped and counted);
 * the gradient with HIPS autograd run on the same source (``math`` and ``np`` swapped for
   autograd's, with ``np.copy``, ``np.fmod``, ``copysign``, ``math.erf``, ... written with
@@ -2497,6 +2513,7 @@ class _Gen:
         fam = ch.weighted([(3, "linalg"), (3, "stats"), (3, "shapes"), (2, "ufunc"),
                            (2, "special")])
         out: list[ast.stmt] = []
+        self.feat("surface_" + fam)
         e, eb = getattr(self, "surface_" + fam)(out, sc, ctx)
         value, _ = self.squash(e, eb)
         targets = sc.assignable()
