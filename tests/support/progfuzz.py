@@ -79,8 +79,9 @@ at each point and compares
   of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``, the
   permutation of sorts and order statistics, np.interp's intervals (``_KINKS``): a
   coordinate whose stencil points take other decisions than the centre is near a kink and
-  is retried at a 16x smaller step, then skipped; a disagreement is confirmed at a 4x smaller step (finite differences that disagree with
-  themselves are "unstable", skipped and counted);
+  is retried at a 16x smaller step, then skipped; a disagreement is confirmed at a 4x
+  smaller step (finite differences that disagree with themselves are "unstable", skipped
+  and counted);
 * the gradient with HIPS autograd run on the same source (``math`` and ``np`` swapped for
   autograd's, with ``np.copy``, ``np.fmod``, ``copysign``, ``math.erf``, ... written with
   functions autograd differentiates), when the program has no in-place array writes
