@@ -3421,9 +3421,18 @@ class _AutogradNumpy:
         self.deg2rad, self.rad2deg = anp.radians, anp.degrees
         # autograd's full_like has no derivative for the fill value (it gives 0)
         self.full_like = lambda a, v: anp.ones(np.shape(getval(a))) * v
+        # autograd's tril/triu of a vector (NumPy: of the vector repeated as rows) give the
+        # vector's adjoint as if each element were used once: make the rows explicit
+        self.tril = lambda m, k=0: anp.tril(_rows(anp, m), k)
+        self.triu = lambda m, k=0: anp.triu(_rows(anp, m), k)
 
     def __getattr__(self, name):
         return getattr(self._anp, name)
+
+
+def _rows(anp, m):
+    """A vector as the square matrix of its copies as rows (what np.tril does with it)."""
+    return anp.outer(anp.ones(len(m)), m) if np.ndim(m) == 1 else m
 
 
 class _AutogradMath:
