@@ -3152,6 +3152,11 @@ class _Instrument(ast.NodeTransformer):
             node.args.insert(0, ast.Constant(fn.attr))
             node.args.insert(0, fn.value)
             node.func = _name("_kink_method")
+        elif isinstance(fn, ast.Attribute) and fn.attr == "std" \
+                and not (isinstance(fn.value, ast.Name) and fn.value.id in ("math", "np")):
+            # a method: a.std(axis=0), singular where a lane is constant (as np.std)
+            node.args.insert(0, fn.value)
+            node.func = _name("_std_method")
         return node
 
 
@@ -3324,9 +3329,13 @@ class Traced:
             trace.append(("extreme", _kink_decision("extreme", fn, (obj,) + args, kw, r)))
             return r
 
+        def _std_method(obj, *args, **kw):
+            return _singular(np.std, "std", obj, *args, **kw)
+
         ns = {"_rec": _rec, "_min": lambda *a: _pick(min, a), "_max": lambda *a: _pick(max, a),
               "_abs": _abs, "_tick": _tick, "_singular": _singular, "_cmp": _cmp,
               "_mod": _mod, "_kink": _kink, "_kink_method": _kink_method,
+              "_std_method": _std_method,
               "__name__": "fuzz_traced"}
         exec(compile(tree, "<fuzz-traced>", "exec"), ns)  # noqa: S102 -- our own program
         self.fn = ns[entry]
