@@ -1849,7 +1849,10 @@ class _Gen:
             return _call(f"np.{name}", e1, e2), max(b1, b2)
         lo = -ch.integer(1, 20) / 10
         hi = lo + ch.integer(5, 30) / 10
-        return _call("np.clip", e1, _num(lo), _num(_round(hi))), max(abs(lo), abs(hi))
+        # of a one-element array: Numba has no np.clip of a float (docs/language.md lists
+        # np.clip among the array functions; a float was always rejected)
+        clipped = _call("np.clip", _call("np.array", _list([e1])), _num(lo), _num(_round(hi)))
+        return ast.Subscript(clipped, _num(0), ast.Load()), max(abs(lo), abs(hi))
 
     def idx_array(self, sc: _Scope, k: int | None = None):
         """An index array of length L (or ``k``): a name of the scope or a literal."""
