@@ -531,9 +531,6 @@ class _Gen:
 
     def program(self) -> Program:
         ch, p = self.ch, self.p
-        # (not chance(): hypothesis draws the top of a range far more often than its share,
-        # and the fast tier must stay fast)
-        self.surface = bool(p.surface_weight) and ch.integer(0, 99) < p.surface_prob
         floats = ["x", "y", "z"][:ch.integer(1, p.max_floats)]
         n_arrays = ch.integer(1, p.max_arrays) if p.max_arrays and ch.chance(p.array_prob) else 0
         arrays = ["u", "v"][:n_arrays]
@@ -548,6 +545,10 @@ class _Gen:
         for k in range(ch.integer(0, p.max_helpers)):
             self.helpers.append(self.helper(k, bool(arrays)))
         self.visible = list(self.helpers)
+        # the entry function may have NumPy-surface statements (not chance(): hypothesis
+        # draws the top of a range far more often than its share, and the fast tier must
+        # stay fast)
+        self.surface = bool(p.surface_weight) and ch.integer(0, 99) < p.surface_prob
         main = self.main(floats, arrays, has_n, has_ids)
         module = ast.Module(
             [ast.Import([ast.alias("math")]), ast.Import([ast.alias("numpy", "np")]),
@@ -1849,10 +1850,12 @@ class _Gen:
             return _call(f"np.{name}", e1, e2), max(b1, b2)
         lo = -ch.integer(1, 20) / 10
         hi = lo + ch.integer(5, 30) / 10
-        # of a one-element array: Numba has no np.clip of a float (docs/language.md lists
-        # np.clip among the array functions; a float was always rejected)
-        clipped = _call("np.clip", _call("np.array", _list([e1])), _num(lo), _num(_round(hi)))
-        return ast.Subscript(clipped, _num(0), ast.Load()), max(abs(lo), abs(hi))
+        # as np.minimum(np.maximum(...)): Numba has no np.clip of a float (docs/language.md
+        # lists np.clip among the array functions; a float was always rejected), and a
+        # one-element array would keep a sum loop from being fused
+        self.feat("npx_minimum", "npx_maximum")
+        return _call("np.minimum", _call("np.maximum", e1, _num(lo)), _num(_round(hi))), \
+            max(abs(lo), abs(hi))
 
     def idx_array(self, sc: _Scope, k: int | None = None):
         """An index array of length L (or ``k``): a name of the scope or a literal."""
@@ -2934,7 +2937,9 @@ class _Gen:
         if kind == "item":
             return _meth(a, "item", _num(ch.integer(0, k - 1))), b
         if kind == "fill":      # x.fill(v) on a fresh array
-            F = self.temp(out, _call("np.zeros", _num(k)), "F")
+            fresh = _call("np.zeros", _num(k)) if "inactive_work_array" not in self.p.avoid \
+                else _bin(self.vec_k(sc, ctx, k)[0], "*", _num(1.0))
+            F = self.temp(out, fresh, "F")
             f, bf = self.small(sc, ctx)
             out.append(ast.Expr(_meth(F, "fill", f)))
             other, bo = self.vec_k(sc, ctx, k)
