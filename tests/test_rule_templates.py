@@ -286,6 +286,8 @@ case("np.outer[array]", "x, y", "np.sum(np.outer(x, y) * W32)", (X3, X2), (0, 1)
      keys="np.outer", form="array")
 case("np.trace[square]", "x", "np.trace(x) ** 2", (A23 @ B32,), keys="np.trace", form="array")
 case("np.trace[rectangular]", "x", "np.trace(x) ** 2", (A23,), keys="np.trace", form="array")
+case("np.trace[offset]", "x", "np.trace(x, 1) ** 2 + np.trace(x, offset=-1)", (A23 @ B32,), keys="np.trace",
+     form="array")
 case("np.linalg.norm[vector]", "x", "np.linalg.norm(x) * 1.5", (X3,), keys="np.linalg.norm",
      form="array")
 case("np.linalg.norm[vector,ord=2]", "x", "np.linalg.norm(x, 2) * 1.5", (X3,),

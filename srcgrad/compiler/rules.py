@@ -347,8 +347,10 @@ defrule("np.minimum", "x, y", "g * (1.0 if x < y else (0.5 if x == y else 0.0))"
         "g * (1.0 if y < x else (0.5 if x == y else 0.0))",
         array=("unbroadcast(minimum_grad_x(g, x, y), x)",
                "unbroadcast(minimum_grad_y(g, x, y), y)"))
+# the bounds may be given by NumPy's keywords (a_min/a_max, and min/max since NumPy 2.1)
 defrule("np.clip", "x, lo, hi", "clip_grad(g, x, lo, hi)", MISSING, MISSING,
-        array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING))
+        array=("unbroadcast(clip_grad(g, x, lo, hi), x)", MISSING, MISSING),
+        defaults={"aliases": {"x": ("a",), "lo": ("a_min", "min"), "hi": ("a_max", "max")}})
 defrule("np.where", "c, x, y", None, "unbroadcast(where_grad_x(g, c), x)",
         "unbroadcast(where_grad_y(g, c), y)")
 # ----- NumPy: other elementwise functions (np.add and the other ufuncs of Python's
@@ -401,7 +403,8 @@ defrule(("np.dot", "np.matmul"), "x, y", "g * y", "g * x",
         array=("matmul_grad_a(g, x, y)", "matmul_grad_b(g, x, y)"))
 defrule("np.outer", "x, y", MISSING, MISSING,
         array=("outer_grad_a(g, x, y)", "outer_grad_b(g, x, y)"))
-defrule("np.trace", "x", "trace_grad(g, x)")
+# offset: the diagonal above (below, if negative) the main one; an int, no derivative
+defrule("np.trace", "x, offset", "trace_grad(g, x, offset)", None, defaults={"offset": "0"})
 defrule("np.linalg.norm", "x, ord", "norm_grad(g, x, ans, ord)", None,
         defaults={"ord": "None"})
 defrule("np.linalg.inv", "x", MISSING, array=("-(ans.T @ (g @ ans.T))",))
@@ -485,7 +488,9 @@ defrule(("linalg.unique_u", "linalg.unique_vt"), "u, x, full_matrices", MISSING,
 
 # ----- NumPy: shapes and copies -----
 defrule("attr.T", "x", "transpose_grad(g)")
-defrule("np.transpose", "x", "transpose_grad(g)")
+# axes: a permutation; the adjoint transposes g by its inverse
+defrule("np.transpose", "x, axes", "transpose_grad(g, axes)", None,
+        defaults={"axes": "None", "aliases": {"x": ("a",)}})
 defrule("np.reshape", "x, shape", "reshape_grad(g, x)", None)
 defrule("np.copy", "x", "g", array=("unbroadcast(g, x)",))  # a float gives a 0-d array
 defrule("np.ascontiguousarray", "x", "g", array=("unbroadcast(g, x)",))
@@ -923,7 +928,7 @@ defjvp("MatMult", "dx @ y", "x @ dy")
 defjvp("np.dot", "np.dot(dx, y)", "np.dot(x, dy)")
 defjvp("np.matmul", "dx @ y", "x @ dy")
 defjvp("np.outer", "np.outer(dx, y)", "np.outer(x, dy)")
-defjvp("np.trace", "np.trace(dx)")
+defjvp("np.trace", "np.trace(dx, offset)", None)
 defjvp("np.linalg.inv", "-(ans @ (dx @ ans))")
 defjvp("linalg.slogdet_logabsdet", "np.sum(np.linalg.inv(x).T * dx)")
 # np.linalg.norm: forward.py picks "np.sum(x * dx) / ans" (L2, Frobenius) or
@@ -953,7 +958,7 @@ defjvp("np_ops.min_axis", "np_ops.sum_axis(min_weights(x, ans, axis, keepdims) *
 defjvp("np.cumsum", "np.cumsum(dx)")
 defjvp("np_ops.cumsum_axis", "np_ops.cumsum_axis(dx, axis)", None)
 defjvp("attr.T", "dx.T")
-defjvp("np.transpose", "np.transpose(dx)")
+defjvp("np.transpose", "np.transpose(dx, axes)", None)
 defjvp("np.reshape", "np.reshape(dx, shape)", None)
 defjvp("np.full", None, "np.full(shape, dfill_value)")
 defjvp("np.full_like", None, "np.full_like(x, dfill_value)")

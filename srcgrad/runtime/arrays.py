@@ -1165,25 +1165,28 @@ def _ov_outer_grad_b(g, a, b):
     return _outer_overload(g, a, b, False)
 
 
-def trace_grad(g, x):
-    """Adjoint of ``np.trace(x)`` for a 2-D x: g on the main diagonal, 0 elsewhere."""
+def trace_grad(g, x, offset=0):
+    """Adjoint of ``np.trace(x, offset)`` for a 2-D x: g on the diagonal ``offset`` above
+    the main one (below it if negative), 0 elsewhere."""
     if not (_isarr(x) and x.ndim == 2):
         raise ValueError("srcgrad: trace_grad needs a 2-D x")
     out = np.zeros(x.shape, x.dtype)
-    k = min(x.shape)
-    out[np.arange(k), np.arange(k)] = g
+    r0, c0 = max(0, -offset), max(0, offset)
+    k = max(0, min(x.shape[0] - r0, x.shape[1] - c0))
+    out[r0 + np.arange(k), c0 + np.arange(k)] = g
     return out
 
 
 @overload(trace_grad)
-def _ov_trace_grad(g, x):
+def _ov_trace_grad(g, x, offset=0):
     _need(_is_arr(x) and x.ndim == 2, "trace_grad", "x must be a 2-D array")
     dt = _dt(x)
 
-    def impl(g, x):
+    def impl(g, x, offset=0):
         out = np.zeros(x.shape, dt)
-        for i in range(min(x.shape[0], x.shape[1])):
-            out[i, i] = g
+        r0, c0 = max(0, -offset), max(0, offset)
+        for i in range(min(x.shape[0] - r0, x.shape[1] - c0)):
+            out[r0 + i, c0 + i] = g
         return out
     return impl
 
@@ -1239,16 +1242,33 @@ def _ov_norm_grad(g, x, ans, ord):
 # Shape operations
 # =====================================================================
 
-def transpose_grad(g):
-    """Adjoint of ``x.T`` / ``np.transpose(x)``: ``g.T`` (a view); a scalar as is."""
-    return g.T if _isarr(g) else g
+def transpose_grad(g, axes=None):
+    """Adjoint of ``x.T`` / ``np.transpose(x, axes)``: ``g.T`` (a view) without axes, g
+    transposed by the inverse permutation with them; a scalar as is."""
+    if not _isarr(g):
+        return g
+    if axes is None:
+        return g.T
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a % len(axes)] = i
+    return np.transpose(g, inverse)
 
 
 @overload(transpose_grad)
-def _ov_transpose_grad(g):
-    if _is_arr(g):
-        return lambda g: g.T
-    return lambda g: g
+def _ov_transpose_grad(g, axes=None):
+    if not _is_arr(g):
+        return lambda g, axes=None: g
+    if is_none_type(axes):
+        return lambda g, axes=None: g.T
+    n = len(axes)
+
+    def impl(g, axes=None):
+        inverse = np.empty(n, np.int64)
+        for i in range(n):
+            inverse[axes[i] % n] = i
+        return np.transpose(g, to_fixed_tuple(inverse, n))
+    return impl
 
 
 def reshape_grad(g, x):

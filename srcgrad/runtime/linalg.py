@@ -1006,15 +1006,26 @@ overload(kron_grad_a)(_kron_ov(0))
 overload(kron_grad_b)(_kron_ov(1))
 
 
+def _cross_g(g, a, b):
+    """g as 3-vectors: the cross product of two 2-vectors is its z component only (a
+    scalar per pair; deprecated by NumPy 2 but computed), whose adjoint is g along z."""
+    g = np.asarray(g)
+    if g.ndim < max(np.ndim(a), np.ndim(b)):
+        z = np.zeros(g.shape + (3,), np.result_type(g, np.float64))
+        z[..., 2] = g
+        return z
+    return g
+
+
 def cross_grad_a(g, a, b):
     """The adjoint of a in np.cross(a, b): cross(b, g), summed over broadcast dimensions
     (and the third component dropped for a 2-vector a)."""
-    return unbroadcast(np.cross(b, g)[..., :np.shape(a)[-1]], a)
+    return unbroadcast(np.cross(b, _cross_g(g, a, b))[..., :np.shape(a)[-1]], a)
 
 
 def cross_grad_b(g, a, b):
     """The adjoint of b in np.cross(a, b): cross(g, a), summed as cross_grad_a."""
-    return unbroadcast(np.cross(g, a)[..., :np.shape(b)[-1]], b)
+    return unbroadcast(np.cross(_cross_g(g, a, b), a)[..., :np.shape(b)[-1]], b)
 
 
 @overload(cross_grad_a)

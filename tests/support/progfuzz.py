@@ -49,6 +49,22 @@ construction:
   written ``a = a + e`` so that no alias of the argument is written into);
 * calls of every rule family of srcgrad/rules.py on safe arguments (``_NP_UNARY``,
   ``_MATH_UNARY``: arcsin only of ``0.9 * tanh(e)``, log of ``1.5 + e * e``, ...).
+* the NumPy surface (``_Gen.s_surface``; ``Profile.surface_weight``, ``surface_prob``):
+  linear algebra (det, slogdet, solve, cholesky of ``2 I + (0.4 / R) tanh(Q + Q.T)``
+  (eigenvalues in [1.6, 2.4]), eigvalsh/eigh of ``diag(1, 2, 3) + (0.3 / R) tanh(Q + Q.T)``
+  (eigenvalues at least 0.4 apart; eigenvectors only squared), pinv and lstsq of its
+  columns, kron, cross, einsum with constant subscripts, tensordot, inner, vdot, norms with
+  ord and axis), statistics (var/std with ddof and axis, average with positive weights,
+  median, percentile/quantile with a constant or active q, cov, corrcoef of variables
+  offset so that none is constant, ptp, the nan-functions with one NaN at a constant
+  position, convolve, correlate, interp with constant or moving increasing knots,
+  trapezoid, diff, cumprod), shapes and orders (sort, flip, roll, diag, tril/triu, take,
+  repeat, swapaxes, expand_dims, squeeze, atleast_Nd, concatenate, tile, ravel/flatten,
+  astype, .T, .item(k), x.fill(v), rot90, diagonal, append, insert, delete) reduced
+  nonlinearly or with positional weights (so that a misplaced adjoint shows), the ufunc
+  names (np.add ... np.logaddexp, np.sinc, np.fmax, np.float_power) and scipy.special
+  (expit, logit of (0.05, 0.95), erf, erfc, gammaln of >= 1, log_expit, logsumexp,
+  softmax, log_softmax with axis, xlogy).
 
 Checking
 --------
@@ -60,11 +76,12 @@ at each point and compares
   function (relative step ``FD_REL_STEP``), evaluated on an *instrumented* copy of the
   program that records every ``if``/``while``/``a if c else b`` test and every
   ``min``/``max``/``abs`` choice, every (elementwise) comparison, float ``%`` and the kinks
-  of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``
-  (``_KINKS``): a coordinate whose stencil points take other decisions
-  than the centre is near a kink and is retried at a 16x smaller step, then skipped; a
-  disagreement is confirmed at a 4x smaller step (finite differences that disagree with
-  themselves are "unstable", skipped and counted);
+  of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``, the
+  permutation of sorts and order statistics, np.interp's intervals (``_KINKS``): a
+  coordinate whose stencil points take other decisions than the centre is near a kink and
+  is retried at a 16x smaller step, then skipped; a disagreement is confirmed at a 4x
+  smaller step (finite differences that disagree with themselves are "unstable", skipped
+  and counted);
 * the gradient with HIPS autograd run on the same source (``math`` and ``np`` swapped for
   autograd's, with ``np.copy``, ``np.fmod``, ``copysign``, ``math.erf``, ... written with
   functions autograd differentiates), when the program has no in-place array writes
@@ -189,6 +206,8 @@ class Profile:
     avoid: frozenset = frozenset()   # constructs left out (see OPEN_BUGS)
     sum_loop_weight: int = 2   # weight of a sum-over-data-points loop among top-level statements
     new_prob: int = 40         # percent: arrays from values, gathers, scatters, buffers, ...
+    surface_weight: int = 4    # weight of a NumPy-surface statement (linalg, stats, shapes, ...)
+    surface_prob: int = 100    # percent of programs that may have them
 
     def avoiding_open_bugs(self) -> Profile:
         """This profile without the constructs that trigger open srcgrad bugs."""
@@ -224,8 +243,11 @@ class OpenBug:
 OPEN_BUGS: dict[str, OpenBug] = {}
 
 
+# (the fast tier has surface statements in few programs: the first use of each runtime
+# function costs seconds of Numba typing)
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,
-               helper_stmts=2, max_calls=3, sum_loop_weight=4, new_prob=30)
+               helper_stmts=2, max_calls=3, sum_loop_weight=4, new_prob=30, surface_weight=2,
+               surface_prob=8)
 FULL = Profile()
 BIG = Profile(max_stmts=8, max_inner=4, max_depth=4, max_expr=3, max_trips=1000, max_helpers=3,
               helper_stmts=4, max_calls=6)
@@ -482,6 +504,8 @@ class _Gen:
         self.sum_loops = 0
         self.zero_d = False
         self.mats = 0                       # matrices made so far (names M0, M1, ...)
+        self.uses_scipy = False             # scipy.special calls (the module imports it)
+        self.surface = False                # may make NumPy-surface statements
         self._reset()
 
     # names -----------------------------------------------------------------------------
@@ -521,9 +545,14 @@ class _Gen:
         for k in range(ch.integer(0, p.max_helpers)):
             self.helpers.append(self.helper(k, bool(arrays)))
         self.visible = list(self.helpers)
+        # the entry function may have NumPy-surface statements (not chance(): hypothesis
+        # draws the top of a range far more often than its share, and the fast tier must
+        # stay fast)
+        self.surface = bool(p.surface_weight) and ch.integer(0, 99) < p.surface_prob
         main = self.main(floats, arrays, has_n, has_ids)
         module = ast.Module(
             [ast.Import([ast.alias("math")]), ast.Import([ast.alias("numpy", "np")]),
+             *([ast.Import([ast.alias("scipy.special")])] if self.uses_scipy else []),
              *[h[1] for h in self._helper_defs], main], [])
         if zero_d:      # x += e would write into the 0-d array (and every alias of it)
             module = _NoAugOnNames().visit(module)
@@ -794,6 +823,9 @@ class _Gen:
                 opts.append((1, "buffers"))
             if ctx.fn == "main" and ctx.depth == 0 and self.len_name:
                 opts.append((1, "rebind_type"))
+            # the NumPy surface: linear algebra, statistics, shapes, ufuncs, scipy.special
+            if self.surface:
+                opts.append((p.surface_weight, "surface"))
         # last: hypothesis draws the highest choice often (its fast tier relies on many)
         if ctx.fn == "main" and ctx.depth == 0 and self.sum_loops < 2 and p.sum_loop_weight:
             opts.append((p.sum_loop_weight, "sum_loop"))
@@ -1818,7 +1850,12 @@ class _Gen:
             return _call(f"np.{name}", e1, e2), max(b1, b2)
         lo = -ch.integer(1, 20) / 10
         hi = lo + ch.integer(5, 30) / 10
-        return _call("np.clip", e1, _num(lo), _num(_round(hi))), max(abs(lo), abs(hi))
+        # as np.minimum(np.maximum(...)): Numba has no np.clip of a float (docs/language.md
+        # lists np.clip among the array functions; a float was always rejected), and a
+        # one-element array would keep a sum loop from being fused
+        self.feat("npx_minimum", "npx_maximum")
+        return _call("np.minimum", _call("np.maximum", e1, _num(lo)), _num(_round(hi))), \
+            max(abs(lo), abs(hi))
 
     def idx_array(self, sc: _Scope, k: int | None = None):
         """An index array of length L (or ``k``): a name of the scope or a literal."""
@@ -2421,6 +2458,602 @@ class _Gen:
         sc.arrays.append(f)
         return [_assign(f, value)]
 
+    # the NumPy surface: linear algebra, statistics, shapes, ufuncs, scipy.special -------
+    # (srcgrad/compiler/rules.py's newer sections; runtime in srcgrad/runtime/{linalg,
+    # stats,shapes}.py). Each family is a statement: temporaries (a matrix Q, a symmetric
+    # positive definite S, ...), then a float from them, squashed into [-VB, VB].
+
+    def vec_k(self, sc: _Scope, ctx: _Ctx, k: int):
+        """A float vector of length ``k`` and a bound on its elements."""
+        ch = self.ch
+        if sc.arrays and self.len_name and not ctx.fuse:
+            if k == self.L and ch.chance(60):
+                return self.aexpr(sc, ctx, ch.integer(0, 1))
+            if k <= self.L and ch.chance(50):
+                return ast.Subscript(_name(ch.pick(sc.arrays)), _slice(None, _num(k)),
+                                     ast.Load()), VB
+        elts, bs = zip(*[self.small(sc, ctx) for _ in range(k)])
+        return _call("np.array", _list(elts)), max(bs)
+
+    def vec(self, sc: _Scope, ctx: _Ctx):
+        """A float vector, its length and a bound on its elements."""
+        k = self.L if sc.arrays and self.len_name and self.ch.chance(70) else \
+            self.ch.integer(2, 4)
+        e, b = self.vec_k(sc, ctx, k)
+        return e, k, b
+
+    def mat(self, sc: _Scope, ctx: _Ctx, R: int, C: int):
+        """An R x C float matrix and a bound on its elements."""
+        ch = self.ch
+        form = ch.weighted([(3, "lit"), (2, "stack"), (1, "outer")])
+        if form == "lit":
+            rows = [_list(self.small(sc, ctx)[0] for _ in range(C)) for _ in range(R)]
+            return _call("np.array", _list(rows)), VB
+        if form == "stack":
+            parts = [self.vec_k(sc, ctx, C) for _ in range(R)]
+            b = max(bb for _, bb in parts)
+            node = _call("np.stack", _list(e for e, _ in parts)) if R > 1 else \
+                _call("np.atleast_2d", parts[0][0])
+            return (node, b) if b <= VB else (_call("np.tanh", node), 1.0)
+        e1, e2 = self.vec_k(sc, ctx, R)[0], self.vec_k(sc, ctx, C)[0]
+        return _call("np.tanh", _call("np.outer", e1, e2)), 1.0
+
+    def temp(self, out: list, value: ast.expr, prefix: str = "Q") -> ast.Name:
+        name = f"{prefix}{self.mats}"
+        self.mats += 1
+        out.append(_assign(name, value))
+        return _name(name)
+
+    def sym(self, out, sc, ctx, R: int, diag: ast.expr, c: float) -> ast.Name:
+        """``diag + c tanh(Q + Q.T)``: symmetric, eigenvalues within ``c R`` of diag's."""
+        Q = self.temp(out, self.mat(sc, ctx, R, R)[0])
+        return self.temp(out, _bin(diag, "+", _bin(_num(_round(c)), "*", _call(
+            "np.tanh", _bin(Q, "+", ast.Attribute(_cp(Q), "T", ast.Load()))))), "S")
+
+    def consts(self, k: int) -> ast.expr:
+        """A constant vector of k distinct values."""
+        return _call("np.array", _list(_num(_round(0.3 * j - 0.4 + self.ch.integer(0, 9) / 100))
+                                       for j in range(k)))
+
+    def s_surface(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        fam = ch.weighted([(3, "linalg"), (3, "stats"), (3, "shapes"), (2, "ufunc"),
+                           (2, "special")])
+        out: list[ast.stmt] = []
+        self.feat("surface_" + fam)
+        e, eb = getattr(self, "surface_" + fam)(out, sc, ctx)
+        value, _ = self.squash(e, eb)
+        targets = sc.assignable()
+        if targets and ch.chance(40):
+            target = ch.pick(targets)
+        else:
+            target = self.fresh("float")
+            sc.floats.append(target)
+        if ctx.loops:
+            self.feat("surface_in_loop")
+        out.append(_assign(target, value))
+        return out
+
+    def to_float(self, node: ast.expr, size: int, b: float, shape=None):
+        """A float from an array result whose elements are bounded by ``b``: a nonlinear
+        or positional reduction (so that a wrong permutation of the adjoint shows)."""
+        ch = self.ch
+        form = ch.pick(["sumsq", "sin", "dot"] if shape is not None and len(shape) == 1
+                       else ["sumsq", "sin", "sum"])
+        if form == "sumsq":
+            return _call("np.sum", _bin(node, "*", _cp(node))), size * b * b
+        if form == "sin":
+            return _call("np.sum", _call("np.sin", node)), float(size)
+        if form == "dot":
+            return _call("np.dot", node, _call("np.linspace", _num(-1.0), _num(1.0),
+                                               _num(shape[0]))), size * b
+        return _call("np.sum", node), size * b
+
+    def surface_linalg(self, out, sc, ctx):
+        ch = self.ch
+        R = ch.integer(2, 3)
+        kind = ch.pick(["det", "slogdet", "solve_v", "solve_m", "cholesky", "eigvalsh",
+                        "eigh_vals", "eigh_vecs", "pinv", "lstsq", "kron", "cross", "einsum",
+                        "tensordot", "inner", "vdot", "norm_vec", "norm_mat", "norm_axis"])
+        self.feat("la_" + kind)
+        spd = lambda: self.sym(out, sc, ctx, R, _bin(_num(2.0), "*", _call("np.eye", _num(R))),  # noqa: E731
+                               0.4 / R)
+        # separated eigenvalues 1, 2, (3) moved by at most 0.3
+        sep = lambda: self.sym(out, sc, ctx, R, _call("np.diag", _call(  # noqa: E731
+            "np.array", _list(_num(float(j + 1)) for j in range(R)))), 0.3 / R)
+        if kind == "det":
+            return _call("np.linalg.det", spd()), 2.4 ** R
+        if kind == "slogdet":
+            return ast.Subscript(_call("np.linalg.slogdet", spd()), _num(1), ast.Load()), 3.0
+        if kind == "solve_v":
+            S = spd()
+            bv, bb = self.vec_k(sc, ctx, R)
+            x = _call("np.linalg.solve", S, bv)
+            return self.to_float(x, R, R * bb / 1.6, (R,))
+        if kind == "solve_m":
+            S = spd()
+            C = ch.integer(1, 3)
+            B, bb = self.mat(sc, ctx, R, C)
+            return self.to_float(_call("np.linalg.solve", S, B), R * C, R * bb / 1.6)
+        if kind == "cholesky":
+            return self.to_float(_call("np.linalg.cholesky", spd()), R * R, 1.6)
+        if kind == "eigvalsh":
+            return _call("np.dot", _call("np.linalg.eigvalsh", sep()), self.consts(R)), 3.3 * R
+        if kind == "eigh_vals":
+            return ast.Subscript(ast.Subscript(_call("np.linalg.eigh", sep()), _num(0),
+                                               ast.Load()), _num(ch.integer(-R, R - 1)),
+                                 ast.Load()), 3.3
+        if kind == "eigh_vecs":     # squares of eigenvectors' entries: sign-invariant
+            V = ast.Subscript(_call("np.linalg.eigh", sep()), _num(1), ast.Load())
+            if ch.chance(50):
+                return _call("np.dot", _bin(ast.Subscript(V, _num(ch.integer(0, R - 1)),
+                                                          ast.Load()), "**", _num(2)),
+                             self.consts(R)), R * 1.0
+            return _call("np.sum", _bin(_bin(V, "**", _num(2)), "*", _call(
+                "np.arange", _num(float(R))))), R * R * 1.0
+        if kind == "pinv":
+            S = spd()
+            k = ch.integer(1, R)
+            A = S if k == R and ch.chance(50) else ast.Subscript(
+                S, _tuple([_slice(), _slice(None, _num(k))]), ast.Load())
+            return self.to_float(_call("np.linalg.pinv", A), R * k, 1 / 1.6)
+        if kind == "lstsq":
+            S = spd()
+            k = ch.integer(1, R)
+            bv, bb = self.vec_k(sc, ctx, R)
+            A = ast.Subscript(S, _tuple([_slice(), _slice(None, _num(k))]), ast.Load())
+            sol = ast.Subscript(_call("np.linalg.lstsq", A, bv, kw=[("rcond", ast.Constant(None))]),
+                                _num(0), ast.Load())
+            return self.to_float(sol, k, R * bb / 1.6, (k,))
+        if kind == "kron":
+            k1, k2 = ch.integer(1, 3), ch.integer(2, 3)
+            (a, ba), (b, bb) = self.vec_k(sc, ctx, k1), self.vec_k(sc, ctx, k2)
+            return self.to_float(_call("np.kron", a, b), k1 * k2, ba * bb, (k1 * k2,))
+        if kind == "cross":
+            (a, ba), (b, bb) = self.vec_k(sc, ctx, 3), self.vec_k(sc, ctx, 3)
+            return self.to_float(_call("np.cross", a, b), 3, 2 * ba * bb, (3,))
+        if kind == "einsum":
+            Q, bq = self.mat(sc, ctx, R, R)
+            Qn = self.temp(out, Q)
+            (a, ba), (b, bb) = self.vec_k(sc, ctx, R), self.vec_k(sc, ctx, R)
+            sub = ch.pick(["ij,j->i", "ij,ij->", "ii", "i,i", "ij->ji", "ij,jk->ik", "ij->i",
+                           "i,j->ij", "ij,i->j", "ii->i"])
+            self.feat("einsum_" + sub.replace(",", "_").replace("->", "_to_"))
+            ops = {"ij,j->i": [Qn, a], "ij,ij->": [Qn, _call("np.tanh", _cp(Qn))],
+                   "ii": [Qn], "i,i": [a, b], "ij->ji": [Qn], "ij,jk->ik": [Qn, _cp(Qn)],
+                   "ij->i": [Qn], "i,j->ij": [a, b], "ij,i->j": [Qn, a], "ii->i": [Qn]}[sub]
+            node = _call("np.einsum", ast.Constant(sub), *ops)
+            bound = R * R * max(bq, ba, bb) ** 2
+            if "->" in sub and not sub.endswith("->"):
+                return self.to_float(node, R * R, bound)
+            return node, bound
+        if kind == "tensordot":
+            S = spd()
+            Q, bq = self.mat(sc, ctx, R, R)
+            axes = ch.pick([1, 2, "pair", "pair2"])
+            if axes == "pair":
+                ax = _tuple([_list([_num(1)]), _list([_num(0)])])
+            elif axes == "pair2":
+                ax = _tuple([_list([_num(0)]), _list([_num(1)])])
+            else:
+                ax = _num(axes)
+            node = _call("np.tensordot", S, Q, kw=[("axes", ax)])
+            if axes == 2:
+                return node, R * R * 2.4 * bq
+            return self.to_float(node, R * R, R * 2.4 * bq)
+        if kind == "inner":
+            if ch.chance(50):
+                (a, ba), (b, bb) = self.vec_k(sc, ctx, R), self.vec_k(sc, ctx, R)
+                return _call("np.inner", a, b), R * ba * bb
+            Q, bq = self.mat(sc, ctx, R, R)
+            return self.to_float(_call("np.inner", Q, spd()), R * R, R * bq * 2.4)
+        if kind == "vdot":
+            if ch.chance(50):
+                (a, ba), (b, bb) = self.vec_k(sc, ctx, R), self.vec_k(sc, ctx, R)
+                return _call("np.vdot", a, b), R * ba * bb
+            Q, bq = self.mat(sc, ctx, R, R)
+            return _call("np.vdot", Q, spd()), R * R * bq * 2.4
+        if kind == "norm_vec":
+            a, k, ba = self.vec(sc, ctx)
+            ord_ = ch.pick([None, 1, 2, 3, "inf"])
+            args = [a] + ([] if ord_ is None else [_attr("np.inf") if ord_ == "inf" else _num(ord_)])
+            return _call("np.linalg.norm", *args), k * ba
+        if kind == "norm_mat":
+            ord_ = ch.pick(["fro", "nuc", None, 2, -2])
+            if ord_ in ("fro", None):
+                Q, bq = self.mat(sc, ctx, R, ch.integer(1, 3))
+                kw = [] if ord_ is None else [("ord", ast.Constant("fro"))]
+                return _call("np.linalg.norm", Q, kw=kw), 3 * R * bq
+            M = spd() if ord_ == "nuc" else sep()   # 2-norms: distinct singular values
+            return _call("np.linalg.norm", M, ast.Constant(ord_) if ord_ == "nuc" else
+                         _num(ord_)), 3.3 * R
+        C = ch.integer(1, 3)
+        Q, bq = self.mat(sc, ctx, R, C)
+        axis = ch.integer(0, 1)
+        ord_ = ch.pick([None, 1, 2])
+        kw = [("axis", _num(axis))] + ([] if ord_ is None else [("ord", _num(ord_))])
+        if ch.chance(30):
+            kw.append(("keepdims", ast.Constant(True)))
+        n = C if axis == 0 else R
+        return self.to_float(_call("np.linalg.norm", Q, kw=kw), n, 3 * bq)
+
+    def stats_input(self, out, sc, ctx, ddof: int = 0):
+        """A vector or matrix for a statistic, its shape and element bound."""
+        ch = self.ch
+        if ch.chance(55):
+            a, k, b = self.vec(sc, ctx)
+            if k < 2 + ddof:
+                a, b = self.vec_k(sc, ctx, 2 + ddof)
+                k = 2 + ddof
+            return a, (k,), b
+        R, C = ch.integer(1 + ddof, 3), ch.integer(2, 3)
+        Q, b = self.mat(sc, ctx, R, C)
+        return self.temp(out, Q), (R, C), b
+
+    def surface_stats(self, out, sc, ctx):
+        ch = self.ch
+        kind = ch.pick(["var", "std", "average", "median", "percentile", "quantile", "cov",
+                        "corrcoef", "ptp", "nan", "convolve", "correlate", "interp",
+                        "trapezoid", "diff", "cumprod"])
+        self.feat("st_" + kind)
+        if kind in ("var", "std"):
+            ddof = ch.pick([0, 0, 1])
+            a, shape, b = self.stats_input(out, sc, ctx, ddof)
+            axis = None if len(shape) == 1 or ch.chance(30) else ch.integer(0, 1)
+            if axis is not None and shape[axis] < 2 + ddof:
+                axis = None
+            kw = ([("axis", _num(axis))] if axis is not None else []) + \
+                ([("ddof", _num(ddof))] if ddof else [])
+            node = _meth(a, kind, kw=kw) if ch.chance(25) else _call("np." + kind, a, kw=kw)
+            bound = 4 * b * b if kind == "var" else 2 * b
+            if axis is None:
+                return node, bound
+            return self.to_float(node, shape[1 - axis], bound)
+        if kind == "average":
+            a, shape, b = self.stats_input(out, sc, ctx)
+            axis = None if len(shape) == 1 or ch.chance(30) else ch.integer(0, 1)
+            kw = [] if axis is None else [("axis", _num(axis))]
+            if ch.chance(80):
+                w = _call("np.exp", _call("np.sin", _bin(_cp(a), "*", _num(0.7))))
+                kw.append(("weights", w))
+            node = _call("np.average", a, kw=kw)
+            return (node, b) if axis is None else self.to_float(node, shape[1 - axis], b)
+        if kind in ("median", "percentile", "quantile", "ptp"):
+            a, shape, b = self.stats_input(out, sc, ctx)
+            axis = None if len(shape) == 1 or ch.chance(30) else ch.integer(0, 1)
+            kw = [] if axis is None else [("axis", _num(axis))]
+            if axis is not None and ch.chance(25) and kind != "ptp":
+                kw.append(("keepdims", ast.Constant(True)))
+            args = [a]
+            if kind in ("percentile", "quantile"):
+                scale = 100 if kind == "percentile" else 1
+                if ch.chance(40):   # an active q (its derivative jumps where q (n - 1) is whole)
+                    args.append(_bin(_num(0.5 * scale), "+", _bin(_num(0.4 * scale), "*",
+                                                                  self.bounded1(sc, ctx))))
+                    self.feat("st_active_q")
+                else:
+                    args.append(_num(ch.integer(5, 95) * scale / 100))
+            node = _call("np." + kind, *args, kw=kw)
+            bound = 2 * b if kind == "ptp" else b
+            return (node, bound) if axis is None else self.to_float(node, shape[1 - axis], bound)
+        if kind in ("cov", "corrcoef"):
+            form = ch.pick(["mat", "pair", "rowvar"])
+            if form == "pair":
+                (a, ba), (c, bc) = [self.vec_k(sc, ctx, self.L if sc.arrays and self.len_name
+                                                else 3) for _ in range(2)]
+                n = self.L if sc.arrays and self.len_name else 3
+                if kind == "corrcoef":      # never a constant variable
+                    a = _bin(a, "+", _bin(_num(0.3), "*", _call("np.arange", _num(n))))
+                    c = _bin(c, "-", _bin(_num(0.2), "*", _call("np.arange", _num(n))))
+                args, size, b = [a, c], 4, max(ba, bc) + 0.3 * n
+            else:
+                R, C = ch.integer(2 if form == "rowvar" else 1, 3), ch.integer(2, 3)
+                Q, b = self.mat(sc, ctx, R, C)
+                if kind == "corrcoef":      # never a constant variable
+                    if form == "rowvar":    # the variables are columns
+                        off = _call("np.reshape", _call("np.arange", _num(float(R))),
+                                    _tuple([_num(R), _num(1)]))
+                    else:
+                        off = _call("np.arange", _num(float(C)))
+                    Q = _bin(Q, "+", _bin(_num(0.3), "*", off))
+                    b += 0.9
+                args, size = [Q], (C * C if form == "rowvar" else R * R)
+            kw = []
+            if form == "rowvar":
+                kw.append(("rowvar", ast.Constant(False)))
+            if kind == "cov" and ch.chance(30):
+                kw.append(("ddof", _num(0)))
+            node = _call("np." + kind, *args, kw=kw)
+            bound = 1.0 if kind == "corrcoef" else 2 * b * b
+            if form != "pair" and args and size == 1:
+                return _call("np.sum", node), bound
+            return self.to_float(node, size, bound)
+        if kind == "nan":
+            fn = ch.pick(["nansum", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin",
+                          "nanprod", "nanmedian", "nanpercentile", "nanquantile"])
+            self.feat("st_" + fn)
+            a, k, b = self.vec(sc, ctx)
+            if k >= 3 and ch.chance(60):    # one NaN at a constant position
+                a = _call("np.where", _cmp(_call("np.arange", _num(k)), "==",
+                                           _num(ch.integer(0, k - 1))), _attr("np.nan"), a)
+                self.feat("st_nan_value")
+            if fn == "nanprod":
+                a, b = _call("np.tanh", a), 1.0
+            args = [a]
+            if fn in ("nanpercentile", "nanquantile"):
+                args.append(_num(ch.integer(5, 95) * (100 if fn == "nanpercentile" else 1) / 100))
+            return _call("np." + fn, *args), k * b * b + k * b
+        if kind in ("convolve", "correlate"):
+            a, k, ba = self.vec(sc, ctx)
+            j = ch.integer(1, k)
+            c, bc = self.vec_k(sc, ctx, j)
+            n = k + j - 1 if kind == "convolve" else k - j + 1
+            return self.to_float(_call("np." + kind, a, c), n, j * ba * bc, (n,))
+        if kind == "interp":
+            kp = ch.integer(2, 4)
+            if ch.chance(50):
+                xp = _call("np.array", _list(_num(_round(-2.0 + 4.0 * j / (kp - 1)
+                                                         + ch.integer(-20, 20) / 100))
+                                             for j in range(kp)))
+                self.feat("st_interp_const_knots")
+            else:   # knots that move (increasing)
+                e, _ = self.vec_k(sc, ctx, kp)
+                xp = _bin(_call("np.cumsum", _call("np.exp", _call("np.tanh", e))), "-",
+                          _num(float(kp)))
+                self.feat("st_interp_active_knots")
+            fp, bf = self.vec_k(sc, ctx, kp)
+            if ch.chance(50):
+                return _call("np.interp", self.small(sc, ctx)[0], xp, fp), bf
+            q, kq, _ = self.vec(sc, ctx)
+            return self.to_float(_call("np.interp", q, xp, fp), kq, bf, (kq,))
+        if kind == "trapezoid":
+            a, shape, b = self.stats_input(out, sc, ctx)
+            form = ch.pick(["plain", "dx", "x"])
+            n = shape[-1] if len(shape) == 1 else None
+            kw = []
+            axis = -1
+            if len(shape) == 2 and ch.chance(60):
+                axis = ch.integer(0, 1)
+                kw.append(("axis", _num(axis)))
+            n = shape[axis]
+            args = [a]
+            if form == "dx":
+                kw.append(("dx", _num(ch.integer(1, 9) / 10)))
+            elif form == "x":
+                e, _ = self.vec_k(sc, ctx, n)
+                args.append(_call("np.cumsum", _call("np.exp", _call("np.tanh", e))))
+            node = _call("np.trapezoid", *args, kw=kw)
+            bound = 2.8 * n * b
+            return (node, bound) if len(shape) == 1 else self.to_float(node, 3, bound)
+        if kind == "diff":
+            a, shape, b = self.stats_input(out, sc, ctx)
+            kw = []
+            if len(shape) == 1:
+                nd = ch.integer(1, 2)
+                if nd > 1:
+                    kw.append(("n", _num(nd)))
+                return self.to_float(_call("np.diff", a, kw=kw), shape[0], 4 * b)
+            axis = ch.integer(0, 1)
+            return self.to_float(_call("np.diff", a, kw=[("axis", _num(axis))]), 9, 2 * b)
+        a, shape, b = self.stats_input(out, sc, ctx)
+        t = _call("np.tanh", a)
+        if len(shape) == 1:
+            node = _meth(t, "cumprod") if ch.chance(30) else _call("np.cumprod", t)
+            return self.to_float(node, shape[0], 1.0, shape)
+        return self.to_float(_call("np.cumprod", t, kw=[("axis", _num(ch.integer(0, 1)))]),
+                             9, 1.0)
+
+    def surface_shapes(self, out, sc, ctx):
+        ch = self.ch
+        kind = ch.pick(["sort", "flip", "roll", "diag", "tri", "take", "repeat", "swapaxes",
+                        "expand_dims", "squeeze", "atleast", "concatenate", "tile", "ravel",
+                        "astype", "T", "item", "fill", "rot90", "diagonal", "append",
+                        "insert", "delete"])
+        self.feat("sh_" + kind)
+        vecform = ch.chance(50)
+        if vecform:
+            a, k, b = self.vec(sc, ctx)
+            shape = (k,)
+        else:
+            R, C = ch.integer(1, 3), ch.integer(2, 3)
+            Q, b = self.mat(sc, ctx, R, C)
+            a, shape = self.temp(out, Q), (R, C)
+            k = R * C
+        nd = len(shape)
+        axis = ch.integer(0, nd - 1)
+        axkw = [("axis", _num(axis))] if nd == 2 else []
+        if kind == "sort":
+            return self.to_float(_call("np.sort", a, kw=axkw), k, b, shape)
+        if kind == "flip":
+            return self.to_float(_call("np.flip", a, kw=axkw if ch.chance(60) else []), k, b,
+                                 shape)
+        if kind == "roll":
+            return self.to_float(_call("np.roll", a, _num(ch.integer(-3, 3)), kw=axkw), k, b,
+                                 shape)
+        if kind == "diag":
+            if nd == 1:
+                kk = ch.integer(-1, 1)
+                n = shape[0] + abs(kk)
+                return self.to_float(_call("np.diag", a, kw=[("k", _num(kk))] if kk else []),
+                                     n * n, b)
+            kk = ch.integer(-1, 1)
+            return self.to_float(_call("np.diag", a, kw=[("k", _num(kk))] if kk else []), 3, b)
+        if kind == "tri":
+            fn = ch.pick(["tril", "triu"])
+            self.feat("sh_" + fn)
+            kk = ch.integer(-1, 1)
+            node = _call("np." + fn, a, kw=[("k", _num(kk))] if kk else [])
+            return self.to_float(node, k * (shape[0] if nd == 1 else 1), b)
+        if kind == "take":
+            idx = _int_array([ch.integer(0, shape[axis] - 1) for _ in range(ch.integer(1, 4))])
+            return self.to_float(_call("np.take", a, idx, kw=axkw), 4 * k, b)
+        if kind == "repeat":
+            r = ch.integer(1, 3)
+            return self.to_float(_call("np.repeat", a, _num(r), kw=axkw), r * k, b)
+        if kind == "swapaxes":
+            if nd == 1:
+                a = _call("np.atleast_2d", a)
+            return self.to_float(_call("np.swapaxes", a, _num(0), _num(1)), k, b)
+        if kind == "expand_dims":
+            ax = ch.integer(0, nd)
+            return self.to_float(_call("np.expand_dims", a, _num(ax)), k, b)
+        if kind == "squeeze":
+            ax = ch.integer(0, nd)
+            e = _call("np.squeeze", _call("np.expand_dims", a, _num(ax)),
+                      kw=[("axis", _num(ax))])
+            return self.to_float(e, k, b, shape)
+        if kind == "atleast":
+            fn = ch.pick(["atleast_1d", "atleast_2d", "atleast_3d"])
+            self.feat("sh_" + fn)
+            return self.to_float(_call("np." + fn, a), k, b)
+        if kind == "concatenate":
+            if nd == 1:
+                c, bc = self.vec_k(sc, ctx, ch.integer(1, 3))
+                return self.to_float(_call("np.concatenate", _list([a, c])), k + 3, max(b, bc))
+            R2 = ch.integer(1, 2)
+            Q2, b2 = self.mat(sc, ctx, R2, shape[1]) if axis == 0 else \
+                self.mat(sc, ctx, shape[0], R2)
+            return self.to_float(_call("np.concatenate", _tuple([a, Q2]), kw=axkw), 2 * k + 6,
+                                 max(b, b2))
+        if kind == "tile":
+            r = ch.integer(1, 3)
+            reps = _num(r) if nd == 1 or ch.chance(40) else _tuple([_num(ch.integer(1, 2)),
+                                                                     _num(r)])
+            return self.to_float(_call("np.tile", a, reps), 6 * k, b)
+        if kind == "ravel":
+            form = ch.pick(["method", "np", "flatten"])
+            self.feat("sh_ravel_" + form)
+            node = _meth(a, "ravel") if form == "method" else (
+                _call("np.ravel", a) if form == "np" else _meth(a, "flatten"))
+            return self.to_float(node, k, b, (k,))
+        if kind == "astype":
+            return self.to_float(_meth(a, "astype", _attr("np.float64")), k, b, shape)
+        if kind == "T":
+            if nd == 1:
+                return self.to_float(ast.Attribute(a, "T", ast.Load()), k, b, shape)
+            v, bv = self.vec_k(sc, ctx, shape[0])
+            return self.to_float(_bin(ast.Attribute(a, "T", ast.Load()), "@", v), shape[1],
+                                 shape[0] * b * bv, (shape[1],))
+        if kind == "item":
+            return _meth(a, "item", _num(ch.integer(0, k - 1))), b
+        if kind == "fill":      # x.fill(v) on a fresh array
+            fresh = _call("np.zeros", _num(k)) if "inactive_work_array" not in self.p.avoid \
+                else _bin(self.vec_k(sc, ctx, k)[0], "*", _num(1.0))
+            F = self.temp(out, fresh, "F")
+            f, bf = self.small(sc, ctx)
+            out.append(ast.Expr(_meth(F, "fill", f)))
+            other, bo = self.vec_k(sc, ctx, k)
+            return _call("np.dot", _cp(F), other), k * bf * bo
+        if kind == "rot90":
+            if nd == 1:
+                a = _call("np.atleast_2d", a)
+            return self.to_float(_call("np.rot90", a, _num(ch.integer(1, 3))), k, b)
+        if kind == "diagonal":
+            if nd == 1:
+                return self.to_float(_call("np.diagonal", _call("np.diag", a)), k, b, shape)
+            return self.to_float(_call("np.diagonal", a), k, b)
+        f, bf = self.small(sc, ctx)
+        if nd == 2:
+            a, shape = _meth(a, "ravel"), (k,)
+        if kind == "append":
+            return self.to_float(_call("np.append", a, f), k + 1, max(b, bf), (k + 1,))
+        pos = ch.integer(0, k - 1)
+        if kind == "insert":
+            return self.to_float(_call("np.insert", a, _num(pos), f), k + 1, max(b, bf),
+                                 (k + 1,))
+        if k < 2:
+            return self.to_float(a, k, b, (k,))
+        return self.to_float(_call("np.delete", a, _num(pos)), k - 1, b, (k - 1,))
+
+    def surface_ufunc(self, out, sc, ctx):
+        ch = self.ch
+        name = ch.pick(["add", "subtract", "multiply", "divide", "true_divide", "negative",
+                        "positive", "logaddexp", "logaddexp2", "sinc", "fmax", "fmin",
+                        "reciprocal", "float_power"])
+        self.feat("uf_" + name)
+        arr = bool(sc.arrays and self.len_name) and ch.chance(60)
+        if arr:
+            self.feat("uf_array")
+            e = lambda: self.aexpr(sc, ctx, ch.integer(0, 1))  # noqa: E731
+            sin = "np.sin"
+        else:
+            e = lambda: self.fexpr(sc, ctx, ch.integer(0, 1))  # noqa: E731
+            sin = "math.sin"
+        (e1, b1) = e()
+        if name in ("negative", "positive"):
+            node, b = _call("np." + name, e1), b1
+        elif name == "sinc":
+            node, b = _call("np.sinc", e1), 1.0
+        elif name == "reciprocal":
+            node, b = _call("np.reciprocal", _bin(_num(2.0), "+", _call(sin, e1))), 1.0
+        elif name == "float_power":
+            base, bb = self.arg_for("pos", e1, b1, arr)
+            ex = _num(ch.pick([0.5, 1.5, 2.0, -1.0]))
+            node, b = _call("np.float_power", base, ex), max(bb ** abs(ex.value if isinstance(
+                ex, ast.Constant) else 1.0), 1.0)
+        else:
+            e2, b2 = e()
+            if name in ("divide", "true_divide"):
+                e2, b2 = _bin(_num(2.0), "+", _call(sin, e2)), 3.0
+                node, b = _call("np." + name, e1, e2), b1
+            else:
+                node = _call("np." + name, e1, e2)
+                b = {"add": b1 + b2, "subtract": b1 + b2, "multiply": b1 * b2,
+                     "logaddexp": max(b1, b2) + 0.7, "logaddexp2": max(b1, b2) + 1.0,
+                     "fmax": max(b1, b2), "fmin": max(b1, b2)}[name]
+        if not arr:
+            return node, b
+        if b > WRAP:
+            node, b = _call("np.tanh", node), 1.0
+        return self.to_float(node, self.L, b, (self.L,))
+
+    def surface_special(self, out, sc, ctx):
+        ch = self.ch
+        self.uses_scipy = True
+        name = ch.pick(["expit", "logit", "erf", "erfc", "gammaln", "log_expit", "logsumexp",
+                        "softmax", "log_softmax", "xlogy"])
+        self.feat("sp_" + name)
+        elementwise = name not in ("logsumexp", "softmax", "log_softmax")
+        fn = "scipy.special." + name
+        if elementwise:
+            arr = bool(sc.arrays and self.len_name) and ch.chance(60)
+            e1, b1 = self.aexpr(sc, ctx, ch.integer(0, 1)) if arr else \
+                self.fexpr(sc, ctx, ch.integer(0, 1))
+            mod = "np." if arr else "math."
+            if name == "logit":     # in (0.05, 0.95)
+                node, b = _call(fn, _bin(_num(0.5), "+", _bin(_num(0.45), "*",
+                                                              _call(mod + "tanh", e1)))), 3.0
+            elif name == "gammaln":
+                arg, ba = self.arg_for("pos", e1, b1, arr)
+                node, b = _call(fn, arg), max(ba, 1.0) * (1 + math.log(max(ba, 1.0)))
+            elif name == "xlogy":
+                e2, b2 = (self.aexpr(sc, ctx, 0) if arr else self.fexpr(sc, ctx, 0))
+                y, by = self.arg_for("pos", e2, b2, arr)
+                node, b = _call(fn, e1, y), b1 * math.log(max(by, 2.0))
+            elif name == "log_expit":
+                node, b = _call(fn, e1), b1 + 1.0
+            else:
+                node, b = _call(fn, e1), 2.0
+            if not arr:
+                return node, b
+            if b > WRAP:
+                node, b = _call("np.tanh", node), 1.0
+            return self.to_float(node, self.L, b, (self.L,))
+        if ch.chance(50):
+            a, k, b = self.vec(sc, ctx)
+            shape, kw = (k,), []
+        else:
+            R, C = ch.integer(1, 3), ch.integer(2, 3)
+            Q, b = self.mat(sc, ctx, R, C)
+            a, shape = self.temp(out, Q), (R, C)
+            k = R * C
+            kw = [("axis", _num(ch.integer(0, 1)))] if ch.chance(70) else []
+        node = _call(fn, a, kw=kw)
+        if name == "logsumexp":
+            return (node, b + 2.0) if not kw else self.to_float(node, 3, b + 2.0)
+        return self.to_float(node, k, 1.0 if name == "softmax" else b + 2.0,
+                             shape if len(shape) == 1 else None)
+
 
 def _generate(ch: Chooser, profile: Profile) -> Program:
     return _Gen(ch, profile).program()
@@ -2527,6 +3160,11 @@ class _Instrument(ast.NodeTransformer):
             node.args.insert(0, ast.Constant(fn.attr))
             node.args.insert(0, fn.value)
             node.func = _name("_kink_method")
+        elif isinstance(fn, ast.Attribute) and fn.attr == "std" \
+                and not (isinstance(fn.value, ast.Name) and fn.value.id in ("math", "np")):
+            # a method: a.std(axis=0), singular where a lane is constant (as np.std)
+            node.args.insert(0, fn.value)
+            node.func = _name("_std_method")
         return node
 
 
@@ -2548,6 +3186,14 @@ _KINKS = {
     "np.copysign": "copysign", "math.copysign": "copysign", "np.max": "extreme",
     "np.min": "extreme", "np.amax": "extreme", "np.amin": "extreme",
     "np.linalg.norm": "norm", "np.sign": "sign",
+    "np.fmax": "order", "np.fmin": "order",
+    # order statistics and sorts: the permutation that sorts the argument (and, for a
+    # quantile, the pair of order statistics q picks)
+    "np.sort": "rank", "np.median": "rank", "np.ptp": "rank", "np.nanmax": "rank",
+    "np.nanmin": "rank", "np.nanmedian": "rank", "np.percentile": "rank",
+    "np.quantile": "rank", "np.nanpercentile": "rank", "np.nanquantile": "rank",
+    # piecewise linear: the interval of each point
+    "np.interp": "interp",
 }
 
 
@@ -2567,7 +3213,27 @@ def _kink_decision(kind, fn, args, kw, result):
     if kind == "copysign":
         return (np.sign(a[0]).tolist(), np.signbit(a[1]).tolist())
     if kind == "norm":
-        return np.sign(a[0]).tolist() if len(args) > 1 or "ord" in kw else None
+        ord_ = kw.get("ord", args[1] if len(args) > 1 else None)
+        axis = kw.get("axis", args[2] if len(args) > 2 else None)
+        if ord_ in (np.inf, -np.inf):   # which element is the largest (smallest) in size
+            m = np.abs(a[0])
+            ref = np.max if ord_ > 0 else np.min
+            return (np.sign(a[0]).tolist(),
+                    np.equal(m, ref(m, axis=axis, keepdims=True)).tolist())
+        return np.sign(a[0]).tolist() if ord_ is not None else None
+    if kind == "rank":
+        axis = kw.get("axis")
+        x = a[0] if axis is not None else a[0].ravel()
+        order = np.argsort(x, axis=-1 if axis is None else axis, kind="stable").tolist()
+        name = fn.__name__
+        if name in ("percentile", "quantile", "nanpercentile", "nanquantile"):
+            q = np.asarray(kw.get("q", args[1] if len(args) > 1 else None), dtype=float)
+            q = q / 100.0 if "percentile" in name else q
+            n = x.shape[-1 if axis is None else axis]
+            return order, np.floor(q * (n - 1)).tolist()
+        return order
+    if kind == "interp":
+        return np.searchsorted(a[1], a[0]).tolist()
     # extreme: which elements reach the max / min (ties included)
     axis = kw.get("axis", args[1] if len(args) > 1 else None)
     ref = np.max if fn.__name__ in ("max", "amax") else np.min
@@ -2579,8 +3245,28 @@ _SINGULAR = {
     "sqrt": lambda x: np.any(np.asarray(x) == 0),
     "hypot": lambda *a: np.any(np.all([np.asarray(v) == 0 for v in a], axis=0)),
     # the 2-norm (and Frobenius norm) of a zero vector: its derivative x / |x| is 0 / 0
-    "linalg.norm": lambda x, ord=None: ord in (None, 2, "fro") and not np.any(np.asarray(x)),
+    "linalg.norm": lambda x, ord=None, axis=None, keepdims=False: _zero_norm(x, ord, axis),
+    # the standard deviation of a constant lane: its derivative is 0 / 0
+    "std": lambda x, axis=None, ddof=0, keepdims=False: _zero_var(x, axis),
+    "nanstd": lambda x, axis=None, ddof=0, keepdims=False: _zero_var(x, axis, np.nanvar),
 }
+
+
+def _zero_var(x, axis, var=np.var) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bool(np.any(var(np.asarray(x), axis=axis) == 0))
+
+
+def _zero_norm(x, ord, axis) -> bool:
+    """Is a 2-norm (or Frobenius norm) taken of a zero vector (along ``axis``, of any lane)?
+    Other orders are kinks there (recorded by ``_KINKS``)."""
+    x = np.asarray(x)
+    if axis is None:
+        return ord in (None, 2, "fro") and not np.any(x)
+    if ord not in (None, 2) or isinstance(axis, tuple):
+        return False
+    return bool(np.any(np.all(x == 0, axis=axis)))
 
 
 class IterationLimit(Exception):
@@ -2651,9 +3337,13 @@ class Traced:
             trace.append(("extreme", _kink_decision("extreme", fn, (obj,) + args, kw, r)))
             return r
 
+        def _std_method(obj, *args, **kw):
+            return _singular(np.std, "std", obj, *args, **kw)
+
         ns = {"_rec": _rec, "_min": lambda *a: _pick(min, a), "_max": lambda *a: _pick(max, a),
               "_abs": _abs, "_tick": _tick, "_singular": _singular, "_cmp": _cmp,
               "_mod": _mod, "_kink": _kink, "_kink_method": _kink_method,
+              "_std_method": _std_method,
               "__name__": "fuzz_traced"}
         exec(compile(tree, "<fuzz-traced>", "exec"), ns)  # noqa: S102 -- our own program
         self.fn = ns[entry]
@@ -2685,6 +3375,10 @@ def has_inplace_writes(source: str) -> bool:
             [node.target] if isinstance(node, ast.AugAssign) else []
         if any(isinstance(t, ast.Subscript) for t in targets):
             return True
+        # x.fill(v): autograd's boxes would be written into a plain array as floats
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("fill", "sort"):
+            return True
     return False
 
 
@@ -2703,7 +3397,32 @@ def _autograd_fn(source: str, entry: str) -> Callable | None:
     exec(compile(source, "<fuzz-autograd>", "exec"), ns)  # noqa: S102 -- our own program
     ns["math"] = _AutogradMath(shim)
     ns["np"] = _AutogradNumpy(anp)
+    if "scipy" in ns:
+        ns["scipy"] = _AutogradScipy()
     return ns[entry]
+
+
+class _AutogradScipy:
+    """``scipy.special`` backed by autograd.scipy.special (with the functions it lacks
+    written with ones it has)."""
+
+    def __init__(self) -> None:
+        import types
+
+        import autograd.numpy as anp
+        import autograd.scipy.special as asp
+
+        def softmax(a, axis=None):
+            return anp.exp(a - asp.logsumexp(a, axis=axis, keepdims=True))
+
+        def log_softmax(a, axis=None):
+            return a - asp.logsumexp(a, axis=axis, keepdims=True)
+
+        self.special = types.SimpleNamespace(
+            expit=asp.expit, logit=asp.logit, erf=asp.erf, erfc=asp.erfc,
+            gammaln=asp.gammaln, logsumexp=asp.logsumexp, softmax=softmax,
+            log_softmax=log_softmax, log_expit=lambda x: -anp.logaddexp(0.0, -x),
+            xlogy=lambda x, y: x * anp.log(y))
 
 
 class _AutogradNumpy:
@@ -2719,9 +3438,18 @@ class _AutogradNumpy:
         self.deg2rad, self.rad2deg = anp.radians, anp.degrees
         # autograd's full_like has no derivative for the fill value (it gives 0)
         self.full_like = lambda a, v: anp.ones(np.shape(getval(a))) * v
+        # autograd's tril/triu of a vector (NumPy: of the vector repeated as rows) give the
+        # vector's adjoint as if each element were used once: make the rows explicit
+        self.tril = lambda m, k=0: anp.tril(_rows(anp, m), k)
+        self.triu = lambda m, k=0: anp.triu(_rows(anp, m), k)
 
     def __getattr__(self, name):
         return getattr(self._anp, name)
+
+
+def _rows(anp, m):
+    """A vector as the square matrix of its copies as rows (what np.tril does with it)."""
+    return anp.outer(anp.ones(len(m)), m) if np.ndim(m) == 1 else m
 
 
 class _AutogradMath:
