@@ -417,8 +417,19 @@ def test_second_order_against_finite_differences(mod, name, mode):
 @pytest.mark.parametrize("name", list(_params(["eigh_values", "svd_square", "qr_square",
                                                 "einsum_batch", "tensordot_axes",
                                                 "norm_matrix_minus_inf", "cond_inf"])))
+def _symmetrized(name: str, args: tuple) -> tuple[str, tuple]:
+    """eigh and cholesky read one triangle: finite differences along a direction that is
+    not symmetric see a derivative their symmetrized adjoint (JAX's convention) is not,
+    so those checks take the function of the symmetric part (SYMMETRIZED)."""
+    if name in SYMMETRIZED:
+        name, x = SYMMETRIZED[name]
+        return name, (x,)
+    return name, args
+
+
 def test_first_order_against_finite_differences(mod, name, mode):
     args, wrt = CASES[name]
+    name, args = _symmetrized(name, args)
     srcgrad.check_grad(getattr(mod, name), *args, wrt=wrt, modes=(mode,), jit=False)
 
 
@@ -435,6 +446,7 @@ COMPILED_SLOW = ["det", "solve_vector", "cholesky", "eigh_vectors", "qr_tall", "
                                                   for n in COMPILED_SLOW])
 def test_compiled(mod, name, mode):
     args, wrt = CASES[name]
+    name, args = _symmetrized(name, args)
     srcgrad.check_grad(getattr(mod, name), *args, wrt=wrt, modes=(mode,), jit=True)
 
 
@@ -442,6 +454,7 @@ def test_compiled(mod, name, mode):
 @pytest.mark.parametrize("name", ["svd_square", "eigh_vectors", "det"])
 def test_compiled_second_order(mod, name):
     args, wrt = CASES[name]
+    name, args = _symmetrized(name, args)
     srcgrad.check_grad(getattr(mod, name), *args, wrt=_wrt(wrt)[0], modes=("rev",), jit=True,
                        order=2)
 

@@ -993,12 +993,17 @@ def _kron_ov(which):
         x = a if which == 0 else b
         dt = as_dtype(x.dtype).type
 
-        def impl(g, a, b):
+        def impl_a(g, a, b):
             a2 = np.ascontiguousarray(a).reshape((1, a.size)) if pa else np.ascontiguousarray(a)
             b2 = np.ascontiguousarray(b).reshape((1, b.size)) if pb else np.ascontiguousarray(b)
-            part = _kron_parts(g, a2, b2)[which]
-            return part.astype(dt).reshape(x.shape)
-        return impl
+            return _kron_parts(g, a2, b2)[0].astype(dt).reshape(a.shape)
+
+        def impl_b(g, a, b):
+            a2 = np.ascontiguousarray(a).reshape((1, a.size)) if pa else np.ascontiguousarray(a)
+            b2 = np.ascontiguousarray(b).reshape((1, b.size)) if pb else np.ascontiguousarray(b)
+            return _kron_parts(g, a2, b2)[1].astype(dt).reshape(b.shape)
+        # (the shape is the argument's at run time: `x` above is its type)
+        return impl_a if which == 0 else impl_b
     return ov
 
 
