@@ -513,7 +513,7 @@ SHAPE_CASES = [  # (id, params, body, args, wrt, keys, order)
     ("shapes.repeat[flat,array,method]", "x", "np.sum(x.repeat(np.array([2, 0, 1])) * W3)",
      (X3,), (0,), "shapes.repeat", 1),
     ("shapes.tile[1d]", "x", "np.sum(np.tile(x, 2) * W6)", (X3,), (0,), "shapes.tile", 1),
-    ("shapes.tile[2d,reps]", "x", "np.sum(np.tile(x, (2, 1)) * W43)", (X3,), (0,),
+    ("shapes.tile[2d,reps]", "x", "np.sum(np.tile(x, (2, 1)) * W23)", (X3,), (0,),
      "shapes.tile", 1),
     ("np.resize[1d]", "x", "np.sum(np.resize(x, (2, 3)) * W23)", (X2,), (0,), "np.resize", 1),
     ("shapes.delete[axis=1]", "x", "np.sum(np.delete(x, 1, axis=1) * W22)", (A23,), (0,),
