@@ -255,22 +255,27 @@ class GradFunction:
                 self._fast[key] = fast
         built, convert = fast
         self._last = built
+        value, grads, tape_bytes = self._call(built, args, seed)
+        if convert:
+            grads = tuple([_like(args[i], g) for i, g in zip(self._wrt, grads)])
+        elif not self._jit:
+            grads = tuple(float(g) for g in grads)
+        return value, (grads[0] if self._single else grads), tape_bytes
+
+    def _call(self, built: Built, args: tuple, seed) -> tuple:
+        """(value, gradients, tape bytes) of the generated adjoint at `args` (as it takes
+        them), with errors reported at the user's line."""
         try:
             if built.tapes:
-                value, grads, tape_bytes = self._tapes.run(built, args, seed)
-            else:
-                value, grads, tape_bytes, _ = built.fn(*args, seed)
+                return self._tapes.run(built, args, seed)
+            value, grads, tape_bytes, _ = built.fn(*args, seed)
+            return value, grads, tape_bytes
         except NumbaError as exc:
             raise numba_rejected(exc, self._cap.name, self._cap.filename) from exc
         except Exception as exc:
             note_user_line(exc, built.fn, built.linemap, self._cap,
                            _adjoint_call(built, args, seed))
             raise
-        if convert:
-            grads = tuple([_like(args[i], g) for i, g in zip(self._wrt, grads)])
-        elif not self._jit:
-            grads = tuple(float(g) for g in grads)
-        return value, (grads[0] if self._single else grads), tape_bytes
 
     def _run_containers(self, args: tuple, seed):
         """A call with tuples, lists or dicts among the arguments: the generated function
@@ -280,17 +285,7 @@ class GradFunction:
         built = self._specialize(types)
         flat = tuple(leaf for a, t in zip(args, types)
                      for leaf in (flatten(a) if isinstance(t, Container) else [a]))
-        try:
-            if built.tapes:
-                value, grads, tape_bytes = self._tapes.run(built, flat, seed)
-            else:
-                value, grads, tape_bytes, _ = built.fn(*flat, seed)
-        except NumbaError as exc:
-            raise numba_rejected(exc, self._cap.name, self._cap.filename) from exc
-        except Exception as exc:
-            note_user_line(exc, built.fn, built.linemap, self._cap,
-                           _adjoint_call(built, flat, seed))
-            raise
+        value, grads, tape_bytes = self._call(built, flat, seed)
         it = iter(grads)
         out = []
         for i in self._wrt:
