@@ -18,8 +18,9 @@ from numba import types as nbtypes
 from numba.core.errors import NumbaError
 
 from .compiler.capture import DERIVATIVE, unwrap
-from .compiler.containers import Container, flatten, is_container, is_float_type, rebuild, structure
-from .compiler.infer import arg_type_of
+from .compiler.containers import Arguments, Container, flatten_like, is_container, \
+    is_float_type, rebuild
+from .compiler.infer import argument_type
 from .compiler.jit import note_user_line
 from .compiler.nested import DerivativeSpec
 from .compiler.pipeline import Built, build, front, generate
@@ -283,19 +284,9 @@ class GradFunction:
         structure, with None for a leaf that is not a float or a float array."""
         types = self._types(args)
         built = self._specialize(types)
-        flat = tuple(leaf for a, t in zip(args, types)
-                     for leaf in (flatten(a) if isinstance(t, Container) else [a]))
-        value, grads, tape_bytes = self._call(built, flat, seed)
-        it = iter(grads)
-        out = []
-        for i in self._wrt:
-            typ = types[i]
-            if not isinstance(typ, Container):
-                out.append(_like(args[i], next(it)))
-                continue
-            leaves = [_like(v, next(it)) if is_float_type(t) else None
-                      for v, (_, t) in zip(flatten(args[i]), typ.leaves())]
-            out.append(rebuild(typ, iter(leaves)))
+        view = Arguments(args, types, self._wrt)
+        value, grads, tape_bytes = self._call(built, view.flat, seed)
+        out = view.regroup([_like(view.flat[k], g) for k, g in zip(view.slots, grads)])
         return value, (out[0] if self._single else tuple(out)), tape_bytes
 
     def __call__(self, *args, **kwargs):
@@ -347,12 +338,7 @@ _CONTAINERS = (tuple, list, dict)
 
 def _arg_type(value, name: str):
     """The Numba type of an argument, or the Container of a tuple, list or dict."""
-    if not is_container(value):
-        return arg_type_of(value)
-    try:
-        return structure(value, arg_type_of)
-    except TypeError as exc:
-        raise UsageError(f"argument {name!r}: {exc}") from None
+    return argument_type(value, name)
 
 
 def _like(arg, g):
@@ -384,30 +370,38 @@ class VJPFunction(GradFunction):
     def value_and_pullback(self, args: tuple, kwargs: dict):
         if kwargs or len(args) != len(self._params):
             args = self._bind(args, kwargs)
-        if any(map(is_container, args)):
-            raise UsageError("vjp takes floats and arrays so far (grad and value_and_grad "
-                             "take tuples, lists and dicts): pass the leaves as separate "
-                             "arguments")
+        types = self._types(args)
+        view = Arguments(args, types, self._wrt)
         # Keep the arguments as they are now: the pullback reruns the forward sweep.
-        args = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in args)
-        built = self._specialize(self._types(args))
+        flat = tuple(np.copy(a) if isinstance(a, np.ndarray) else a for a in view.flat)
+        built = self._specialize(types)
         try:
-            value = built.primal(*args)
+            value = built.primal(*flat)
         except Exception as exc:
-            note_user_line(exc, built.primal, built.linemap, self._cap, args, "function")
+            note_user_line(exc, built.primal, built.linemap, self._cap, flat, "function")
             raise
+        shape = built.output   # a returned list, dict or nested tuple: its structure
+        flat_value = value
 
         def pullback(cotangent):
-            ct = _check_cotangent(cotangent, value)
+            if shape is not None:
+                try:
+                    cotangent = tuple(flatten_like(shape, cotangent, "the cotangent"))
+                except TypeError as exc:
+                    raise UsageError(f"{exc}: one cotangent per value the function "
+                                     "returns, in the same structure") from None
+            ct = _check_cotangent(cotangent, flat_value)
             try:
-                _, grads, _ = self._tapes.run(built, args, ct)
+                _, grads, _ = self._tapes.run(built, flat, ct)
             except Exception as exc:
                 note_user_line(exc, built.fn, built.linemap, self._cap,
-                               _adjoint_call(built, args, ct))
+                               _adjoint_call(built, flat, ct))
                 raise
-            grads = tuple(_like(args[i], g) for i, g in zip(self._wrt, grads))
-            return grads[0] if self._single else grads
+            out = view.regroup([_like(view.flat[k], g) for k, g in zip(view.slots, grads)])
+            return out[0] if self._single else tuple(out)
 
+        if shape is not None:
+            value = rebuild(shape, iter(value))
         return value, pullback
 
 

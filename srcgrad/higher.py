@@ -21,6 +21,7 @@ import threading
 import numpy as np
 from numba.core import types as nbtypes
 
+from .compiler.containers import Arguments, Container, is_container
 from .compiler.infer import arg_type_of
 from .compiler.tangent import module_for_second_order, tangent_function
 from .errors import UsageError
@@ -74,55 +75,68 @@ class JacobianFunction:
                           for w in ((wrt,) if self._single else wrt))
 
     def __call__(self, *args, **kwargs):
-        args = tuple(np.asarray(a, dtype=np.float64) if isinstance(a, list) else a
-                     for a in self._tangent.bind(args, kwargs))
+        args = self._tangent.bind(args, kwargs)
+        types = self._tangent.types(args)
+        view = Arguments(args, types, self._wrt)
+        for i in self._wrt:   # a list of numbers is an array here, as NumPy takes it
+            if isinstance(args[i], list) and all(isinstance(v, (int, float)) for v in args[i]):
+                args = args[:i] + (np.asarray(args[i], dtype=np.float64),) + args[i + 1:]
+                types = self._tangent.types(args)
+                view = Arguments(args, types, self._wrt)
+        if self._tangent.output(types, self._wrt) is not None:
+            raise UsageError("jacobian of a function that returns a list, a dict or nested "
+                             "tuples: take the jacobian of each of its values (a function "
+                             "returning that one), or use vjp and jvp, which take them")
         mode = self._mode
-        value = None
         if mode == "auto":
-            types = tuple(arg_type_of(a) for a in args)
             _, fn, _ = self._tangent.spec(types, self._wrt)
-            zeros = [np.zeros_like(args[i]) if isinstance(args[i], np.ndarray) else 0.0
-                     for i in self._wrt]
-            value, _ = fn(*args, *zeros)
-            n_in = sum(_size(args[i]) for i in self._wrt)
+            value, _ = fn(*view.flat, *(_zero(view.flat[k]) for k in view.slots))
+            n_in = sum(_size(view.flat[k]) for k in view.slots)
             mode = "fwd" if n_in <= _size(value) else "rev"
-        out = self._forward(args) if mode == "fwd" else self._reverse(args)
-        return out[0] if self._single else out
+        per_slot = self._forward(view) if mode == "fwd" else self._reverse(view)
+        out = view.regroup(per_slot)
+        return out[0] if self._single else tuple(out)
 
-    def _forward(self, args):
-        types = tuple(arg_type_of(a) for a in args)
-        _, fn, _ = self._tangent.spec(types, self._wrt)
+    def _forward(self, view: Arguments) -> list:
+        """One Jacobian per differentiated leaf: one jvp per coordinate of it."""
+        _, fn, _ = self._tangent.spec(view.types, self._wrt)
+        zeros = [_zero(view.flat[k]) for k in view.slots]
         results = []
-        for i in self._wrt:
-            x = args[i]
+        for s, k in enumerate(view.slots):
+            x = view.flat[k]
             cols = []
             value = None
-            for k in range(_size(x)):
-                ts = [(_basis(x, k) if j == i else np.zeros_like(args[j])
-                       if isinstance(args[j], np.ndarray) else 0.0) for j in self._wrt]
-                value, t = fn(*args, *ts)
+            for c in range(_size(x)):
+                ts = zeros[:s] + [_basis(x, c)] + zeros[s + 1:]
+                value, t = fn(*view.flat, *ts)
                 cols.append(np.asarray(t, dtype=np.float64))
+            if value is None:
+                value, _ = fn(*view.flat, *zeros)
             vshape = np.shape(value)
             jac = np.stack(cols, axis=-1) if cols else np.zeros(vshape + (0,))
             results.append(jac.reshape(vshape + np.shape(x)))
-        return tuple(results)
+        return results
 
-    def _reverse(self, args):
+    def _reverse(self, view: Arguments) -> list:
+        """One Jacobian per differentiated leaf: one pullback per coordinate of the value."""
         if self._vjp is None:
             self._vjp = VJPFunction(self._fn, wrt=self._wrt, jit=self._jit)
-        value, pullback = self._vjp.value_and_pullback(args, {})
+        value, pullback = self._vjp.value_and_pullback(view.args, {})
         vshape = np.shape(value)
-        rows = [[] for _ in self._wrt]
-        for k in range(max(_size(value), 1) if vshape else 1):
-            ct = _basis(np.asarray(value, dtype=np.float64), k) if vshape else 1.0
+        rows: list[list] = [[] for _ in view.slots]
+        for c in range(max(_size(value), 1) if vshape else 1):
+            ct = _basis(np.asarray(value, dtype=np.float64), c) if vshape else 1.0
             grads = pullback(ct)
-            for r, g in zip(rows, grads):
+            flat = view.split(list(grads) if isinstance(grads, tuple) else [grads],
+                              "a gradient")
+            for r, g in zip(rows, flat):
                 r.append(np.asarray(g, dtype=np.float64))
-        out = []
-        for i, r in zip(self._wrt, rows):
-            x = args[i]
-            out.append(np.stack(r, axis=0).reshape(vshape + np.shape(x)))
-        return tuple(out)
+        return [np.stack(r, axis=0).reshape(vshape + np.shape(view.flat[k]))
+                for k, r in zip(view.slots, rows)]
+
+
+def _zero(x):
+    return np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0
 
 
 def jacobian(fn, wrt=0, mode: str = "auto", *, jit: bool = True) -> JacobianFunction:
@@ -149,7 +163,7 @@ class HVPFunction:
         self._lock = threading.Lock()
 
     def _grad_for(self, args) -> GradFunction:
-        types = tuple(arg_type_of(a) for a in args)
+        types = self._tangent.types(args)
         key = types
         g = self._grads.get(key)
         if g is None:
@@ -159,7 +173,11 @@ class HVPFunction:
                     module = module_for_second_order(self._tangent, types, (self._i,))
                     name = self._tangent.cap.name
                     wrapper = getattr(module, f"{name}_tangent")
-                    g = GradFunction(wrapper, wrt=self._i, jit=self._jit)
+                    # a container argument: the wrapper takes its leaves
+                    slots = Arguments(args, types, (self._i,)).slots
+                    wrt = self._i if not isinstance(types[self._i], Container) \
+                        else tuple(slots)
+                    g = GradFunction(wrapper, wrt=wrt, jit=self._jit)
                     self._grads[key] = g
         return g
 
@@ -167,11 +185,32 @@ class HVPFunction:
         *args, v = args
         args = self._tangent.bind(tuple(args), kwargs)
         x = args[self._i]
+        if is_container(x):
+            return self._container_hvp(args, v)
         if isinstance(x, np.ndarray):
             v = np.array(np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape), order="C")
         else:
             v = float(v)
         return self._grad_for(args)(*args, v)
+
+    def _container_hvp(self, args: tuple, v):
+        """H v for a tuple, list or dict argument: v and the result have its structure."""
+        types = self._tangent.types(args)
+        view = Arguments(args, types, (self._i,))
+        try:
+            vs = view.split([v], "the vector v")
+        except TypeError as exc:
+            raise UsageError(f"hvp: {exc}") from None
+        return view.regroup(self.flat_hvp(view, vs))[0]
+
+    def flat_hvp(self, view: Arguments, vs: list) -> list:
+        """H v with v and the result given per differentiated leaf (view.slots)."""
+        leaves = [np.array(np.broadcast_to(np.asarray(t, dtype=view.flat[k].dtype),
+                                           view.flat[k].shape), order="C")
+                  if isinstance(view.flat[k], np.ndarray) else float(t)
+                  for k, t in zip(view.slots, vs)]
+        grads = self._grad_for(view.args)(*view.flat, *leaves)
+        return list(grads) if isinstance(grads, tuple) else [grads]
 
 
 def hvp(fn, wrt=0, *, jit: bool = True) -> HVPFunction:
@@ -189,6 +228,8 @@ def hessian(fn, wrt=0, *, jit: bool = True):
     def hessian_of(*args, **kwargs):
         args = h._tangent.bind(args, kwargs)
         x = args[h._i]
+        if is_container(x):
+            return _container_hessian(h, args)
         if not isinstance(x, np.ndarray):
             return float(h(*args, 1.0))
         n = x.size
@@ -203,6 +244,27 @@ def hessian(fn, wrt=0, *, jit: bool = True):
 
     hessian_of.__name__ = f"hessian_of_{getattr(fn, '__name__', 'f')}"
     return hessian_of
+
+
+def _container_hessian(h: HVPFunction, args: tuple):
+    """The Hessian in a tuple, list or dict argument, as JAX gives it: the argument's
+    structure of (its structure of blocks), block [a][b] of shape a.shape + b.shape."""
+    types = h._tangent.types(args)
+    view = Arguments(args, types, (h._i,))
+    leaves = [view.flat[k] for k in view.slots]
+    zeros = [_zero(x) for x in leaves]
+    blocks = []
+    for s, x in enumerate(leaves):
+        rows = []
+        for c in range(_size(x)):
+            hv = h.flat_hvp(view, zeros[:s] + [_basis(x, c)] + zeros[s + 1:])
+            rows.append([np.asarray(g, dtype=np.float64) for g in hv])
+        row_blocks = []
+        for t, y in enumerate(leaves):
+            block = np.stack([r[t] for r in rows], axis=0).reshape(np.shape(x) + np.shape(y))
+            row_blocks.append(float(block) if block.shape == () else block)
+        blocks.append(view.regroup(row_blocks)[0])
+    return view.regroup(blocks)[0]
 
 
 def _compiled_rows(h: HVPFunction, args: tuple, x: np.ndarray, rows: np.ndarray) -> int:

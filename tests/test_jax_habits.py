@@ -188,6 +188,25 @@ def keys_and_len(p):
     if "bias" in p:
         total = total + 10.0 * p["bias"]
     return total
+
+
+def layer(p, x):
+    return np.tanh(p["W"] @ x + p["b"])
+
+
+def moments(p, x):
+    z = layer(p, x)
+    return np.mean(z), np.sum(z ** 2)
+
+
+def report(p, x):
+    z = layer(p, x)
+    return {"mean": np.mean(z), "act": z, "scale": (p["b"][0] * 2.0, np.max(z))}
+
+
+def energy(p, x):
+    z = layer(p, x)
+    return np.sum(z ** 2) + 0.5 * np.sum(p["W"] ** 2) * p["b"][1]
 '''
 
 rng = np.random.default_rng(7)
@@ -442,10 +461,125 @@ def test_partial(mod):
     assert both == (4.0, 9.0)
 
 
-def test_other_transforms_refuse_containers_clearly(mod):
-    # jvp, hessian and vjp take floats and arrays so far: a clear UsageError, no crash
-    p = {"a": 0.5, "bias": 2.0, "c": -1.0}
-    with pytest.raises(UsageError, match="leaves as separate arguments"):
-        srcgrad.vjp(mod.keys_and_len, p)
-    with pytest.raises(UsageError, match="leaves as separate arguments"):
-        srcgrad.hessian(mod.keys_and_len, jit=False)(p)
+# -- every transform takes containers: vjp, jvp, jacobian, hvp, hessian ------------------
+
+LAYER_P = {"W": rng.normal(size=(2, 3)) * 0.5, "b": rng.normal(size=2) * 0.5}
+
+
+def _jax_tree(t):
+    if isinstance(t, dict):
+        return {k: _jax_tree(v) for k, v in t.items()}
+    if isinstance(t, (tuple, list)):
+        return type(t)(_jax_tree(v) for v in t)
+    return np.asarray(t)
+
+
+def _jax_namespace() -> dict:
+    """SOURCE's functions on jax.numpy."""
+    import jax.numpy as jnp
+    ns: dict = {"np": jnp, "math": math}
+    exec(compile(SOURCE.replace("import numpy as np", ""), "<jax>", "exec"), ns)  # noqa: S102
+    return ns
+
+
+def _fd_dir(fn, args, direction, h=1e-6):
+    """Central difference of fn (any tree of outputs) along `direction` in args[0]."""
+    def at(d):
+        moved = _replace(args[0], iter([a + d * v for a, v in
+                                        zip(_leaves(args[0]), _leaves(direction))]))
+        return fn(moved, *args[1:])
+    up, down = at(h), at(-h)
+    return _replace(up, iter([(np.asarray(a) - np.asarray(b)) / (2 * h)
+                              for a, b in zip(_leaves(up), _leaves(down))]))
+
+
+@pytest.mark.parametrize("name", ["layer", "moments", "report"])
+def test_vjp_takes_and_gives_containers(mod, name):
+    fn = getattr(mod, name)
+    value, pullback = srcgrad.vjp(fn, LAYER_P, X3, jit=False)
+    _assert_tree_close(value, fn(LAYER_P, X3), rtol=1e-12)
+    ct = _replace(value, iter(rng.normal(size=np.shape(v)) for v in _leaves(value)))
+    got = pullback(ct)
+    # <ct, J v> for a random direction v equals <pullback(ct), v>
+    v = _replace(LAYER_P, iter(rng.normal(size=np.shape(a)) for a in _leaves(LAYER_P)))
+    jv = _fd_dir(fn, (LAYER_P, X3), v)
+    lhs = sum(float(np.sum(a * b)) for a, b in zip(_leaves(ct), _leaves(jv)))
+    rhs = sum(float(np.sum(a * b)) for a, b in zip(_leaves(got), _leaves(v)))
+    assert np.isclose(lhs, rhs, rtol=1e-6)
+    assert sorted(got) == ["W", "b"]
+    if jax_available():
+        import jax
+        ns = _jax_namespace()
+        want_value, jax_pullback = jax.vjp(lambda p: ns[name](p, X3), LAYER_P)
+        _assert_tree_close(value, _jax_tree(want_value), rtol=1e-9)
+        _assert_tree_close(got, _jax_tree(jax_pullback(ct)[0]), rtol=1e-9, atol=1e-12)
+
+
+def test_vjp_cotangent_of_the_wrong_structure(mod):
+    _, pullback = srcgrad.vjp(mod.report, LAYER_P, X3, jit=False)
+    with pytest.raises(UsageError, match="structure"):
+        pullback({"mean": 1.0, "act": np.ones(2)})
+
+
+@pytest.mark.parametrize("name", ["layer", "report", "energy"])
+def test_jvp_takes_and_gives_containers(mod, name):
+    fn = getattr(mod, name)
+    v = _replace(LAYER_P, iter(rng.normal(size=np.shape(a)) for a in _leaves(LAYER_P)))
+    value, tangent = srcgrad.jvp(fn, (LAYER_P, X3), (v, np.zeros(3)), jit=False)
+    _assert_tree_close(value, fn(LAYER_P, X3), rtol=1e-12)
+    _assert_tree_close(tangent, _fd_dir(fn, (LAYER_P, X3), v), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_jacobian_of_a_dict(mod, mode):
+    jac = srcgrad.jacobian(mod.layer, mode=mode, jit=False)(LAYER_P, X3)
+    assert sorted(jac) == ["W", "b"]
+    assert jac["W"].shape == (2, 2, 3) and jac["b"].shape == (2, 2)
+    for key in ("W", "b"):   # column by column against finite differences
+        leaf = LAYER_P[key]
+        for idx in np.ndindex(leaf.shape):
+            v = {k: np.zeros_like(a) for k, a in LAYER_P.items()}
+            v[key][idx] = 1.0
+            np.testing.assert_allclose(jac[key][(slice(None),) + idx],
+                                       _fd_dir(mod.layer, (LAYER_P, X3), v), rtol=1e-6,
+                                       atol=1e-9)
+    if jax_available():
+        import jax
+        ns = _jax_namespace()
+        _assert_tree_close(jac, _jax_tree(jax.jacobian(ns["layer"])(LAYER_P, X3)), rtol=1e-9,
+                           atol=1e-12)
+
+
+def test_hessian_and_hvp_of_a_dict(mod):
+    h = srcgrad.hessian(mod.energy, jit=False)(LAYER_P, X3)
+    assert sorted(h) == ["W", "b"] and sorted(h["W"]) == ["W", "b"]
+    assert h["W"]["b"].shape == (2, 3, 2) and h["b"]["W"].shape == (2, 2, 3)
+    g = srcgrad.grad(mod.energy, jit=False)
+    for key in ("W", "b"):   # each block row: finite differences of the gradient
+        for idx in np.ndindex(LAYER_P[key].shape):
+            v = {k: np.zeros_like(a) for k, a in LAYER_P.items()}
+            v[key][idx] = 1.0
+            col = _fd_dir(lambda p, x: g(p, x), (LAYER_P, X3), v)
+            for other in ("W", "b"):
+                np.testing.assert_allclose(h[key][other][idx], col[other], rtol=1e-6,
+                                           atol=1e-8)
+    v = _replace(LAYER_P, iter(rng.normal(size=np.shape(a)) for a in _leaves(LAYER_P)))
+    hv = srcgrad.hvp(mod.energy, jit=False)(LAYER_P, X3, v)
+    _assert_tree_close(hv, _fd_dir(lambda p, x: g(p, x), (LAYER_P, X3), v), rtol=1e-6,
+                       atol=1e-8)
+    if jax_available():
+        import jax
+        ns = _jax_namespace()
+        _assert_tree_close(h, _jax_tree(jax.hessian(ns["energy"])(LAYER_P, X3)), rtol=1e-9,
+                           atol=1e-12)
+
+
+def test_hessian_of_a_tuple_lambda():
+    h = srcgrad.hessian(lambda q: q[0] ** 2 * q[1] + math.sin(q[1]), jit=False)((1.5, 0.5))
+    want = ((2 * 0.5, 2 * 1.5), (2 * 1.5, -math.sin(0.5)))
+    _assert_tree_close(h, want, rtol=1e-12)
+
+
+def test_jacobian_of_a_function_returning_a_dict_is_refused_clearly(mod):
+    with pytest.raises(UsageError, match="each of its values"):
+        srcgrad.jacobian(mod.report, jit=False)(LAYER_P, X3)

@@ -115,6 +115,103 @@ def rebuild(struct: Container, leaves) -> object:
     return tuple(items) if struct.kind == "tuple" else items
 
 
+def flatten_like(struct: Container, value, what: str) -> list:
+    """The leaves of `value`, which must have the structure `struct` (a tangent, a
+    cotangent: JAX's rule that it matches its primal's tree); a dict's in `struct`'s key
+    order, whatever order `value` lists them in. Raises TypeError naming `what`."""
+    kind = KINDS.get(type(value))
+    if kind != struct.kind or len(value) != len(struct.keys) or (
+            kind == "dict" and set(value) != set(struct.keys)):
+        raise TypeError(f"{what} must have the structure {describe(struct)}, like its "
+                        f"primal; got {_describe_value(value)}")
+    out: list = []
+    for key, item in zip(struct.keys, struct.items):
+        v = value[key]
+        out += flatten_like(item, v, f"{what}[{key!r}]") if isinstance(item, Container) \
+            else [v]
+    return out
+
+
+def describe(struct: Container) -> str:
+    """`struct` as a user writes such a value: ``{'W': ., 'b': .}``, ``(., .)``."""
+    inner = [describe(i) if isinstance(i, Container) else "." for i in struct.items]
+    if struct.kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(struct.keys, inner)) + "}"
+    if struct.kind == "list":
+        return "[" + ", ".join(inner) + "]"
+    return "(" + ", ".join(inner) + ("," if len(inner) == 1 else "") + ")"
+
+
+def _describe_value(value) -> str:
+    if type(value) in KINDS:
+        return describe(structure(value, lambda v: None))
+    return f"a {type(value).__name__}"
+
+
+class Arguments:
+    """One call's arguments taken apart as the generated function takes them.
+
+    ``flat``: every argument, containers replaced by their leaves. ``slots``: the
+    positions in ``flat`` of the differentiated leaves (the float leaves of the `wrt`
+    arguments, in wrt order), whose tangents the tangent function takes after ``flat``
+    and whose gradients an adjoint returns, in that order. ``regroup`` builds one value
+    per slot back into one per wrt argument; ``split`` takes one per wrt argument (a
+    tangent, a direction) apart into one per slot."""
+
+    def __init__(self, args: tuple, types: tuple, wrt) -> None:
+        self.args, self.types, self.wrt = tuple(args), tuple(types), tuple(wrt)
+        self.flat: list = []
+        starts: list[int] = []
+        self.leaf_types: list[list] = []
+        for a, t in zip(args, types):
+            starts.append(len(self.flat))
+            if isinstance(t, Container):
+                self.flat += flatten_like(t, a, "an argument")
+                self.leaf_types.append([lt for _, lt in t.leaves()])
+            else:
+                self.flat.append(a)
+                self.leaf_types.append([t])
+        self.flat = tuple(self.flat)
+        self.slots: list[int] = []
+        self.owner: list[int] = []      # the wrt argument of each slot
+        for i in self.wrt:
+            for j, lt in enumerate(self.leaf_types[i]):
+                if is_float_type(lt) or not isinstance(self.types[i], Container):
+                    self.slots.append(starts[i] + j)
+                    self.owner.append(i)
+
+    @property
+    def has_containers(self) -> bool:
+        return any(isinstance(t, Container) for t in self.types)
+
+    def regroup(self, values, fill=None) -> list:
+        """One value per slot -> one per wrt argument: a container argument's has its
+        structure, with `fill` for its leaves that are not differentiated."""
+        it = iter(values)
+        out = []
+        for i in self.wrt:
+            t = self.types[i]
+            if not isinstance(t, Container):
+                out.append(next(it))
+                continue
+            out.append(rebuild(t, iter([next(it) if is_float_type(lt) else fill
+                                        for lt in self.leaf_types[i]])))
+        return out
+
+    def split(self, values, what: str) -> list:
+        """One value per wrt argument -> one per slot (a container argument's value must
+        have its structure; its leaves that are not differentiated are dropped)."""
+        out = []
+        for i, v in zip(self.wrt, values):
+            t = self.types[i]
+            if not isinstance(t, Container):
+                out.append(v)
+                continue
+            leaves = flatten_like(t, v, what)
+            out += [leaf for leaf, lt in zip(leaves, self.leaf_types[i]) if is_float_type(lt)]
+        return out
+
+
 def leaf_name(param: str, path: tuple) -> str:
     """The generated parameter of one leaf: ``params_W``, ``layers_0_b``."""
     parts = [re.sub(r"\W", "_", str(p)) for p in path]
@@ -156,6 +253,22 @@ def skeleton(lit: ast.expr):
     return (type(lit).__name__, tuple((k, skeleton(v)) for k, v in _items(lit)))
 
 
+def _nested_literal(node) -> bool:
+    """A list or dict literal, or a tuple literal with one among its items: what a
+    flat tuple of results cannot stand for."""
+    return isinstance(node, (ast.List, ast.Dict)) or (
+        isinstance(node, ast.Tuple) and any(is_literal(e) for e in node.elts))
+
+
+def output_structure(lit: ast.expr) -> Container:
+    """The Container of a returned literal, its leaves None (their types are not known
+    yet): how the face builds the function's value and reads a cotangent."""
+    items = _items(lit)
+    return Container(KINDS[{ast.Tuple: tuple, ast.List: list, ast.Dict: dict}[type(lit)]],
+                     tuple(k for k, _ in items),
+                     tuple(output_structure(v) if is_literal(v) else None for _, v in items))
+
+
 def leaves_of(lit: ast.expr) -> list[ast.expr]:
     out: list[ast.expr] = []
     for _, v in _items(lit):
@@ -177,8 +290,12 @@ class Scalarize:
     `env` gives the containers the function starts with: parameter -> literal of the
     names of its leaves."""
 
-    def __init__(self, cap, namer, env: dict[str, ast.expr]) -> None:
+    def __init__(self, cap, namer, env: dict[str, ast.expr], top: bool = False) -> None:
         self.cap = cap
+        # the function differentiated (not a helper being inlined): a returned tuple,
+        # list or dict becomes the flat tuple of its leaves, its structure kept here
+        self.top = top
+        self.output: Container | None = None
         self.namer = namer
         self.env: dict[str, ast.expr] = dict(env)
         self.fixed: dict[str, ast.expr] = dict(env)   # variables with named leaves
@@ -260,6 +377,15 @@ class Scalarize:
         if isinstance(stmt, ast.Return):
             if stmt.value is not None:
                 stmt.value = self.expr(stmt.value)
+                if self.top and _nested_literal(stmt.value):
+                    shape = output_structure(stmt.value)
+                    if self.output is not None and shape != self.output:
+                        raise self.error(stmt, "two returns give containers of different "
+                                               "structures",
+                                         hint="return the same keys, in the same order, "
+                                              "from every return")
+                    self.output = shape
+                    stmt.value = ast.Tuple(leaves_of(stmt.value), ast.Load())
                 if isinstance(stmt.value, (ast.List, ast.Dict)) or (
                         isinstance(stmt.value, ast.Tuple)
                         and any(is_literal(e) for e in stmt.value.elts)):

@@ -26,6 +26,7 @@ from numba.core.target_extension import target_override
 from .. import runtime
 from ..errors import NonScalarOutputError, TypeInferenceError, UsageError
 from .capture import Captured
+from .containers import is_container, structure
 from .core import RUNTIME_MODULES
 from .emit import emit_function
 from .normalize import Normalized
@@ -230,16 +231,27 @@ def arg_type_of(value) -> nbtypes.Type:
         return typ
     if type(value) is dict or type(value) is list:
         raise UsageError(
-            f"a {type(value).__name__} argument: grad and value_and_grad take tuples, lists "
-            "and dicts of parameters, but jvp, jacobian, hessian, hvp, vjp and check_grad "
-            "take floats and arrays so far: pass the leaves as separate arguments")
+            f"a {type(value).__name__} argument: check_grad and grad of a grad take floats "
+            "and arrays so far (grad, value_and_grad, vjp, jvp, jacobian, hvp and hessian "
+            "take tuples, lists and dicts): pass the leaves as separate arguments")
     return typeof(value)
+
+
+def argument_type(value, name: str = ""):
+    """The Numba type of an argument, or the containers.Container of a tuple, list or
+    dict of them (the face takes those apart)."""
+    if not is_container(value):
+        return arg_type_of(value)
+    try:
+        return structure(value, arg_type_of)
+    except TypeError as exc:
+        raise UsageError(f"argument {name!r}: {exc}" if name else str(exc)) from None
 
 
 _ARRAY_TYPES: dict = {}
 
 
-__all__ = ["infer_types", "Typed", "arg_type_of", "check_output", "namespace",
+__all__ = ["infer_types", "Typed", "arg_type_of", "argument_type", "check_output", "namespace",
            "build_python_function", "ast"]
 
 

@@ -73,6 +73,9 @@ class Normalized:
     customs: dict[str, object] = field(default_factory=dict)
     # container parameters -> the parameters of their leaves (containers.py)
     leaves: dict[str, list[str]] = field(default_factory=dict)
+    # a function that returns a list, a dict or nested tuples returns the flat tuple of
+    # their leaves; this is their structure (containers.output_structure)
+    output: Container | None = None
 
     def flat_types(self, arg_types: tuple, names: list[str]) -> tuple:
         """The types of `params` from those of the original parameters `names`: a
@@ -123,7 +126,8 @@ def normalize(cap: Captured, nested=None, chain: tuple = (),
                 env[p] = given
             params.append(p)
     body = _split_tuple_results(copy.deepcopy(cap.tree.body), cap)
-    body = Scalarize(cap, namer, env).function(body)
+    scalarize = Scalarize(cap, namer, env, top=not chain)
+    body = scalarize.function(body)
     body = JumpLowering(namer).function(body)
     anf = ANF(cap, namer, nested, chain)
     new_body = anf.block(body)
@@ -138,7 +142,8 @@ def normalize(cap: Captured, nested=None, chain: tuple = (),
     tree.srcline = cap.tree.lineno
     _renumber_temps(tree, anf.temps)
     return Normalized(tree=tree, namer=namer, params=params, temps=anf.temps,
-                      constants=anf.constants, customs=anf.customs, leaves=leaves)
+                      constants=anf.constants, customs=anf.customs, leaves=leaves,
+                      output=scalarize.output)
 
 
 def canonical_callee(cap: Captured, func: ast.expr) -> str | None:

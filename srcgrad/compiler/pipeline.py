@@ -68,6 +68,10 @@ class Generated:
     primal_name: str
     tapes: str = ""  # the tape buffers the adjoint takes after _seed: a subset of "fib"
     injected: dict | None = None   # globals set on the module when it loads
+    params: tuple = ()             # the generated function's parameters (leaves flat)
+    output: object = None          # a returned container's structure (containers.py)
+    arg_types: tuple = ()          # the types of `params`
+    wrt: tuple = ()                # the differentiated parameters among `params`
 
 
 @dataclass
@@ -83,6 +87,8 @@ class Built:
     primal_name: str = ""
     primal: object = None
     tapes: str = ""
+    params: tuple = ()
+    output: object = None
 
 
 def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad",
@@ -132,7 +138,8 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     if _print_after("reverse") or _print_after("forward") or _print_after("emit"):
         print(emitted.text, file=sys.stderr)
     return Generated(emitted.text, emitted.linemap, functions[-1].name, normalized,
-                     ana.active, primal_name, tapes, injected_globals(norm.constants))
+                     ana.active, primal_name, tapes, injected_globals(norm.constants),
+                     tuple(norm.params), norm.output, tuple(arg_types), tuple(wrt))
 
 
 def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool, mode: str = "grad",
@@ -147,4 +154,4 @@ def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool, mode: str 
                            gen.injected)
     return Built(source=gen.source, linemap=gen.linemap, func_name=gen.func_name, fn=fn,
                  normalized=gen.normalized, active=gen.active, primal_name=gen.primal_name,
-                 primal=primal, tapes=gen.tapes)
+                 primal=primal, tapes=gen.tapes, params=gen.params, output=gen.output)

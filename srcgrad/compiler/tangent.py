@@ -21,7 +21,8 @@ from numba.core.errors import NumbaError
 
 from ..errors import MissingRuleError, UsageError, numba_rejected
 from .capture import unwrap
-from .infer import arg_type_of
+from .containers import Arguments, Container, rebuild
+from .infer import argument_type
 from .jit import compiled, load_module, note_user_line
 from .nested import TangentSource
 from .pipeline import front, generate, run_stage
@@ -68,10 +69,13 @@ class TangentFunction:
                 if entry is None:
                     names = [self.params[i] for i in wrt]
                     gen = generate(self.cap, types, names, "jvp", TANGENTS)
-                    source = gen.source + _wrappers(gen.func_name, self.params, names, types,
-                                                    wrt)
+                    # container arguments: the wrappers take the leaves, as the tangent
+                    # function does (gen.params, gen.wrt)
+                    flat_wrt = tuple(gen.params.index(n) for n in gen.wrt)
+                    source = gen.source + _wrappers(gen.func_name, list(gen.params),
+                                                    list(gen.wrt), gen.arg_types, flat_wrt)
                     entry = self._sources[key] = (source, gen.func_name, gen.linemap,
-                                                  gen.injected)
+                                                  gen.injected, gen.output)
         return entry[:2]
 
     def _injected(self, types: tuple, wrt: tuple[int, ...]) -> dict:
@@ -84,25 +88,40 @@ class TangentFunction:
             source = self.tangent_source(types, wrt)[0]
         return load_module(self.cap.name, source, self._injected(types, wrt))
 
+    def output(self, types: tuple, wrt: tuple[int, ...]):
+        """The structure of a returned list, dict or nested tuple (None for a float, an
+        array or a flat tuple)."""
+        self.tangent_source(types, wrt)
+        return self._sources[(types, wrt)][4]
+
     def _build(self, types: tuple, wrt: tuple[int, ...]):
         source, func_name = self.tangent_source(types, wrt)
         fn = run_stage("compile", compiled, self.cap.name, source, func_name, self.jit,
                        self._injected(types, wrt))
         return source, fn, self.module(types, wrt)
 
+    def types(self, args: tuple) -> tuple:
+        """The argument types: Numba types, or Containers for tuples, lists and dicts."""
+        return tuple(argument_type(a, p) for a, p in zip(args, self.params))
+
     def source_for(self, *args, wrt=None) -> str:
-        types = tuple(arg_type_of(a) for a in args)
+        types = self.types(args)
         return self.spec(types, self.wrt_indices(types, wrt))[0]
 
     def wrt_indices(self, types: tuple, wrt) -> tuple[int, ...]:
         """The indices of the differentiated arguments: `wrt` (positions or names), or every
         float and float-array argument."""
         if wrt is None:
-            return tuple(i for i, t in enumerate(types) if _is_float_type(t))
+            return tuple(i for i, t in enumerate(types) if _is_float_type(t) or (
+                isinstance(t, Container) and any(_is_float_type(u) for _, u in t.leaves())))
         wrt = (wrt,) if isinstance(wrt, (int, str)) else tuple(wrt)
         out = []
         for w in wrt:
             i = self.params.index(w) if isinstance(w, str) else int(w)
+            if isinstance(types[i], Container) and any(
+                    _is_float_type(t) for _, t in types[i].leaves()):
+                out.append(i)
+                continue
             if not _is_float_type(types[i]):
                 raise UsageError(f"cannot differentiate {self.cap.name} with respect to "
                                  f"{self.params[i]!r}: it is {types[i]}, not a float or a "
@@ -131,26 +150,34 @@ class TangentFunction:
         if len(primals) != len(self.params):
             raise UsageError(f"{self.cap.name} takes {len(self.params)} arguments; jvp got "
                              f"{len(primals)} primals")
-        types = tuple(arg_type_of(a) for a in primals)
+        types = self.types(primals)
         wrt = self.wrt_indices(types, wrt)
         _, fn, _ = self.spec(types, wrt)
+        view = Arguments(primals, types, wrt)
+        try:
+            given = view.split([tangents[i] for i in wrt], "the tangent")
+        except TypeError as exc:
+            raise UsageError(f"jvp: {exc}") from None
         ts = []
-        for i in wrt:
-            t = tangents[i]
-            p = primals[i]
+        for k, t in zip(view.slots, given):
+            p = view.flat[k]
             if isinstance(p, np.ndarray):
                 t = np.array(np.broadcast_to(np.asarray(t, dtype=p.dtype), p.shape))
             else:
                 t = float(t)
             ts.append(t)
         try:
-            return fn(*primals, *ts)
+            value, tangent = fn(*view.flat, *ts)
         except NumbaError as exc:
             raise numba_rejected(exc, self.cap.name, self.cap.filename) from exc
         except Exception as exc:
             linemap = self._sources[(types, wrt)][2]
-            note_user_line(exc, fn, linemap, self.cap, tuple(primals) + tuple(ts), "tangent")
+            note_user_line(exc, fn, linemap, self.cap, tuple(view.flat) + tuple(ts), "tangent")
             raise
+        shape = self.output(types, wrt)
+        if shape is not None:
+            return rebuild(shape, iter(value)), rebuild(shape, iter(tangent))
+        return value, tangent
 
 
 def _wrappers(func: str, params: list[str], names: list[str], types, wrt) -> str:
