@@ -190,6 +190,29 @@ def keys_and_len(p):
     return total
 
 
+def printing(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + math.sin(x * i)
+        print("step", i, s)
+    k = 0
+    while s < 5.0 and k < 3:
+        s = s * 2.0 + x
+        k += 1
+        print("k", k)
+    return s
+
+
+def print_f_string(x):
+    print(f"x = {x}")
+    return x * x
+
+
+def print_sep(x):
+    print("x", x, sep=",")
+    return x * x
+
+
 def layer(p, x):
     return np.tanh(p["W"] @ x + p["b"])
 
@@ -583,3 +606,37 @@ def test_hessian_of_a_tuple_lambda():
 def test_jacobian_of_a_function_returning_a_dict_is_refused_clearly(mod):
     with pytest.raises(UsageError, match="each of its values"):
         srcgrad.jacobian(mod.report, jit=False)(LAYER_P, X3)
+
+
+# -- print ------------------------------------------------------------------------------
+
+PRINTED = ("step 0 0.0\nstep 1 0.479425538604203\nstep 2 1.3208965234120995\n"
+           "k 1\nk 2\n")
+
+
+def _dprinting(x):
+    return (math.cos(0.5) + 2 * math.cos(1.0)) * 4 + 3
+
+
+def test_print_runs_in_the_forward_sweep_only(mod, capsys):
+    g = srcgrad.grad(mod.printing, jit=False)(0.5, 3)
+    assert capsys.readouterr().out == PRINTED   # once per step, not again in the reverse
+    assert np.isclose(g, _dprinting(0.5))
+    value, tangent = srcgrad.jvp(mod.printing, (0.5, 3), (1.0, 0), jit=False)
+    assert capsys.readouterr().out == PRINTED
+    assert np.isclose(tangent, _dprinting(0.5)) and np.isclose(value, mod.printing(0.5, 3))
+
+
+@pytest.mark.slow
+def test_print_compiled(mod, capfd):
+    g = srcgrad.grad(mod.printing)(0.5, 3)
+    assert capfd.readouterr().out == PRINTED
+    assert np.isclose(g, _dprinting(0.5))
+
+
+@pytest.mark.parametrize("name, construct", [("print_f_string", "f-string"),
+                                             ("print_sep", "sep")])
+def test_print_refusals_name_the_line(mod, name, construct):
+    with pytest.raises(UnsupportedSyntaxError, match=construct) as info:
+        srcgrad.grad(getattr(mod, name), jit=False)
+    assert ".py:" in str(info.value)

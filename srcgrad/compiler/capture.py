@@ -27,7 +27,7 @@ KNOWN_MODULES = {"math": math, "np": np}
 # Builtins a user function may call.
 KNOWN_BUILTINS = {"abs", "min", "max", "float", "int", "round", "range", "len", "bool",
                   "enumerate", "dict", "zip", "tuple", "list", "sum", "reversed", "any",
-                  "all"}
+                  "all", "print"}
 
 
 def _qualified_function_names() -> dict[int, str]:

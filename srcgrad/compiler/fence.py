@@ -115,6 +115,8 @@ def _check_block(cap: Captured, body: list[ast.stmt], top: bool = False,
                 and isinstance(stmt.value.func, ast.Name) and cap.inlines(stmt.value.func.id)
             if calls_helper:  # fill(out, x): inlined for its writes into arrays
                 _check_expr(cap, stmt.value)
+            elif _is_call_to(cap, stmt.value, "print"):
+                _check_print(cap, stmt.value)
             elif _in_place(cap, stmt.value):  # x.sort(), x.fill(v)
                 for part in [stmt.value.func.value, *stmt.value.args,
                              *(k.value for k in stmt.value.keywords)]:
@@ -178,6 +180,25 @@ def _in_place(cap: Captured, node: ast.expr) -> bool:
 def _is_call_to(cap: Captured, node: ast.expr, name: str) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
         and cap.functions.get(node.func.id) == name
+
+
+def _check_print(cap: Captured, call: ast.Call) -> None:
+    """print(...) as a statement: run in the forward sweep as the function runs it.
+    String constants may be among its arguments; sep= and end= only with their default
+    values (Numba's print takes no keywords)."""
+    for k in call.keywords:
+        if {"sep": " ", "end": "\n"}.get(k.arg, 0) != getattr(k.value, "value", 1):
+            _reject(cap, call, f"print(..., {k.arg or '**'}=...)",
+                    "print takes values and string constants, separated by spaces (the "
+                    "compiled print has no sep=, end= or file=)")
+    for arg in call.args:
+        if isinstance(arg, ast.JoinedStr):
+            _reject(cap, arg, "f-string", "pass the values as arguments of their own: "
+                    "print('x =', x)")
+        if isinstance(arg, ast.Starred):
+            _reject(cap, arg, "print(*values)", "pass the values one by one")
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            _check_expr(cap, arg)
 
 
 def _check_for(cap: Captured, stmt: ast.For) -> None:

@@ -424,6 +424,12 @@ class ANF:
             self.put(out, ast.Break())
         elif isinstance(stmt, ast.Expr) and self._is_callee_call(stmt.value):
             inline_call(self, [], stmt.value, out)  # a helper called for its writes
+        elif isinstance(stmt, ast.Expr) and self._is_builtin_call(stmt.value, "print"):
+            # run in the forward sweep only: its arguments atoms, strings kept
+            call = stmt.value
+            args = [const(a.value) if isinstance(a, ast.Constant) else self.atom(a, out)
+                    for a in call.args]
+            self.put(out, ast.Expr(ast.Call(load("print"), args, [])))  # default sep, end
         elif isinstance(stmt, ast.Expr) and in_place_call(stmt.value):
             lower_in_place(self, stmt.value, out)  # x.sort(), x.fill(v)
         elif isinstance(stmt, (ast.Pass, ast.Expr)):
