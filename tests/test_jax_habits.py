@@ -640,3 +640,19 @@ def test_print_refusals_name_the_line(mod, name, construct):
     with pytest.raises(UnsupportedSyntaxError, match=construct) as info:
         srcgrad.grad(getattr(mod, name), jit=False)
     assert ".py:" in str(info.value)
+
+
+class _Shapes:
+    @staticmethod
+    def area(r):
+        return math.pi * r * r
+
+    @classmethod
+    def volume(cls, r):
+        return 4.0 / 3.0 * math.pi * r ** 3
+
+
+def test_staticmethods_and_classmethods():
+    for fn in (_Shapes.area, _Shapes().area):
+        assert np.isclose(srcgrad.grad(fn, jit=False)(2.0), 2 * math.pi * 2.0)
+    assert np.isclose(srcgrad.grad(_Shapes.volume, jit=False)(2.0), 4 * math.pi * 4.0)

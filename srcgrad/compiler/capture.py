@@ -126,8 +126,9 @@ def capture(fn) -> Captured:
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {fn.__qualname__} ({exc}); srcgrad transforms source "
-            "code, so define the function in a .py file (not in the interactive prompt or "
-            "with exec) and import it") from exc
+            "code: define the function in a .py file, or in IPython or Jupyter (which keep "
+            "the source of each cell), not at the plain interactive prompt, with python -c "
+            "or with exec") from exc
     source = textwrap.dedent("".join(lines))
     try:
         module = ast.parse(source)
@@ -186,7 +187,8 @@ def _lambda_tree(fn) -> tuple[ast.FunctionDef, str, list[str]]:
         raise SourceUnavailableError(
             f"cannot read the source of this lambda ({filename}); srcgrad transforms source "
             "code: define it in a .py file, or in IPython or Jupyter (which keep the source "
-            "of each cell), not at the plain interactive prompt or with exec")
+            "of each cell), not at the plain interactive prompt, with python -c or with "
+            "exec")
     try:
         module = ast.parse("".join(lines))
     except SyntaxError as exc:
