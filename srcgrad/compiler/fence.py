@@ -325,7 +325,13 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             kind = type(node.value).__name__
             if node.value is None:
                 kind = "None"
-            _reject(cap, node, f"{kind} constant", "use int and float values only")
+            hint = "use int and float values only"
+            if isinstance(node.value, str):
+                hint = ("srcgrad reads a string only as a dict key (p['w']), an argument of "
+                        "print, the subscripts of np.einsum, or a NumPy option it names "
+                        "(norm's ord='fro', mode=, kind=...); here it has no meaning in "
+                        "compiled code: pass a number, or move the string out of the function")
+            _reject(cap, node, f"{kind} constant", hint)
         if isinstance(node, ast.Call):
             is_method = isinstance(node.func, ast.Attribute) \
                 and not _is_module_attribute(cap, node.func)
