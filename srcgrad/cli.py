@@ -5,6 +5,8 @@
                                                    print the generated adjoint (or a stage's text)
     srcgrad check FILE.py:FUNC --args SPEC [--wrt x,y] [--seed N]
                                                    compare the gradient with finite differences
+    srcgrad warmup FILE.py [FILE.py ...]           import the files: their .compile(...) calls
+                                                   fill the disk caches (deployment, CI)
 
 SPEC is a comma-separated list, one entry per parameter: a float such as
 ``1.0`` or ``-2.5e-3`` is passed as that float; a shape such as ``3`` or
@@ -53,10 +55,9 @@ def _split_target(spec: str) -> tuple[Path, str]:
     return file, name
 
 
-def load_function(spec: str):
-    """The function named by ``path/to/file.py:function``, from the file imported as a module
-    (its ``if __name__ == "__main__":`` block does not run). Raises CLIError."""
-    file, name = _split_target(spec)
+def import_file(file: Path):
+    """The Python file imported as a module (its ``if __name__ == "__main__":`` block does
+    not run), its folder on sys.path while it imports. Raises CLIError."""
     module_name = file.stem if file.stem.isidentifier() else "srcgrad_cli_module"
     if module_name in sys.modules:
         module_name = f"srcgrad_cli_{abs(hash(str(file.resolve())))}_{module_name}"
@@ -75,9 +76,17 @@ def load_function(spec: str):
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(folder)
+    return module
+
+
+def load_function(spec: str):
+    """The function named by ``path/to/file.py:function``, from the file imported as a module
+    (its ``if __name__ == "__main__":`` block does not run). Raises CLIError."""
+    file, name = _split_target(spec)
+    module = import_file(file)
     if not hasattr(module, name):
         functions = sorted(k for k, v in vars(module).items()
-                           if inspect.isfunction(v) and v.__module__ == module_name)
+                           if inspect.isfunction(v) and v.__module__ == module.__name__)
         known = f"; it defines {', '.join(functions)}" if functions else "; it defines no function"
         raise CLIError(f"{file} has no function {name!r}{known}")
     fn = getattr(module, name)
@@ -319,10 +328,42 @@ def _check(options) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _warmup(options) -> int:
+    """Import each file (its .compile(...) calls compile), call its srcgrad_warmup() if it
+    has one, and say what each of its derivatives is compiled for."""
+    import time
+
+    import srcgrad
+    kinds = (srcgrad.GradFunction,)
+    status = 0
+    for name in options.files:
+        file = Path(name)
+        if not file.is_file():
+            raise CLIError(f"no such file: {name}")
+        start = time.perf_counter()
+        module = import_file(file)
+        hook = getattr(module, "srcgrad_warmup", None)
+        if callable(hook):
+            hook()
+        seconds = time.perf_counter() - start
+        found = [(k, v) for k, v in vars(module).items() if isinstance(v, kinds)]
+        print(f"{file}: {len(found)} derivative(s), {seconds:.1f} s")
+        for key, g in found:
+            specs = g.compiled_for()
+            if specs:
+                for types in specs:
+                    print(f"  {key}: {g!r} compiled for ({', '.join(map(str, types))})")
+            else:
+                status = 1
+                print(f"  {key}: {g!r} not compiled: call {key}.compile(example arguments) in "
+                      f"the file, or in a function srcgrad_warmup() there")
+    return status
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srcgrad", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,show,check,warmup}")
     sub.add_parser("demo", help="differentiate the d2l control-flow example and show how")
     show = sub.add_parser("show", help="print the generated adjoint of file.py:function")
     show.add_argument("target", help="path/to/file.py:function")
@@ -357,6 +398,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="2: check Hessian-vector products instead (one wrt argument)")
     check.add_argument("--seed", type=int, default=0,
                        help="seed of the random arrays and of the check's directions (default 0)")
+    warm = sub.add_parser("warmup", help="compile the derivatives a file makes (its "
+                                         ".compile(...) calls) into the disk caches")
+    warm.add_argument("files", nargs="+", metavar="FILE.py")
     return parser
 
 
@@ -367,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         return demo()
     import srcgrad
 
-    command = {"show": _show, "check": _check}[options.command]
+    command = {"show": _show, "check": _check, "warmup": _warmup}[options.command]
     try:
         return command(options)
     except CLIError as exc:
@@ -378,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - the user's function raised: show where
         traceback.print_exc()
-        print(f"srcgrad {options.command}: {options.target} raised {type(exc).__name__}: {exc}",
+        print(f"srcgrad {options.command}: {getattr(options, 'target', options.command)} raised "
+              f"{type(exc).__name__}: {exc}",
               file=sys.stderr)
         return 2
 

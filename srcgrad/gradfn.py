@@ -14,6 +14,7 @@ import inspect
 import threading
 
 import numpy as np
+from numba import typeof
 from numba import types as nbtypes
 from numba.core.errors import NumbaError
 
@@ -21,7 +22,7 @@ from .compiler.capture import DERIVATIVE, unwrap
 from .compiler.containers import Arguments, Container, flatten_like, is_container, \
     is_float_type, rebuild
 from .compiler.infer import argument_type
-from .compiler.jit import note_user_line
+from .compiler.jit import announce_slow, note_user_line, njit_wrapper
 from .compiler.nested import DerivativeSpec
 from .compiler.pipeline import Built, build, front, generate
 from .compiler.tangent import TANGENTS
@@ -83,6 +84,8 @@ def _names_of(wrt, free: list[str], name: str):
 
 
 _TAPE_DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
+_TAPE_TYPES = {k: typeof(np.empty(1, d))
+               for k, d in _TAPE_DTYPES.items()}
 _FLAGS_NOT_OWNDATA = ~0x4   # every ndarray.flags bit but NPY_ARRAY_OWNDATA
 _KEYED = (float, int, bool, np.float64, np.float32, np.int64, np.int32)
 KEEP_TAPE_BYTES = 1 << 30  # tape buffers larger than this are freed after each call
@@ -164,6 +167,7 @@ class GradFunction:
         self._specs: dict[tuple, Built] = {}
         # Python-scalar argument types -> (compiled function, convert gradients?)
         self._fast: dict[tuple, tuple] = {}
+        self._seen: set = set()     # argument-type keys already called once
         self._last: Built | None = None
         self._lock = threading.Lock()
         self._tapes = _Tapes()
@@ -244,16 +248,15 @@ class GradFunction:
                      if type(a) is np.ndarray else type(a) for a in args])
         fast = self._fast.get(key)
         if fast is None:
-            built = self._specialize(self._types(args))
-            # Gradients that need the type of their argument: compiled, a float
-            # argument's is a float and an array's is already an array of its shape
-            # and dtype (the adjoint allocates it so); NumPy scalars need converting.
-            convert = any(not (self._jit and (key[i] is float or type(key[i]) is tuple))
-                          for i in self._wrt) and not all(t in (float, int, bool) for t in key)
-            fast = (built, convert)
-            # other objects (tuples, NumPy scalars...) take the slow path every time
-            if all(t in _KEYED or type(t) is tuple for t in key):
-                self._fast[key] = fast
+            if key in self._seen:   # types the fast path does not keep (NumPy scalars)
+                fast = self._prepare(args, key)
+            else:                   # new types: generated and compiled now
+                self._seen.add(key)
+                with announce_slow(self._what, args):
+                    return self._finish(self._prepare(args, key), args, seed)
+        return self._finish(fast, args, seed)
+
+    def _finish(self, fast: tuple, args: tuple, seed):
         built, convert = fast
         self._last = built
         value, grads, tape_bytes = self._call(built, args, seed)
@@ -262,6 +265,21 @@ class GradFunction:
         elif not self._jit:
             grads = tuple(float(g) for g in grads)
         return value, (grads[0] if self._single else grads), tape_bytes
+
+    def _prepare(self, args: tuple, key: tuple) -> tuple:
+        """(the adjoint, convert its gradients?) for arguments of types not seen before:
+        generated (or read from the disk cache) and compiled; the fast path keeps it."""
+        built = self._specialize(self._types(args))
+        # Gradients that need the type of their argument: compiled, a float
+        # argument's is a float and an array's is already an array of its shape
+        # and dtype (the adjoint allocates it so); NumPy scalars need converting.
+        convert = any(not (self._jit and (key[i] is float or type(key[i]) is tuple))
+                      for i in self._wrt) and not all(t in (float, int, bool) for t in key)
+        fast = (built, convert)
+        # other objects (tuples, NumPy scalars...) take the slow path every time
+        if all(t in _KEYED or type(t) is tuple for t in key):
+            self._fast[key] = fast
+        return fast
 
     def _call(self, built: Built, args: tuple, seed) -> tuple:
         """(value, gradients, tape bytes) of the generated adjoint at `args` (as it takes
@@ -278,11 +296,19 @@ class GradFunction:
                            _adjoint_call(built, args, seed))
             raise
 
+    @property
+    def _what(self) -> str:
+        kind = "value_and_grad" if self._with_value else self._mode
+        return f"{kind} of {self._cap.name} wrt {', '.join(self._wrt_names)}"
+
     def _run_containers(self, args: tuple, seed):
         """A call with tuples, lists or dicts among the arguments: the generated function
         takes their leaves (compiler/containers.py); each container's gradient has its
         structure, with None for a leaf that is not a float or a float array."""
         types = self._types(args)
+        if types not in self._specs:
+            with announce_slow(self._what, args):
+                built = self._specialize(types)
         built = self._specialize(types)
         view = Arguments(args, types, self._wrt)
         value, grads, tape_bytes = self._call(built, view.flat, seed)
@@ -294,6 +320,57 @@ class GradFunction:
         if self._with_value:
             return _like_value(value), grads
         return grads
+
+    # ahead of time -----------------------------------------------------------
+
+    def compile(self, *args, **kwargs) -> GradFunction:
+        """Generate and compile the derivative for arguments like these now (they are
+        not run), and return this object: ``g = srcgrad.grad(f).compile(x0, data)``.
+        A later call with arguments of the same types starts at once; with the disk
+        caches (docs/performance.md) so does the first call in a later process."""
+        args = self._bind(args, kwargs)
+        types = self._types(args)
+        with announce_slow(self._what, args):
+            built = self._specialize(types)
+            if self._jit:
+                flat = Arguments(args, types, self._wrt).flat
+                tapes = tuple(_TAPE_TYPES[k] for k in built.tapes)
+                if self._mode == "grad":   # a vjp's seed has the type of its value
+                    built.fn.compile(tuple(typeof(a) for a in flat) + (nbtypes.float64,)
+                                     + tapes)
+                if built.primal is not None:
+                    built.primal.compile(tuple(typeof(a) for a in flat))
+        return self
+
+    @property
+    def njit(self):
+        """The derivative as a Numba function, to call from your own ``@numba.njit``
+        code (an optimizer loop with no Python in it). It takes the arguments as the
+        function does (floats and arrays; no keywords) and returns what calling this
+        object returns: the gradient, a tuple of them for a tuple wrt, and the value
+        first for value_and_grad. It is compiled for the argument types of the last
+        call (or ``.compile(...)``); call one of those first."""
+        built = self._last
+        if built is None or not self._jit:
+            raise UsageError(
+                f"{self!r}.njit needs the argument types: call it once, or "
+                ".compile(example arguments), with jit=True, before taking .njit")
+        if any(isinstance(t, Container) for t in self._types_of(built)):
+            raise UsageError(".njit takes floats and arrays (not tuples, lists or dicts): "
+                             "pass the leaves as separate arguments")
+        sizes = {k: len(b) for k, b in self._tapes.bufs.items()}
+        return njit_wrapper(built, len(self._params), self._single, self._with_value, sizes)
+
+    def compiled_for(self) -> list[tuple]:
+        """The argument types this derivative has been generated for (Numba types, or
+        Containers for tuples, lists and dicts), in the order they came."""
+        return list(self._specs)
+
+    def _types_of(self, built: Built) -> tuple:
+        for types, b in self._specs.items():
+            if b is built:
+                return types
+        return ()
 
     # inspection ------------------------------------------------------------
 

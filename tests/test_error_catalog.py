@@ -156,6 +156,7 @@ def test_internal_error_names_the_stage(mod, monkeypatch):
     def broken(*args):
         raise KeyError("boom")
     monkeypatch.setattr(pipeline, "analyze", broken)
+    monkeypatch.setenv("SRCGRAD_DISK_CACHE", "0")   # a cached module would skip analyze
     with pytest.raises(srcgrad.InternalError, match="stage 'analyze'"):
         srcgrad.grad(mod.two, jit=False)(1.0, 2.0)
     assert issubclass(srcgrad.InternalError, srcgrad.SrcgradError)

@@ -8,6 +8,7 @@ Compiled functions are also cached in memory by source hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -157,3 +158,75 @@ def _rerun_uncompiled(py_func, call: tuple) -> BaseException | None:
     except Exception as again:  # noqa: BLE001 - whatever it is, it locates the line
         return again
     return None
+
+
+# -- first calls and calls from Numba code ----------------------------------------------
+
+ANNOUNCE_AFTER_S = 2.0   # a first call slower than this says what it compiles
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}[{', '.join(':' * value.ndim)}]" if value.ndim else \
+            f"{value.dtype}[()]"
+    if isinstance(value, (tuple, list, dict)):
+        return type(value).__name__
+    return type(value).__name__
+
+
+@contextlib.contextmanager
+def announce_slow(what: str, args: tuple):
+    """Around a first call: if it lasts more than ANNOUNCE_AFTER_S, one line on stderr
+    says what is being compiled (SRCGRAD_QUIET=1 silences it)."""
+    if os.environ.get("SRCGRAD_QUIET", "0") not in ("0", "", "false", "no"):
+        yield
+        return
+    line = (f"srcgrad: compiling the {what} for ({', '.join(_describe(a) for a in args)}); "
+            "the first call for these argument types compiles, later calls and processes "
+            "reuse it (SRCGRAD_QUIET=1 silences this)\n")
+    timer = threading.Timer(ANNOUNCE_AFTER_S, lambda: (sys.stderr.write(line),
+                                                        sys.stderr.flush()))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+_WRAPPERS: dict[tuple, object] = {}
+_TAPE_NUMPY = {"f": "np.float64", "i": "np.int64", "b": np.bool_}
+
+
+def njit_wrapper(built, nargs: int, single: bool, with_value: bool, sizes: dict | None = None):
+    """A Numba function of the user's arguments that runs the compiled adjoint
+    `built.fn` with a seed of 1.0 and its own tapes (`sizes`: a first size per tape
+    kind; a call that needs more runs again on tapes that fit), and returns the
+    gradient(s), after the value for value_and_grad."""
+    sizes = sizes or {}
+    key = (id(built.fn), nargs, single, with_value, tuple(sorted(sizes.items())))
+    with _LOCK:
+        if key in _WRAPPERS:
+            return _WRAPPERS[key][1]
+        args = ", ".join(f"a{j}" for j in range(nargs))
+        kinds = built.tapes
+        lines = [f"def gradient({args}):"]
+        for k in kinds:
+            lines.append(f"    t_{k} = np.empty({max(int(sizes.get(k, 4096)), 16)}, "
+                         f"{'np.bool_' if k == 'b' else _TAPE_NUMPY[k]})")
+        tapes = "".join(f", t_{k}" for k in kinds)
+        lines.append(f"    out = adjoint({args}{', ' if args else ''}1.0{tapes})")
+        if kinds:
+            lines.append("    if out[2] < 0:")
+            for k in kinds:
+                lines.append(f"        t_{k} = np.empty(out[3][{'fib'.index(k)}] + 16, "
+                             f"t_{k}.dtype)")
+            lines.append(f"        out = adjoint({args}{', ' if args else ''}1.0{tapes})")
+        grads = "out[1][0]" if single else "out[1]"
+        lines.append(f"    return (out[0], {grads})" if with_value else f"    return {grads}")
+        scope: dict = {"np": np, "adjoint": built.fn}
+        exec(compile("\n".join(lines) + "\n", f"<srcgrad njit {built.func_name}>",  # noqa: S102
+                     "exec"), scope)
+        fn = numba.njit(error_model="numpy")(scope["gradient"])
+        _WRAPPERS[key] = (built, fn)   # built kept alive with its id
+        return fn

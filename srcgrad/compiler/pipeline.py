@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
 
 from ..errors import InternalError, SrcgradError
+from . import cache
 from .analyze import analyze, check_aliasing, check_calls
 from .capture import Captured, capture
 from .emit import emit_function, emit_module, injected_globals
@@ -98,6 +100,21 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     or "jvp" (the tangent function). `tangents` gives tangent code for derivatives the
     function calls (nested.py)."""
     norm = run_stage("normalize", normalize_nested, cap, arg_types, tangents)
+    key = None
+    if not os.environ.get("SRCGRAD_PRINT_AFTER"):   # a hit would print no stage
+        key = cache.key_for(emit_function(norm.tree, cap.line_text).text, cap.filename,
+                            norm.constants, norm.customs, arg_types, wrt, mode)
+        hit = cache.load(key)
+        if isinstance(hit, Generated):
+            hit.injected = injected_globals(norm.constants)
+            return hit
+    gen = _generate(cap, norm, arg_types, wrt, mode)
+    cache.store(key, dataclasses.replace(gen, injected=None))
+    return gen
+
+
+def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str) -> Generated:
+    """Stages types..emit of `generate`, on the normalized function `norm`."""
     if norm.leaves:   # container arguments: one parameter per leaf (containers.py)
         arg_types = norm.flat_types(arg_types, cap.params)
         wrt = norm.flat_wrt(wrt, arg_types)
