@@ -86,6 +86,7 @@ def _names_of(wrt, free: list[str], name: str):
 _TAPE_DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
 _TAPE_TYPES = {k: typeof(np.empty(1, d))
                for k, d in _TAPE_DTYPES.items()}
+_NDARRAY = np.ndarray
 _FLAGS_NOT_OWNDATA = ~0x4   # every ndarray.flags bit but NPY_ARRAY_OWNDATA
 _KEYED = (float, int, bool, np.float64, np.float32, np.int64, np.int32)
 KEEP_TAPE_BYTES = 1 << 30  # tape buffers larger than this are freed after each call
@@ -168,6 +169,7 @@ class GradFunction:
         # Python-scalar argument types -> (compiled function, convert gradients?)
         self._fast: dict[tuple, tuple] = {}
         self._seen: set = set()     # argument-type keys already called once
+        self._calls: dict[tuple, object] = {}   # key -> the whole call (_runner)
         self._last: Built | None = None
         self._lock = threading.Lock()
         self._tapes = _Tapes()
@@ -279,6 +281,8 @@ class GradFunction:
         # other objects (tuples, NumPy scalars...) take the slow path every time
         if all(t in _KEYED or type(t) is tuple for t in key):
             self._fast[key] = fast
+            if self._partial is None and len(key) == len(self._params):
+                self._calls[key] = self._runner(built, convert)
         return fast
 
     def _call(self, built: Built, args: tuple, seed) -> tuple:
@@ -308,7 +312,8 @@ class GradFunction:
         types = self._types(args)
         if types not in self._specs:
             with announce_slow(self._what, args):
-                built = self._specialize(types)
+                self._specialize(types)
+                return self._run_containers(args, seed)
         built = self._specialize(types)
         view = Arguments(args, types, self._wrt)
         value, grads, tape_bytes = self._call(built, view.flat, seed)
@@ -316,10 +321,55 @@ class GradFunction:
         return value, (out[0] if self._single else tuple(out)), tape_bytes
 
     def __call__(self, *args, **kwargs):
+        if not kwargs:   # argument types called before: one dict lookup, then Numba
+            key = tuple(map(type, args))    # _run's key, cheaper when there is no array
+            if _NDARRAY in key:
+                key = tuple([(a.dtype, a.ndim, a.flags.num & _FLAGS_NOT_OWNDATA)
+                             if type(a) is _NDARRAY else type(a) for a in args])
+            run = self._calls.get(key)
+            if run is not None:
+                return run(args)
         value, grads, _ = self._run(args, kwargs)
         if self._with_value:
             return _like_value(value), grads
         return grads
+
+    def _runner(self, built: Built, convert: bool):
+        """The whole call for arguments of one key (__call__'s fast path): the compiled
+        adjoint and what is taken from its result, with no other Python in between
+        where that suffices. An exception is raised again through _call, which names
+        the user's line."""
+        fn, single, with_value = built.fn, self._single, self._with_value
+        if built.tapes or convert or not self._jit:
+            def run(args):
+                value, grads, _ = self._finish((built, convert), args, 1.0)
+                return (_like_value(value), grads) if with_value else grads
+            return run
+
+        def fail(args):
+            self._call(built, args, 1.0)   # raises, with the user's line noted
+            raise RuntimeError("srcgrad internal error: the adjoint raised only once")
+
+        if single and not with_value:
+            def run(args):
+                try:
+                    return fn(*args, 1.0)[1][0]
+                except Exception:  # noqa: BLE001 - reported by fail()
+                    fail(args)
+        elif not with_value:
+            def run(args):
+                try:
+                    return fn(*args, 1.0)[1]
+                except Exception:  # noqa: BLE001
+                    fail(args)
+        else:
+            def run(args):
+                try:
+                    out = fn(*args, 1.0)
+                except Exception:  # noqa: BLE001
+                    fail(args)
+                return _like_value(out[0]), (out[1][0] if single else out[1])
+        return run
 
     # ahead of time -----------------------------------------------------------
 
