@@ -65,6 +65,24 @@ construction:
   names (np.add ... np.logaddexp, np.sinc, np.fmax, np.float_power) and scipy.special
   (expit, logit of (0.05, 0.95), erf, erfc, gammaln of >= 1, log_expit, logsumexp,
   softmax, log_softmax with axis, xlogy).
+* JAX habits (``_Gen.s_jax``; ``Profile.jax_prob`` of the programs, all with ``JAX``):
+  a container parameter ``p`` after the arrays (a dict of floats, a vector ``"W"``, an
+  int ``"k"`` and a float tuple ``"c"``; a tuple or list; a dict of a dict and a tuple; a
+  list of ``(M, b)`` layers), differentiated with the other parameters (``wrt`` by index
+  or by name); read as ``p["w"]``, ``p[0]``, ``a, b = p``, ``a, b = p["dec"]``,
+  ``len(p)``, ``p.get("s", 1.0)``, ``"s" in p``, ``for M, b in p: h = np.tanh(M @ h +
+  b)``; comprehensions over its float containers, local lists, dicts and tuples
+  (``dct0 = dict(s=e, t=e)``, ``lst0[1] = e``) and bound comprehensions (``zs0 = [...]``,
+  read at constant and run-time indices), reduced by ``sum``, ``min``, ``max``,
+  ``np.sum``, ``np.array``, with ``zip``, ``enumerate(t, start=k)``, ``reversed``,
+  ``d.items()``/``keys``/``values()``, per-example helper calls, ``any``/``all`` in
+  conditions; loops over containers (unrolled by srcgrad: no jumps or return inside),
+  ``enumerate(u, start=k)`` over arrays, ``reversed(range(...))``; lambdas (defaults,
+  closures over the function's floats, never rebound to arrays: ``_Gen.pinned``) and a
+  nested ``def`` (the last helper, maybe reading a local); the entry wrapped as
+  ``f_entry = lambda ...: f(...)`` or ``functools.partial(f, n=2)``. Features
+  ``cont_*``, ``comp_*``, ``for_*``, ``cond_any``/``all``/``key_in``, ``local_*``,
+  ``lambda_*``, ``nested_def*``, ``entry_lambda``/``partial``, ``wrt_by_name``.
 
 Checking
 --------
@@ -72,10 +90,14 @@ Checking
 at each point and compares
 
 * the value with the plain function's (rtol ``VALUE_RTOL``);
+* the gradient's structure: a container argument's is a container of the same kind
+  (a dict with the same keys in the same order), a float per float leaf, an array of its
+  shape per array leaf, None per int leaf;
 * every gradient coordinate with 4th-order central finite differences of the plain
   function (relative step ``FD_REL_STEP``), evaluated on an *instrumented* copy of the
   program that records every ``if``/``while``/``a if c else b`` test and every
-  ``min``/``max``/``abs`` choice, every (elementwise) comparison, float ``%`` and the kinks
+  ``min``/``max``/``abs`` choice (of several arguments or of a comprehension), every
+  (elementwise) comparison, float ``%`` and the kinks
   of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``, the
   permutation of sorts and order statistics, np.interp's intervals (``_KINKS``): a
   coordinate whose stencil points take other decisions than the centre is near a kink and
