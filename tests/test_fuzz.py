@@ -197,6 +197,53 @@ def test_generator_covers_the_language_and_behaves():
         assert not any(map(uses, careful)), f"{name}: generated although avoided"
 
 
+#: constructs of the JAX-habit programs (progfuzz.JAX: every program has a container
+#: parameter ``p``; FULL, FAST and JIT have some)
+JAX_FEATURES = {
+    # the container parameter: dicts, tuples, lists, nested, (M, b) layers; int leaves
+    "cont_dict", "cont_tuple", "cont_list", "cont_nested", "cont_layers", "cont_int_leaf",
+    "cont_array_leaf", "cont_read", "cont_array_read", "cont_bind", "cont_bind_array",
+    "cont_unpack", "cont_unpack_list", "cont_nested_unpack", "cont_len", "cont_get",
+    "cont_layers_loop", "cond_key_in", "wrt_by_name", "entry_lambda", "entry_partial",
+    # comprehensions and the builtins over containers
+    "comp_sum_gen", "comp_sum_list", "comp_sum_np_sum", "comp_sum_direct", "comp_min",
+    "comp_max", "comp_min_gen", "comp_max_list", "comp_np_array", "comp_list_bound",
+    "comp_per_example", "comp_zip", "comp_enumerate", "comp_enumerate_start",
+    "comp_reversed", "comp_keys", "comp_items", "comp_values", "comp_range",
+    "comp_over_tuple", "comp_over_list", "cond_any", "cond_all", "seq_index",
+    "seq_index_runtime",
+    # loops over containers, enumerate(start=), reversed(range(...))
+    "for_plain", "for_zip", "for_enumerate_start", "for_reversed", "for_keys", "for_items",
+    "for_values", "for_range_len", "for_enumerate_start_array", "for_reversed_range",
+    # local containers, lambdas, nested defs
+    "local_dict", "local_dict_call", "local_list", "local_tuple", "local_cont_write",
+    "lambda_def", "lambda_call", "lambda_closure", "lambda_default", "nested_def",
+    "nested_def_closure",
+}
+
+
+def test_generator_writes_jax_habits():
+    """Without srcgrad: the JAX-habit programs use every construct of ``JAX_FEATURES``,
+    run at their points, and avoiding the open bugs leaves out their constructs."""
+    features: set = set()
+    for i in range(600):
+        prog = pf.random_program(f"jax:{i}", pf.JAX)
+        features |= prog.features
+        traced = pf.Traced(prog.source, prog.entry)
+        for point in prog.points:
+            value, _ = traced(point)
+            assert np.isfinite(value), prog
+        if i >= 99 and JAX_FEATURES <= features:
+            break
+    assert not JAX_FEATURES - features, f"never generated: {sorted(JAX_FEATURES - features)}"
+    avoided = {"for_enumerate_start_array", "comp_range", "comp_enumerate_start",
+               "cond_enumerate_start", "cond_range", "for_reversed_range", "cont_unpack_list"}
+    careful: set = set()
+    for i in range(200):
+        careful |= pf.random_program(f"jax:{i}", pf.JAX.avoiding_open_bugs()).features
+    assert not careful & avoided, sorted(careful & avoided)
+
+
 NEAR_MISSES = {"read_after", "carried", "int_carried", "acc_read", "store", "break", "return",
                "sub_from", "two_acc", "two_updates", "update_in_branch", "target_after"}
 
@@ -322,6 +369,7 @@ class Regression:
     open_bug: str | None = None    # progfuzz.OPEN_BUGS key while srcgrad is still wrong
     jit: tuple = (False, True)
     wrong_with: tuple = (False, True)   # the jit values the open bug affects
+    refused: bool = False          # the open bug refuses a supported construct (not wrong)
 
 
 _U = np.array([0.5, -1.0, 2.0])
@@ -531,6 +579,85 @@ def f(P, C):
       np.array([[0.0, 0.5], [1.0, 0.2]])), (1,),
         "kmeans' cost: the distance loop of every centroid but the nearest is skipped in "
         "the reverse sweep (its adjoint is 0); a check that the nearest one's is not"),
+    # JAX habits (progfuzz._Gen.s_jax), /work/fuzzlogs/containers_BUGS.md
+    Regression("enumerate_start_over_array", """
+def f(x, u):
+    t = 0.0
+    for k, el in enumerate(u, start=1):
+        t += k * el * x
+    return t
+""", (0.7, _U), (0, 1),
+        "silently wrong value and gradient (jit=False and True): enumerate's start is "
+        "dropped over an array (value 1.05 * ... as if start=0; d/dx 1.5 instead of 2.5 at "
+        "u = (0.4, -0.3, 0.9))", open_bug="enumerate_start_array"),
+    Regression("comprehension_over_constant_range", """
+def f(x, u):
+    return sum(u[i] * x * i for i in range(3))
+""", (0.7, _U), (0, 1),
+        "refused: 'range() outside a for statement' (docs/language.md: comprehensions over "
+        "range(<constants>) are supported)", open_bug="comp_range", refused=True),
+    Regression("enumerate_start_in_comprehension", """
+def f(x, t):
+    return sum(k * v * x for k, v in enumerate(t, start=1))
+""", (0.7, (0.5, -1.2, 0.8)), (0,),
+        "refused: 'keyword arguments in a call' (the same enumerate in a for loop works)",
+        open_bug="comp_enumerate_start", refused=True),
+    Regression("reversed_range_without_containers", """
+def f(x):
+    t = 0.0
+    for i in reversed(range(4)):
+        t = t * x + i
+    return t
+""", (0.7,), (0,),
+        "refused with a TypeInferenceError (Numba: no implementation of range) even with "
+        "jit=False; works when the function has a container argument",
+        open_bug="reversed_range", refused=True),
+    Regression("unpack_a_list_argument", """
+def f(x, p):
+    a, b = p
+    return x * a * b
+""", (0.7, [0.3, 0.5]), (0,),
+        "refused: 'tuple assignment needs a tuple of the same length on the right' for a "
+        "list argument (a tuple works)", open_bug="list_unpack", refused=True),
+    Regression("lambda_calls_lambda", """
+def f(x, y):
+    g = lambda t: t * y
+    h = lambda t: g(t) * g(t)
+    return h(x)
+""", (0.7, 0.3), (0, 1),
+        "refused: \"name 'g' is not defined\" (a lambda reading the enclosing function's "
+        "local g, which docs/language.md says is read at the call)",
+        open_bug="lambda_calls_lambda", refused=True),
+    Regression("for_over_a_nested_container", """
+def f(x, p):
+    t = 0.0
+    for v in p["c"]:
+        t = t + v * x
+    return t
+""", (0.7, {"w": 0.3, "c": (0.5, -1.2, 0.8)}), (0,),
+        "refused: 'for over a non-range iterable' (docs/language.md: for loops over "
+        "containers are unrolled; a comprehension over p[\"c\"] works)",
+        open_bug="for_nested_container", refused=True),
+    Regression("lambda_in_a_branch", """
+def f(x):
+    t = x
+    if x > 0.0:
+        g = lambda s: s * x
+        t = g(t)
+    return t
+""", (0.7,), (0,),
+        "refused: 'lambda' is not supported (hint: bind it at the top of the function "
+        "body); docs/language.md lists name = lambda ... in the body as supported",
+        open_bug="lambda_in_block", refused=True),
+    Regression("lambda_reads_the_container_argument", """
+def f(x, p):
+    g = lambda t: t * p["w"]
+    return g(x)
+""", (0.7, {"w": 0.3}), (0,),
+        "TypeInferenceError at line 0: \"NameError: name 'p' is not defined\" (a nested "
+        "def reading p too): the container argument is taken apart into its leaves, the "
+        "inlined closure still reads p (found by seed cont1, program 64)",
+        open_bug="closure_reads_container", refused=True),
 ]
 
 
@@ -566,4 +693,5 @@ def test_regressions_are_found_by_the_checker():
     for case in REGRESSIONS:
         out = pf.check_source(case.source, "f", case.wrt, [case.args], jit=False)
         wrong = case.open_bug and False in case.wrong_with
-        assert out.status == ("failed" if wrong else "ok"), f"{case.name}: {out.report()}"
+        want = "rejected" if wrong and case.refused else "failed" if wrong else "ok"
+        assert out.status == want, f"{case.name}: {out.report()}"

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=int, default=0, help="index of the first program")
     ap.add_argument("--seed", default="0", help="campaign seed (default 0)")
     ap.add_argument("--jit", action="store_true", help="compile with Numba (about 1-5 s a program)")
-    ap.add_argument("--profile", choices=["full", "fast", "jit", "big"], default=None,
+    ap.add_argument("--profile", choices=["full", "fast", "jit", "big", "jax"], default=None,
                     help="program size limits (default: full, or jit with --jit; big: "
                          "deeper nesting, more statements and helpers)")
     ap.add_argument("--avoid-known", action="store_true",
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                           os.path.join(tempfile.gettempdir(), "srcgrad_fuzz_cache"))
     from . import progfuzz as pf
 
-    profile = {"full": pf.FULL, "fast": pf.FAST, "jit": pf.JIT, "big": pf.BIG}[
+    profile = {"full": pf.FULL, "fast": pf.FAST, "jit": pf.JIT, "big": pf.BIG, "jax": pf.JAX}[
         args.profile or ("jit" if args.jit else "full")]
     if args.avoid_known:
         profile = profile.avoiding_open_bugs()

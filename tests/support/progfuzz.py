@@ -65,6 +65,24 @@ construction:
   names (np.add ... np.logaddexp, np.sinc, np.fmax, np.float_power) and scipy.special
   (expit, logit of (0.05, 0.95), erf, erfc, gammaln of >= 1, log_expit, logsumexp,
   softmax, log_softmax with axis, xlogy).
+* JAX habits (``_Gen.s_jax``; ``Profile.jax_prob`` of the programs, all with ``JAX``):
+  a container parameter ``p`` after the arrays (a dict of floats, a vector ``"W"``, an
+  int ``"k"`` and a float tuple ``"c"``; a tuple or list; a dict of a dict and a tuple; a
+  list of ``(M, b)`` layers), differentiated with the other parameters (``wrt`` by index
+  or by name); read as ``p["w"]``, ``p[0]``, ``a, b = p``, ``a, b = p["dec"]``,
+  ``len(p)``, ``p.get("s", 1.0)``, ``"s" in p``, ``for M, b in p: h = np.tanh(M @ h +
+  b)``; comprehensions over its float containers, local lists, dicts and tuples
+  (``dct0 = dict(s=e, t=e)``, ``lst0[1] = e``) and bound comprehensions (``zs0 = [...]``,
+  read at constant and run-time indices), reduced by ``sum``, ``min``, ``max``,
+  ``np.sum``, ``np.array``, with ``zip``, ``enumerate(t, start=k)``, ``reversed``,
+  ``d.items()``/``keys``/``values()``, per-example helper calls, ``any``/``all`` in
+  conditions; loops over containers (unrolled by srcgrad: no jumps or return inside),
+  ``enumerate(u, start=k)`` over arrays, ``reversed(range(...))``; lambdas (defaults,
+  closures over the function's floats, never rebound to arrays: ``_Gen.pinned``) and a
+  nested ``def`` (the last helper, maybe reading a local); the entry wrapped as
+  ``f_entry = lambda ...: f(...)`` or ``functools.partial(f, n=2)``. Features
+  ``cont_*``, ``comp_*``, ``for_*``, ``cond_any``/``all``/``key_in``, ``local_*``,
+  ``lambda_*``, ``nested_def*``, ``entry_lambda``/``partial``, ``wrt_by_name``.
 
 Checking
 --------
@@ -72,10 +90,14 @@ Checking
 at each point and compares
 
 * the value with the plain function's (rtol ``VALUE_RTOL``);
+* the gradient's structure: a container argument's is a container of the same kind
+  (a dict with the same keys in the same order), a float per float leaf, an array of its
+  shape per array leaf, None per int leaf;
 * every gradient coordinate with 4th-order central finite differences of the plain
   function (relative step ``FD_REL_STEP``), evaluated on an *instrumented* copy of the
   program that records every ``if``/``while``/``a if c else b`` test and every
-  ``min``/``max``/``abs`` choice, every (elementwise) comparison, float ``%`` and the kinks
+  ``min``/``max``/``abs`` choice (of several arguments or of a comprehension), every
+  (elementwise) comparison, float ``%`` and the kinks
   of ``np.abs``, ``np.maximum``, ``np.clip``, ``np.fmod``, ``copysign``, ``np.max``, the
   permutation of sorts and order statistics, np.interp's intervals (``_KINKS``): a
   coordinate whose stencil points take other decisions than the centre is near a kink and
@@ -208,6 +230,9 @@ class Profile:
     new_prob: int = 40         # percent: arrays from values, gathers, scatters, buffers, ...
     surface_weight: int = 4    # weight of a NumPy-surface statement (linalg, stats, shapes, ...)
     surface_prob: int = 100    # percent of programs that may have them
+    jax_prob: int = 0          # percent of programs written with JAX habits (a container
+    #                            parameter, comprehensions, lambdas, nested defs; _Gen.s_jax)
+    jax_weight: int = 4        # weight of a JAX-habit statement among statements (there)
 
     def avoiding_open_bugs(self) -> Profile:
         """This profile without the constructs that trigger open srcgrad bugs."""
@@ -240,19 +265,55 @@ class OpenBug:
 #: (dead_singular_partial: sqrt(0), hypot(0, 0)), fixed by skipping dead assignments; the
 #: same value overwritten only on the path taken at run time
 #: (dead_at_run_time_singular_partial), fixed by guarding such terms with ``g != 0``.
-OPEN_BUGS: dict[str, OpenBug] = {}
+OPEN_BUGS: dict[str, OpenBug] = {
+    # found by the JAX-habit programs (_Gen.s_jax; /work/fuzzlogs/containers_BUGS.md)
+    "enumerate_start_array": OpenBug(
+        "for k, v in enumerate(u, start=s) over an array: the start is dropped (k counts from "
+        "0), a silently wrong value and gradient, compiled or not",
+        avoid="enumerate_start_array"),
+    "comp_range": OpenBug(
+        "a comprehension over range(<constants>), which docs/language.md lists as supported, "
+        "is refused ('range() outside a for statement')", avoid="comp_range"),
+    "comp_enumerate_start": OpenBug(
+        "enumerate(t, start=k) in a comprehension is refused ('keyword arguments in a call'); "
+        "the same in a for loop works", avoid="comp_enumerate_start"),
+    "reversed_range": OpenBug(
+        "for i in reversed(range(...)) in a function with no container argument: "
+        "TypeInferenceError (Numba: no implementation of range), even uncompiled",
+        avoid="reversed_range"),
+    "list_unpack": OpenBug(
+        "a, b = p for a list argument p is refused ('tuple assignment needs a tuple of the "
+        "same length'); a tuple argument works", avoid="list_unpack"),
+    "lambda_calls_lambda": OpenBug(
+        "a local lambda that calls another local lambda is refused (\"name 'g' is not "
+        "defined\")", avoid="lambda_calls_lambda"),
+    "for_nested_container": OpenBug(
+        "a for loop over a container inside the container argument (for v in p[\"c\"], "
+        "enumerate(p[1])) is refused ('for over a non-range iterable'); comprehensions over "
+        "it work", avoid="for_nested_container"),
+    "lambda_in_block": OpenBug(
+        "g = lambda ... inside a loop or a branch is refused ('lambda' is not supported: "
+        "bind it at the top of the function body); docs/language.md does not say so",
+        avoid="lambda_in_block"),
+    "closure_reads_container": OpenBug(
+        "a lambda or nested def reading the container argument (lambda t: t * p[\"w\"]): "
+        "TypeInferenceError 'NameError: name p is not defined' at line 0 (the argument is "
+        "taken apart, the closure still names it)", avoid="closure_reads_container"),
+}
 
 
 # (the fast tier has surface statements in few programs: the first use of each runtime
 # function costs seconds of Numba typing)
 FAST = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=60, points=2,
                helper_stmts=2, max_calls=3, sum_loop_weight=4, new_prob=30, surface_weight=2,
-               surface_prob=8)
-FULL = Profile()
+               surface_prob=8, jax_prob=12)
+FULL = Profile(jax_prob=25)
 BIG = Profile(max_stmts=8, max_inner=4, max_depth=4, max_expr=3, max_trips=1000, max_helpers=3,
-              helper_stmts=4, max_calls=6)
+              helper_stmts=4, max_calls=6, jax_prob=25)
 JIT = Profile(max_stmts=4, max_inner=2, max_depth=3, max_expr=2, max_trips=200, points=2,
-              helper_stmts=2, max_calls=2, sum_loop_weight=3)
+              helper_stmts=2, max_calls=2, sum_loop_weight=3, jax_prob=25)
+#: every program with JAX habits (``--profile jax``)
+JAX = dataclasses.replace(FULL, jax_prob=100, surface_prob=30)
 
 
 # ============================================================================ programs
@@ -265,6 +326,8 @@ class Program:
     wrt: tuple[int, ...]
     points: list[tuple]
     features: frozenset = frozenset()
+    #: what srcgrad's ``wrt`` is given, when not ``wrt`` itself (parameter names)
+    api_wrt: tuple | None = None
 
     def __repr__(self) -> str:
         pts = "\n".join(f"#   {_fmt_args(self.params, p)}" for p in self.points)
@@ -276,6 +339,12 @@ def _fmt_args(params, args) -> str:
     def f(a):
         if isinstance(a, np.ndarray):
             return f"np.array({a.tolist()!r})"
+        if isinstance(a, dict):
+            return "{" + ", ".join(f"{k!r}: {f(v)}" for k, v in a.items()) + "}"
+        if isinstance(a, list):
+            return "[" + ", ".join(f(v) for v in a) + "]"
+        if isinstance(a, tuple):
+            return "(" + ", ".join(f(v) for v in a) + ("," if len(a) == 1 else "") + ")"
         return repr(a)
     return ", ".join(f"{n}={f(a)}" for n, a in zip(params, args))
 
@@ -386,10 +455,17 @@ class _Scope:
     ro: list[str] = dataclasses.field(default_factory=list)   # floats read but never assigned
     idxs: list[str] = dataclasses.field(default_factory=list)  # int index arrays (length L,
     #                                                            values in 0..L-1)
+    # JAX habits (_Gen.s_jax): float leaves of containers (``p["w"]``, ``dct0["s"]``),
+    # float array leaves (``p["W"]``, length L), float sequences to iterate, local lambdas
+    cfloats: list = dataclasses.field(default_factory=list)     # ast.expr
+    carrays: list = dataclasses.field(default_factory=list)     # ast.expr
+    seqs: list = dataclasses.field(default_factory=list)        # _Seq
+    lams: list = dataclasses.field(default_factory=list)        # (name, params, default)
 
     def child(self) -> _Scope:
         return _Scope(list(self.floats), list(self.arrays), list(self.work), list(self.ints),
-                      list(self.temps), list(self.ro), list(self.idxs))
+                      list(self.temps), list(self.ro), list(self.idxs), list(self.cfloats),
+                      list(self.carrays), list(self.seqs), list(self.lams))
 
     def assignable(self) -> list[str]:
         """The floats a statement may assign (all of them outside a sum loop's body)."""
@@ -405,10 +481,24 @@ class _Ctx:
     loops: int = 0
     branch: bool = False
     fuse: bool = False          # in a sum loop's body: no jumps, stores or array names
+    unrolled: bool = False      # in a loop over a container (srcgrad unrolls it): no jumps
+    #                             out of it, no return
 
     def enter(self, **kw) -> _Ctx:
         kw.setdefault("depth", self.depth + 1)
         return dataclasses.replace(self, **kw)
+
+
+@dataclasses.dataclass
+class _Seq:
+    """A container of floats the program may iterate over: a tuple, list or dict leaf of
+    the container parameter, a local container or a list comprehension's result."""
+
+    expr: ast.expr                  # how it is read: p["c"], lst0, zs0
+    n: int                          # its length
+    keys: list | None = None        # a dict's keys (None: a tuple or list)
+    writable: bool = False          # a local list or dict (its elements may be assigned)
+    kind: str = "tuple"             # tuple | list | dict
 
 
 @dataclasses.dataclass
@@ -422,6 +512,7 @@ class _Helper:
     jumps: bool = False                     # has break, continue or an early return
     arrays: bool = False                    # computes array values (array temporaries)
     kwonly: bool = False                    # the keyword parameters are keyword-only (after *)
+    nested: bool = False                    # defined inside the entry function (nested def)
 
 
 #: NumPy functions of one argument: name -> (argument kind, bound of the result for an
@@ -462,8 +553,8 @@ _MATH_UNARY = {
 def _may_alias(e: ast.expr) -> bool:
     """Is the array expression possibly a view of (or the same array as) another array:
     a slice, ``.T``, a reshape, a transpose, ``np.asarray``?"""
-    if isinstance(e, ast.Subscript):
-        return isinstance(e.slice, ast.Slice)
+    if isinstance(e, ast.Subscript):     # (p["W"], p[0]: a container's leaf itself)
+        return isinstance(e.slice, (ast.Slice, ast.Constant))
     if isinstance(e, ast.Attribute):
         return e.attr == "T"
     if isinstance(e, ast.Call):
@@ -480,6 +571,23 @@ class _NoAugOnNames(ast.NodeTransformer):
             return ast.Assign([_store(node.target.id)],
                               ast.BinOp(_name(node.target.id), node.op, node.value))
         return node
+
+
+def _spec_leaves(spec, path=()):
+    """``(path, leaf spec)`` of every leaf of a container structure (_Gen.container_spec)."""
+    if spec[0] in ("tuple", "list", "dict"):
+        items = spec[1] if spec[0] == "dict" else list(enumerate(spec[1]))
+        for k, v in items:
+            yield from _spec_leaves(v, path + (k,))
+    else:
+        yield path, spec
+
+
+def _root(e: ast.expr) -> str | None:
+    """The name a chain of subscripts reads from (``p`` of ``p["enc"]["w"]``)."""
+    while isinstance(e, ast.Subscript):
+        e = e.value
+    return e.id if isinstance(e, ast.Name) else None
 
 
 _FLOAT_POOL = list("abcdegqrst")
@@ -506,6 +614,11 @@ class _Gen:
         self.mats = 0                       # matrices made so far (names M0, M1, ...)
         self.uses_scipy = False             # scipy.special calls (the module imports it)
         self.surface = False                # may make NumPy-surface statements
+        self.jax = False                    # JAX habits: a container parameter, s_jax, ...
+        self.pinned: set[str] = set()       # floats a closure reads: never rebound to arrays
+        self.cont: tuple | None = None      # the container parameter's structure (spec)
+        self.extra_terms: list = []         # terms final() adds (the container's leaves)
+        self.nested_def: _Helper | None = None
         self._reset()
 
     # names -----------------------------------------------------------------------------
@@ -522,7 +635,9 @@ class _Gen:
         if kind == "loop":
             return _LOOP_POOL[k] if k < len(_LOOP_POOL) else f"i{k}"
         return {"count": "it", "work": "w", "temp": "ar", "elem": "el", "acc": "tot",
-                "carry": "k", "cur": "cur", "nxt": "nxt"}[kind] + str(k)
+                "carry": "k", "cur": "cur", "nxt": "nxt", "lam": "g", "list": "lst",
+                "dict": "dct", "tuple": "tup", "comp": "zs", "key": "key", "cint": "ck",
+                "carr": "cw"}[kind] + str(k)
 
     def feat(self, *names: str) -> None:
         self.features.update(names)
@@ -542,9 +657,18 @@ class _Gen:
         # a float parameter passed as a 0-d array
         zero_d = ch.chance(p.new_prob // 10)
         self.zero_d = zero_d
+        # JAX habits: a container parameter p after the arrays, comprehensions, lambdas,
+        # nested defs (not chance(), as for the surface below)
+        self.jax = bool(p.jax_prob) and ch.integer(0, 99) < p.jax_prob
+        if self.jax:
+            self.cont = self.container_spec()
         for k in range(ch.integer(0, p.max_helpers)):
             self.helpers.append(self.helper(k, bool(arrays)))
         self.visible = list(self.helpers)
+        if self.jax and self.helpers and self.helpers[-1].kind != "writer" and ch.chance(40):
+            # the last helper (no other one calls it) is defined inside the entry function
+            self.nested_def = self.helpers[-1]
+            self.nested_def.nested = True
         # the entry function may have NumPy-surface statements (not chance(): hypothesis
         # draws the top of a range far more often than its share, and the fast tier must
         # stay fast)
@@ -553,12 +677,34 @@ class _Gen:
         module = ast.Module(
             [ast.Import([ast.alias("math")]), ast.Import([ast.alias("numpy", "np")]),
              *([ast.Import([ast.alias("scipy.special")])] if self.uses_scipy else []),
-             *[h[1] for h in self._helper_defs], main], [])
+             *[h[1] for h in self._helper_defs if not h[0].nested], main], [])
+        cont = ["p"] if self.jax else []
+        entry, bound_n = "f", False
+        if self.jax and ch.chance(25):     # the entry is a lambda or a functools.partial
+            entry = "f_entry"
+            if has_n and ch.chance(50):
+                n_value = ch.integer(0, NMAX)
+                value = _call("functools.partial", _name("f"), kw=[("n", _num(n_value))])
+                module.body.insert(0, ast.Import([ast.alias("functools")]))
+                bound_n = True
+                self.feat("entry_partial")
+            else:
+                names = floats + arrays + cont + (["ids"] if has_ids else []) \
+                    + (["n"] if has_n else [])
+                value = ast.Lambda(_funcdef("_", names, [], []).args,
+                                   _call("f", *[_name(a) for a in names]))
+                self.feat("entry_lambda")
+            module.body.append(_assign(entry, value))
         if zero_d:      # x += e would write into the 0-d array (and every alias of it)
             module = _NoAugOnNames().visit(module)
         source = ast.unparse(ast.fix_missing_locations(module)) + "\n"
-        params = tuple(floats + arrays + (["ids"] if has_ids else []) + (["n"] if has_n else []))
-        wrt = tuple(range(len(floats) + len(arrays)))
+        params = tuple(floats + arrays + cont + (["ids"] if has_ids else [])
+                       + (["n"] if has_n and not bound_n else []))
+        wrt = tuple(range(len(floats) + len(arrays) + len(cont)))
+        api_wrt = None
+        if self.jax and ch.chance(30):     # wrt by name: grad(f, wrt=("x", "p"))
+            api_wrt = tuple(params[i] for i in wrt)
+            self.feat("wrt_by_name")
         points = []
         for _ in range(p.points):
             pt = [ch.integer(-1500, 1500) / 1000 for _ in floats]
@@ -566,9 +712,11 @@ class _Gen:
                 pt[-1] = np.array(pt[-1])
             pt += [np.array([ch.integer(-1500, 1500) / 1000 for _ in range(self.L)])
                    for _ in arrays]
+            if self.jax:
+                pt.append(self.cont_value(self.cont))
             if has_ids:
                 pt.append(np.array([ch.integer(0, self.L - 1) for _ in range(self.L)]))
-            if has_n:
+            if has_n and not bound_n:
                 pt.append(ch.integer(0, NMAX))
             points.append(tuple(pt))
         if arrays:
@@ -577,7 +725,7 @@ class _Gen:
             self.feat("int_array_param")
         if zero_d:
             self.feat("param_0d")
-        return Program(source, "f", params, wrt, points, frozenset(self.features))
+        return Program(source, entry, params, wrt, points, frozenset(self.features), api_wrt)
 
     def main(self, floats, arrays, has_n, has_ids=False) -> ast.FunctionDef:
         self._reset()
@@ -600,6 +748,10 @@ class _Gen:
                 body.append(_assign("idx", _int_array(self.positions(self.L))))
                 sc.idxs.append("idx")
                 self.feat("index_array_const")
+        if self.jax:
+            body += self.cont_prelude(sc)
+        if self.nested_def is not None:     # before any call of it
+            body += self.emit_nested_def(sc)
         for _ in range(ch.integer(1, 3)):
             name = self.fresh("float")
             init = ch.weighted([(3, "param"), (2, "const"), (2, "expr")])
@@ -615,7 +767,8 @@ class _Gen:
             body += self.s_new_work(sc, _Ctx())
         body += self.block(sc, _Ctx(), 1, self.p.max_stmts)
         body.append(ast.Return(self.ret(self.final(sc))))
-        params = floats + arrays + (["ids"] if has_ids else []) + (["n"] if has_n else [])
+        params = floats + arrays + (["p"] if self.jax else []) + (["ids"] if has_ids else []) \
+            + (["n"] if has_n else [])
         return _funcdef("f", params, [], body, kwonly)
 
     def ret(self, e: ast.expr) -> ast.expr:
@@ -640,6 +793,9 @@ class _Gen:
                 terms.append(_name(name))
         if ch.chance(30):
             terms.append(_name(ch.pick(sc.floats)))
+        for t in self.extra_terms:     # the container parameter's leaves reach the output
+            if ch.chance(60):
+                terms.append(_cp(t))
         for name in self.must_use:     # a sum loop's result reaches the output
             if name in sc.floats and not any(isinstance(t, ast.Name) and t.id == name
                                              for t in terms):
@@ -801,7 +957,7 @@ class _Gen:
             opts += [(3, "if"), (3, "for"), (2, "while")]
         if ctx.loop and not ctx.fuse:
             opts.append((2, "jump"))
-        if ctx.fn in ("main", "scalar", "tuple") and not ctx.fuse \
+        if ctx.fn in ("main", "scalar", "tuple") and not ctx.fuse and not ctx.unrolled \
                 and (ctx.depth > (1 if ctx.fn != "main" else 0)):
             opts.append((1, "return"))
         if sc.work and not ctx.fuse:
@@ -826,6 +982,8 @@ class _Gen:
             # the NumPy surface: linear algebra, statistics, shapes, ufuncs, scipy.special
             if self.surface:
                 opts.append((p.surface_weight, "surface"))
+        if self.jax and not ctx.fuse:
+            opts.append((p.jax_weight, "jax"))
         # last: hypothesis draws the highest choice often (its fast tier relies on many)
         if ctx.fn == "main" and ctx.depth == 0 and self.sum_loops < 2 and p.sum_loop_weight:
             opts.append((p.sum_loop_weight, "sum_loop"))
@@ -959,9 +1117,13 @@ class _Gen:
         opts = [(3, "stop"), (2, "start_stop"), (2, "step"), (2, "down")]
         if sc.arrays:
             opts += [(1, "iter"), (1, "enumerate")]
+            if self.jax and "enumerate_start_array" not in self.p.avoid:
+                opts.append((1, "enumerate_start"))
         form = ch.weighted(opts)
         inner = sc.child()
-        if form in ("iter", "enumerate"):
+        reverse = self.jax and form in ("stop", "start_stop") and ch.chance(25) \
+            and "reversed_range" not in self.p.avoid
+        if form in ("iter", "enumerate", "enumerate_start"):
             trips = self.L
             if ctx.mult * trips > self.p.max_trips:
                 return self.s_assign(sc, ctx)
@@ -973,10 +1135,12 @@ class _Gen:
                 self.feat("for_in_array")
             else:
                 var = self.fresh("loop")
-                inner.ints.append((var, 0, self.L - 1))
+                start = 0 if form == "enumerate" else ch.integer(1, 2)
+                inner.ints.append((var, start, start + self.L - 1))
                 target = ast.Tuple([_store(var), _store(el)], ast.Store())
-                it = _call("enumerate", _name(arr))
-                self.feat("for_enumerate")
+                it = _call("enumerate", _name(arr),
+                           kw=[("start", _num(start))] if start else None)
+                self.feat("for_enumerate" if form == "enumerate" else "for_enumerate_start_array")
         else:
             starts = self.int_bounds(sc, False)
             stops = self.int_bounds(sc, True)
@@ -1007,6 +1171,9 @@ class _Gen:
             var = self.fresh("loop")
             inner.ints.append((var, max(0, var_lo), max(0, var_lo, var_hi)))
             target, it = _store(var), _call("range", *args)
+            if reverse:                     # for i in reversed(range(a, b))
+                it = _call("reversed", it)
+                self.feat("for_reversed_range")
             kinds = {start[3], stop[3]}
             self.feat("for_" + ("param" if "param" in kinds else "outer" if "outer" in kinds
                                 else "const"))
@@ -1378,6 +1545,7 @@ class _Gen:
         return [ast.If(test, pre + [ast.Break() if kind == "break" else ast.Continue()], [])]
 
     def s_return(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        # (never inside a loop over a container: stmt() leaves it out there)
         inner = ctx.enter(branch=True)
         test = self.cond(sc, ctx)
         isc = sc.child()
@@ -1548,7 +1716,13 @@ class _Gen:
         opts.append((1, "chain"))
         if depth == 0:
             opts += [(1, "bool"), (1, "not")]
+        if self.jax and sc.seqs:
+            opts.append((2, "anyall"))
+        if self.jax and any(q.keys for q in sc.seqs):
+            opts.append((1, "key_in"))
         form = ch.weighted(opts)
+        if form in ("anyall", "key_in"):
+            return self.jax_cond(sc, ctx, form)
         if form != "int":
             self.feat("cond_data")
         if form == "const":
@@ -1617,7 +1791,20 @@ class _Gen:
         scalars = self.callable_helpers(sc, ctx, ("scalar",))
         if scalars:
             opts.append((1, "call"))
+        if self.jax:        # container leaves and elements, lambdas, len, get
+            if sc.cfloats:
+                opts.append((3, "cleaf"))
+            if any(q.keys is None for q in sc.seqs):
+                opts.append((2, "seq_elem"))
+            if sc.lams:
+                opts.append((2, "lam"))
+            if sc.seqs:
+                opts.append((1, "cont_len"))
+            if any(q.keys for q in sc.seqs):
+                opts.append((1, "cont_get"))
         form = ch.weighted(opts)
+        if form in ("cleaf", "seq_elem", "lam", "cont_len", "cont_get"):
+            return self.jax_leaf(sc, ctx, form)
         if form == "var" and not sc.floats:
             form = "const"
         if form == "var":
@@ -1741,6 +1928,9 @@ class _Gen:
         ch = self.ch
         self.array_exprs += 1
         if depth <= 0 or not ch.chance(70):
+            if sc.carrays and ch.chance(30):       # p["W"]: an array leaf of the container
+                self.feat("cont_array_read")
+                return _cp(ch.pick(sc.carrays)), VB
             return _name(ch.pick(sc.arrays)), VB
         d = depth - 1
         opts = [(3, "add"), (1, "sub"), (3, "mul"), (2, "scale"), (1, "shift"),
@@ -2422,7 +2612,7 @@ class _Gen:
         (``s = np.ones(m) * s``)."""
         ch = self.ch
         m = _name(self.len_name)
-        keep = set(self.must_use) | set(sc.ro) | {"x", "y", "z", "scale"}
+        keep = set(self.must_use) | set(sc.ro) | {"x", "y", "z", "scale"} | self.pinned
         arrs = [a for a in sc.temps + [w for w in sc.work if w.startswith("w")]
                 if a not in keep]
         flts = [f for f in sc.floats if f not in keep]
@@ -2457,6 +2647,498 @@ class _Gen:
         sc.temps.append(f)
         sc.arrays.append(f)
         return [_assign(f, value)]
+
+    # JAX habits: a container parameter, comprehensions, lambdas, nested defs -----------
+    # (docs/language.md, "Tuples, lists and dicts"; tests/test_jax_habits.py)
+
+    def container_spec(self) -> tuple:
+        """The structure of the container parameter ``p``: ``("float",)``, ``("int", v)``,
+        ``("vec",)`` (length L), ``("mat",)`` (L x L), ``("tuple" | "list", [spec, ...])``
+        or ``("dict", [(key, spec), ...])``."""
+        ch, L = self.ch, self.L
+
+        def floats(k):
+            return [("float",) for _ in range(k)]
+
+        opts = [(4, "dict"), (2, "tuple"), (1, "list"), (1, "nested")]
+        if L:
+            opts.append((1, "layers"))
+        form = ch.weighted(opts)
+        if form == "dict":
+            items = [(k, ("float",)) for k in ["w", "b", "s", "lr"][:ch.integer(1, 4)]]
+            if L and ch.chance(50):
+                items.append(("W", ("vec",)))
+            if ch.chance(25):
+                items.append(("k", ("int", ch.integer(1, 3))))
+            if ch.chance(40):
+                items.append(("c", ("tuple", floats(ch.integer(2, 3)))))
+            r = ch.integer(0, len(items) - 1)      # keys in any order (JAX sorts them)
+            self.feat("cont_dict")
+            return ("dict", items[r:] + items[:r])
+        if form in ("tuple", "list"):
+            elts = floats(ch.integer(1, 3))
+            if L and ch.chance(40):
+                elts.insert(ch.integer(0, len(elts)), ("vec",))
+            if ch.chance(20):
+                elts.append(("int", ch.integer(1, 3)))
+            if ch.chance(30):
+                elts.append(("tuple", floats(2)))
+            self.feat("cont_" + form)
+            return (form, elts)
+        if form == "nested":
+            inner = [("w", ("float",)), ("W", ("vec",)) if L else ("b", ("float",))]
+            self.feat("cont_nested")
+            return ("dict", [("enc", ("dict", inner)), ("dec", ("tuple", floats(2)))])
+        self.feat("cont_layers")
+        layer = ("tuple", [("mat",), ("vec",)])
+        if ch.chance(50):
+            return ("list", [layer, layer])
+        return ("dict", [("layers", ("list", [layer, layer])), ("s", ("float",))])
+
+    def cont_value(self, spec):
+        """A value of the container structure ``spec`` (floats in [-1.5, 1.5], matrices'
+        entries in [-0.75, 0.75], ints as given)."""
+        ch, kind = self.ch, spec[0]
+        if kind == "float":
+            return ch.integer(-1500, 1500) / 1000
+        if kind == "int":
+            return spec[1]
+        if kind == "vec":
+            return np.array([ch.integer(-1500, 1500) / 1000 for _ in range(self.L)])
+        if kind == "mat":
+            return np.array([[ch.integer(-750, 750) / 1000 for _ in range(self.L)]
+                             for _ in range(self.L)])
+        if kind == "dict":
+            return {k: self.cont_value(v) for k, v in spec[1]}
+        values = [self.cont_value(v) for v in spec[1]]
+        return tuple(values) if kind == "tuple" else values
+
+    def cont_register(self, spec, expr, sc: _Scope, ints: list) -> None:
+        """Put the leaves of the container ``spec`` (read as ``expr``) in scope: floats in
+        ``cfloats``, arrays in ``carrays``, containers of floats in ``seqs``, lists of
+        ``(M, b)`` layers in ``self.layers``, int leaves in ``ints``."""
+        kind = spec[0]
+        if kind == "float":
+            sc.cfloats.append(expr)
+        elif kind == "vec":
+            sc.carrays.append(expr)
+        elif kind == "int":
+            ints.append((expr, spec[1]))
+        elif kind in ("tuple", "list", "dict"):
+            items = spec[1] if kind == "dict" else list(enumerate(spec[1]))
+            if all(v[0] == "float" for _, v in items):
+                sc.seqs.append(_Seq(expr, len(items),
+                                    [k for k, _ in items] if kind == "dict" else None,
+                                    False, kind))
+            if kind == "list" and all(v[0] == "tuple" and [e[0] for e in v[1]] == ["mat", "vec"]
+                                      for _, v in items):
+                self.layers.append(expr)
+                return
+            for k, v in items:
+                self.cont_register(v, ast.Subscript(_cp(expr), ast.Constant(k), ast.Load()),
+                                   sc, ints)
+
+    def cont_prelude(self, sc: _Scope) -> list[ast.stmt]:
+        """The entry function's first reads of ``p``: its int leaves bound to names, an
+        unpacking ``a, b, cw0 = p`` or some leaves bound to names (``b = p["w"]``)."""
+        ch = self.ch
+        body: list[ast.stmt] = []
+        ints: list = []
+        self.layers: list = []
+        self.cont_register(self.cont, _name("p"), sc, ints)
+        kind, items = self.cont
+        flat = kind in ("tuple", "list") and all(v[0] in ("float", "vec", "int") for v in items)
+        if flat and ch.chance(40) and not (kind == "list" and "list_unpack" in self.p.avoid):
+            names = []
+            for v in items:
+                if v[0] == "float":
+                    names.append(self.fresh("float"))
+                    sc.floats.append(names[-1])
+                elif v[0] == "vec":
+                    names.append(self.fresh("carr"))
+                    sc.arrays.append(names[-1])
+                else:
+                    names.append(self.fresh("cint"))
+                    sc.ints.append((names[-1], v[1], v[1]))
+            body.append(ast.Assign([ast.Tuple([_store(n) for n in names], ast.Store())],
+                                   _name("p")))
+            self.feat("cont_unpack" if kind == "tuple" else "cont_unpack_list")
+        else:
+            for expr, v in ints:
+                name = self.fresh("cint")
+                body.append(_assign(name, _cp(expr)))
+                sc.ints.append((name, v, v))
+            for expr in list(sc.cfloats):
+                if ch.chance(25):
+                    name = self.fresh("float")
+                    body.append(_assign(name, _cp(expr)))
+                    sc.floats.append(name)
+                    self.feat("cont_bind")
+            for expr in list(sc.carrays):
+                if self.len_name and ch.chance(30):
+                    name = self.fresh("carr")
+                    body.append(_assign(name, _cp(expr)))
+                    sc.arrays.append(name)
+                    self.feat("cont_bind_array")
+            for q in sc.seqs:       # a, b = p["dec"]
+                if isinstance(q.expr, ast.Subscript) and q.keys is None and ch.chance(30):
+                    names = [self.fresh("float") for _ in range(q.n)]
+                    body.append(ast.Assign([ast.Tuple([_store(n) for n in names],
+                                                      ast.Store())], _cp(q.expr)))
+                    sc.floats += names
+                    self.feat("cont_nested_unpack")
+        if ints:
+            self.feat("cont_int_leaf")
+        if any(v[0] in ("vec", "mat") for _, v in _spec_leaves(self.cont)):
+            self.feat("cont_array_leaf")
+        # the container's leaves reach the output
+        for expr in sc.cfloats:
+            self.extra_terms.append(expr)
+        for expr in sc.carrays:
+            self.extra_terms.append(_call("np.sum", _call("np.sin", _cp(expr))))
+        return body
+
+    def emit_nested_def(self, sc: _Scope) -> list[ast.stmt]:
+        """The nested helper's ``def`` inside the entry function; it may read one of the
+        entry's floats (a closure: read at each call, so never rebound to an array)."""
+        h = self.nested_def
+        fdef = next(d for hh, d in self._helper_defs if hh is h)
+        self.feat("nested_def")
+        # (a name the helper assigns or takes is its own local, not the closure's)
+        own = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name)
+               and isinstance(n.ctx, ast.Store)} | {a.arg for a in ast.walk(fdef)
+                                                     if isinstance(a, ast.arg)}
+        outer = [f for f in sc.floats if f not in own]
+        if outer and self.ch.chance(60):
+            name = self.ch.pick(outer)
+            self.pinned.add(name)
+            ret = fdef.body[-1]
+            factor = _bin(_num(0.75), "+", _bin(_num(0.25), "*", _call("math.tanh", _name(name))))
+            if isinstance(ret.value, ast.Tuple):
+                ret.value.elts[0] = _bin(ret.value.elts[0], "*", factor)
+            else:
+                ret.value = _bin(ret.value, "*", factor)
+            self.feat("nested_def_closure")
+        return [fdef]
+
+    def s_jax(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """A statement written as a JAX user writes it: a reduction over a comprehension, a
+        loop over a container, a local container, a lambda, a layer loop."""
+        ch = self.ch
+        opts = [(2, "local"), (2, "lambda")]
+        if sc.seqs:
+            opts += [(3, "comp_sum"), (2, "comp_minmax"), (2, "comp_list"), (3, "for_seq")]
+            if self.len_name:
+                opts.append((1, "np_array"))
+        if any(q.writable for q in sc.seqs):
+            opts.append((3, "write"))
+        if self.jax and getattr(self, "layers", None) and self.len_name \
+                and ctx.fn == "main":
+            opts.append((2, "layers"))
+        return getattr(self, "j_" + ch.weighted(opts))(sc, ctx)
+
+    def target_float(self, sc: _Scope) -> str:
+        targets = sc.assignable()
+        if targets and self.ch.chance(30):
+            return self.ch.pick(targets)
+        name = self.fresh("float")
+        sc.floats.append(name)
+        return name
+
+    def iter_source(self, sc: _Scope, ctx: _Ctx, comp: bool, prefix: str):
+        """What a comprehension (``comp``) or a loop iterates over a container: (target,
+        iterable, scope of the body, trip count, what to read in the body)."""
+        ch = self.ch
+        seqs = sc.seqs
+        if not comp and "for_nested_container" in self.p.avoid:   # loops: over names only
+            seqs = [q for q in seqs if isinstance(q.expr, ast.Name)]
+        q = ch.pick(seqs)
+        inner = sc.child()
+        opts = []
+        if q.keys is not None:
+            opts += [(2, "keys"), (2, "items"), (2, "values")]
+        else:
+            opts += [(4, "plain"), (2, "enumerate"), (1, "reversed")]
+            if [o for o in seqs if o.keys is None]:
+                opts.append((2, "zip"))
+            if not comp:
+                opts.append((1, "range_len"))
+            elif self.len_name and "comp_range" not in self.p.avoid:
+                opts.append((1, "range"))
+        form = ch.weighted(opts)
+        self.feat(f"{prefix}_{form}")
+        if q.keys is None and form not in ("range",):
+            self.feat(f"{prefix}_over_{q.kind}")
+        el = self.fresh("elem")
+        if form in ("plain", "values", "reversed"):
+            it = _cp(q.expr)
+            if form == "values":
+                it = _meth(it, "values")
+            elif form == "reversed":
+                it = _call("reversed", it)
+            inner.floats.append(el)
+            return _store(el), it, inner, q.n, _name(el)
+        if form in ("keys", "items"):
+            key = self.fresh("key")
+            read = ast.Subscript(_cp(q.expr), _name(key), ast.Load())
+            inner.cfloats.append(read)
+            if form == "keys":
+                return _store(key), _cp(q.expr), inner, q.n, _cp(read)
+            inner.floats.append(el)
+            return (ast.Tuple([_store(key), _store(el)], ast.Store()), _meth(_cp(q.expr), "items"),
+                    inner, q.n, _name(el))
+        if form == "enumerate":
+            var = self.fresh("loop")
+            start = 0
+            if ch.chance(40) and not (comp and "comp_enumerate_start" in self.p.avoid):
+                start = ch.integer(1, 2)
+                self.feat(f"{prefix}_enumerate_start")
+            inner.ints.append((var, start, start + q.n - 1))
+            inner.floats.append(el)
+            it = _call("enumerate", _cp(q.expr), kw=[("start", _num(start))] if start else None)
+            return (ast.Tuple([_store(var), _store(el)], ast.Store()), it, inner, q.n,
+                    _bin(_name(el), "*", _bin(_num(0.5), "*", _name(var))))
+        if form == "zip":
+            q2 = ch.pick([o for o in seqs if o.keys is None])
+            el2 = self.fresh("elem")
+            inner.floats += [el, el2]
+            return (ast.Tuple([_store(el), _store(el2)], ast.Store()),
+                    _call("zip", _cp(q.expr), _cp(q2.expr)), inner, min(q.n, q2.n),
+                    _bin(_name(el), "*", _name(el2)))
+        var = self.fresh("loop")
+        if form == "range_len":     # for i in range(len(t)): ... t[i] ...
+            inner.ints.append((var, 0, q.n - 1))
+            read = ast.Subscript(_cp(q.expr), _name(var), ast.Load())
+            inner.cfloats.append(read)
+            return _store(var), _call("range", _call("len", _cp(q.expr))), inner, q.n, _cp(read)
+        # sum(... u[i] ... for i in range(L))
+        inner.ints.append((var, 0, self.L - 1))
+        return (_store(var), _call("range", _num(self.L)), inner, self.L,
+                _sub(ch.pick(sc.arrays), _name(var)))
+
+    def comp_parts(self, sc: _Scope, ctx: _Ctx, prefix: str = "comp"):
+        """The element expression (bounded by VB) and the generator of a comprehension."""
+        ch = self.ch
+        target, it, inner, n, read = self.iter_source(sc, ctx, True, prefix)
+        ictx = ctx.enter(fuse=True, mult=ctx.mult * max(n, 1))
+        scalars = self.callable_helpers(inner, ictx, ("scalar",))
+        if scalars and ch.chance(30):      # per-example losses: sum(loss(w, xi) for xi in xs)
+            h = ch.pick(scalars)
+            self.peak = max(self.peak, ictx.mult * h.cost)
+            e = self.call_args(h, inner, ictx)
+            if e.args:
+                e.args[0] = read
+            elif e.keywords:
+                e.keywords[0].value = read
+            self.feat("comp_per_example")
+            b = VB
+        else:
+            e, b = self.fexpr(inner, ictx, ch.integer(0, 2))
+            e, b = _bin(read, ch.pick(["*", "+"]), e), VB * b + b
+        e, _ = self.squash(e, b)
+        return e, [ast.comprehension(target, it, [], 0)], n
+
+    def j_comp_sum(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        form = ch.weighted([(3, "gen"), (2, "list"), (2, "np_sum"), (1, "direct")])
+        if form == "direct":        # sum(t), sum(d.values())
+            q = ch.pick(sc.seqs)
+            it = _meth(_cp(q.expr), "values") if q.keys else _cp(q.expr)
+            value, n = _call("sum", it), q.n
+        else:
+            e, gens, n = self.comp_parts(sc, ctx)
+            if form == "gen":
+                value = _call("sum", ast.GeneratorExp(e, gens))
+            else:
+                value = _call("sum" if form == "list" else "np.sum", ast.ListComp(e, gens))
+        self.feat("comp_sum_" + form)
+        value, _ = self.squash(value, n * VB)
+        return [_assign(self.target_float(sc), value)]
+
+    def j_comp_minmax(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        ch = self.ch
+        fn = ch.pick(["min", "max"])
+        form = ch.weighted([(3, "gen"), (2, "list"), (1, "direct")])
+        if form == "direct":
+            q = ch.pick(sc.seqs)
+            value = _call(fn, _meth(_cp(q.expr), "values") if q.keys else _cp(q.expr))
+        else:
+            e, gens, _ = self.comp_parts(sc, ctx)
+            value = _call(fn, ast.GeneratorExp(e, gens) if form == "gen" else ast.ListComp(e, gens))
+        self.feat(f"comp_{fn}", f"comp_{fn}_{form}")
+        return [_assign(self.target_float(sc), value)]
+
+    def j_comp_list(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """``zs0 = [e for el in t]``: a list read later by index, iterated, summed."""
+        e, gens, n = self.comp_parts(sc, ctx)
+        if n < 1:
+            return self.j_comp_sum(sc, ctx)
+        name = self.fresh("comp")
+        sc.seqs.append(_Seq(_name(name), n, None, True, "list"))
+        self.feat("comp_list_bound")
+        return [_assign(name, ast.ListComp(e, gens))]
+
+    def j_np_array(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """``ar0 = np.array([e for ...])``: an array when it has length L, else reduced."""
+        e, gens, n = self.comp_parts(sc, ctx)
+        value = _call("np.array", ast.ListComp(e, gens))
+        self.feat("comp_np_array")
+        if n == self.L and ctx.fn == "main":
+            name = self.fresh("temp")
+            sc.temps.append(name)
+            sc.arrays.append(name)
+            self.array_exprs += 1
+            return [_assign(name, value)]
+        return [_assign(self.target_float(sc), _call("np.mean", value))]
+
+    def j_for_seq(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """A loop over a container (srcgrad unrolls it: no break, continue or return)."""
+        if "for_nested_container" in self.p.avoid \
+                and not any(isinstance(q.expr, ast.Name) for q in sc.seqs):
+            return self.j_comp_sum(sc, ctx)
+        target, it, inner, n, _ = self.iter_source(sc, ctx, False, "for")
+        if ctx.mult * max(n, 1) > self.p.max_trips or ctx.depth >= self.p.max_depth:
+            return self.j_comp_sum(sc, ctx)
+        ictx = ctx.enter(mult=ctx.mult * max(n, 1), loop=None, loops=ctx.loops + 1,
+                         unrolled=True)
+        self.peak = max(self.peak, ictx.mult)
+        body = self.block(inner, ictx, 1, self.p.max_inner)
+        return [ast.For(target, it, body, [])]
+
+    def j_local(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """A local container of floats: ``dct0 = {"s": e, "t": e}``, ``dict(s=e, t=e)``,
+        ``lst0 = [e, e, 1.5]``, ``tup0 = (e, e)``."""
+        ch = self.ch
+        form = ch.weighted([(2, "dict"), (1, "dict_call"), (2, "list"), (1, "tuple")])
+        k = ch.integer(2, 3)
+        values = [self.rhs(sc, ctx) for _ in range(k)]
+        if form == "list" and ch.chance(40):
+            values[-1] = _num(ch.integer(-15, 15) / 10)
+        self.feat("local_" + form)
+        if form.startswith("dict"):
+            keys = ["s", "t", "r"][:k]
+            name = self.fresh("dict")
+            value = (_call("dict", kw=list(zip(keys, values))) if form == "dict_call"
+                     else ast.Dict([ast.Constant(kk) for kk in keys], values))
+            sc.seqs.append(_Seq(_name(name), k, keys, True, "dict"))
+            sc.cfloats += [ast.Subscript(_name(name), ast.Constant(kk), ast.Load()) for kk in keys]
+        else:
+            name = self.fresh(form)
+            value = _list(values) if form == "list" else _tuple(values)
+            sc.seqs.append(_Seq(_name(name), k, None, form == "list", form))
+        return [_assign(name, value)]
+
+    def j_write(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """``dct0["s"] += e``, ``lst0[1] = e``: writes into a local container's element."""
+        ch = self.ch
+        q = ch.pick([q for q in sc.seqs if q.writable])
+        idx = ast.Constant(ch.pick(q.keys)) if q.keys else _num(ch.integer(-q.n, q.n - 1))
+        target = ast.Subscript(_cp(q.expr), idx, ast.Store())
+        self.feat("local_cont_write")
+        if ch.chance(50):
+            return [ast.Assign([target], self.rhs(sc, ctx))]
+        term = _bin(_num(self.incr(ctx)), "*", self.rhs(sc, ctx))
+        return [_aug(target, ch.pick(["+", "-"]), term)]
+
+    def j_lambda(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """``g0 = lambda g0a, g0b=0.5: e``: its body may read the function's floats at each
+        call (a closure; those are never rebound to arrays)."""
+        ch = self.ch
+        if "lambda_in_block" in self.p.avoid and ctx.depth != (0 if ctx.fn == "main" else 1):
+            return self.j_local(sc, ctx)       # (lambdas at the top of a body only)
+        name = self.fresh("lam")
+        params = [f"{name}a"] + ([f"{name}b"] if ch.chance(40) else [])
+        default = len(params) == 2 and ch.chance(50)
+        outer = [f for f in sc.floats if f not in ("x", "y", "z")]
+        reads = [ch.pick(outer)] if outer and ch.chance(50) else []
+        self.pinned.update(reads)
+        reads_p = "closure_reads_container" not in self.p.avoid
+        bsc = _Scope(params + reads, [a for a in sc.arrays if a in ("u", "v")], [],
+                     list(sc.ints), cfloats=[c for c in sc.cfloats
+                                              if _root(c) == "p" and reads_p],
+                     carrays=list(sc.carrays) if reads_p else [],
+                     lams=list(sc.lams) if "lambda_calls_lambda" not in self.p.avoid else [])
+        bctx = _Ctx(fn="scalar", depth=ctx.depth + 1, fuse=True, mult=ctx.mult)
+        e, b = self.fexpr(bsc, bctx, ch.integer(1, 2))
+        if not any(isinstance(nd, ast.Name) and nd.id in params for nd in ast.walk(e)):
+            e, b = _bin(_name(params[0]), "*", e), VB * b
+        e, _ = self.squash(e, b)
+        args = _funcdef("_", params, [_num(0.5)] if default else [], []).args
+        sc.lams.append((name, params, default))
+        self.feat("lambda_def")
+        if reads:
+            self.feat("lambda_closure")
+        if default:
+            self.feat("lambda_default")
+        return [_assign(name, ast.Lambda(args, e))]
+
+    def j_layers(self, sc: _Scope, ctx: _Ctx) -> list[ast.stmt]:
+        """``for M, b in p: h = np.tanh(M @ h + b)``: the layers of the container."""
+        ch = self.ch
+        h = self.fresh("temp")
+        M, b = self.fresh("carr"), self.fresh("carr")
+        e, _ = self.aexpr(sc, ctx, 1)
+        step = _assign(h, _call("np.tanh", _bin(_bin(_name(M), "@", _name(h)), "+", _name(b))))
+        loop = ast.For(ast.Tuple([_store(M), _store(b)], ast.Store()),
+                       _cp(ch.pick(self.layers)), [step], [])
+        sc.temps.append(h)
+        sc.arrays.append(h)
+        self.array_exprs += 1
+        self.feat("cont_layers_loop")
+        return [_assign(h, _call("np.tanh", e)), loop]
+
+    def jax_leaf(self, sc: _Scope, ctx: _Ctx, form: str):
+        """A float read from a container, a lambda's call, ``len`` or ``get`` of one."""
+        ch = self.ch
+        if form == "cleaf":
+            self.feat("cont_read")
+            return _cp(ch.pick(sc.cfloats)), VB
+        if form == "seq_elem":
+            q = ch.pick([q for q in sc.seqs if q.keys is None])
+            ints = [(n, lo, hi) for n, lo, hi in sc.ints if n != "m"]
+            if ints and ch.chance(40):      # known only at run time: np.array(t)[i]
+                name, lo, hi = ch.pick(ints)
+                idx = _name(name) if 0 <= lo and hi < q.n else _bin(_name(name), "%", _num(q.n))
+                self.feat("seq_index_runtime")
+            else:
+                idx = _num(ch.integer(-q.n, q.n - 1))
+                self.feat("seq_index")
+            return ast.Subscript(_cp(q.expr), idx, ast.Load()), VB
+        if form == "lam":
+            name, params, default = ch.pick(sc.lams)
+            args = [self.squash(*self.fexpr(sc, ctx, ch.integer(0, 1)))[0]
+                    for _ in params[:1 if default and ch.chance(50) else len(params)]]
+            call = _call(name, *args)
+            if len(args) == 2 and default and ch.chance(50):
+                call.keywords = [ast.keyword(params[1], call.args.pop())]
+            self.feat("lambda_call")
+            return call, VB
+        if form == "cont_len":
+            q = ch.pick(sc.seqs)
+            c = ch.integer(1, 5) / 10
+            self.feat("cont_len")
+            return _bin(_num(c), "*", _call("len", _cp(q.expr))), c * q.n
+        q = ch.pick([q for q in sc.seqs if q.keys])
+        key = ch.pick(q.keys) if ch.chance(70) else "zz"
+        d = ch.integer(-15, 15) / 10
+        self.feat("cont_get")
+        return _meth(_cp(q.expr), "get", ast.Constant(key), _num(d)), VB
+
+    def jax_cond(self, sc: _Scope, ctx: _Ctx, form: str) -> ast.expr:
+        """``any(e > c for el in t)``, ``all(...)``, ``"s" in d``."""
+        ch = self.ch
+        if form == "key_in":
+            q = ch.pick([q for q in sc.seqs if q.keys])
+            self.feat("cond_key_in")
+            return ast.Compare(ast.Constant(ch.pick(q.keys) if ch.chance(60) else "zz"),
+                               [ast.In()], [_cp(q.expr)])
+        fn = ch.pick(["any", "all"])
+        target, it, inner, n, read = self.iter_source(sc, ctx, True, "cond")
+        ictx = ctx.enter(fuse=True, mult=ctx.mult * max(n, 1))
+        e = _bin(read, "+", self.fexpr(inner, ictx, ch.integer(0, 1))[0]) if ch.chance(50) else read
+        test = _cmp(e, ch.pick(["<", ">"]), _num(ch.integer(-80, 80) / 100))
+        self.feat("cond_" + fn)
+        return _call(fn, ast.GeneratorExp(test, [ast.comprehension(target, it, [], 0)]))
 
     # the NumPy surface: linear algebra, statistics, shapes, ufuncs, scipy.special -------
     # (srcgrad/compiler/rules.py's newer sections; runtime in srcgrad/runtime/{linalg,
@@ -3296,9 +3978,11 @@ class Traced:
             return b
 
         def _pick(fn, args):
-            r = fn(*args)
-            k = next(i for i, a in enumerate(args) if a is r)
-            tie = sum(1 for a in args if a == r) > 1
+            # min(a, b, c) or min(<comprehension>): the choice among the candidates
+            items = list(args[0]) if len(args) == 1 else list(args)
+            r = fn(items)
+            k = next(i for i, a in enumerate(items) if a is r)
+            tie = sum(1 for a in items if a == r) > 1
             trace.append((fn.__name__, k, tie))
             return r
 
@@ -3365,7 +4049,87 @@ class Traced:
 
 
 def _fresh(args):
-    return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    return [_copy_tree(a) for a in args]
+
+
+# containers (dicts, tuples, lists of floats, ints and arrays) as arguments ---------------
+
+def _copy_tree(a):
+    """A copy of ``a`` sharing no array and no container with it."""
+    if isinstance(a, dict):
+        return {k: _copy_tree(v) for k, v in a.items()}
+    if isinstance(a, (tuple, list)):
+        return type(a)(_copy_tree(v) for v in a)
+    return a.copy() if isinstance(a, np.ndarray) else a
+
+
+def _tree_leaves(a, path=()):
+    """``(path, leaf)`` of every leaf of a (nested) container, in order; a value that is
+    not a container is its own leaf, at path ``()``."""
+    if isinstance(a, dict):
+        for k, v in a.items():
+            yield from _tree_leaves(v, path + (k,))
+    elif isinstance(a, (tuple, list)):
+        for k, v in enumerate(a):
+            yield from _tree_leaves(v, path + (k,))
+    else:
+        yield path, a
+
+
+def _at(a, path):
+    for k in path:
+        a = a[k]
+    return a
+
+
+def _with_leaf(a, path, value):
+    """A copy of the container ``a`` (its containers, not its arrays) with the leaf at
+    ``path`` replaced by ``value``."""
+    if not path:
+        return value
+    k, rest = path[0], path[1:]
+    if isinstance(a, dict):
+        return {kk: (_with_leaf(v, rest, value) if kk == k else v) for kk, v in a.items()}
+    return type(a)(_with_leaf(v, rest, value) if i == k else v for i, v in enumerate(a))
+
+
+def _differentiable(leaf) -> bool:
+    """Does srcgrad give this leaf a gradient (floats and float arrays; ints get None)?"""
+    if isinstance(leaf, np.ndarray):
+        return leaf.dtype.kind == "f"
+    return isinstance(leaf, (float, np.floating))
+
+
+def _structure_problem(g, a) -> str | None:
+    """How the gradient ``g`` of the argument ``a`` fails to have its structure: a dict
+    with the same keys in the same order, tuples for tuples, lists for lists, an array of
+    the same shape for an array, a float for a float and None for an int."""
+    if isinstance(a, dict):
+        if not isinstance(g, dict) or list(g) != list(a):
+            return f"not a dict with keys {list(a)}: {g!r}"
+        return next(filter(None, (_structure_problem(g[k], a[k]) for k in a)), None)
+    if isinstance(a, (tuple, list)):
+        if type(g) is not type(a) or len(g) != len(a):
+            return f"not a {type(a).__name__} of {len(a)}: {g!r}"
+        return next(filter(None, (_structure_problem(x, y) for x, y in zip(g, a))), None)
+    if isinstance(a, np.ndarray):
+        ok = isinstance(g, np.ndarray) and g.shape == a.shape
+        return None if ok else f"not an array of shape {a.shape}: {g!r}"
+    if _differentiable(a):
+        return None if isinstance(g, float) else f"not a float: {g!r}"
+    return None if g is None else f"not None for the int {a!r}: {g!r}"
+
+
+def _tree_equal(a, b) -> bool:
+    if isinstance(a, (dict, tuple, list)):
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        if isinstance(a, dict):
+            return list(a) == list(b) and all(_tree_equal(a[k], b[k]) for k in a)
+        return all(_tree_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and np.array_equal(a, b)
+    return True
 
 
 def has_inplace_writes(source: str) -> bool:
@@ -3480,6 +4244,11 @@ def autograd_gradient(source: str, entry: str, args, wrt) -> list | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for i in wrt:
+                if isinstance(args[i], (dict, tuple, list)):
+                    out.append(_autograd_container(autograd.grad, fn, args, i))
+                    if any(isinstance(g, Box) for _, g in _tree_leaves(out[-1])):
+                        return None
+                    continue
                 g = autograd.grad(fn, i)(*_fresh(args))
                 if isinstance(g, Box):
                     return None
@@ -3487,6 +4256,28 @@ def autograd_gradient(source: str, entry: str, args, wrt) -> list | None:
     except Exception:  # noqa: BLE001 -- autograd cannot run this program
         return None
     return out
+
+
+def _autograd_container(grad, fn, args, i):
+    """autograd's gradient with respect to the container ``args[i]``, in its structure:
+    autograd differentiates a function of the list of its float leaves (its int leaves,
+    which autograd cannot take, stay ints), given the container rebuilt from them."""
+    paths = [path for path, leaf in _tree_leaves(args[i]) if _differentiable(leaf)]
+
+    def of_leaves(leaves):
+        tree = _copy_tree(args[i])
+        for path, v in zip(paths, leaves):
+            tree = _with_leaf(tree, path, v)
+        a = _fresh(args)
+        a[i] = tree
+        return fn(*a)
+
+    from autograd.tracer import Box
+    grads = grad(of_leaves)([_copy_tree(_at(args[i], path)) for path in paths])
+    tree = args[i]
+    for path, g in zip(paths, grads):   # (a Box: the caller gives up)
+        tree = _with_leaf(tree, path, g if isinstance(g, Box) else np.asarray(g, dtype=float))
+    return tree
 
 
 # ============================================================================ checking
@@ -3501,6 +4292,7 @@ class Failure:
     point: tuple
     params: tuple
     jit: bool
+    api_wrt: tuple | None = None    # what srcgrad's wrt was given (names), if not wrt
 
     def describe(self) -> str:
         return (f"{self.kind} (jit={self.jit}) at {_fmt_args(self.params, self.point)}\n"
@@ -3547,42 +4339,49 @@ def rejection_key(exc: BaseException) -> str:
 
 
 def _coords(args, wrt):
+    """The coordinates ``(argument, path to a leaf, flat index or None)`` of every float
+    (and float array element) of the ``wrt`` arguments, containers' leaves included (an
+    int leaf has none)."""
     out = []
     for p in wrt:
-        if isinstance(args[p], np.ndarray):
-            out += [(p, j) for j in range(args[p].size)]
-        else:
-            out.append((p, None))
+        for path, leaf in _tree_leaves(args[p]):
+            if isinstance(leaf, np.ndarray) and (path == () or _differentiable(leaf)):
+                out += [(p, path, j) for j in range(leaf.size)]
+            elif path == () or _differentiable(leaf):
+                out.append((p, path, None))
     return out
 
 
 def _coord_name(params, c) -> str:
-    p, j = c
-    return params[p] if j is None else f"{params[p]}[{j}]"
+    p, path, j = c
+    return params[p] + "".join(f"[{k!r}]" for k in path) + ("" if j is None else f"[{j}]")
 
 
 def _get(args, c) -> float:
-    p, j = c
-    return float(args[p] if j is None else args[p].flat[j])
+    p, path, j = c
+    leaf = _at(args[p], path)
+    return float(leaf if j is None else leaf.flat[j])
 
 
 def _shifted(args, c, delta):
     a = _fresh(args)
-    p, j = c
+    p, path, j = c
     if j is None:
-        a[p] = args[p] + delta
+        a[p] = _with_leaf(a[p], path, _at(args[p], path) + delta)
     else:
-        a[p].flat[j] = args[p].flat[j] + delta
+        _at(a[p], path).flat[j] = _at(args[p], path).flat[j] + delta
     return a
 
 
 def _flatten(grads, args, wrt) -> list[float]:
+    """The gradient's values in the order of ``_coords``."""
     out = []
     for g, p in zip(grads, wrt):
-        if isinstance(args[p], np.ndarray):
-            out += [float(v) for v in np.asarray(g, dtype=float).ravel()]
-        else:
-            out.append(float(g))
+        for path, leaf in _tree_leaves(args[p]):
+            if isinstance(leaf, np.ndarray) and (path == () or _differentiable(leaf)):
+                out += [float(v) for v in np.asarray(_at(g, path), dtype=float).ravel()]
+            elif path == () or _differentiable(leaf):
+                out.append(float(_at(g, path)))
     return out
 
 
@@ -3617,15 +4416,18 @@ def _err(a: float, b: float, atol: float, rtol: float) -> float:
 def check_program(prog: Program, jit: bool = False, use_autograd: bool = True,
                   known: bool = False) -> Outcome:
     return check_source(prog.source, prog.entry, prog.wrt, prog.points, jit=jit,
-                        use_autograd=use_autograd, params=prog.params, known=known)
+                        use_autograd=use_autograd, params=prog.params, known=known,
+                        api_wrt=prog.api_wrt)
 
 
 def check_source(source: str, entry: str, wrt, points, jit: bool = False,
-                 use_autograd: bool = True, params=None, known: bool = False) -> Outcome:
+                 use_autograd: bool = True, params=None, known: bool = False,
+                 api_wrt=None) -> Outcome:
     """Run srcgrad on ``entry`` of ``source`` at ``points`` and compare with the oracles.
     ``known``: a crash matching an :data:`OPEN_BUGS` message is recorded in
-    ``Outcome.known`` instead of being a failure."""
-    out = _check(source, entry, wrt, points, jit, use_autograd, params)
+    ``Outcome.known`` instead of being a failure. ``api_wrt``: what srcgrad's ``wrt`` is
+    given (parameter names) instead of ``wrt`` (their indices)."""
+    out = _check(source, entry, wrt, points, jit, use_autograd, params, api_wrt)
     if known and out.failures:
         for f in list(out.failures):
             for name, bug in OPEN_BUGS.items():
@@ -3638,14 +4440,15 @@ def check_source(source: str, entry: str, wrt, points, jit: bool = False,
     return out
 
 
-def _check(source, entry, wrt, points, jit, use_autograd, params) -> Outcome:
+def _check(source, entry, wrt, points, jit, use_autograd, params, api_wrt=None) -> Outcome:
     with warnings.catch_warnings():
         # NumPy's "invalid value" warnings from generated code: the numbers are checked
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _check_quietly(source, entry, wrt, points, jit, use_autograd, params)
+        return _check_quietly(source, entry, wrt, points, jit, use_autograd, params, api_wrt)
 
 
-def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Outcome:
+def _check_quietly(source, entry, wrt, points, jit, use_autograd, params,
+                   api_wrt=None) -> Outcome:
     t0 = time.perf_counter()
     out = Outcome()
     wrt = tuple(wrt)
@@ -3657,14 +4460,16 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
         out.status, out.invalid = "invalid", f"does not load: {exc!r}"
         return out
     params = tuple(params or f.__code__.co_varnames[:f.__code__.co_argcount])
+    api_wrt = tuple(api_wrt) if api_wrt else None
     ag_ok = use_autograd and not has_inplace_writes(source)
 
     def fail(kind, detail, point):
-        out.failures.append(Failure(kind, detail, source, entry, wrt, tuple(point), params, jit))
+        out.failures.append(Failure(kind, detail, source, entry, wrt, tuple(point), params, jit,
+                                    api_wrt))
 
     try:
         try:
-            vg = srcgrad.value_and_grad(f, wrt=wrt, jit=jit)
+            vg = srcgrad.value_and_grad(f, wrt=api_wrt or wrt, jit=jit)
         except InternalError as exc:
             fail("crash", f"InternalError building the gradient: {exc}", points[0])
             vg = None
@@ -3717,8 +4522,7 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
                     out.fused = FUSED_MARK.search(vg.source_for(*args)) is not None
                 except Exception:  # noqa: BLE001 -- only statistics
                     pass
-            if any(isinstance(a, np.ndarray) and not np.array_equal(a, b)
-                   for a, b in zip(args, before)):
+            if not all(_tree_equal(a, b) for a, b in zip(args, before)):
                 fail("mutated", "the gradient call changed an array argument", before)
                 args = before
             if _err(float(value), float(plain), VALUE_ATOL, VALUE_RTOL) > 1:
@@ -3728,10 +4532,8 @@ def _check_quietly(source, entry, wrt, points, jit, use_autograd, params) -> Out
             if not isinstance(grads, tuple) or len(grads) != len(wrt):
                 fail("structure", f"gradient {grads!r} is not a tuple of {len(wrt)}", args)
                 continue
-            bad = [params[p] for g, p in zip(grads, wrt)
-                   if (isinstance(args[p], np.ndarray)
-                       and not (isinstance(g, np.ndarray) and g.shape == args[p].shape))
-                   or (not isinstance(args[p], np.ndarray) and not isinstance(g, float))]
+            bad = [f"{params[p]} ({_structure_problem(g, args[p])})" for g, p in zip(grads, wrt)
+                   if _structure_problem(g, args[p])]
             if bad:
                 fail("structure", f"gradient entries for {bad} have the wrong type or shape: "
                      f"{grads!r}", args)
@@ -4008,7 +4810,9 @@ def _replace(tree, old, new) -> bool:
     return False
 
 
-_BUILTINS = {"range", "len", "min", "max", "abs", "enumerate", "float", "int", "math", "np"}
+_BUILTINS = {"range", "len", "min", "max", "abs", "enumerate", "float", "int", "math", "np",
+             "sum", "any", "all", "zip", "reversed", "dict", "list", "tuple", "functools",
+             "scipy"}
 
 
 class _Undefined(Exception):
@@ -4021,12 +4825,19 @@ def defines_before_use(source: str) -> bool:
     programs are; shrinking keeps them so (a read of an undefined name in code that
     never runs is valid Python, but not a program worth reporting)."""
     tree = ast.parse(source)
-    glob = set(_BUILTINS) | {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    glob = set(_BUILTINS) | {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} \
+        | {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+           if isinstance(t, ast.Name)}
 
     def reads(node, defined):
+        # (names a comprehension or a lambda binds are defined inside it)
+        own = {t.id for n in ast.walk(node) if isinstance(n, ast.comprehension)
+               for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+        own |= {a.arg for n in ast.walk(node) if isinstance(n, ast.Lambda)
+                for a in n.args.args}
         for n in ast.walk(node):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) \
-                    and n.id not in defined and n.id not in glob:
+                    and n.id not in defined and n.id not in glob and n.id not in own:
                 raise _Undefined(n.id)
 
     def targets(t, defined):
@@ -4065,6 +4876,8 @@ def defines_before_use(source: str) -> bool:
             elif isinstance(s, ast.While):
                 reads(s.test, defined)
                 block(s.body, defined)
+            elif isinstance(s, ast.FunctionDef):    # a nested def: its body at its calls
+                defined.add(s.name)
         return defined
 
     try:
@@ -4098,7 +4911,7 @@ def shrink_program(failure: Failure, budget: float = 120.0) -> str:
             return False
         try:
             o = check_source(src, failure.entry, failure.wrt, [failure.point], jit=failure.jit,
-                             params=failure.params)
+                             params=failure.params, api_wrt=failure.api_wrt)
         except Exception:  # noqa: BLE001
             return False
         return any(failure_signature(f) == sig for f in o.failures)
