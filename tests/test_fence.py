@@ -12,9 +12,11 @@ CASES = [
     ("try/except", "try:\n        y = x\n    except Exception:\n        y = 0.0\n    return y", 0),
     ("with", "with open('f') as fh:\n        y = x\n    return y", 0),
     ("yield", "yield x\n    return x", 0),
-    # (a nested def or name = lambda at the top of the body is a helper: test_jax_habits.py)
+    # (a nested def or name = lambda bound once is a helper: test_jax_habits.py; one
+    # bound twice is refused)
     ("nested function definition", "if x > 0:\n        def g(z):\n            return z\n"
-                                   "    return x", 1),
+                                   "    else:\n        def g(z):\n            return -z\n"
+                                   "    return g(x)", 1),
     ("lambda", "y = (lambda z: z)(x)\n    return y", 0),
     ("class definition", "class A:\n        pass\n    return x", 0),
     ("global", "global Q\n    return x", 0),

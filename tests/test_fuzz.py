@@ -589,19 +589,18 @@ def f(x, u):
 """, (0.7, _U), (0, 1),
         "silently wrong value and gradient (jit=False and True): enumerate's start is "
         "dropped over an array (value 1.05 * ... as if start=0; d/dx 1.5 instead of 2.5 at "
-        "u = (0.4, -0.3, 0.9))", open_bug="enumerate_start_array"),
+        "u = (0.4, -0.3, 0.9))"),
     Regression("comprehension_over_constant_range", """
 def f(x, u):
     return sum(u[i] * x * i for i in range(3))
 """, (0.7, _U), (0, 1),
         "refused: 'range() outside a for statement' (docs/language.md: comprehensions over "
-        "range(<constants>) are supported)", open_bug="comp_range", refused=True),
+        "range(<constants>) are supported)"),
     Regression("enumerate_start_in_comprehension", """
 def f(x, t):
     return sum(k * v * x for k, v in enumerate(t, start=1))
 """, (0.7, (0.5, -1.2, 0.8)), (0,),
-        "refused: 'keyword arguments in a call' (the same enumerate in a for loop works)",
-        open_bug="comp_enumerate_start", refused=True),
+        "refused: 'keyword arguments in a call' (the same enumerate in a for loop works)",),
     Regression("reversed_range_without_containers", """
 def f(x):
     t = 0.0
@@ -610,15 +609,14 @@ def f(x):
     return t
 """, (0.7,), (0,),
         "refused with a TypeInferenceError (Numba: no implementation of range) even with "
-        "jit=False; works when the function has a container argument",
-        open_bug="reversed_range", refused=True),
+        "jit=False; works when the function has a container argument",),
     Regression("unpack_a_list_argument", """
 def f(x, p):
     a, b = p
     return x * a * b
 """, (0.7, [0.3, 0.5]), (0,),
         "refused: 'tuple assignment needs a tuple of the same length on the right' for a "
-        "list argument (a tuple works)", open_bug="list_unpack", refused=True),
+        "list argument (a tuple works)"),
     Regression("lambda_calls_lambda", """
 def f(x, y):
     g = lambda t: t * y
@@ -626,8 +624,7 @@ def f(x, y):
     return h(x)
 """, (0.7, 0.3), (0, 1),
         "refused: \"name 'g' is not defined\" (a lambda reading the enclosing function's "
-        "local g, which docs/language.md says is read at the call)",
-        open_bug="lambda_calls_lambda", refused=True),
+        "local g, which docs/language.md says is read at the call)",),
     Regression("for_over_a_nested_container", """
 def f(x, p):
     t = 0.0
@@ -636,8 +633,7 @@ def f(x, p):
     return t
 """, (0.7, {"w": 0.3, "c": (0.5, -1.2, 0.8)}), (0,),
         "refused: 'for over a non-range iterable' (docs/language.md: for loops over "
-        "containers are unrolled; a comprehension over p[\"c\"] works)",
-        open_bug="for_nested_container", refused=True),
+        "containers are unrolled; a comprehension over p[\"c\"] works)",),
     Regression("lambda_in_a_branch", """
 def f(x):
     t = x
@@ -647,8 +643,7 @@ def f(x):
     return t
 """, (0.7,), (0,),
         "refused: 'lambda' is not supported (hint: bind it at the top of the function "
-        "body); docs/language.md lists name = lambda ... in the body as supported",
-        open_bug="lambda_in_block", refused=True),
+        "body); docs/language.md lists name = lambda ... in the body as supported",),
     Regression("lambda_reads_the_container_argument", """
 def f(x, p):
     g = lambda t: t * p["w"]
@@ -656,8 +651,7 @@ def f(x, p):
 """, (0.7, {"w": 0.3}), (0,),
         "TypeInferenceError at line 0: \"NameError: name 'p' is not defined\" (a nested "
         "def reading p too): the container argument is taken apart into its leaves, the "
-        "inlined closure still reads p (found by seed cont1, program 64)",
-        open_bug="closure_reads_container", refused=True),
+        "inlined closure still reads p (found by seed cont1, program 64)",),
 ]
 
 

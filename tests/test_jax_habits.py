@@ -190,6 +190,32 @@ def keys_and_len(p):
     return total
 
 
+def rows_and_start(x, X):
+    t = 0.0
+    for row in X[1:]:
+        t = t + np.sum(row * x)
+    for k, v in enumerate(X[0], start=2):
+        t = t + k * v * x
+    return t
+
+
+def inner_enumerate(x, p):
+    t = 0.0
+    for k, v in enumerate(p[1]):
+        t = t + k * v * x
+    a = np.array([x * i for i in range(3)])
+    return t + np.sum(a ** 2) + sum(x ** i for i in reversed(range(1, 4)))
+
+
+def closures(x, p):
+    g = lambda t: t * p["w"]          # reads the dict argument at the call
+    h = lambda t: g(t) * g(t) + p["b"]
+    if x > 0.0:
+        k = lambda s: s * x           # bound in a branch
+        x = k(x)
+    return h(x)
+
+
 def printing(x, n):
     s = 0.0
     for i in range(n):
@@ -262,6 +288,9 @@ CASES = {
     "nested_def": ((0.7, 3), 0),
     "closure_reads_local": ((1.5, 2.0), (0, 1)),
     "builtins_over_containers": (((0.5, -1.5, 2.0), 0.8), (0, 1)),
+    "rows_and_start": ((0.7, rng.normal(size=(3, 2))), (0, 1)),
+    "inner_enumerate": ((0.7, (1.0, (0.5, -1.2, 0.8))), (0, 1)),
+    "closures": ((0.7, {"w": 0.3, "b": 1.5}), (0, 1)),
 }
 JIT_CASES = ("mlp", "linear_dict", "via_dict", "carry", "two_layers")
 

@@ -172,7 +172,7 @@ def _finish(fn, tree: ast.FunctionDef, filename: str, file_lines: list[str],
                    file_lines=file_lines, params=params)
     owner_values = getattr(tree, "srcgrad_owner", {})
     _lift_nested(cap)
-    _resolve_free_names(cap, owner_values)
+    _resolve_free_names(cap, {**getattr(fn, "__srcgrad_siblings__", {}), **owner_values})
     return cap
 
 
@@ -242,33 +242,87 @@ def _bind_owner(tree: ast.FunctionDef, self_name: str, owner) -> None:
 
 
 def _lift_nested(cap: Captured) -> None:
-    """Nested `def`s and `name = lambda ...` at the top of the body become helpers,
-    inlined where they are called like module-level ones; the enclosing function's
-    locals they read are read at the call (the helper's body is inlined there)."""
-    outer = _assigned_names(cap.tree)
-    outer -= {s.name for s in cap.tree.body if isinstance(s, ast.FunctionDef)}
-    outer -= {s.targets[0].id for s in cap.tree.body if isinstance(s, ast.Assign)
-              and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name)
-              and isinstance(s.value, ast.Lambda)}
-    body = []
-    for stmt in cap.tree.body:
-        inner = None
-        if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list:
-            inner = stmt
-        elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
-                and isinstance(stmt.targets[0], ast.Name) and isinstance(stmt.value, ast.Lambda):
-            inner = _as_def(stmt.targets[0].id, stmt.value)
-        if inner is None:
-            body.append(stmt)
-            continue
+    """Nested `def`s and `name = lambda ...` become helpers, inlined where they are called
+    like module-level ones. A name is lifted when it is bound once in the function (in
+    any block: the helper then exists from the start, which only differs from Python
+    where Python would raise NameError).
+
+    The enclosing function's locals a helper reads (directly or through another lifted
+    helper it calls) become keyword-only parameters of it, and every call passes them
+    (`g(t)` is `g(t, y=y)`): the value at the call, as Python's closure reads it, and a
+    tuple, list or dict local is taken apart like any container argument."""
+    bound: dict[str, int] = {}
+    for node in ast.walk(cap.tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound[node.id] = bound.get(node.id, 0) + 1
+        elif isinstance(node, ast.FunctionDef) and node is not cap.tree:
+            bound[node.name] = bound.get(node.name, 0) + 1
+    found: dict[str, ast.FunctionDef] = {}
+
+    def lift(stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out = []
+        for stmt in stmts:
+            inner = None
+            if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list:
+                inner = stmt
+            elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+                    and isinstance(stmt.targets[0], ast.Name) \
+                    and isinstance(stmt.value, ast.Lambda):
+                inner = _as_def(stmt.targets[0].id, stmt.value)
+            if inner is not None and bound.get(inner.name) == 1 and inner.name not in found:
+                found[inner.name] = inner
+                continue
+            for field in ("body", "orelse"):
+                block = getattr(stmt, field, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt) \
+                        and not isinstance(stmt, ast.FunctionDef):
+                    setattr(stmt, field, lift(block) or [ast.Pass()])
+            out.append(stmt)
+        return out
+
+    cap.tree.body = lift(cap.tree.body) or [ast.Pass()]
+    if not found:
+        return
+    outer = _assigned_names(cap.tree) - set(found)
+    own = {name: _assigned_names(inner) for name, inner in found.items()}
+    reads = {name: {n.id for n in ast.walk(inner) if isinstance(n, ast.Name)
+                    and isinstance(n.ctx, ast.Load)} & (outer - own[name])
+             for name, inner in found.items()}
+    calls = {name: {n.func.id for n in ast.walk(inner) if isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Name) and n.func.id in found
+                    and n.func.id not in own[name]}
+             for name, inner in found.items()}
+    changed = True
+    while changed:   # what a helper's helpers read, it reads too
+        changed = False
+        for name in found:
+            for callee in calls[name]:
+                extra = reads[callee] - reads[name] - own[name]
+                if extra:
+                    reads[name] |= extra
+                    changed = True
+    for name, inner in found.items():
+        for var in sorted(reads[name]):
+            inner.args.kwonlyargs.append(ast.arg(var))
+            inner.args.kw_defaults.append(None)
+    for tree in [cap.tree, *found.values()]:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in found and not (
+                        tree is not cap.tree and node.func.id in own.get(tree.name, ())):
+                node.keywords += [ast.keyword(var, ast.Name(var, ast.Load()))
+                                  for var in sorted(reads[node.func.id])]
+    helpers: dict = {}
+    for name, inner in found.items():
         module = ast.fix_missing_locations(ast.Module([copy.deepcopy(inner)], []))
         namespace: dict = {}
         exec(compile(module, cap.filename, "exec"), cap.fn.__globals__, namespace)  # noqa: S102
-        helper = namespace[inner.name]
+        helper = namespace[name]
         helper.__srcgrad_tree__ = inner
-        helper.__srcgrad_outer__ = frozenset(outer - _assigned_names(inner))
-        cap.callees[inner.name] = helper
-    cap.tree.body = body or [ast.Pass()]
+        helper.__srcgrad_outer__ = frozenset()
+        helper.__srcgrad_siblings__ = helpers   # the helpers it may call, by name
+        helpers[name] = helper
+        cap.callees[name] = helper
 
 
 def _assigned_names(tree: ast.FunctionDef) -> set[str]:

@@ -331,7 +331,8 @@ class Scalarize:
                 or (isinstance(n, ast.Tuple)
                                                         and isinstance(n.ctx, ast.Load))
                 or (isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                    and self.cap.functions.get(n.func.id) in ("dict", "zip", "tuple", "list"))
+                    and self.cap.functions.get(n.func.id) in ("dict", "zip", "tuple", "list",
+                                                          "reversed"))
                 for n in ast.walk(module)):
             return body     # nothing to do: keep the function as it is
         out = self.block(body)
@@ -470,6 +471,8 @@ class Scalarize:
                 return out
             if isinstance(value, ast.Dict):
                 raise self.error(stmt, "unpacking a dict", hint="read its values by key")
+            if isinstance(value, ast.List) and len(value.elts) == len(target.elts):
+                value = ast.Tuple(value.elts, ast.Load())   # a, b = [x, y]: as a tuple
             for t in target.elts:
                 if isinstance(t, ast.Name):
                     self.plain.add(t.id)
@@ -802,8 +805,7 @@ class _Rewrite(ast.NodeTransformer):
                 [ast.Tuple([const(start + i), e], ast.Load())
                  for i, e in enumerate(self._elements(args[0]))], ast.Load()), node)
         if name == "enumerate" and node.keywords:
-            raise self.s.error(node, "enumerate(start=) over an array",
-                               hint="use enumerate(x) and add the start to the index")
+            return node     # over an array: a for loop counts from start (normalize.py)
         if name is None or len(args) != 1 or node.keywords and name != "dict":
             if name == "zip" and args and all(is_literal(a) for a in args):
                 rows = zip(*[self._elements(a) for a in args])
@@ -853,6 +855,12 @@ class _Rewrite(ast.NodeTransformer):
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.expr:
         return self._comprehension(node, ast.Tuple)
 
+    def _called(self, node) -> str | None:
+        """The builtin a call calls (`range`, `reversed`), or None."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return self.s.cap.functions.get(node.func.id)
+        return None
+
     def _comprehension(self, node, kind) -> ast.expr:
         """[e for v in <container or range(constants)>]: the literal of the elements
         (unrolled, as a for loop over a container)."""
@@ -861,13 +869,16 @@ class _Rewrite(ast.NodeTransformer):
                                hint="write a for loop")
         gen = node.generators[0]
         iterable = self.visit(gen.iter)
-        if is_literal(iterable):
+        backwards = self._called(iterable) == "reversed" and len(iterable.args) == 1
+        if backwards:   # reversed(range(<constants>))
+            iterable = iterable.args[0]
+        if is_literal(iterable) and not backwards:
             elements = self._elements(iterable)
-        elif isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) \
-                and self.s.cap.functions.get(iterable.func.id) == "range" \
+        elif self._called(iterable) == "range" \
                 and all(type(self.s._constant_key(a)) is int for a in iterable.args):
             elements = [const(i) for i in range(*[self.s._constant_key(a)
-                                                  for a in iterable.args])]
+                                                  for a in iterable.args])][
+                ::-1 if backwards else 1]
         else:
             raise self.s.error(node, "a comprehension over something other than a container "
                                      "or a range of constants",

@@ -26,10 +26,11 @@ _REJECTED: dict[type, tuple[str, str]] = {
     ast.ImportFrom: ("import", "import at module level"),
     ast.ClassDef: ("class definition", "define classes outside; pass numbers in"),
     ast.FunctionDef: ("nested function definition",
-                      "define the helper at module level and inline it for now"),
+                      "a nested def is inlined when its name is bound once in the function "
+                      "and it has no decorators; define it once, or at module level"),
     ast.AsyncFunctionDef: ("nested function definition", "define it at module level"),
-    ast.Lambda: ("lambda", "bind it to a name at the top of the function body "
-                           "(g = lambda z: ...), or write a def"),
+    ast.Lambda: ("lambda", "bind it to a name, once in the function (g = lambda z: ...), "
+                           "and call it, or write a def"),
     ast.Yield: ("yield", "return a value instead of yielding"),
     ast.YieldFrom: ("yield from", "return a value instead"),
     ast.Await: ("await", "remove it"),
@@ -214,12 +215,17 @@ def _check_for(cap: Captured, stmt: ast.For) -> None:
     elif _is_call_to(cap, it, "enumerate"):
         target = stmt.target
         if len(it.args) != 1 or [k.arg for k in it.keywords] not in ([], ["start"]) \
-                or not isinstance(it.args[0], (ast.Name, ast.Tuple, ast.List, ast.Call)) \
+                or not isinstance(it.args[0], (ast.Name, ast.Tuple, ast.List, ast.Call,
+                                               ast.Subscript)) \
                 or not (isinstance(target, ast.Tuple) and len(target.elts) == 2
                         and all(isinstance(e, ast.Name) for e in target.elts)):
             _reject(cap, stmt, "this enumerate() loop", hint)
     elif isinstance(it, ast.Name) and it.id not in cap.modules:
         _check_loop_target(cap, stmt, hint)
+    elif isinstance(it, ast.Subscript):
+        # for v in p["c"] (a container in a container: unrolled), for row in X[1:]
+        _check_loop_target(cap, stmt, hint)
+        _check_expr(cap, it)
     elif isinstance(it, (ast.Tuple, ast.List)) or _is_call_to(cap, it, "zip") \
             or _is_call_to(cap, it, "reversed") or (
             isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
@@ -304,11 +310,24 @@ def _string_arguments(cap: Captured, expr: ast.expr) -> set[int]:
     return out
 
 
+def _ranges_allowed(cap: Captured, expr: ast.expr) -> set[int]:
+    """ids of the range() calls that are a comprehension's iterable (unrolled when their
+    bounds are constants: containers.py) or the argument of reversed()."""
+    out: set[int] = set()
+    for node in ast.walk(expr):
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            out |= {id(g.iter) for g in node.generators}
+        if _is_call_to(cap, node, "reversed") and node.args:
+            out.add(id(node.args[0]))
+    return out
+
+
 def _check_expr(cap: Captured, expr: ast.expr) -> None:
     none_args = {id(a) for n in ast.walk(expr) if isinstance(n, ast.Call)
                  for a in list(n.args) + [k.value for k in n.keywords]
                  if isinstance(a, ast.Constant) and a.value is None}
     strings = _string_arguments(cap, expr) | _container_keys(expr)
+    ranges = _ranges_allowed(cap, expr)
     for node in ast.walk(expr):
         if isinstance(node, ast.Dict) and any(
                 not (isinstance(k, ast.Constant) and isinstance(k.value, str))
@@ -336,7 +355,9 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
             is_method = isinstance(node.func, ast.Attribute) \
                 and not _is_module_attribute(cap, node.func)
             to_callee = isinstance(node.func, ast.Name) and cap.inlines(node.func.id)
-            to_dict = _is_call_to(cap, node, "dict")
+            to_dict = _is_call_to(cap, node, "dict") or (
+                _is_call_to(cap, node, "enumerate")
+                and [k.arg for k in node.keywords] == ["start"])
             if node.keywords and not is_method and not to_callee and not to_dict and not (
                     isinstance(node.func, ast.Attribute) and _is_module_attribute(cap, node.func)
                     and _root_module(cap, node.func) in ("np", "special", "linalg")) \
@@ -346,7 +367,8 @@ def _check_expr(cap: Captured, expr: ast.expr) -> None:
                         "scipy.special functions)")
             if any(k.arg is None for k in node.keywords):
                 _reject(cap, node, "**kwargs in a call", "pass the arguments one by one")
-            _check_callee(cap, node)
+            if not (_is_call_to(cap, node, "range") and id(node) in ranges):
+                _check_callee(cap, node)
         if isinstance(node, ast.Attribute) and not _is_module_attribute(cap, node) \
                 and not _is_array_attribute(cap, node):
             _reject(cap, node, f"attribute '.{node.attr}'",

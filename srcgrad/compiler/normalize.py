@@ -491,6 +491,11 @@ class ANF:
 
     def _for(self, stmt: ast.For, out: list[ast.stmt]) -> None:
         call = stmt.iter
+        if isinstance(call, ast.Subscript):   # for v in X[1:]: over that array
+            call = stmt.iter = self.atom(call, out)
+        elif self._is_builtin_call(call, "enumerate") and isinstance(call.args[0],
+                                                                     ast.Subscript):
+            call.args[0] = self.atom(call.args[0], out)
         element: tuple[str, str] | None = None  # (element variable, sequence)
         if isinstance(call, ast.Name) or self._is_builtin_call(call, "enumerate"):
             # for v in x  /  for i, v in enumerate(x)  ->  for i in range(len(x)): v = x[i]
@@ -505,8 +510,16 @@ class ANF:
                                       f"{seq}.copy(), then for v in {seq}_start:) or index "
                                       f"it (for i in range(len({seq}))), so that which "
                                       "array each iteration reads is explicit")
+            start = counted = None   # enumerate(x, start=s): the index counts from s
+            if isinstance(call, ast.Call):
+                given = call.args[1:] + [k.value for k in call.keywords if k.arg == "start"]
+                if given:
+                    start = self.atom(given[0], out)
             if isinstance(stmt.target, ast.Tuple):
                 index_var, elem_var = stmt.target.elts[0].id, stmt.target.elts[1].id
+                if start is not None:
+                    counted = index_var
+                    index_var = self.temp("_i")
             else:
                 index_var, elem_var = self.temp("_i"), stmt.target.id
             length = self.temp()
@@ -514,6 +527,8 @@ class ANF:
             stmt = ast.For(ast.Name(index_var, ast.Store()),
                            ast.Call(load("range"), [load(length)], []), stmt.body, [])
             element = (elem_var, seq)
+            if start is not None and counted is not None:
+                element = (elem_var, seq, counted, start)
             call = stmt.iter
         bounds = [self.atom(a, out) for a in call.args]
         if len(bounds) == 3 and isinstance(bounds[2], ast.Constant) and bounds[2].value == 0:
@@ -531,6 +546,9 @@ class ANF:
         if element is not None:
             prefix.append(assign(element[0], ast.Subscript(load(element[1]), load(var),
                                                             ast.Load()), self.line))
+            if len(element) == 4:   # the index the user named, counted from start
+                prefix.append(assign(element[2], ast.BinOp(load(var), ast.Add(), element[3]),
+                                     self.line))
         body = prefix + self.block(body_src)
         node = ast.For(ast.Name(loop_var, ast.Store()),
                        ast.Call(load("range"), bounds, []), body, [])

@@ -267,38 +267,6 @@ class OpenBug:
 #: (dead_at_run_time_singular_partial), fixed by guarding such terms with ``g != 0``.
 OPEN_BUGS: dict[str, OpenBug] = {
     # found by the JAX-habit programs (_Gen.s_jax; /work/fuzzlogs/containers_BUGS.md)
-    "enumerate_start_array": OpenBug(
-        "for k, v in enumerate(u, start=s) over an array: the start is dropped (k counts from "
-        "0), a silently wrong value and gradient, compiled or not",
-        avoid="enumerate_start_array"),
-    "comp_range": OpenBug(
-        "a comprehension over range(<constants>), which docs/language.md lists as supported, "
-        "is refused ('range() outside a for statement')", avoid="comp_range"),
-    "comp_enumerate_start": OpenBug(
-        "enumerate(t, start=k) in a comprehension is refused ('keyword arguments in a call'); "
-        "the same in a for loop works", avoid="comp_enumerate_start"),
-    "reversed_range": OpenBug(
-        "for i in reversed(range(...)) in a function with no container argument: "
-        "TypeInferenceError (Numba: no implementation of range), even uncompiled",
-        avoid="reversed_range"),
-    "list_unpack": OpenBug(
-        "a, b = p for a list argument p is refused ('tuple assignment needs a tuple of the "
-        "same length'); a tuple argument works", avoid="list_unpack"),
-    "lambda_calls_lambda": OpenBug(
-        "a local lambda that calls another local lambda is refused (\"name 'g' is not "
-        "defined\")", avoid="lambda_calls_lambda"),
-    "for_nested_container": OpenBug(
-        "a for loop over a container inside the container argument (for v in p[\"c\"], "
-        "enumerate(p[1])) is refused ('for over a non-range iterable'); comprehensions over "
-        "it work", avoid="for_nested_container"),
-    "lambda_in_block": OpenBug(
-        "g = lambda ... inside a loop or a branch is refused ('lambda' is not supported: "
-        "bind it at the top of the function body); docs/language.md does not say so",
-        avoid="lambda_in_block"),
-    "closure_reads_container": OpenBug(
-        "a lambda or nested def reading the container argument (lambda t: t * p[\"w\"]): "
-        "TypeInferenceError 'NameError: name p is not defined' at line 0 (the argument is "
-        "taken apart, the closure still names it)", avoid="closure_reads_container"),
 }
 
 
