@@ -154,3 +154,44 @@ def test_kmeans_checks_catch_a_wrong_hessian_diagonal(tmp_path):
     owner = ((P[:, None, :] - C[None]) ** 2).sum(-1).argmin(1)
     assert np.array_equal(hdiag[:, 0], 2.0 * np.bincount(owner, minlength=3))
     assert np.allclose(C - step, [P[owner == j].mean(0) for j in range(3)], rtol=1e-13, atol=0)
+
+
+def test_first_call_command_and_tables(tmp_path):
+    """``python -m bench.first_call`` (fresh processes, minutes) is not run here: its --help, and its tables and
+    docs section built from made-up process results."""
+    from bench import first_call
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "bench.first_call", "--help"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "--quick" in proc.stdout, proc.stderr[-2000:]
+
+    def first(after, grad_sum=1.5):
+        return {"import_s": 1.0, "after_import_s": after, "to_first_s": 1.0 + after, "process_s": 1.5 + after,
+                "steady_s": 1e-5, "checksum": grad_sum, "load_1min_at_start": 0.5, "load_1min_at_end": 0.6}
+
+    calls = {"srcgrad_grad": {"median_s": 9e-6}, "numba_forward": {"median_s": 1e-6},
+             "trivial_njit": {"median_s": 5e-7}}
+    runs = {"lstsq": {"srcgrad_cold": [first(12.0), first(14.0)], "srcgrad_warm": [first(2.0), first(2.2)],
+                      "numba_cold": [first(3.0, 70.0)], "numba_warm": [first(0.8, 70.0)],
+                      "jax": [first(0.3), {"error": "rc=1: boom", "process_s": 1.0}],
+                      "overhead": [{"tiny": calls, "full": calls,
+                                    "descent": {"grad_step_s": 2e-5, "forward_s": 1.5e-6, "trivial_s": 7e-7,
+                                                "steps": 1000, "rate": 0.005, "loss_start": 70.0,
+                                                "loss_end": 0.3}}]}}
+    summary = first_call.summarize(runs)
+    assert summary["lstsq"]["srcgrad_cold"]["after_import_s"] == 13.0
+    assert summary["lstsq"]["jax"]["failed"] == 1 and summary["lstsq"]["agreement"]["max_rel_diff"] == 0.0
+    result = {"summary": summary, "repeat": 2, "load_1min_range": [0.5, 0.6], "total_wall_s": 60.0,
+              "srcgrad": {"label": "here", "commit": "0123456789", "srcgrad_dirty": False},
+              "machine": {"cpu_count": 2, "date_utc": "today"}}
+    text = first_call.markdown_section(result, before=result)
+    assert "| lstsq | 1 s | 13 s | 2.1 s | 3 s | 800 ms | 1 s | 300 ms |" in text
+    assert "1000 descent steps" in text and "**lstsq, jax failed**" in text and "Before and now" in text
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\nText.\n\n## Quick runs\n\nMore text.\n")
+    first_call.update_docs(docs, text)
+    first_call.update_docs(docs, text)
+    got = docs.read_text()
+    begin, end = first_call.common.section_markers("first_call")
+    assert got.count(begin) == 1 and got.index(begin) < got.index("## Quick runs") and got.endswith("More text.\n")
