@@ -39,7 +39,7 @@ import srcgrad
 from .support import progfuzz as pf
 from .support.oracles_np import assert_allclose_grads, fd_grad_array
 
-FAST_EXAMPLES = 200
+FAST_EXAMPLES = 100      # per fast test: hypothesis's programs, then seeded ones
 SLOW_EXAMPLES = 48
 
 _SETTINGS = dict(derandomize=True, deadline=None, database=None, print_blob=False,
@@ -76,13 +76,29 @@ def _check_health(stats: pf.Stats, examples: int) -> None:
     assert stats.points_autograd >= 0.3 * stats.points, stats.summary()
 
 
-def test_fuzz_fast(capsys):
+def _seeded(profile: pf.Profile, examples: int, jit: bool, seed: str) -> pf.Stats:
+    """`_fuzz` on the campaign generator's programs (fuzz_run), seeds seed:0, seed:1, ..."""
+    stats = pf.Stats()
+    for i in range(examples):
+        prog = pf.random_program(f"{seed}:{i}", profile.avoiding_open_bugs())
+        outcome = pf.check_program(prog, jit=jit, known=True)
+        stats.add(outcome, prog)
+        assert outcome.status != "invalid", \
+            f"the generator made a bad program ({outcome.invalid}):\n{prog!r}"
+        assert not outcome.failures, f"{outcome.report()}\n\nprogram: {prog!r}"
+    return stats
+
+
+# Two halves, so that the two workers of the fast tier run them side by side.
+@pytest.mark.parametrize("half", ["hypothesis", "seeded"])
+def test_fuzz_fast(capsys, half):
     """FAST_EXAMPLES random programs, jit=False: value and gradient against the oracles."""
-    stats = _fuzz(pf.FAST, FAST_EXAMPLES, jit=False)
-    _report(capsys, f"fuzz, fast tier ({FAST_EXAMPLES} programs, jit=False)", stats)
+    stats = _fuzz(pf.FAST, FAST_EXAMPLES, jit=False) if half == "hypothesis" \
+        else _seeded(pf.FAST, FAST_EXAMPLES, jit=False, seed="fast")
+    _report(capsys, f"fuzz, fast tier ({FAST_EXAMPLES} programs, {half}, jit=False)", stats)
     _check_health(stats, FAST_EXAMPLES)
     # sums over data points: their adjoint runs in the forward sweep (srcgrad/fuse.py)
-    assert stats.fused >= 0.05 * stats.programs, stats.summary()
+    assert stats.fused >= 0.04 * stats.programs, stats.summary()
 
 
 @pytest.mark.slow
@@ -223,8 +239,9 @@ JAX_FEATURES = {
 
 
 def test_generator_writes_jax_habits():
-    """Without srcgrad: the JAX-habit programs use every construct of ``JAX_FEATURES``,
-    run at their points, and avoiding the open bugs leaves out their constructs."""
+    """Without srcgrad: the JAX-habit programs use every construct of ``JAX_FEATURES``
+    and run at their points (the nine bugs they found are fixed: no open bug of theirs
+    is avoided any more)."""
     features: set = set()
     for i in range(600):
         prog = pf.random_program(f"jax:{i}", pf.JAX)
@@ -236,12 +253,6 @@ def test_generator_writes_jax_habits():
         if i >= 99 and JAX_FEATURES <= features:
             break
     assert not JAX_FEATURES - features, f"never generated: {sorted(JAX_FEATURES - features)}"
-    avoided = {"for_enumerate_start_array", "comp_range", "comp_enumerate_start",
-               "cond_enumerate_start", "cond_range", "for_reversed_range", "cont_unpack_list"}
-    careful: set = set()
-    for i in range(200):
-        careful |= pf.random_program(f"jax:{i}", pf.JAX.avoiding_open_bugs()).features
-    assert not careful & avoided, sorted(careful & avoided)
 
 
 NEAR_MISSES = {"read_after", "carried", "int_carried", "acc_read", "store", "break", "return",

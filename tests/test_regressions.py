@@ -143,7 +143,7 @@ SURFACE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name, what", SURFACE_CASES)
 def test_surface_call_arguments(make_module, name, what, jit):
     """Arguments of a call that its rule did not name were dropped (srcgrad's

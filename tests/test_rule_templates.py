@@ -861,6 +861,7 @@ def test_template_against_finite_differences(user, case_id, mode):
                          f"it applied {sorted(out.units)}")
 
 
+@pytest.mark.slow   # it re-runs every case's check in its worker (the cases run in the fast tier)
 def test_every_template_is_applied(user):
     units = _units()
     covered: set = set()

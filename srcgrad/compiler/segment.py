@@ -192,11 +192,13 @@ class Segments:
         # Values defined inside the segment are recomputed: close over their inputs.
         # The result of an expensive scalar call inside a loop, and of an array
         # operation anywhere, is taped instead (_worth_taping).
-        # In a fused iteration (fuse.py) the reverse runs right after the forward, so a
-        # value still in its variable (its last version here, never assigned again)
-        # is read from there, unless another version of the name is needed too.
+        # A value still in its variable when the reverse sweep reaches the segment (its
+        # last version here, never assigned or written into again) is read from there,
+        # unless another version of the name is needed too: in a fused iteration
+        # (fuse.py), whose reverse runs right after its forward, and in a segment outside
+        # every loop, which runs once (straight-line array code then tapes nothing).
         fused_body = len(loops) == 1 and id(loops[0]) in self.sweep.fusable
-        in_place = {n for n in last if fused_body and self._unchanged_after(
+        in_place = {n for n in last if (fused_body or not loops) and self._unchanged_after(
             n, self.sweep.ana.pos(seg[defined_by[(n, last[n])]]))}
         start = set(needed)
         while True:
