@@ -15,6 +15,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numba import typeof
 from numba import types as nbtypes
@@ -22,6 +23,7 @@ from numba.core import compiler, typed_passes
 from numba.core import errors as nberrors
 from numba.core.registry import cpu_target
 from numba.core.target_extension import target_override
+from numba.core.targetconfig import ConfigStack
 
 from .. import runtime
 from ..errors import NonScalarOutputError, TypeInferenceError, UsageError
@@ -128,7 +130,8 @@ def _infer(norm: Normalized, cap: Captured, arg_types: tuple, raise_errors: bool
         _REFRESHED = True
     try:
         interp = compiler.run_frontend(fn)
-        with target_override("cpu"), warnings.catch_warnings():
+        with target_override("cpu"), warnings.catch_warnings(), \
+                ConfigStack().enter(_compile_flags()):
             warnings.simplefilter("ignore", nberrors.NumbaPerformanceWarning)
             result = typed_passes.type_inference_stage(
                 typing_ctx, target_ctx, interp, tuple(arg_types), None,
@@ -154,6 +157,23 @@ def _infer(norm: Normalized, cap: Captured, arg_types: tuple, raise_errors: bool
             merged[base] = typ
     return Typed(types=merged, return_type=result.return_type, arg_types=tuple(arg_types),
                  rebound=frozenset(rebound))
+
+
+_FLAGS: list = []
+
+
+def _compile_flags():
+    """The flags Numba compiles a generated module with (jit.py: njit(error_model=
+    "numpy")). Numba keys the implementations of overloaded functions by the flags of
+    the compilation that calls them, so typing under the same flags lets the compile
+    of the adjoint reuse every implementation this stage built, instead of compiling
+    each again."""
+    if not _FLAGS:
+        disp = numba.njit(error_model="numpy")(lambda: None)
+        flags = compiler.Flags()
+        disp.targetdescr.options.parse_as_flags(flags, disp.targetoptions)
+        _FLAGS.append(disp._compiler._customize_flags(flags))
+    return _FLAGS[0].copy()
 
 
 def _kind(typ) -> tuple:
