@@ -216,6 +216,14 @@ def closures(x, p):
     return h(x)
 
 
+def same_name_in_two_scopes(x, y):
+    def inner(t):
+        g = lambda s: s * 2.0          # this g belongs to inner
+        return g(t) + y
+    g = lambda s: s * s * 3.0          # and this one to the function itself
+    return g(x) + inner(x)
+
+
 def printing(x, n):
     s = 0.0
     for i in range(n):
@@ -291,6 +299,7 @@ CASES = {
     "rows_and_start": ((0.7, rng.normal(size=(3, 2))), (0, 1)),
     "inner_enumerate": ((0.7, (1.0, (0.5, -1.2, 0.8))), (0, 1)),
     "closures": ((0.7, {"w": 0.3, "b": 1.5}), (0, 1)),
+    "same_name_in_two_scopes": ((0.7, 1.2), (0, 1)),
 }
 JIT_CASES = ("mlp", "linear_dict", "via_dict", "carry", "two_layers")
 

@@ -252,11 +252,16 @@ def _lift_nested(cap: Captured) -> None:
     (`g(t)` is `g(t, y=y)`): the value at the call, as Python's closure reads it, and a
     tuple, list or dict local is taken apart like any container argument."""
     bound: dict[str, int] = {}
-    for node in ast.walk(cap.tree):
+    work: list[ast.AST] = list(cap.tree.body)
+    while work:   # this function's own bindings: not those inside nested defs or lambdas
+        node = work.pop()
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound[node.id] = bound.get(node.id, 0) + 1
-        elif isinstance(node, ast.FunctionDef) and node is not cap.tree:
+        if isinstance(node, ast.FunctionDef):
             bound[node.name] = bound.get(node.name, 0) + 1
+            continue
+        if not isinstance(node, ast.Lambda):
+            work.extend(ast.iter_child_nodes(node))
     found: dict[str, ast.FunctionDef] = {}
 
     def lift(stmts: list[ast.stmt]) -> list[ast.stmt]:
