@@ -30,6 +30,7 @@ from .jit import compiled
 from .nested import TangentSource, normalize_nested
 from .normalize import split_rebound
 from .reverse import reverse
+from .rules import TEMPLATES_USED
 
 STAGES = ("capture", "fence", "normalize", "types", "analyze", "reverse", "forward", "emit",
           "compile")
@@ -74,6 +75,7 @@ class Generated:
     output: object = None          # a returned container's structure (containers.py)
     arg_types: tuple = ()          # the types of `params`
     wrt: tuple = ()                # the differentiated parameters among `params`
+    templates: frozenset = frozenset()   # the rule templates it applied (rules.TEMPLATES_USED)
 
 
 @dataclass
@@ -107,8 +109,15 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
         hit = cache.load(key)
         if isinstance(hit, Generated):
             hit.injected = injected_globals(norm.constants)
+            TEMPLATES_USED.update(hit.templates)   # as if generated again: the template tests
             return hit
-    gen = _generate(cap, norm, arg_types, wrt, mode)
+    before = set(TEMPLATES_USED)
+    TEMPLATES_USED.clear()
+    try:
+        gen = _generate(cap, norm, arg_types, wrt, mode)
+        gen.templates = frozenset(TEMPLATES_USED)
+    finally:
+        TEMPLATES_USED.update(before)
     cache.store(key, dataclasses.replace(gen, injected=None))
     return gen
 
