@@ -39,7 +39,7 @@ import srcgrad
 from .support import progfuzz as pf
 from .support.oracles_np import assert_allclose_grads, fd_grad_array
 
-FAST_EXAMPLES = 100      # per fast test: hypothesis's programs, then seeded ones
+FAST_EXAMPLES = 80       # per fast test: hypothesis's programs, then seeded ones
 SLOW_EXAMPLES = 48
 
 _SETTINGS = dict(derandomize=True, deadline=None, database=None, print_blob=False,
