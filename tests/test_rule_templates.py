@@ -795,17 +795,14 @@ class Outcome:
 
 
 def _recording(run) -> Outcome:
-    """Run `run()` with TEMPLATES_USED cleared; what it noted, and what it raised."""
-    kept = set(rules.TEMPLATES_USED)
-    rules.TEMPLATES_USED.clear()
+    """Run `run()`; the template units it noted, and what it raised."""
     error = None
-    try:
-        run()
-    except Exception as exc:  # noqa: BLE001 - kept, and raised by the test that owns it
-        error = exc
-    noted = frozenset(rules.TEMPLATES_USED)
-    rules.TEMPLATES_USED.update(kept)
-    return Outcome(noted, error)
+    with rules.noting_templates() as noted:
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - kept, and raised by the test that owns it
+            error = exc
+    return Outcome(frozenset(noted), error)
 
 
 @functools.cache

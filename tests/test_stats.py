@@ -179,14 +179,10 @@ APPLIED: dict[tuple, frozenset] = {}
 def _noting(key: tuple, run):
     """run(), which generates code; the units it applies are noted as APPLIED[key] (if it
     returns: a failure is the failing test's to report)."""
-    kept = set(rules.TEMPLATES_USED)
-    rules.TEMPLATES_USED.clear()
-    try:
+    with rules.noting_templates() as noted:
         out = run()
-        APPLIED[key] = APPLIED.get(key, frozenset()) | frozenset(rules.TEMPLATES_USED)
-        return out
-    finally:
-        rules.TEMPLATES_USED.update(kept)
+    APPLIED[key] = APPLIED.get(key, frozenset()) | frozenset(noted)
+    return out
 
 
 def _same(a, b, tol=1e-10):

@@ -30,7 +30,7 @@ from .jit import compiled
 from .nested import TangentSource, normalize_nested
 from .normalize import split_rebound
 from .reverse import reverse
-from .rules import TEMPLATES_USED
+from .rules import TEMPLATES_USED, noting_templates
 
 STAGES = ("capture", "fence", "normalize", "types", "analyze", "reverse", "forward", "emit",
           "compile")
@@ -111,13 +111,9 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
             hit.injected = injected_globals(norm.constants)
             TEMPLATES_USED.update(hit.templates)   # as if generated again: the template tests
             return hit
-    before = set(TEMPLATES_USED)
-    TEMPLATES_USED.clear()
-    try:
+    with noting_templates() as noted:
         gen = _generate(cap, norm, arg_types, wrt, mode)
-        gen.templates = frozenset(TEMPLATES_USED)
-    finally:
-        TEMPLATES_USED.update(before)
+    gen.templates = frozenset(noted)
     cache.store(key, dataclasses.replace(gen, injected=None))
     return gen
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import copy
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .core import MODULE_NAMES
@@ -865,6 +866,21 @@ TEMPLATES_USED: set[tuple[str, int, str, str]] = set()
 
 def note_template(key: str, index: int, array: bool, mode: str) -> None:
     TEMPLATES_USED.add((key, index, "array" if array else "scalar", mode))
+
+
+@contextmanager
+def noting_templates():
+    """``with noting_templates() as noted:`` the units noted inside the block are added to
+    `noted` when it ends (raising or not), and TEMPLATES_USED keeps them and what it held
+    before, so blocks nest."""
+    kept = set(TEMPLATES_USED)
+    TEMPLATES_USED.clear()
+    noted: set[tuple[str, int, str, str]] = set()
+    try:
+        yield noted
+    finally:
+        noted |= TEMPLATES_USED
+        TEMPLATES_USED.update(kept)
 
 
 def template_units() -> set[tuple[str, int, str, str]]:
