@@ -232,7 +232,8 @@ def process_table(result: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def overhead_table(result: dict) -> tuple[list[str], list[list[str]]]:
-    cols = ["function", "arguments", "srcgrad grad", "Numba forward", "trivial njit", "grad - trivial"]
+    cols = ["function", "arguments", "srcgrad grad", "g.njit", "Numba forward", "trivial njit", "grad - trivial",
+            "grad - g.njit"]
     rows = []
     for case, s in result["summary"].items():
         o = s.get("overhead")
@@ -240,12 +241,14 @@ def overhead_table(result: dict) -> tuple[list[str], list[list[str]]]:
             continue
         for part, label in (("tiny", "tiny"), ("full", "benchmark size")):
             p = o[part]
-            rows.append([case, label, _us(p["srcgrad_grad"]), _us(p["numba_forward"]), _us(p["trivial_njit"]),
-                         _us(p["srcgrad_grad"] - p["trivial_njit"])])
+            njit = p.get("srcgrad_njit")   # measured on tiny arguments only
+            rows.append([case, label, _us(p["srcgrad_grad"]), _us(njit), _us(p["numba_forward"]),
+                         _us(p["trivial_njit"]), _us(p["srcgrad_grad"] - p["trivial_njit"]),
+                         _us(None if njit is None else p["srcgrad_grad"] - njit)])
         if "descent" in o:
             d = o["descent"]
-            rows.append([case, f"{d['steps']} descent steps (per step)", _us(d["grad_step_s"]), _us(d["forward_s"]),
-                         _us(d["trivial_s"]), _us(d["grad_step_s"] - d["trivial_s"])])
+            rows.append([case, f"{d['steps']} descent steps (per step)", _us(d["grad_step_s"]), "-",
+                         _us(d["forward_s"]), _us(d["trivial_s"]), _us(d["grad_step_s"] - d["trivial_s"]), "-"])
     return cols, rows
 
 
