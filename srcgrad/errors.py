@@ -58,6 +58,11 @@ class GradientCheckError(SrcgradError):
     """``check_grad`` found a directional derivative that disagrees with finite differences."""
 
 
+class TapeLimitError(SrcgradError, ValueError):
+    """``tape_limit`` is too small for one iteration's tape and one checkpoint; the
+    message gives the smallest limit that works."""
+
+
 class InternalError(SrcgradError):
     """A bug in srcgrad itself; the message names the stage that failed."""
 

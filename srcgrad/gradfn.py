@@ -26,7 +26,8 @@ from .compiler.jit import announce_slow, note_user_line, njit_wrapper
 from .compiler.nested import DerivativeSpec
 from .compiler.pipeline import Built, build, front, generate
 from .compiler.tangent import TANGENTS
-from .errors import UsageError, numba_rejected
+from .errors import SrcgradError, UsageError, numba_rejected
+from .tapelimit import Checkpointed, TapeInfo, parse_limit
 
 
 def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int], bool]:
@@ -132,8 +133,11 @@ class _Tapes(threading.local):
 
 
 def _adjoint_call(built: Built, args: tuple, seed) -> tuple:
-    """The arguments of a generated adjoint: the function's, the seed, fresh tapes."""
-    return tuple(args) + (seed,) + tuple(np.empty(4096, _TAPE_DTYPES[k]) for k in built.tapes)
+    """The arguments of a generated adjoint: the function's, the seed, fresh tapes (and
+    a checkpoint array with no room, for a checkpointed adjoint)."""
+    ckp = (np.array([1 << 40, 1] + [0] * 14, np.int64),) if built.checkpointed else ()
+    return tuple(args) + (seed,) + tuple(np.empty(4096, _TAPE_DTYPES[k])
+                                         for k in built.tapes) + ckp
 
 
 class GradFunction:
@@ -146,7 +150,8 @@ class GradFunction:
     _mode = "grad"
     srcgrad_role = DERIVATIVE   # what compiler.capture recognises: a derivative to nest
 
-    def __init__(self, fn, wrt=0, jit: bool = True, with_value: bool = False) -> None:
+    def __init__(self, fn, wrt=0, jit: bool = True, with_value: bool = False,
+                 tape_limit=None) -> None:
         # functools.partial: the function it wraps, with the bound arguments passed on
         # every call (constants, unless wrt names them)
         self._partial = fn if isinstance(fn, functools.partial) else None
@@ -173,6 +178,9 @@ class GradFunction:
         self._last: Built | None = None
         self._lock = threading.Lock()
         self._tapes = _Tapes()
+        # tape_limit: loops run checkpointed within that many bytes (tapelimit.py)
+        limit = parse_limit(tape_limit)
+        self._ck = Checkpointed(limit) if limit is not None else None
         functools.update_wrapper(self, self._fn)
 
     @property
@@ -232,7 +240,7 @@ class GradFunction:
                 built = self._specs.get(types)
                 if built is None:
                     built = build(self._cap, types, self._wrt_names, self._jit, self._mode,
-                                  TANGENTS)
+                                  TANGENTS, checkpoint=self._ck is not None)
                     self._specs[types] = built
         self._last = built
         return built
@@ -289,16 +297,24 @@ class GradFunction:
         """(value, gradients, tape bytes) of the generated adjoint at `args` (as it takes
         them), with errors reported at the user's line."""
         try:
-            if built.tapes:
-                return self._tapes.run(built, args, seed)
-            value, grads, tape_bytes, _ = built.fn(*args, seed)
-            return value, grads, tape_bytes
+            return self._run_tapes(built, args, seed)
+        except SrcgradError:
+            raise
         except NumbaError as exc:
             raise numba_rejected(exc, self._cap.name, self._cap.filename) from exc
         except Exception as exc:
             note_user_line(exc, built.fn, built.linemap, self._cap,
                            _adjoint_call(built, args, seed))
             raise
+
+    def _run_tapes(self, built: Built, args: tuple, seed) -> tuple:
+        """(value, gradients, tape bytes): the adjoint run on this object's tapes."""
+        if built.checkpointed:
+            return self._ck.run(built.fn, built.tapes, args, seed)
+        if built.tapes:
+            return self._tapes.run(built, args, seed)
+        value, grads, tape_bytes, _ = built.fn(*args, seed)
+        return value, grads, tape_bytes
 
     @property
     def _what(self) -> str:
@@ -340,7 +356,7 @@ class GradFunction:
         where that suffices. An exception is raised again through _call, which names
         the user's line."""
         fn, single, with_value = built.fn, self._single, self._with_value
-        if built.tapes or convert or not self._jit:
+        if built.tapes or built.checkpointed or convert or not self._jit:
             def run(args):
                 value, grads, _ = self._finish((built, convert), args, 1.0)
                 return (_like_value(value), grads) if with_value else grads
@@ -385,6 +401,8 @@ class GradFunction:
             if self._jit:
                 flat = Arguments(args, types, self._wrt).flat
                 tapes = tuple(_TAPE_TYPES[k] for k in built.tapes)
+                if built.checkpointed:
+                    tapes += (nbtypes.int64[::1],)
                 if self._mode == "grad":   # a vjp's seed has the type of its value
                     built.fn.compile(tuple(typeof(a) for a in flat) + (nbtypes.float64,)
                                      + tapes)
@@ -401,6 +419,9 @@ class GradFunction:
         first for value_and_grad. It is compiled for the argument types of the last
         call (or ``.compile(...)``); call one of those first."""
         built = self._last
+        if self._ck is not None:
+            raise UsageError(f"{self!r}.njit is not available with tape_limit: its "
+                             "checkpointed reverse sweep is sized from Python at each call")
         if built is None or not self._jit:
             raise UsageError(
                 f"{self!r}.njit needs the argument types: call it once, or "
@@ -428,12 +449,21 @@ class GradFunction:
         """Bytes of tape the gradient uses at these arguments."""
         return int(self._run(args, kwargs)[2])
 
+    def tape_info(self, *args, **kwargs) -> TapeInfo:
+        """Run the gradient at these arguments and say what its tape and checkpoints
+        took (a gradient made with tape_limit)."""
+        if self._ck is None:
+            raise UsageError(f"{self!r} has no tape_limit; tape_bytes(...) gives its tape")
+        self._run(args, kwargs)
+        return self._ck.last
+
     def source_for(self, *args, **kwargs) -> str:
         """The generated adjoint module for arguments like these (no compile)."""
         types = self._types(self._bind(args, kwargs))
         if types in self._specs:
             return self._specs[types].source
-        return generate(self._cap, types, self._wrt_names, self._mode, TANGENTS).source
+        return generate(self._cap, types, self._wrt_names, self._mode, TANGENTS,
+                        checkpoint=self._ck is not None).source
 
     @property
     def source(self) -> str:
@@ -442,7 +472,7 @@ class GradFunction:
         if self._last is not None:
             return self._last.source
         return generate(self._cap, self.preview_types(), self._wrt_names, self._mode,
-                        TANGENTS).source
+                        TANGENTS, checkpoint=self._ck is not None).source
 
     def preview_types(self) -> tuple:
         """Argument types to show source for before any call: from annotations
@@ -519,7 +549,7 @@ class VJPFunction(GradFunction):
                                      "returns, in the same structure") from None
             ct = _check_cotangent(cotangent, flat_value)
             try:
-                _, grads, _ = self._tapes.run(built, flat, ct)
+                _, grads, _ = self._run_tapes(built, flat, ct)
             except Exception as exc:
                 note_user_line(exc, built.fn, built.linemap, self._cap,
                                _adjoint_call(built, flat, ct))

@@ -93,32 +93,36 @@ class Built:
     tapes: str = ""
     params: tuple = ()
     output: object = None
+    checkpointed: bool = False   # the adjoint takes the checkpoint array _ckp last
 
 
 def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad",
-             tangents: TangentSource | None = None) -> Generated:
+             tangents: TangentSource | None = None, checkpoint: bool = False) -> Generated:
     """Stages normalize..emit: the module's source for these argument types. mode "grad"
     (an adjoint), "vjp" (array outputs allowed; the primal function is in the module too)
     or "jvp" (the tangent function). `tangents` gives tangent code for derivatives the
-    function calls (nested.py)."""
+    function calls (nested.py). `checkpoint`: the adjoint runs its top-level loops
+    checkpointed (tape_limit; checkpoint.py) and takes the array `_ckp` last."""
     norm = run_stage("normalize", normalize_nested, cap, arg_types, tangents)
     key = None
     if not os.environ.get("SRCGRAD_PRINT_AFTER"):   # a hit would print no stage
         key = cache.key_for(emit_function(norm.tree, cap.line_text).text, cap.filename,
-                            norm.constants, norm.customs, arg_types, wrt, mode)
+                            norm.constants, norm.customs, arg_types, wrt,
+                            mode + ("+checkpoint" if checkpoint else ""))
         hit = cache.load(key)
         if isinstance(hit, Generated):
             hit.injected = injected_globals(norm.constants)
             TEMPLATES_USED.update(hit.templates)   # as if generated again: the template tests
             return hit
     with noting_templates() as noted:
-        gen = _generate(cap, norm, arg_types, wrt, mode)
+        gen = _generate(cap, norm, arg_types, wrt, mode, checkpoint)
     gen.templates = frozenset(noted)
     cache.store(key, dataclasses.replace(gen, injected=None))
     return gen
 
 
-def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str) -> Generated:
+def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str,
+              checkpoint: bool = False) -> Generated:
     """Stages types..emit of `generate`, on the normalized function `norm`."""
     if norm.leaves:   # container arguments: one parameter per leaf (containers.py)
         arg_types = norm.flat_types(arg_types, cap.params)
@@ -147,7 +151,7 @@ def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str) 
         fn, runtime = run_stage("forward", forward, norm, cap, typed, ana, wrt)
         functions, tapes, primal_name = [fn], "", ""
     else:
-        adjoint = run_stage("reverse", reverse, norm, cap, typed, ana, wrt)
+        adjoint = run_stage("reverse", reverse, norm, cap, typed, ana, wrt, checkpoint)
         functions, runtime, tapes = adjoint.outlined + [adjoint.fn], adjoint.runtime, \
             adjoint.tapes
         primal_name = ""
@@ -165,9 +169,9 @@ def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str) 
 
 
 def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool, mode: str = "grad",
-          tangents: TangentSource | None = None) -> Built:
+          tangents: TangentSource | None = None, checkpoint: bool = False) -> Built:
     """`generate`, then stage compile: the module imported, its functions compiled."""
-    gen = generate(cap, arg_types, wrt, mode, tangents)
+    gen = generate(cap, arg_types, wrt, mode, tangents, checkpoint)
     fn = run_stage("compile", compiled, cap.name, gen.source, gen.func_name, jit,
                    gen.injected)
     primal = None
@@ -176,4 +180,5 @@ def build(cap: Captured, arg_types: tuple, wrt: list[str], jit: bool, mode: str 
                            gen.injected)
     return Built(source=gen.source, linemap=gen.linemap, func_name=gen.func_name, fn=fn,
                  normalized=gen.normalized, active=gen.active, primal_name=gen.primal_name,
-                 primal=primal, tapes=gen.tapes, params=gen.params, output=gen.output)
+                 primal=primal, tapes=gen.tapes, params=gen.params, output=gen.output,
+                 checkpointed=checkpoint)

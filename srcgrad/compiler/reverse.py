@@ -24,6 +24,8 @@ from numba import types as nbtypes
 
 from .analyze import Analysis, fancy_index
 from .capture import Captured
+from .checkpoint import RUNTIME as CHECKPOINT_RUNTIME
+from .checkpoint import Checkpointer
 from .core import (
     assign,
     const,
@@ -63,9 +65,11 @@ class Reverse:
     straight-line segments in segment.py; both share a Sweep."""
 
     def __init__(self, norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
-                 wrt: list[str]) -> None:
+                 wrt: list[str], checkpoint: bool = False) -> None:
         self.sweep = Sweep(norm, cap, typed, ana, wrt, TapeWriter(norm.namer))
         self.segments = Segments(self.sweep)
+        # tape_limit: top-level loops run checkpointed (checkpoint.py)
+        self.ck = Checkpointer(self) if checkpoint else None
         self.decision: dict[int, str | None] = {}   # id(if) -> name popped into
         self.loop_info: dict[int, dict] = {}
         self.store_kind: dict[int, object] = {}  # id(store) -> tape kind of the old value
@@ -165,6 +169,10 @@ class Reverse:
             return self.sweep.tape.pop_ref(into or name, self.sweep.typed.types[name], line)
         return self.sweep.tape.pop(kind, into or name, line)
 
+    @staticmethod
+    def has_break(loop: ast.stmt) -> bool:
+        return _has_real_break(loop)
+
     def block_needs_rev(self, body: list[ast.stmt]) -> bool:
         return any(self.needs_rev(item) for item in _items(body))
 
@@ -192,6 +200,9 @@ class Reverse:
                 out += self._fwd_if(item, loops)
             elif isinstance(item, ast.For) and not loops and id(item) in self.sweep.fusable:
                 out += self._fwd_fused(item)
+            elif self.ck is not None and self.ck.applies(item, loops):
+                taped = self.fwd_block(item.body, [item])
+                out += self.ck.forward(item, taped) + self._push_hoisted(item)
             elif isinstance(item, ast.For):
                 out += self._fwd_for(item, loops)
             elif isinstance(item, ast.While):
@@ -611,6 +622,9 @@ class Reverse:
                                         self.rev_block(item.orelse, loops)), item.srcline))
             elif isinstance(item, ast.For) and id(item) in self.fused:
                 out += self._rev_fused(item)
+            elif self.ck is not None and id(item) in self.ck.loops:
+                out += self.ck.reverse(item, self.rev_block(item.body, [item]),
+                                       self._pop_hoisted(item))
             elif isinstance(item, ast.For):
                 out += self._rev_for(item, loops)
             elif isinstance(item, ast.While):
@@ -862,12 +876,26 @@ class Reverse:
                                                nbytes, self.sweep.tape.tops()],
                                               ast.Load())), None)
         overflowed = self.sweep.tape.overflowed()
+        if self.ck is not None and self.ck.used:
+            # not one checkpoint fits in the limit (the forward sweep ran with one slot)
+            small = ast.Compare(ast.Subscript(load(self.ck.param), const(2), ast.Load()),
+                                [ast.Lt()], [const(0)])
+            overflowed = small if overflowed is None else ast.BoolOp(ast.Or(),
+                                                                     [overflowed, small])
         if overflowed is not None:
             # A tape was too small: say so (-1 bytes) with the sizes it needed; the
             # caller retries with more room.
             mid.append(with_line(ast.If(overflowed, [returns(const(-1))], []), None))
+        extra: list[str] = []
+        if self.ck is not None:
+            extra.append(self.ck.param)
+            for early in self.ck.early:   # checkpointed loops: a tape or the limit too small
+                early.body.append(returns(const(-1)))
+            if self.ck.used:
+                self.sweep.tape.helpers |= CHECKPOINT_RUNTIME
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a.arg) for a in tree.args.args]
-                             + [ast.arg(seed)] + [ast.arg(t) for t in self.sweep.tape.params()],
+                             + [ast.arg(seed)] + [ast.arg(t) for t in self.sweep.tape.params()]
+                             + [ast.arg(t) for t in extra],
                              vararg=None, kwonlyargs=[], kw_defaults=[],
                              kwarg=None, defaults=[])
         fn = ast.FunctionDef(name=f"{tree.name}_adjoint", args=args,
@@ -877,7 +905,8 @@ class Reverse:
                              col_offset=0)
         # Variables read where some path has not assigned them yet (the reverse sweep
         # reads a branch's decision only when the branch ran): define them for Numba.
-        params = {a.arg for a in tree.args.args} | {seed} | set(self.sweep.tape.params())
+        params = {a.arg for a in tree.args.args} | {seed} | set(self.sweep.tape.params()) \
+            | set(extra)
         local = set(_assigned_in_order(fn.body))
         needs: list[str] = []
         _scan_reads(fn.body, set(params), needs)
@@ -966,11 +995,17 @@ class Adjoint:
     def tapes(self) -> str:
         """The tape buffers fn takes after `_seed`: a subset of "fib", in order."""
         params = [a.arg for a in self.fn.args.args]
-        return "".join(name[2] for name in params[params.index("_seed") + 1:])
+        return "".join(name[2] for name in params[params.index("_seed") + 1:]
+                       if name in ("_tf", "_ti", "_tb"))
+
+    @property
+    def checkpointed(self) -> bool:
+        """Whether fn takes the checkpoint array `_ckp` last (tape_limit)."""
+        return self.fn.args.args[-1].arg == "_ckp"
 
 
 def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
-            wrt: list[str]) -> Adjoint:
-    rev = Reverse(norm, cap, typed, ana, wrt)
+            wrt: list[str], checkpoint: bool = False) -> Adjoint:
+    rev = Reverse(norm, cap, typed, ana, wrt, checkpoint)
     fn = rev.run()
     return Adjoint(fn, rev.outlined, rev.sweep.tape.imports() | rev.sweep.tape.helpers_np)

@@ -4,6 +4,7 @@ Generated adjoint and tangent modules write ``from srcgrad.runtime import push, 
 accum, ...`` and ``from srcgrad.runtime import np_ops, special``:
 
 * ``tape``: the typed stacks of the reverse sweep (push, pop, reference tapes);
+* ``checkpoint``: the schedule of checkpointed loops (``tape_limit``);
 * ``arrays``: the adjoints of NumPy operations (unbroadcast, accum, reductions,
   products, advanced indexing, the forward-mode helper broadcast_like);
 * ``np_ops``: NumPy functions with the arguments Numba lacks (axis, keepdims), and
@@ -18,8 +19,9 @@ rest of srcgrad (tests/test_layers.py checks it): the compiler names these funct
 in the source it writes, and the face re-exports the two users call.
 """
 
-from . import arrays, linalg, np_ops, shapes, special, stats, tape
+from . import arrays, checkpoint, linalg, np_ops, shapes, special, stats, tape
 from .arrays import *  # noqa: F403
+from .checkpoint import *  # noqa: F403
 from .tape import *  # noqa: F403
 
-__all__ = [*tape.__all__, *arrays.__all__, "linalg", "np_ops", "shapes", "special", "stats"]
+__all__ = [*tape.__all__, *arrays.__all__, *checkpoint.__all__, "linalg", "np_ops", "shapes", "special", "stats"]
