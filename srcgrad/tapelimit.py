@@ -80,6 +80,7 @@ class Checkpointed(threading.local):
         self.bufs: dict[str, np.ndarray] = {}
         self.unit = 1
         self.refs = 0            # bytes of array references one iteration tapes
+        self.base = 0            # bytes the forward sweep tapes outside checkpointed loops
         self.last: TapeInfo | None = None
 
     def _buffers(self, kinds: str) -> tuple:
@@ -94,7 +95,7 @@ class Checkpointed(threading.local):
     def run(self, fn, kinds: str, args: tuple, seed):
         for _ in range(64):
             bufs = self._buffers(kinds)
-            held = sum(b.nbytes for b in bufs) + self.refs * self.unit
+            held = sum(b.nbytes for b in bufs) + self.refs * self.unit + self.base
             ckp = np.zeros(CKP_SIZE, np.int64)
             ckp[0] = self.limit - held
             ckp[1] = self.unit
@@ -103,10 +104,18 @@ class Checkpointed(threading.local):
                 if self.unit > 1:
                     self.unit = max(1, self.unit // 4)
                     continue
+                # buffers that fit one iteration exactly, if the limit then holds them
+                # and a checkpoint; else the error says how much that is
+                sizes, refs = self._probe(fn, kinds, args, seed, int(ckp[3]))
+                need = int(ckp[3]) + refs + sum(sizes[k] * _WIDTH[k] for k in kinds)
+                if need <= self.limit and any(len(self.bufs[k]) != sizes[k] for k in kinds):
+                    self.bufs = {k: np.empty(sizes[k], _DTYPES[k]) for k in kinds}
+                    self.refs = refs
+                    continue
                 raise TapeLimitError(
                     f"tape_limit={self.limit:,} bytes is too small: the tape of one "
-                    f"iteration and one checkpoint need {held + int(ckp[3]):,} bytes. "
-                    f"Pass tape_limit={_round_up(held + int(ckp[3]))} or more")
+                    f"iteration and one checkpoint need {need:,} bytes. "
+                    f"Pass tape_limit={_round_up(need)} or more")
             if nbytes < 0:   # a tape of the forward sweep or of one unit did not fit
                 need = {k: int(tops["fib".index(k)]) for k in kinds}
                 grown = {k: max(len(self.bufs[k]), n + n // 8 + 16) for k, n in need.items()}
@@ -117,20 +126,42 @@ class Checkpointed(threading.local):
                 if total >= self.limit:
                     raise TapeLimitError(
                         f"tape_limit={self.limit:,} bytes is too small: the tape of one "
-                        f"iteration needs {total:,} bytes, and a checkpoint more. Pass "
+                        f"iteration and one checkpoint need {2 * total:,} bytes. Pass "
                         f"tape_limit={_round_up(2 * total)} or more")
                 self.bufs = {k: np.empty(grown[k], _DTYPES[k]) for k in kinds}
                 continue
-            refs = self.refs
+            known = (self.refs, self.base)
             self._note(ckp, nbytes, kinds)
-            if self.last.peak_bytes > self.limit and self.refs > refs:
-                # the arrays one iteration tapes were not known before this call: run
-                # again with room for them
-                continue
+            if self.last.peak_bytes > self.limit:
+                if (self.refs, self.base) != known:
+                    # the arrays one iteration tapes, or the tape outside the loops, were
+                    # not known before this call: run again with room for them
+                    continue
+                need = self.last.peak_bytes
+                raise TapeLimitError(
+                    f"tape_limit={self.limit:,} bytes is too small: the tape of one "
+                    f"iteration and one checkpoint need {need:,} bytes. Pass "
+                    f"tape_limit={_round_up(need)} or more")
             return value, grads, self.last.peak_bytes
         raise InternalError("srcgrad failed running a checkpointed gradient: the tape "
                             "sizes did not settle. This is a bug in srcgrad; please "
                             "report it")
+
+    def _probe(self, fn, kinds: str, args: tuple, seed, slot: int) -> tuple[dict, int]:
+        """The buffer sizes (values of each kind) and array bytes that the forward sweep
+        and the tape of one iteration need: a run that stops after reversing its first
+        unit, with one checkpoint."""
+        bufs = {k: np.empty(1 << 12, _DTYPES[k]) for k in kinds}
+        for _ in range(64):
+            ckp = np.zeros(CKP_SIZE, np.int64)
+            ckp[0], ckp[1], ckp[14] = slot, 1, 1
+            _, _, nbytes, tops = fn(*args, seed, *(bufs[k] for k in kinds), ckp)
+            need = {k: int(tops["fib".index(k)]) for k in kinds}
+            if all(need[k] <= len(bufs[k]) for k in kinds):
+                return {k: n + n // 8 + 16 for k, n in need.items()}, int(ckp[13])
+            bufs = {k: np.empty(max(need[k], len(bufs[k])), _DTYPES[k]) for k in kinds}
+        raise InternalError("srcgrad failed measuring the tape of one iteration. This is a "
+                            "bug in srcgrad; please report it")
 
     def _note(self, ckp: np.ndarray, nbytes: int, kinds: str) -> None:
         unit_bytes = int(ckp[6])
@@ -138,6 +169,7 @@ class Checkpointed(threading.local):
                              checkpoint_bytes=int(ckp[5]), unit_tape_bytes=unit_bytes,
                              checkpoints=int(ckp[7]), iterations=int(ckp[9]),
                              recomputed=int(ckp[4]), unit=self.unit, loops=int(ckp[8]))
+        self.base = max(self.base, int(nbytes))
         if not ckp[8] or not unit_bytes:
             return
         # the next call: units of as many iterations as fit in half the limit

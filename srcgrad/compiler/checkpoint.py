@@ -28,7 +28,7 @@ from .tapegen import KINDS
 # the fields of the _ckp array the generated function reads and writes
 CKP_FIELDS = ("budget", "unit", "status", "need", "recomputed", "checkpoint_bytes",
               "unit_tape_bytes", "checkpoints", "loops", "iterations", "unit_floats",
-              "unit_ints", "unit_bools", "unit_ref_bytes")
+              "unit_ints", "unit_bools", "unit_ref_bytes", "probe")
 CKP_SIZE = 16
 CK_TOO_SMALL = -2   # status: not one checkpoint fits in the budget
 
@@ -343,11 +343,14 @@ while True:
                                                      ast.Name(hi, ast.Load())], []),
             [clone(st) for st in head] + taped, []), line))
         unit += _parse(f"ck_note_unit({self.param}, {s}, {deltas}, {refs})", line)
+        # back to the caller when a tape overflowed, or when it only asked for the size
+        # of one unit's tape (_ckp[14], a probe)
+        probe = ast.parse(f"{self.param}[14] != 0", mode="eval").body
         overflowed = tape.overflowed()
-        if overflowed is not None:
-            early = with_line(ast.If(overflowed, [], []), line)
-            self.early.append(early)
-            unit.append(early)
+        test = probe if overflowed is None else ast.BoolOp(ast.Or(), [overflowed, probe])
+        early = with_line(ast.If(test, [], []), line)
+        self.early.append(early)
+        unit.append(early)
         back = _parse(f"{j} = {hi} - 1\nwhile {j} >= {mid}:\n    pass", line)
         back[1].body = [clone(st) for st in head] + rev_body + \
             _parse(f"{j} = {j} - 1", line)

@@ -171,7 +171,10 @@ def ck_push(s, it):
 
 @register_jitable
 def ck_online_next(s):
-    """Online: the iteration before which the forward sweep stores the next checkpoint."""
+    """Online: the iteration before which the forward sweep stores the next checkpoint
+    (-1: none, with a single slot)."""
+    if s[_SLOTS] < 2:
+        return -1
     return (s[CK_HEADER + s[_TOP]] + s[_D]) * s[_K]
 
 
