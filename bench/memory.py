@@ -601,11 +601,6 @@ RECOMPUTE_MEANING = {
 }
 
 
-def _lbl(cid: str, r: dict) -> str:
-    s = r.get("spec", {})
-    return cid
-
-
 def summary_table(runs: dict) -> tuple[list[str], list[list[str]]]:
     headers = ["config", "workload", "size", "tape_limit", "first call", "steady", "peak extra",
                "TapeInfo peak", "unit", "ckpts", "recomputed"]
@@ -769,12 +764,11 @@ def main(argv=None) -> int:
     runs = {c["id"]: run_config(c, fresh) for c in cfgs}
     result = {"benchmark": NAME, "name": NAME, "title": TITLE, "kind": "memory", "mode": mode,
               "machine": machine, "description": __doc__.split("What it measures")[1].strip(),
-              "sizes": None, "notes": NOTES, "recompute": {"meaning": RECOMPUTE_MEANING,
+              "notes": NOTES, "recompute": {"meaning": RECOMPUTE_MEANING,
                                                            "rows": runs.get("recompute", {}).get("rows", [])},
               "jax_while": {k: v for k, v in runs.get("jax_while", {}).items() if k != "spec"},
               "relax_iterations": relax_iterations(SIZES[mode]["relax_tol"]),
               "runs": {k: v for k, v in runs.items() if k not in ("recompute", "jax_while")}}
-    del result["sizes"]  # (not a runner result: bench/report.py does not read it)
     result.update(analyse(runs, mode))
     result["errors"] = {k: v["error"] for k, v in runs.items() if "error" in v}
     result["load_warning"] = common.load_warning(machine)

@@ -27,7 +27,7 @@ from .compiler.nested import DerivativeSpec
 from .compiler.pipeline import Built, build, front, generate
 from .compiler.tangent import TANGENTS
 from .errors import SrcgradError, UsageError, numba_rejected
-from .tapelimit import Checkpointed, TapeInfo, parse_limit
+from .tapelimit import Checkpointed, TapeInfo, TapeTooLarge, default_limit, parse_limit
 
 
 def _resolve_wrt(wrt, params: list[str], name: str, fn=None) -> tuple[list[int], bool]:
@@ -117,6 +117,10 @@ class _Tapes(threading.local):
         if nbytes >= 0:
             return value, grads, nbytes
         need = [int(tops["fib".index(k)]) for k in kinds]
+        limit = default_limit()
+        if limit is not None and sum(n * _TAPE_DTYPES[k]().itemsize
+                                     for k, n in zip(kinds, need)) > limit:
+            raise TapeTooLarge(limit)
         bufs = tuple(b if n <= len(b) else np.empty(n + n // 8, _TAPE_DTYPES[k])
                      for k, n, b in zip(kinds, need, bufs))
         value, grads, nbytes, tops = built.fn(*args, seed, *bufs)
@@ -181,6 +185,9 @@ class GradFunction:
         # tape_limit: loops run checkpointed within that many bytes (tapelimit.py)
         limit = parse_limit(tape_limit)
         self._ck = Checkpointed(limit) if limit is not None else None
+        # the default: checkpointed specializations made when a tape would not fit
+        self._auto: dict[tuple, Built] = {}
+        self._auto_ck: Checkpointed | None = None
         functools.update_wrapper(self, self._fn)
 
     @property
@@ -312,7 +319,19 @@ class GradFunction:
         if built.checkpointed:
             return self._ck.run(built.fn, built.tapes, args, seed)
         if built.tapes:
-            return self._tapes.run(built, args, seed)
+            try:
+                return self._tapes.run(built, args, seed)
+            except TapeTooLarge as big:
+                # the tape would pass the default limit: run checkpointed within it
+                types = self._types_of(built)
+                ckb = self._auto.get(types)
+                if ckb is None:
+                    ckb = build(self._cap, types, self._wrt_names, self._jit, self._mode,
+                                TANGENTS, checkpoint=True)
+                    self._auto[types] = ckb
+                if self._auto_ck is None or self._auto_ck.limit != big.limit:
+                    self._auto_ck = Checkpointed(big.limit)
+                return self._auto_ck.run(ckb.fn, ckb.tapes, args, seed)
         value, grads, tape_bytes, _ = built.fn(*args, seed)
         return value, grads, tape_bytes
 

@@ -10,6 +10,7 @@ half the limit, which leaves fewer units to schedule and fewer to run again.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,28 @@ _WIDTH = {"f": 8, "i": 8, "b": 1}
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 _FIRST_BUFFER = 256
+
+
+class TapeTooLarge(Exception):
+    """A tape would pass the default limit (raised and caught inside gradfn)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def default_limit() -> int | None:
+    """The tape limit of a gradient made without tape_limit: SRCGRAD_TAPE_LIMIT (bytes,
+    or a string such as "8GB"; "none" for no limit), else half the machine's memory.
+    Below it the tape is unlimited, as fast as it gets; a tape that would pass it runs
+    checkpointed within it instead of running out of memory."""
+    text = os.environ.get("SRCGRAD_TAPE_LIMIT")
+    if text is not None:
+        return None if text.strip().lower() in ("", "none", "0") else parse_limit(text)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def parse_limit(limit) -> int | None:

@@ -229,3 +229,17 @@ def test_the_generated_source_shows_the_schedule():
     source = g.source_for(*(2 / 3, 4 / 3, 1.0, 1.0, 1.0, 1.0, 0.01, 10))
     assert "ck_plan_next" in source and "ck_next" in source
     assert math.isfinite(g(2 / 3, 4 / 3, 1.0, 1.0, 1.0, 1.0, 0.01, 10)[0])
+
+
+def test_without_a_limit_a_tape_past_the_default_runs_checkpointed(monkeypatch):
+    small = (2 / 3, 4 / 3, 1.0, 1.0, 1.0, 1.0, 0.01, 500)      # 8 KB of tape: taped
+    big = (2 / 3, 4 / 3, 1.0, 1.0, 1.0, 1.0, 0.001, 5000)      # 80 KB: checkpointed
+    monkeypatch.setenv("SRCGRAD_TAPE_LIMIT", "none")
+    expected = [_grads("lotka_volterra", None)(*a) for a in (small, big)]
+    monkeypatch.setenv("SRCGRAD_TAPE_LIMIT", "20KB")
+    g = srcgrad.grad(lotka_volterra, wrt=(0, 1, 2, 3))
+    _close(g(*small), expected[0])
+    assert g._auto_ck is None
+    _close(g(*big), expected[1])
+    assert g._auto_ck.last.peak_bytes <= 20_000 and g._auto_ck.last.checkpoints > 1
+    assert srcgrad.tapelimit.default_limit() == 20_000
