@@ -152,9 +152,10 @@ def jacobian(fn, wrt=0, mode: str = "auto", *, jit: bool = True) -> JacobianFunc
 class HVPFunction:
     """``hvp(f)(*args, v)``: the Hessian of scalar f in argument `wrt` times v."""
 
-    def __init__(self, fn, wrt=0, jit: bool = True) -> None:
+    def __init__(self, fn, wrt=0, jit: bool = True, tape_limit=None) -> None:
         if not isinstance(wrt, (int, str)):
             raise UsageError("hvp and hessian take one argument to differentiate (wrt=0)")
+        self._limit = tape_limit   # the reverse sweep over the tangent (tapelimit.py)
         self._tangent = tangent_function(fn, jit)
         self._params = self._tangent.params
         self._i = self._params.index(wrt) if isinstance(wrt, str) else int(wrt)
@@ -177,7 +178,8 @@ class HVPFunction:
                     slots = Arguments(args, types, (self._i,)).slots
                     wrt = self._i if not isinstance(types[self._i], Container) \
                         else tuple(slots)
-                    g = GradFunction(wrapper, wrt=wrt, jit=self._jit)
+                    g = GradFunction(wrapper, wrt=wrt, jit=self._jit,
+                                     tape_limit=self._limit)
                     self._grads[key] = g
         return g
 
@@ -213,17 +215,18 @@ class HVPFunction:
         return list(grads) if isinstance(grads, tuple) else [grads]
 
 
-def hvp(fn, wrt=0, *, jit: bool = True) -> HVPFunction:
+def hvp(fn, wrt=0, *, jit: bool = True, tape_limit=None) -> HVPFunction:
     """The Hessian-vector product of scalar `fn`: ``hvp(f)(*args, v)`` is H v, with H
     the Hessian in argument `wrt`. Reverse mode over forward mode: about the cost of
-    two gradients, whatever the size of the argument."""
-    return HVPFunction(fn, wrt=wrt, jit=jit)
+    two gradients, whatever the size of the argument. ``tape_limit`` bounds the reverse
+    sweep's memory as for ``grad``."""
+    return HVPFunction(fn, wrt=wrt, jit=jit, tape_limit=tape_limit)
 
 
-def hessian(fn, wrt=0, *, jit: bool = True):
+def hessian(fn, wrt=0, *, jit: bool = True, tape_limit=None):
     """The Hessian of scalar `fn` in argument `wrt`, as a function of the arguments:
     one Hessian-vector product per coordinate (shape: the argument's shape twice)."""
-    h = HVPFunction(fn, wrt=wrt, jit=jit)
+    h = HVPFunction(fn, wrt=wrt, jit=jit, tape_limit=tape_limit)
 
     def hessian_of(*args, **kwargs):
         args = h._tangent.bind(args, kwargs)
@@ -276,6 +279,8 @@ def _compiled_rows(h: HVPFunction, args: tuple, x: np.ndarray, rows: np.ndarray)
     g = h._grad_for(args)
     full = g._bind(tuple(args) + (_basis(x, 0),), {})
     built = g._specialize(g._types(full))
+    if built.checkpointed:   # its tapes are sized per call (tapelimit.py): row by row
+        return 1
     bufs = g._tapes.sets.get(built.tapes, ()) if built.tapes else ()
     if built.tapes and not bufs:
         return 1

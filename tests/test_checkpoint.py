@@ -243,3 +243,18 @@ def test_without_a_limit_a_tape_past_the_default_runs_checkpointed(monkeypatch):
     _close(g(*big), expected[1])
     assert g._auto_ck.last.peak_bytes <= 20_000 and g._auto_ck.last.checkpoints > 1
     assert srcgrad.tapelimit.default_limit() == 20_000
+
+
+@pytest.mark.slow
+def test_hvp_and_hessian_take_the_limit():
+    fn, _, points = PROGRAMS["heat"]
+    u, c, n = points[-1]
+    v = np.cos(np.arange(u.size, dtype=float))
+    expected = srcgrad.hvp(fn)(u, c, n, v)
+    hv = srcgrad.hvp(fn, tape_limit="4KB")
+    got = hv(u, c, n, v)
+    _close(got, expected, rtol=1e-11, atol=1e-12)
+    inner = next(iter(hv._grads.values()))
+    assert inner._ck.last.checkpoints > 1 and inner._ck.last.peak_bytes <= 4000
+    h = srcgrad.hessian(relax, tape_limit=600)(2.0, 1e-4)
+    _close(h, srcgrad.hessian(relax)(2.0, 1e-4))
