@@ -22,12 +22,14 @@ from .errors import (
     SourceError,
     SourceUnavailableError,
     SrcgradError,
+    TapeLimitError,
     TypeInferenceError,
     UnsupportedSyntaxError,
     UsageError,
 )
 from .gradfn import GradFunction
 from .higher import hessian, hvp, jacobian, jvp
+from .tapelimit import TapeInfo
 from .runtime import broadcast_like  # noqa: F401  (generated tangents call srcgrad.broadcast_like)
 
 __all__ = [
@@ -35,5 +37,5 @@ __all__ = [
     "custom_vjp", "non_differentiable", "check_grad", "GradCheck", "GradientCheckError",
     "SrcgradError", "SourceError", "UnsupportedSyntaxError", "MissingRuleError",
     "TypeInferenceError", "NonScalarOutputError", "UsageError", "SourceUnavailableError",
-    "InternalError", "__version__",
+    "InternalError", "TapeLimitError", "TapeInfo", "__version__",
 ]

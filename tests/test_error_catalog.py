@@ -11,6 +11,8 @@ import pytest
 import srcgrad
 from srcgrad import errors
 
+from .support.corpus_checkpoint import relax
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 SOURCE = '''
@@ -134,6 +136,12 @@ def test_non_scalar_output(mod):
 def test_usage(mod, call, match):
     with pytest.raises(srcgrad.UsageError, match=match):
         call(mod)
+
+
+def test_tape_limit(mod):
+    assert srcgrad.grad(mod.two, tape_limit=1)(2.0, 3.0) == 3.0   # no loop to checkpoint
+    with pytest.raises(srcgrad.TapeLimitError, match=r"need [0-9,]+ bytes\. Pass tape_limit="):
+        srcgrad.grad(relax, tape_limit=16)(2.0, 1e-3)
 
 
 def test_source_unavailable():
