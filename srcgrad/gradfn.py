@@ -103,7 +103,7 @@ class _Tapes(threading.local):
         self.bufs: dict[str, np.ndarray] = {}       # kind -> buffer
         self.sets: dict[str, tuple] = {}            # kinds -> the buffers, in order
 
-    def run(self, built: Built, args: tuple, seed):
+    def run(self, built: Built, args: tuple, seed, unlimited: bool = False):
         kinds = built.tapes
         if not kinds:
             value, grads, nbytes, _ = built.fn(*args, seed)
@@ -117,7 +117,7 @@ class _Tapes(threading.local):
         if nbytes >= 0:
             return value, grads, nbytes
         need = [int(tops["fib".index(k)]) for k in kinds]
-        limit = default_limit()
+        limit = None if unlimited else default_limit()
         if limit is not None and sum(n * _TAPE_DTYPES[k]().itemsize
                                      for k, n in zip(kinds, need)) > limit:
             raise TapeTooLarge(limit)
@@ -326,9 +326,14 @@ class GradFunction:
                 types = self._types_of(built)
                 ckb = self._auto.get(types)
                 if ckb is None:
-                    ckb = build(self._cap, types, self._wrt_names, self._jit, self._mode,
-                                TANGENTS, checkpoint=True)
+                    try:
+                        ckb = build(self._cap, types, self._wrt_names, self._jit,
+                                    self._mode, TANGENTS, checkpoint=True)
+                    except SrcgradError:   # a loop it cannot checkpoint: as before
+                        ckb = built
                     self._auto[types] = ckb
+                if ckb is built:
+                    return self._tapes.run(built, args, seed, unlimited=True)
                 if self._auto_ck is None or self._auto_ck.limit != big.limit:
                     self._auto_ck = Checkpointed(big.limit)
                 return self._auto_ck.run(ckb.fn, ckb.tapes, args, seed)
