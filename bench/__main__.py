@@ -35,7 +35,8 @@ from bench import common
 
 DOCS = common.PROJECT_ROOT / "docs" / "benchmarks.md"
 
-# name, module, extra argv (before the mode flags), kind (every workload runs on bench/runner.py)
+# name, module, extra argv (before the mode flags), kind ("runner": the workload runs on
+# bench/runner.py; another kind writes its own Markdown with its module's markdown())
 SUITE = [(name, f"bench.{name}", [], "runner") for name in (
     "lotka_volterra", "rosenbrock", "d2l", "lse", "llsq", "ode", "det", "lstm", "ba", "kmeans", "particle",
     "saddle")] + [
@@ -44,8 +45,11 @@ SUITE = [(name, f"bench.{name}", [], "runner") for name in (
     ("rnn_peers", "bench.rnn", ["--all-peers"], "runner"),
     ("rnn", "bench.rnn", [], "runner"),
     ("mlp", "bench.mlp", [], "runner"),
+    ("memory", "bench.memory", [], "memory"),   # its own tables (bench/memory.py), no runner goals
 ]
 NAMES = [s[0] for s in SUITE]
+KINDS = {s[0]: s[3] for s in SUITE}
+MODULES = {s[0]: s[1] for s in SUITE}
 
 
 def pending() -> dict:
@@ -81,12 +85,17 @@ def update_docs(path: Path, names: list[str], out_dir: Path, mode: str) -> list[
         result = json.loads(jp.read_text())
         png = jp.with_suffix(".png")
         image = f"{rel}/{png.name}" if png.exists() else None
-        text = common.replace_marked_section(text, name, report.markdown_section(result, image))
+        if KINDS[name] == "runner":
+            section = report.markdown_section(result, image)
+        else:
+            section = importlib.import_module(MODULES[name]).markdown(result) \
+                + (f"\n\n![{name}]({image})\n" if image else "")
+        text = common.replace_marked_section(text, name, section)
         written.append(name)
     rows = []
     for name in NAMES:
         jp = result_path(out_dir, name, mode)
-        if jp.exists():
+        if jp.exists() and KINDS[name] == "runner":
             rows += report.goal_rows(name, json.loads(jp.read_text()))
     text = common.replace_marked_section(text, "summary", report.summary_section(rows, mode))
     path.write_text(text)

@@ -86,6 +86,15 @@ def relax(x, tol):
     return s + 0.0 * k
 
 
+def rotate(v, n):
+    for i in range(n):
+        w = v.copy()
+        w[0] = v[0] + 0.001 * v[1]
+        w[1] = v[1] - 0.001 * v[0]
+        v = w
+    return v[0] + v[1]
+
+
 def lv_args(n):
     n = int(n)
     return (2.0 / 3.0, 4.0 / 3.0, 1.0, 1.0, 1.0, 1.0, 10.0 / n, n)
@@ -93,6 +102,10 @@ def lv_args(n):
 
 def heat_args(n):
     return (np.sin(np.linspace(0.0, np.pi, 256)), 0.25, int(n))
+
+
+def rotate_args(n):
+    return (np.array([1.0, 0.0]), int(n))
 
 
 def relax_args(tol):
@@ -113,8 +126,8 @@ WORKLOADS = {
     "lv": (lotka_volterra, (0, 1, 2, 3), lv_args, 1000, "n (Euler steps)"),
     "heat": (heat, (0, 1), heat_args, 50, "n (time steps, 256 points)"),
     "relax": (relax, 0, relax_args, 1e-2, "tol"),
+    "rotate": (rotate, 0, rotate_args, 100, "n (steps carrying a 2-element array)"),
 }
-STATE_BYTES_PER_SLOT = {"lv": 24, "relax": None}  # relax: measured (see _slot_bytes)
 
 
 def jax_lv_loss(n: int, mode: str):
@@ -379,13 +392,24 @@ def run_config(spec: dict, fresh: bool, timeout: float = 900.0) -> dict:
     label = spec["id"]
     print(f"  {label} ...", end="", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
+    # the unlimited gradient is the plain taped one, whatever the default limit of this machine
+    extra_env = {"SRCGRAD_TAPE_LIMIT": "none"} if spec["kind"] == "srcgrad" and spec["tape_limit"] is None else {}
     if not fresh:
+        saved = {k: os.environ.get(k) for k in extra_env}
+        os.environ.update(extra_env)
         try:
             res = CHILDREN[spec["kind"]](spec)
         except Exception as exc:  # noqa: BLE001
             res = {"error": common.describe_exception(exc)}
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     else:
         env = dict(os.environ)
+        env.update(extra_env)
         env["PYTHONPATH"] = os.pathsep.join([str(common.PROJECT_ROOT)]
                                             + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env.setdefault("SRCGRAD_QUIET", "1")
@@ -438,18 +462,21 @@ SIZES = {
              + [("relax", 1e-6, lim) for lim in (600, 1000, 2000)],
              "sweep_limits": ["16KB", "64KB", "256KB", "1MB", "4MB", "16MB", "64MB"],
              "lv_limit": "64MB", "heat_limit": "16MB", "relax_limit": "1MB",
+             "rotate": 10**6, "rotate_limit": "16MB",
              "calls": 5, "big_unlimited": True},
     "quick": {"lv_big": 10**6, "lv_ref": 10**5, "lv_sweep": 10**5, "heat": 2000, "heat_ref": 200,
               "relax_tol": 1e-50, "jax_ns": [10**5], "jax_nested_big": None,
               "recompute": [("lv", 1000, lim) for lim in (300, 1000)] + [("relax", 1e-2, 1000)],
               "sweep_limits": ["16KB", "256KB", "1MB"],
               "lv_limit": "1MB", "heat_limit": "4MB", "relax_limit": "64KB",
+              "rotate": 10**5, "rotate_limit": "1MB",
               "calls": 4, "big_unlimited": False},
     "tiny": {"lv_big": 10**4, "lv_ref": 10**3, "lv_sweep": 10**3, "heat": 100, "heat_ref": 10,
              "relax_tol": 1e-5, "jax_ns": [], "jax_nested_big": None,
              "recompute": [("lv", 200, 300)],
              "sweep_limits": ["16KB"],
              "lv_limit": "16KB", "heat_limit": "1MB", "relax_limit": "4KB",
+             "rotate": 2000, "rotate_limit": "16KB",
              "calls": 3, "big_unlimited": False},
 }
 
@@ -479,6 +506,9 @@ def configurations(mode: str, calls: int | None) -> list[dict]:
     # the while loop
     sg("relax_limited", "relax", z["relax_tol"], z["relax_limit"])
     sg("relax_unlimited", "relax", z["relax_tol"], None, tape_bytes=True)
+    # a loop carrying a small array: what the limit counts against what the arrays cost
+    sg("rotate_limited", "rotate", z["rotate"], z["rotate_limit"], max(3, nc - 1))
+    sg("rotate_unlimited", "rotate", z["rotate"], None, 3, tape_bytes=True)
     # JAX
     for n in z["jax_ns"]:
         for m in ("scan", "ckpt_scan", "nested"):
@@ -551,7 +581,8 @@ def analyse(runs: dict, mode: str) -> dict:
     # --- the stencil and the while loop
     for wl, size, limit_s, ref_id, big_id in (
             ("heat", z["heat"], z["heat_limit"], "heat_unlimited_ref", "heat_unlimited_big"),
-            ("relax", z["relax_tol"], z["relax_limit"], "relax_unlimited", "relax_unlimited")):
+            ("relax", z["relax_tol"], z["relax_limit"], "relax_unlimited", "relax_unlimited"),
+            ("rotate", z["rotate"], z["rotate_limit"], "rotate_unlimited", "rotate_unlimited")):
         cid = f"{wl}_limited"
         limit = parse_limit(limit_s)
         peak = g(cid, "peak_extra_bytes")
@@ -563,6 +594,9 @@ def analyse(runs: dict, mode: str) -> dict:
         row = {"goal": f"{wl} ({WORKLOADS[wl][4]}={size:g}) within tape_limit={limit_s}: peak extra <= limit + "
                        "constant; time, checkpoints and recomputation reported",
                "limit_bytes": limit, "value_bytes": peak, "constant_allowed_bytes": const,
+               "first_call_peak_extra_bytes": g(cid, "first_call_peak_extra_bytes"),
+               "steady_peak_extra_bytes": g(cid, "steady_peak_extra_bytes"),
+               "tape_info_peak_bytes": g(cid, "tape_info_peak_bytes_max"),
                "steady_s": t, "first_call_s": g(cid, "first_call_s"),
                "tape_info": g(cid, "tape_info"), "first_call_tape_info": g(cid, "first_call_tape_info"),
                "unlimited_ref_size": ref_size, "unlimited_ref_steady_s": ref_t,
@@ -576,6 +610,9 @@ def analyse(runs: dict, mode: str) -> dict:
                "met": peak is not None and peak <= limit + const}
         if t and ref_t:
             row["time_ratio_vs_unlimited_scaled"] = t / (scale * ref_t)
+        if wl == "rotate":
+            row["goal"] = ("(not in the issue; a check of what the limit counts) " + row["goal"].split(":")[0]
+                           + ": peak extra <= limit + constant")
         out["goals"].append(row)
 
     # --- recomputation against Revolve
@@ -636,13 +673,16 @@ RECOMPUTE_MEANING = {
                            "For the binomial schedule this is the forward sweep's run past its last "
                            "checkpoint (Revolve would tape from there instead of running to the end, but "
                            "srcgrad's forward sweep produces the value first); the online schedule of a "
-                           "while loop does not know n when it places its checkpoints, so it is farther off",
+                           "while loop does not know n when it places its checkpoints, so it is farther off. "
+                           "Observed: when its forward sweep ends with every slot full (relax, 2049 "
+                           "iterations, 17 slots), the last gap is reversed with no free slot, quadratically "
+                           "(gap * (gap - 1) / 2 iterations), which makes the worst row",
 }
 
 
 def summary_table(runs: dict) -> tuple[list[str], list[list[str]]]:
     headers = ["config", "workload", "size", "tape_limit", "first call", "steady", "peak extra",
-               "TapeInfo peak", "unit", "ckpts", "recomputed"]
+               "1st-call peak", "TapeInfo peak", "unit", "ckpts", "recomputed"]
     rows = []
     for cid, r in runs.items():
         if "calls" not in r:
@@ -653,7 +693,7 @@ def summary_table(runs: dict) -> tuple[list[str], list[list[str]]]:
         rows.append([cid, s.get("workload", "lv/jax " + s.get("mode", "")),
                      f"{size:g}" if isinstance(size, float) else f"{size:,}", s.get("tape_limit") or "-",
                      common.fmt_time(r["first_call_s"]), common.fmt_time(r["steady_s"]),
-                     common.fmt_bytes(r["peak_extra_bytes"]),
+                     common.fmt_bytes(r["peak_extra_bytes"]), common.fmt_bytes(r["first_call_peak_extra_bytes"]),
                      common.fmt_bytes(r.get("tape_info_peak_bytes_max")) if ti else "-",
                      f"{ti['unit']:,}" if ti else "-", f"{ti['checkpoints']:,}" if ti else "-",
                      f"{ti['recomputed']:,}" if ti else "-"])
@@ -695,9 +735,9 @@ def plot(result: dict, path) -> None:
     if pts:
         ax2.plot([max(p[1]["steady_peak_extra_bytes"], 1) for p in pts], [p[1]["steady_s"] for p in pts], "o-",
                  label="srcgrad tape_limit (steady)")
-        for x, r in pts:
+        for i, (x, r) in enumerate(pts):
             ax2.annotate(r["spec"]["tape_limit"], (max(r["steady_peak_extra_bytes"], 1), r["steady_s"]),
-                         textcoords="offset points", xytext=(4, -10), fontsize=7)
+                         textcoords="offset points", xytext=(2, -11 if i % 2 else 6), fontsize=7)
     if "steady_s" in unl:
         ax2.plot([unl["steady_peak_extra_bytes"]], [unl["steady_s"]], "k*", ms=10, label="srcgrad unlimited")
     for mode, mk in (("scan", "v"), ("ckpt_scan", "^"), ("nested", "D")):
@@ -729,14 +769,28 @@ NOTES = [
     "first_call_s is the first call of a fresh gradient at the measured size: with tape_limit it reverses one "
     "iteration per unit (and measures the tape); steady_s is the median of the calls after the first two, "
     "whose units are as many iterations as fit in half the limit.",
-    "The unlimited-tape gradient (tape_limit=None) allocates its whole tape per call; its peak extra memory "
-    "is about that tape (16 bytes per Lotka-Volterra step).",
+    "The unlimited-tape gradient is tape_limit=None run with SRCGRAD_TAPE_LIMIT=none (no default limit): the "
+    "plain taped gradient. It keeps its tape buffers between calls when they are at most 1 GiB (so its "
+    "steady calls reuse them; above that it frees them and its calls run the forward sweep twice, once to "
+    "learn the tape's size); its peak extra memory is about its tape (16 bytes per Lotka-Volterra step).",
     "JAX: jax.jit(jax.grad) of the same Euler loop as lax.scan over a fixed length with the parameters closed "
     "over: 'scan' (no checkpointing, XLA keeps the residuals of every step), 'ckpt_scan' (the scan body "
     "wrapped in jax.checkpoint: the carry of every step is kept, the body recomputed) and 'nested' (a scan of "
     "n1 ~ sqrt(n) jax.checkpoint-ed outer steps each scanning n2 = n / n1 inner steps: O(sqrt n) memory, the "
     "forward run twice). The length n is static: JAX compiles per n, and needs n before the loop runs. "
     "Compilation (f.lower(...).compile()) is outside the timed calls.",
+    "rotate (a loop carrying a 2-element array, not in the issue) checks what the limit counts: a checkpoint "
+    "or a taped array is counted as its data bytes (16 B here) plus a reference, but each is a separate "
+    "allocation (Numba's MemInfo, the malloc headers, a list entry), several times its data for a small "
+    "array, so the resident memory can exceed tape_limit by that factor (most on the first call, whose "
+    "checkpoints fill the limit). tape_bytes() of the unlimited gradient under-counts the same way.",
+    "peak_extra_bytes (the maximum over the calls) also counts memory malloc keeps after a call frees it: "
+    "glibc serves a freed block of up to 32 MB again from its heap instead of returning it, so a peer "
+    "that allocates and frees tens of MB per call (JAX at n = 1e6) can show twice its need; "
+    "first_call_peak_extra_bytes and each call's call_peak_extra_bytes show the need of one call.",
+    "VmHWM cannot see memory a call reuses from what the process already held (malloc keeps freed small "
+    "blocks), so a small peak (relax, the 16KB/64KB limits) can read below TapeInfo.peak_bytes; blocks "
+    "of a few hundred KB and more come fresh from the kernel (mmap) and are counted.",
     "What JAX cannot do: reverse-mode through lax.while_loop (a loop whose trip count is known only at run "
     "time, like relax) raises (the error is recorded under jax_while); jax.checkpoint does not change that. "
     "Forward mode (jvp) works through while_loop, one directional derivative per pass. srcgrad reverses the "
@@ -810,6 +864,9 @@ def main(argv=None) -> int:
               "runs": {k: v for k, v in runs.items() if k not in ("recompute", "jax_while")}}
     result.update(analyse(runs, mode))
     result["errors"] = {k: v["error"] for k, v in runs.items() if "error" in v}
+    # what the suite's tests read for a workload not run by bench/runner.py
+    result["srcgrad_status"] = {k: ("failed: " + v["error"] if "error" in v else "ok")
+                                for k, v in runs.items() if not k.startswith("jax")}
     result["load_warning"] = common.load_warning(machine)
     result["total_wall_s"] = time.perf_counter() - t0
     stem = NAME + ("" if mode == "full" else f"_{mode}")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import re
 
@@ -25,6 +26,7 @@ from srcgrad.errors import TapeLimitError
 from srcgrad.runtime import checkpoint as ck
 from srcgrad.tapelimit import parse_limit
 
+from .support.checks import copies
 from .support.corpus_checkpoint import PROGRAMS, break_early, lotka_volterra, relax
 from .support.oracles import as_tuple, central_fd_grad
 
@@ -74,7 +76,8 @@ def _simulate(n: int, slots: int, unit: int, online: bool):
                 if ck.ck_full(s):
                     kept = ck.ck_thin(s)
                     held = {m: held[2 * m] for m in range(kept)}
-                held[ck.ck_push(s, j)] = j
+                if ck.ck_online_due(s, j):
+                    held[ck.ck_push(s, j)] = j
                 nxt = ck.ck_online_next(s)
     else:
         nxt = ck.ck_plan_next(s)
@@ -108,7 +111,14 @@ def test_schedules_reverse_every_iteration_once_in_order(online):
                 iterations = [j for lo, hi in done for j in range(hi - 1, lo - 1, -1)]
                 assert iterations == list(range(n - 1, -1, -1)), (n, slots, unit)
                 assert peak <= slots
-                if not online:
+                if online:
+                    # evenly spaced checkpoints, half the slots left for the reverse sweep:
+                    # within twice Revolve's optimum for the whole loop
+                    units = -(-n // unit)
+                    best = ck.revolve_forward_steps(units, min(slots, units + 1) - 1)
+                    assert advanced <= 2 * best * unit + 2 * units * unit or slots < 4, \
+                        (n, slots, unit, advanced, best)
+                else:
                     # the forward sweep's chain plus the reverse sweep's advances: Revolve's
                     # optimum for the units and checkpoints
                     units = -(-n // unit)
@@ -258,3 +268,43 @@ def test_hvp_and_hessian_take_the_limit():
     assert inner._ck.last.checkpoints > 1 and inner._ck.last.peak_bytes <= 4000
     h = srcgrad.hessian(relax, tape_limit=600)(2.0, 1e-4)
     _close(h, srcgrad.hessian(relax)(2.0, 1e-4))
+
+
+# the corpora: every program with a loop, with a limit that forces checkpointing --------
+
+
+def _corpus_loops():
+    from .support import corpus_arrays, corpus_calls, corpus_scalar
+    out = []
+    for corpus in (corpus_scalar, corpus_arrays, corpus_calls):
+        for k, case in enumerate(corpus.CASES):
+            try:
+                text = inspect.getsource(case.fn)
+            except (OSError, TypeError):
+                continue
+            if re.search(r"^\s+(for|while) ", text, flags=re.M):
+                out.append(pytest.param(case, k % 5 == 0, id=f"{case.name}-"
+                                        f"{'jit' if k % 5 == 0 else 'py'}"))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, jit", _corpus_loops())
+def test_corpora_with_a_limit(case, jit):
+    plain = srcgrad.grad(case.fn, wrt=case.wrt, jit=jit)
+    limit = 64
+    for args in case.points:
+        try:
+            expected = plain(*copies(args))
+        except srcgrad.SrcgradError:
+            continue   # points the corpus expects to be refused
+        while True:
+            g = srcgrad.grad(case.fn, wrt=case.wrt, jit=jit, tape_limit=limit)
+            try:
+                got = g(*copies(args))
+                break
+            except TapeLimitError as exc:
+                limit = max(2 * limit, int(re.search(r"need ([0-9,]+) bytes", str(exc))
+                                            .group(1).replace(",", "")))
+                assert limit < 1 << 26
+        _close(got, expected, rtol=1e-11, atol=1e-12)

@@ -34,7 +34,8 @@ CK_TOO_SMALL = -2   # status: not one checkpoint fits in the budget
 
 RUNTIME = {"ck_new", "ck_slots", "ck_begin", "ck_plan_next", "ck_push", "ck_online_next",
            "ck_full", "ck_thin", "ck_end", "ck_next", "ck_note_unit", "ck_copy_into",
-           "ck_put", "ck_state_bytes", "ck_report", "range_len", "tape_ref", "ref_bytes"}
+           "ck_put", "ck_state_bytes", "ck_ref_bytes", "ck_report", "ck_online_due",
+           "range_len", "tape_ref"}
 
 
 def _parse(text: str, line: int | None) -> list[ast.stmt]:
@@ -265,8 +266,9 @@ if {j} == {x}:
         {info['kk']} = ck_thin({s})
         for {info['m']} in range(1, {info['kk']}):
             {self._moves(info).replace(chr(10), chr(10) + '            ')}
-    {info['slot']} = ck_push({s}, {j})
-    {self._save(info, info['slot']).replace(chr(10), chr(10) + '    ')}
+    if ck_online_due({s}, {j}):
+        {info['slot']} = ck_push({s}, {j})
+        {self._save(info, info['slot']).replace(chr(10), chr(10) + '        ')}
     {x} = ck_online_next({s})
 {j} = {j} + 1
 """, line)
@@ -317,7 +319,7 @@ if {j} == {x}:
                  if kind in tape.kinds}
         deltas = ", ".join(f"{tape.names[k][1]} - {entry[k]}" if k in entry else "0"
                            for k, _ in KINDS)
-        refs = " + ".join(f"ref_bytes({r})" for r in tape.refs.values()) or "0"
+        refs = " + ".join(f"ck_ref_bytes({r})" for r in tape.refs.values()) or "0"
         out = list(hoisted)
         out += _parse(f"""
 while True:

@@ -26,10 +26,11 @@ checkpoints on its way (``ck_plan_next``), exactly those this recursion would st
 
 **Online, for a ``while`` loop (or a ``for`` that may break).** The trip count is known
 only at the end. The forward sweep stores a checkpoint every ``d`` units; when the slots
-are full, it keeps every other checkpoint and doubles ``d`` (``ck_thin``). At the end the
-checkpoints are evenly spaced, at most ``d`` apart, and use between half and all of the
-slots; the reverse sweep then reverses each gap from the last with the binomial split and
-the slots left free.
+it has filled half the slots, it keeps every other checkpoint and doubles ``d``
+(``ck_thin``). At the end the checkpoints are evenly spaced, at most ``d`` apart, and use
+between a quarter and half of the slots; the reverse sweep then reverses each gap from the
+last with the binomial split and the slots left free (at least half of them: with none,
+a gap would be reversed in quadratic time).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from numba.extending import register_jitable
 
 __all__ = ["ck_new", "ck_slots", "ck_begin", "ck_plan_next", "ck_push", "ck_online_next",
            "ck_full", "ck_thin", "ck_end", "ck_next", "ck_note_unit", "ck_copy_into",
-           "ck_put", "ck_state_bytes", "ck_report", "binomial_beta", "binomial_split",
+           "ck_put", "ck_state_bytes", "ck_ref_bytes", "ck_report", "ck_online_due",
+           "binomial_beta", "binomial_split",
            "revolve_forward_steps", "CK_HEADER"]
 
 # header fields of a schedule array
@@ -180,7 +182,16 @@ def ck_online_next(s):
 
 @register_jitable
 def ck_full(s):
-    return s[_TOP] + 1 >= s[_SLOTS]
+    """Online: the forward sweep fills at most half the slots (at least one), leaving
+    the rest for reversing the gaps between its checkpoints."""
+    return s[_TOP] + 1 >= max(1, s[_SLOTS] // 2)
+
+
+@register_jitable
+def ck_online_due(s, it):
+    """Online: whether iteration `it` (where a checkpoint was due before the slots were
+    thinned) is still on the grid of checkpoints."""
+    return it // s[_K] - s[CK_HEADER + s[_TOP]] == s[_D] and s[_TOP] + 1 < s[_SLOTS]
 
 
 @register_jitable
@@ -270,10 +281,25 @@ def ck_put(saved, j, value):
         saved.append(np.copy(value))
 
 
+# What an array costs beyond its data: Numba's meminfo and the allocator's header, and
+# its slot in a list. Measured: a loop taping six 2-element arrays a step holds 440 bytes
+# a step, not 96 (bench/memory.py, "rotate").
+ARRAY_OVERHEAD = 64
+
+
 @register_jitable
 def ck_state_bytes(arr):
-    """Bytes of an array in a checkpoint."""
-    return arr.size * arr.itemsize
+    """Bytes an array takes in a checkpoint."""
+    return arr.size * arr.itemsize + ARRAY_OVERHEAD
+
+
+@register_jitable
+def ck_ref_bytes(refs):
+    """Bytes the arrays a reference tape holds take."""
+    total = 0
+    for a in refs:
+        total += a.size * a.itemsize + ARRAY_OVERHEAD
+    return total
 
 
 @register_jitable
