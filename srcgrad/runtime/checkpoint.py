@@ -281,10 +281,11 @@ def ck_put(saved, j, value):
         saved.append(np.copy(value))
 
 
-# What an array costs beyond its data: Numba's meminfo and the allocator's header, and
-# its slot in a list. Measured: a loop taping six 2-element arrays a step holds 440 bytes
-# a step, not 96 (bench/memory.py, "rotate").
-ARRAY_OVERHEAD = 64
+# What an array costs beyond its data, counted in the limit: Numba's meminfo and the
+# allocator's header, its slot in a list, and the adjoint temporaries the reverse sweep
+# makes for it. Measured with a loop taping six 2-element arrays a step (bench/memory.py,
+# "rotate"): at 64 bytes it held 36 MiB within a 16 MB limit; at 160, 13 MiB.
+ARRAY_OVERHEAD = 160
 
 
 @register_jitable
