@@ -43,6 +43,14 @@ def tuple_syntax(x):
 def two(x, y):
     return x * y
 
+def carried_before_assigned(x, n):
+    s = x
+    for i in range(n):
+        if i > 0:
+            s = s + 0.5 * prev
+        prev = math.sin(s)
+    return s
+
 def rebinds_iterated(x):
     s = 0.0
     for v in x:
@@ -83,6 +91,13 @@ def test_unsupported_rebinding_of_the_iterated_array(mod):
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="rebinds 'x'") as info:
         srcgrad.grad(mod.rebinds_iterated)(np.ones(3))
     assert info.value.lineno == _line("    for v in x:") and "range(len(x))" in info.value.hint
+
+
+def test_unsupported_read_before_any_assignment(mod):
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="'prev' may be read before") as info:
+        srcgrad.grad(mod.carried_before_assigned, jit=False)(0.4, 3)
+    assert info.value.lineno == _line("            s = s + 0.5 * prev")
+    assert "before the loop" in info.value.hint
 
 
 def test_missing_forward_rule_for_a_custom_vjp(make_module):

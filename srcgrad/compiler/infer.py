@@ -26,7 +26,7 @@ from numba.core.target_extension import target_override
 from numba.core.targetconfig import ConfigStack
 
 from .. import runtime
-from ..errors import NonScalarOutputError, TypeInferenceError, UsageError
+from ..errors import NonScalarOutputError, TypeInferenceError, UnsupportedSyntaxError, UsageError
 from .capture import Captured
 from .containers import is_container, structure
 from .core import RUNTIME_MODULES
@@ -138,6 +138,18 @@ def _infer(norm: Normalized, cap: Captured, arg_types: tuple, raise_errors: bool
                 raise_errors=raise_errors)
     except nberrors.TypingError as exc:
         raise _typing_error(exc, emitted, cap) from None
+    except nberrors.NotDefinedError as exc:
+        # a variable some path reads before any assignment (first assigned in a loop,
+        # read by a later iteration): Numba cannot compile it
+        error = _typing_error(exc, emitted, cap)
+        name = re.search(r"Variable '([^']+)' is not defined", str(exc))
+        shown = repr(name.group(1)) if name else "a variable"
+        raise UnsupportedSyntaxError(
+            f"{shown} may be read before it is assigned (for example first assigned in "
+            "a loop and read by its next iteration); Numba compiles a variable only when "
+            "every path to a read assigns it first", error.filename, error.lineno,
+            hint=f"assign {name.group(1) if name else 'it'} before the loop, for example "
+                 "to 0.0") from None
     table = {k: v for k, v in result.typemap.items() if not k.startswith("$")}
     for key in [k for k in table if k.startswith("arg.")]:
         table.setdefault(key[4:], table[key])
