@@ -169,7 +169,12 @@ def emit_module(cap, constants: dict, customs: dict, functions: list[ast.Functio
                "integers, _tb/_nb booleans. If a top passed its buffer's end, the function\n"
                "returns before the reverse sweep (tape bytes -1) and the caller retries\n"
                "with more room.\n"
-               '"""')
+               + ("Checkpointed (tape_limit): a top-level loop stores its state in slots\n"
+                  "(_cf/_ci rows, _ca lists) where the schedule says; the reverse sweep asks\n"
+                  "ck_next what to do: restore a slot, run forward, store, or run a unit\n"
+                  "taped and reverse it. _ckp carries the limit in and the counts out.\n"
+                  if fn.args.args and fn.args.args[-1].arg == "_ckp" else "")
+               + '"""')
     for line in doc.splitlines():
         out.add(line)
     used = {n.id for f in functions for n in ast.walk(f) if isinstance(n, ast.Name)}

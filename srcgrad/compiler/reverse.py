@@ -891,8 +891,6 @@ class Reverse:
             extra.append(self.ck.param)
             for early in self.ck.early:   # checkpointed loops: a tape or the limit too small
                 early.body.append(returns(const(-1)))
-            if self.ck.used:
-                self.sweep.tape.helpers |= CHECKPOINT_RUNTIME
         args = ast.arguments(posonlyargs=[], args=[ast.arg(a.arg) for a in tree.args.args]
                              + [ast.arg(seed)] + [ast.arg(t) for t in self.sweep.tape.params()]
                              + [ast.arg(t) for t in extra],
@@ -903,6 +901,9 @@ class Reverse:
                              decorator_list=[],
                              returns=None, type_comment=None, type_params=[], lineno=1,
                              col_offset=0)
+        if self.ck is not None:   # the checkpoint helpers the function calls
+            self.sweep.tape.helpers |= CHECKPOINT_RUNTIME & {
+                n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
         # Variables read where some path has not assigned them yet (the reverse sweep
         # reads a branch's decision only when the branch ran): define them for Numba.
         params = {a.arg for a in tree.args.args} | {seed} | set(self.sweep.tape.params()) \
