@@ -54,19 +54,10 @@ NAME = "memory"
 TITLE = "Gradients within a memory limit (tape_limit)"
 
 # --------------------------------------------------------------------------
-# the workloads, as a user writes them
+# the workloads, as a user writes them (Lotka-Volterra: bench/lotka_volterra.py's)
 # --------------------------------------------------------------------------
 
-
-def lotka_volterra(alpha, beta, delta, gamma, x0, y0, h, n):
-    x = x0
-    y = y0
-    for i in range(n):
-        dx = alpha * x - beta * x * y
-        dy = delta * x * y - gamma * y
-        x = x + h * dx
-        y = y + h * dy
-    return x + y
+from bench.lotka_volterra import lv_loss as lotka_volterra  # noqa: E402
 
 
 def heat(u, c, n):

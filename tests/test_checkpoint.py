@@ -27,7 +27,7 @@ from srcgrad.runtime import checkpoint as ck
 from srcgrad.tapelimit import parse_limit
 
 from .support.checks import copies
-from .support.corpus_checkpoint import PROGRAMS, break_early, lotka_volterra, relax
+from .support.corpus_checkpoint import PROGRAMS, lotka_volterra, relax
 from .support.oracles import as_tuple, central_fd_grad
 
 # the schedule ------------------------------------------------------------------------

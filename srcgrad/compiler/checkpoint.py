@@ -22,7 +22,8 @@ import ast
 from numba import types as nbtypes
 
 from ..errors import UnsupportedSyntaxError
-from .core import clone, located, range_args, store_of, walk_stmts, with_line
+from .core import clone, located, range_args, reads_before_assigned, store_of, walk_stmts, \
+    with_line
 from .tapegen import KINDS
 
 # the fields of the _ckp array the generated function reads and writes
@@ -43,40 +44,6 @@ def _parse(text: str, line: int | None) -> list[ast.stmt]:
     for st in walk_stmts(body):
         with_line(st, line)
     return body
-
-
-def _upward_exposed(body: list[ast.stmt], defined: set[str], out: list[str]) -> set[str]:
-    """Collect in `out` the names `body` may read before it writes them (an array written
-    into, `x[i] = v`, is read); return the names every path through `body` writes."""
-    def read(node: ast.AST | None) -> None:
-        for n in ast.walk(node) if node is not None else ():
-            if isinstance(n, ast.Name) and n.id not in defined and n.id not in out:
-                out.append(n.id)
-
-    for stmt in body:
-        if isinstance(stmt, ast.Assign):
-            read(stmt.value)
-            target = stmt.targets[0]
-            if isinstance(target, ast.Subscript):
-                read(target)
-            else:
-                defined = defined | {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-        elif isinstance(stmt, ast.AugAssign):
-            read(stmt.value)
-            read(stmt.target)
-        elif isinstance(stmt, ast.If):
-            read(stmt.test)
-            defined = _upward_exposed(stmt.body, set(defined), out) \
-                & _upward_exposed(stmt.orelse, set(defined), out)
-        elif isinstance(stmt, ast.For):
-            read(stmt.iter)
-            _upward_exposed(stmt.body, defined | {stmt.target.id}, out)
-        elif isinstance(stmt, ast.While):
-            read(stmt.test)
-            _upward_exposed(stmt.body, set(defined), out)
-        elif isinstance(stmt, (ast.Return, ast.Expr)):
-            read(stmt.value)
-    return defined
 
 
 class Checkpointer:
@@ -103,8 +70,8 @@ class Checkpointer:
         exposed: list[str] = []
         start = {node.target.id} if isinstance(node, ast.For) else set()
         if isinstance(node, ast.While):
-            _upward_exposed([ast.Expr(node.test)], set(), exposed)
-        _upward_exposed(node.body, start, exposed)
+            reads_before_assigned([ast.Expr(node.test)], set(), exposed, stores_read=True)
+        reads_before_assigned(node.body, start, exposed, stores_read=True)
         rebound, written = set(), set()
         for st in walk_stmts(node.body):
             if isinstance(st, ast.Assign):

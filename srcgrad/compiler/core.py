@@ -179,6 +179,43 @@ def walk_stmts(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from walk_stmts(stmt.orelse)
 
 
+def reads_before_assigned(body: list[ast.stmt], defined: set[str], out: list[str],
+                          stores_read: bool = False) -> set[str]:
+    """Collect in `out` the names read at a point where some path through `body` has not
+    assigned them (given the names `defined` before it); return the names assigned on
+    every path. With `stores_read`, a store `x[i] = v` reads `x` (its elements are kept)
+    instead of assigning the names in its target."""
+    def read(node: ast.AST | None) -> None:
+        for n in ast.walk(node) if node is not None else ():
+            if isinstance(n, ast.Name) and n.id not in defined and n.id not in out:
+                out.append(n.id)
+
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            read(stmt.value)
+            for t in stmt.targets:
+                if stores_read and isinstance(t, ast.Subscript):
+                    read(t)
+                else:
+                    defined = defined | {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(stmt, ast.AugAssign):
+            read(stmt.value)
+            read(stmt.target)
+        elif isinstance(stmt, ast.If):
+            read(stmt.test)
+            defined = reads_before_assigned(stmt.body, set(defined), out, stores_read) \
+                & reads_before_assigned(stmt.orelse, set(defined), out, stores_read)
+        elif isinstance(stmt, ast.For):
+            read(stmt.iter)
+            reads_before_assigned(stmt.body, defined | {stmt.target.id}, out, stores_read)
+        elif isinstance(stmt, ast.While):
+            read(stmt.test)
+            reads_before_assigned(stmt.body, set(defined), out, stores_read)
+        elif isinstance(stmt, (ast.Return, ast.Expr)):
+            read(stmt.value)
+    return defined
+
+
 def clone(node):
     """A deep copy that keeps the srcline attributes."""
     return copy.deepcopy(node)

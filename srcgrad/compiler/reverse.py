@@ -34,6 +34,7 @@ from .core import (
     name_node,
     names_read,
     range_args,
+    reads_before_assigned,
     store_of,
     target_of,
     walk_stmts,
@@ -530,7 +531,7 @@ class Reverse:
             bound |= {n.id for n in ast.walk(st)
                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         needs: list[str] = []
-        _scan_reads(rev, set(), needs)
+        reads_before_assigned(rev, set(), needs)
         params = [n for n in needs if n in bound]
         written = {n.id for st in rev for n in ast.walk(st)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
@@ -768,7 +769,7 @@ class Reverse:
         units = {u for per_loop in self.fused.values() for u in per_loop.values()}
         needs: list[str] = []
         loop = stmts[-1]
-        _scan_reads(loop.body, {loop.counter}, needs)
+        reads_before_assigned(loop.body, {loop.counter}, needs)
         mentioned = {n.id for st in stmts for n in ast.walk(st) if isinstance(n, ast.Name)}
         tested = [n for n in needs if n in mine or n in units]
         tested += sorted(n for n in mentioned if n in mine and mine[n] in outside
@@ -910,7 +911,7 @@ class Reverse:
             | set(extra)
         local = set(_assigned_in_order(fn.body))
         needs: list[str] = []
-        _scan_reads(fn.body, set(params), needs)
+        reads_before_assigned(fn.body, set(params), needs)
         # Trip counts too: Numba prunes a branch on a constant (k = 3; if k > 2:), and a
         # count assigned only in the pruned branch would be undefined in the reverse sweep.
         counts = {info["count"] for info in self.loop_info.values() if "count" in info}
@@ -944,37 +945,6 @@ def _assigned_in_order(body: list[ast.stmt]) -> list[str]:
         if t and t not in names:
             names.append(t)
     return names
-
-
-def _scan_reads(body: list[ast.stmt], defined: set[str], needs: list[str]) -> set[str]:
-    """Collect in `needs` the names read at a point where some path has not assigned
-    them; return the names assigned on every path through `body`."""
-    def read(node: ast.AST | None) -> None:
-        for n in ast.walk(node) if node is not None else ():
-            if isinstance(n, ast.Name) and n.id not in defined and n.id not in needs:
-                needs.append(n.id)
-
-    for stmt in body:
-        if isinstance(stmt, ast.Assign):
-            read(stmt.value)
-            for t in stmt.targets:
-                defined = defined | {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
-        elif isinstance(stmt, ast.AugAssign):
-            read(stmt.value)
-            read(stmt.target)
-        elif isinstance(stmt, ast.If):
-            read(stmt.test)
-            defined = _scan_reads(stmt.body, set(defined), needs) \
-                & _scan_reads(stmt.orelse, set(defined), needs)
-        elif isinstance(stmt, ast.For):
-            read(stmt.iter)
-            _scan_reads(stmt.body, defined | {stmt.target.id}, needs)
-        elif isinstance(stmt, ast.While):
-            read(stmt.test)
-            _scan_reads(stmt.body, set(defined), needs)
-        elif isinstance(stmt, (ast.Return, ast.Expr)):
-            read(stmt.value)
-    return defined
 
 
 def _has_real_break(loop: ast.stmt) -> bool:
