@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compiler.checkpoint import CK_TOO_SMALL, CKP_SIZE
+from .compiler.tapegen import KINDS
 from .errors import InternalError, TapeLimitError, UsageError
 
 _DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_}
-_WIDTH = {"f": 8, "i": 8, "b": 1}
+_WIDTH = dict(KINDS)   # bytes per value of each tape kind
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 _FIRST_BUFFER = 256
