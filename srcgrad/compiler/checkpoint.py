@@ -109,7 +109,7 @@ class Checkpointer:
     def _names(self, node: ast.stmt) -> dict:
         fresh = self.sweep.namer.fresh
         info = {k: fresh(f"_c{k}") for k in ("s", "x", "j", "w", "slot", "lo", "mid", "hi",
-                                              "kk", "m", "n", "f", "i", "b", "t")}
+                                              "kk", "m", "n", "f", "i", "b")}
         info["state"] = self._state(node)
         info["arrays"] = {name: fresh("_ca") for name, kind in info["state"] if kind in "aw"}
         return info
