@@ -45,6 +45,9 @@ SUITE = [(name, f"bench.{name}", [], "runner") for name in (
     ("rnn_peers", "bench.rnn", ["--all-peers"], "runner"),
     ("rnn", "bench.rnn", [], "runner"),
     ("mlp", "bench.mlp", [], "runner"),
+    ("spring", "bench.spring", [], "runner"),
+    ("stencil", "bench.stencil", [], "runner"),
+    ("stencil2d", "bench.stencil", ["--2d"], "runner"),
     ("memory", "bench.memory", [], "memory"),   # its own tables (bench/memory.py), no runner goals
 ]
 NAMES = [s[0] for s in SUITE]

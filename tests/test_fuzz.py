@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -265,14 +266,22 @@ NEAR_MISSES = {"read_after", "carried", "int_carried", "acc_read", "store", "bre
 
 def _fused(prog) -> bool | None:
     """Does srcgrad run a loop of ``prog`` as a sum of independent iterations (fuse.py)?
-    None: srcgrad rejects the program."""
+    None: srcgrad rejects the program. The program's own loops only: a sum of an
+    elementwise expression (``np.sum(w * w)``) becomes a loop of its own, which may be
+    fused (compiler/scalarize.py), so this looks with that stage off."""
     module = pf.load_module(prog.source)
+    saved = os.environ.get("SRCGRAD_SCALARIZE")
+    os.environ["SRCGRAD_SCALARIZE"] = "0"
     try:
         g = srcgrad.grad(getattr(module, prog.entry), wrt=prog.wrt, jit=False)
         return pf.FUSED_MARK.search(g.source_for(*prog.points[0])) is not None
     except srcgrad.SrcgradError:
         return None
     finally:
+        if saved is None:
+            del os.environ["SRCGRAD_SCALARIZE"]
+        else:
+            os.environ["SRCGRAD_SCALARIZE"] = saved
         pf.unload_module(module)
 
 

@@ -20,6 +20,7 @@ Run ``pytest -s tests/test_rule_templates.py -k every_template`` to see the numb
 from __future__ import annotations
 
 import functools
+import os
 import textwrap
 from dataclasses import dataclass, field
 
@@ -782,10 +783,21 @@ def _source(functions) -> str:
 
 @pytest.fixture(scope="module")
 def user(make_module):
-    """The module holding every case's function (and the demos': d_0, d_1, ...)."""
+    """The module holding every case's function (and the demos': d_0, d_1, ...). The
+    templates are what these tests check, so elementwise expressions stay array
+    operations here (SRCGRAD_SCALARIZE=0): scalarize.py would run the scalar templates
+    of an array case instead (tests/test_scalarize.py checks that stage)."""
     functions = [(c.fname, c.params, c.body) for c in CASES]
     functions += [(f"d_{k}", d[2], d[3]) for k, d in enumerate(DEMOS)]
-    return make_module(textwrap.dedent(_source(functions)))
+    saved = os.environ.get("SRCGRAD_SCALARIZE")
+    os.environ["SRCGRAD_SCALARIZE"] = "0"
+    try:
+        yield make_module(textwrap.dedent(_source(functions)))
+    finally:
+        if saved is None:
+            del os.environ["SRCGRAD_SCALARIZE"]
+        else:
+            os.environ["SRCGRAD_SCALARIZE"] = saved
 
 
 @dataclass(frozen=True)

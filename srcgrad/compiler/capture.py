@@ -277,11 +277,11 @@ def _lift_nested(cap: Captured) -> None:
             if inner is not None and bound.get(inner.name) == 1 and inner.name not in found:
                 found[inner.name] = inner
                 continue
-            for field in ("body", "orelse"):
-                block = getattr(stmt, field, None)
+            for attr in ("body", "orelse"):
+                block = getattr(stmt, attr, None)
                 if isinstance(block, list) and block and isinstance(block[0], ast.stmt) \
                         and not isinstance(stmt, ast.FunctionDef):
-                    setattr(stmt, field, lift(block) or [ast.Pass()])
+                    setattr(stmt, attr, lift(block) or [ast.Pass()])
             out.append(stmt)
         return out
 

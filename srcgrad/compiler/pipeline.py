@@ -1,6 +1,6 @@
 """The whole compiler, in order. Each stage is a module of its own.
 
-    capture -> fence -> normalize -> types -> analyze -> reverse | forward -> emit -> compile
+    capture -> fence -> normalize -> types -> scalarize -> analyze -> reverse | forward -> emit -> compile
 
 ``front`` runs the first two when a function is wrapped (so bad syntax fails
 before anything is compiled); ``generate`` runs normalize..emit for one
@@ -30,9 +30,11 @@ from .jit import compiled
 from .nested import TangentSource, normalize_nested
 from .normalize import split_rebound
 from .reverse import reverse
+from .scalarize import enabled as scalarize_enabled
+from .scalarize import scalarize
 from .rules import TEMPLATES_USED, noting_templates
 
-STAGES = ("capture", "fence", "normalize", "types", "analyze", "reverse", "forward", "emit",
+STAGES = ("capture", "fence", "normalize", "types", "scalarize", "analyze", "reverse", "forward", "emit",
           "compile")
 
 
@@ -108,7 +110,8 @@ def generate(cap: Captured, arg_types: tuple, wrt: list[str], mode: str = "grad"
     if not os.environ.get("SRCGRAD_PRINT_AFTER"):   # a hit would print no stage
         key = cache.key_for(emit_function(norm.tree, cap.line_text).text, cap.filename,
                             norm.constants, norm.customs, arg_types, wrt,
-                            mode + ("+checkpoint" if checkpoint else ""))
+                            mode + ("+checkpoint" if checkpoint else "")
+                            + ("" if scalarize_enabled() else "+unscalarized"))
         hit = cache.load(key)
         if isinstance(hit, Generated):
             hit.injected = injected_globals(norm.constants)
@@ -137,6 +140,12 @@ def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str,
         if _print_after("normalize"):
             print(normalized, file=sys.stderr)
     check_output(typed, cap, "vjp" if mode == "jvp" else mode)
+    scalar = run_stage("scalarize", scalarize, norm, typed)
+    if scalar is not norm:   # elementwise array expressions became loops: typed again
+        norm = scalar
+        typed = run_stage("types", infer_types, norm, cap, arg_types)
+        if _print_after("scalarize"):
+            print(emit_function(norm.tree, cap.line_text).text, file=sys.stderr)
     if _print_after("types"):
         print({k: str(v) for k, v in sorted(typed.types.items())}, file=sys.stderr)
     ret = norm.tree.body[-1].value

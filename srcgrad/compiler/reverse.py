@@ -28,7 +28,9 @@ from .checkpoint import RUNTIME as CHECKPOINT_RUNTIME
 from .checkpoint import Checkpointer
 from .core import (
     assign,
+    clone,
     const,
+    dotted,
     is_constant,
     load,
     name_node,
@@ -61,6 +63,11 @@ def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
     return items
 
 
+# Calls that return a new array, written by no one else yet
+FRESH_ARRAYS = frozenset({"np.copy", "np.zeros", "np.empty", "np.ones", "np.full",
+                          "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"})
+
+
 class Reverse:
     """The adjoint of one function: the structure (loops, branches, stores) here, the
     straight-line segments in segment.py; both share a Sweep."""
@@ -74,6 +81,7 @@ class Reverse:
         self.decision: dict[int, str | None] = {}   # id(if) -> name popped into
         self.loop_info: dict[int, dict] = {}
         self.store_kind: dict[int, object] = {}  # id(store) -> tape kind of the old value
+        self.index_recompute: dict[int, list[ast.stmt]] = {}  # id(store) -> its index again
         # Names read by active statements: arrays among them must be restored in reverse.
         # Closed over the statements that compute those names (the reverse sweep may
         # replay them): `_t = w[0]; a = x * _t` reads w in reverse even though w and _t
@@ -97,6 +105,7 @@ class Reverse:
             if t:
                 self.sweep.assign_count[t] = self.sweep.assign_count.get(t, 0) + 1
         self.sweep.dense = self._dense_arrays()
+        self.unread_stores = self._unread_stores()
         # top-level loops summing independent iterations (see fuse.py)
         self.fused: dict[int, dict[str, str]] = {}   # id(loop) -> name -> its unit adjoint
         self.outlined: list[ast.FunctionDef] = []    # fused iterations' adjoints (_outline)
@@ -247,15 +256,24 @@ class Reverse:
         line = node.srcline
         plan = Plan()
         self.sweep.plans[id(node)] = plan
-        reads = [base] + names_read(index)
+        at = self.sweep.ana.pos(node)
+        recompute: list[ast.stmt] = []
+        index_reads: list[str] = []
+        for n in names_read(index):
+            index_reads += self._index_inputs(n, at, loops, recompute, line)
+        self.index_recompute[id(node)] = recompute
+        reads = [base] + list(dict.fromkeys(index_reads))
         if isinstance(value, ast.Name) and self.sweep.typed.is_array(value.id) \
                 and value.id in self.sweep.ana.active:
             reads.append(value.id)  # its shape, for unbroadcast
-        self.segments.plan_saves(plan, reads, self.sweep.ana.pos(node), loops)
+        self.segments.plan_saves(plan, reads, at, loops)
         out = [self.push_var(n, line) for n in plan.saves]
         old = ast.Subscript(load(base), index, ast.Load())
         dtype = self.sweep.typed.types[base].dtype
-        if element:
+        if id(node) in self.unread_stores:
+            # what it overwrites is never read again (a new array being filled)
+            self.store_kind[id(node)] = None
+        elif element:
             kind = "b" if str(dtype) == "bool" else "i" if "int" in str(dtype) else "f"
             out.append(self.sweep.tape.push(kind, old, line))
             self.store_kind[id(node)] = kind
@@ -274,11 +292,14 @@ class Reverse:
         kind = self.store_kind[id(node)]
         old = self.sweep.namer.fresh("_old")
         # pushed last in the forward sweep: the overwritten value, then the saves
-        if isinstance(kind, str):
+        if kind is None:
+            out = []
+        elif isinstance(kind, str):
             out = [self.sweep.tape.pop(kind, old, line)]
         else:
             out = [self.sweep.tape.pop_ref(old, kind, line)]
         out += [self.pop_var(n, line) for n in reversed(plan.saves)]
+        out += [clone(st) for st in self.index_recompute.get(id(node), [])]
         if base in self.sweep.ana.active:
             bb = self.sweep.b(base)
             if base not in self.sweep.dense:
@@ -317,8 +338,80 @@ class Reverse:
                 out.append(with_line(ast.Assign([ast.Subscript(load(bb), index, ast.Store())],
                                             const(0.0)), line))
         # restore what the store overwrote
-        out.append(with_line(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
+        if kind is not None:
+            out.append(with_line(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
                                     load(old)), line))
+        return out
+
+    def _index_inputs(self, name: str, at: int, loops: list[ast.stmt],
+                      recompute: list[ast.stmt], line, depth: int = 2) -> list[str]:
+        """The names to tape so that the reverse sweep has a store's index `name`:
+        `name` itself, or, for an integer temporary computed from other names by
+        arithmetic in the same iteration (``_j = _o + _i``), those names, with the
+        statement that recomputes it added to `recompute` (so an index that follows a
+        loop's counter tapes nothing per element)."""
+        found = self.temp_def.get(name)
+        if depth == 0 or found is None or self.sweep.typed.kind(name) != "i" \
+                or not isinstance(found[1], ast.BinOp) \
+                or any(found[0] < p < at for p in self.sweep.ana.assigned_at.get(name, [])):
+            return [name]
+        pos, value = found
+        inputs: list[str] = []
+        for op in (value.left, value.right):
+            if isinstance(op, ast.Constant):
+                continue
+            if not isinstance(op, ast.Name) or self.sweep.typed.kind(op.id) != "i" \
+                    or any(pos < p <= at for p in self.sweep.ana.assigned_at.get(op.id, [])):
+                return [name]
+        for op in (value.left, value.right):
+            if isinstance(op, ast.Name):
+                inputs += self._index_inputs(op.id, pos, loops, recompute, line, depth - 1)
+        recompute.append(with_line(assign(name, clone(value)), line))
+        return inputs
+
+    def _unread_stores(self) -> set[int]:
+        """Stores whose overwritten elements nothing reads again, so neither sweep tapes or
+        restores them: in a block, after ``a = <a new array>`` (np.copy, np.zeros, np.empty
+        ...), the stores into `a` that come before any statement reading `a`'s elements or
+        binding another name to it (its shape may be read). The reverse sweep reaches
+        those statements after the stores' adjoints, and then `a` is made again."""
+        out: set[int] = set()
+
+        def reads_elements(stmt: ast.stmt, name: str) -> bool:
+            parts = [stmt.test] if isinstance(stmt, (ast.If, ast.While)) else \
+                [stmt.iter] if isinstance(stmt, ast.For) else \
+                [stmt.value, stmt.targets[0].slice] if store_of(stmt) is not None else \
+                [stmt.value] if isinstance(stmt, (ast.Assign, ast.Return)) and stmt.value \
+                else [stmt]
+            for part in parts:
+                shape_only = {id(n.value) for n in ast.walk(part)
+                              if isinstance(n, ast.Attribute)
+                              and n.attr in ("shape", "size", "ndim")}
+                if any(isinstance(n, ast.Name) and n.id == name and id(n) not in shape_only
+                       for n in ast.walk(part)):
+                    return True
+            return False
+
+        def block(body: list[ast.stmt]) -> None:
+            for d, stmt in enumerate(body):
+                if isinstance(stmt, (ast.If, ast.For, ast.While)):
+                    block(stmt.body)
+                    block(stmt.orelse)
+                name = target_of(stmt)
+                if name is None or not self.sweep.typed.is_array(name) \
+                        or not isinstance(stmt.value, ast.Call) \
+                        or dotted(stmt.value.func) not in FRESH_ARRAYS:
+                    continue
+                found: list[int] = []
+                for later in body[d + 1:]:
+                    inner = list(walk_stmts([later]))
+                    if any(target_of(s) == name for s in inner) \
+                            or any(reads_elements(s, name) for s in inner):
+                        break
+                    found += [id(s) for s in inner if store_of(s) == name]
+                out.update(found)
+
+        block(self.sweep.norm.tree.body)
         return out
 
     def _fwd_if(self, node: ast.If, loops: list[ast.stmt]) -> list[ast.stmt]:
@@ -979,4 +1072,76 @@ def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
             wrt: list[str], checkpoint: bool = False) -> Adjoint:
     rev = Reverse(norm, cap, typed, ana, wrt, checkpoint)
     fn = rev.run()
+    for f in [fn, *rev.outlined]:
+        hoist_ensures(f.body)
     return Adjoint(fn, rev.outlined, rev.sweep.tape.imports() | rev.sweep.tape.helpers_np)
+
+
+def _ensure_of(stmt: ast.stmt) -> tuple[str, str] | None:
+    """(b, x) for a statement ``b = ensure(b, x)``."""
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) \
+            and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Name) \
+            and stmt.value.func.id == "ensure" and len(stmt.value.args) == 2 \
+            and all(isinstance(a, ast.Name) for a in stmt.value.args) \
+            and stmt.value.args[0].id == stmt.targets[0].id:
+        return stmt.targets[0].id, stmt.value.args[1].id
+    return None
+
+
+def _bound_names(body: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
+    """Names (re)bound in a block, nested blocks included: name -> the statements."""
+    out: dict[str, list[ast.stmt]] = {}
+    for stmt in walk_stmts(body):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+            [stmt.target] if isinstance(stmt, (ast.AugAssign, ast.For)) else []
+        for t in targets:
+            for n in ast.walk(t) if isinstance(t, ast.Tuple) else [t]:
+                if isinstance(n, ast.Name):
+                    out.setdefault(n.id, []).append(stmt)
+    return out
+
+
+def hoist_ensures(body: list[ast.stmt]) -> None:
+    """Move ``b = ensure(b, x)`` out of a loop that binds neither `x` nor `b` otherwise
+    (element updates ``b[i] += ...`` keep it): the first one in the loop allocates, the
+    others return `b` itself, and a zero-filled `b` means what the empty sentinel means.
+    In place, innermost loops first, so an ensure leaves a loop nest entirely when it
+    can (each one is a call with reference counting, at every element otherwise)."""
+    j = 0
+    while j < len(body):
+        stmt = body[j]
+        if isinstance(stmt, ast.If):
+            hoist_ensures(stmt.body)
+            hoist_ensures(stmt.orelse)
+        if not isinstance(stmt, (ast.For, ast.While)):
+            j += 1
+            continue
+        hoist_ensures(stmt.body)
+        hoisted: list[ast.stmt] = []
+        stmt.body = _without_ensures(stmt.body, _bound_names(stmt.body), hoisted, set())
+        body[j:j] = hoisted
+        j += len(hoisted) + 1
+
+
+def _without_ensures(block: list[ast.stmt], bound: dict, hoisted: list[ast.stmt],
+                     seen: set) -> list[ast.stmt]:
+    """`block` without the ensures a loop binding `bound` can run before it (appended to
+    `hoisted`, once each)."""
+    kept = []
+    for s in block:
+        e = _ensure_of(s)
+        if e is not None and e[1] not in bound and all(
+                _ensure_of(o) == e for o in bound.get(e[0], [])):
+            if e not in seen:
+                seen.add(e)
+                hoisted.append(s)
+            continue
+        if isinstance(s, ast.If):
+            s.body = _without_ensures(s.body, bound, hoisted, seen)
+            s.orelse = _without_ensures(s.orelse, bound, hoisted, seen)
+            if not s.body and not s.orelse:
+                continue   # its test is a name: nothing else to run
+            if not s.body:
+                s.body = [with_line(ast.Pass(), getattr(s, "srcline", None))]
+        kept.append(s)
+    return kept

@@ -823,7 +823,8 @@ nondiff(_R["int"], "linalg.slogdet_sign", "np.linalg.matrix_rank", "linalg.lstsq
         "linalg.nonzero", "linalg.abs_slope", "linalg.tie_weights", "linalg.tie_weights_axis")
 
 nondiff(_R["index"], "shapes.source_index", "shapes.argsort")
-nondiff(_R["shape"], "shapes.vander_powers")
+nondiff(_R["shape"], "shapes.vander_powers", "shapes.slice_lo", "shapes.slice_len",
+        "shapes.wrap_index", "shapes.bcast_len", "shapes.fit_len", "shapes.bstride")
 
 
 def rule_for(key: str) -> Rule | None:

@@ -685,6 +685,8 @@ def accum(b, c, like):
     adjoint. In place when `b` can be kept, else on a new array: always use
     the returned value. A scalar `like`: ``b + c``."""
     if not _isarr(like):
+        if _isarr(b) and b.size == 0:
+            return c   # the empty sentinel of an array Numba typed, which NumPy made a scalar
         return b + c
     b = ensure(b, like)
     b += c

@@ -128,6 +128,63 @@ def _shaper(nd):
 
 
 # =====================================================================
+# Lengths of scalarized loops (compiler/scalarize.py): integers only
+# =====================================================================
+
+@register_jitable
+def slice_lo(n, start, stop):
+    """The first index of ``x[start:stop]`` along a dimension of length n (Python's
+    rules: negative bounds count from the end, bounds are clipped)."""
+    lo = start + n if start < 0 else start
+    return min(max(lo, 0), n)
+
+
+@register_jitable
+def slice_len(n, start, stop):
+    """The length of ``x[start:stop]`` along a dimension of length n."""
+    lo = slice_lo(n, start, stop)
+    hi = stop + n if stop < 0 else stop
+    hi = min(max(hi, 0), n)
+    return max(hi - lo, 0)
+
+
+@register_jitable
+def wrap_index(n, i):
+    """An integer index along a dimension of length n, negative ones from the end;
+    IndexError outside, as NumPy's."""
+    j = i + n if i < 0 else i
+    if j < 0 or j >= n:
+        raise IndexError("index out of bounds")
+    return j
+
+
+@register_jitable
+def bcast_len(a, b):
+    """The length two broadcast dimensions give (NumPy's rule: equal, or one is 1)."""
+    if a == b or b == 1:
+        return a
+    if a == 1:
+        return b
+    raise ValueError("operands could not be broadcast together")
+
+
+@register_jitable
+def fit_len(n, target):
+    """The length of a store into a part of length `target` of a value of broadcast length
+    n: NumPy's ValueError when n neither equals it nor is 1."""
+    if n != target and n != 1:
+        raise ValueError("could not broadcast input array into the shape of the target")
+    return target
+
+
+@register_jitable
+def bstride(m):
+    """The index step of an operand dimension of length m in a broadcast loop: 0 for a
+    dimension of length 1 (its one element serves every position), 1 otherwise."""
+    return 0 if m == 1 else 1
+
+
+# =====================================================================
 # Compiled building blocks (explicit loops over flat C data, intp shape arrays)
 # =====================================================================
 
