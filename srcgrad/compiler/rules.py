@@ -824,7 +824,7 @@ nondiff(_R["int"], "linalg.slogdet_sign", "np.linalg.matrix_rank", "linalg.lstsq
 
 nondiff(_R["index"], "shapes.source_index", "shapes.argsort")
 nondiff(_R["shape"], "shapes.vander_powers", "shapes.slice_lo", "shapes.slice_len",
-        "shapes.wrap_index", "shapes.bcast_len", "shapes.fit_len", "shapes.bstride")
+        "shapes.wrap_index", "shapes.bcast_len", "shapes.bstride_to")
 
 
 def rule_for(key: str) -> Rule | None:

@@ -22,7 +22,7 @@ them, read in place) and scalars. Its root is the array it makes (a new array fi
 by the loop), a store into part of an array (``x[a:b] = tree``, written element by
 element when no operand may share memory with ``x``), or ``np.sum(tree)`` (a scalar
 sum, no array at all). Broadcasting follows NumPy's rules: operands align at their
-last dimension, and a length-1 dimension is read with stride 0 (``shapes.bstride``);
+last dimension, and a length-1 dimension is read with stride 0 (``shapes.bstride_to``);
 lengths that do not broadcast raise NumPy's ValueError.
 
 The stores filling a new array overwrite nothing anyone reads again, so the reverse
@@ -386,6 +386,12 @@ class Scalarizer:
             return None
 
         shapes_of: dict[str, str] = {}
+        known: dict[tuple, object] = {}   # (base, dim[, start, stop]) -> its name
+
+        def once(key: tuple, value: ast.expr, prefix: str) -> str:
+            if key not in known:
+                known[key] = emit_pre(value, prefix)
+            return known[key]
 
         def dims_of(leaf: _Leaf) -> list[tuple]:
             """Per slice dimension of the operand: (offset, length) names or constants;
@@ -395,12 +401,14 @@ class Scalarizer:
                 if leaf.base not in shapes_of:
                     shapes_of[leaf.base] = emit_pre(ast.Attribute(load(leaf.base), "shape",
                                                                   ast.Load()), "_sh")
-                size = emit_pre(ast.Subscript(load(shapes_of[leaf.base]), const(d),
-                                              ast.Load()), "_m")
+                base = leaf.base
+                size = once((base, d), ast.Subscript(load(shapes_of[base]), const(d),
+                                                     ast.Load()), "_m")
                 if p[0] == "int":
                     idx = p[1]
                     if not (isinstance(idx, int) and idx >= 0):
-                        idx = emit_pre(_call("shapes.wrap_index", load(size), _atom(idx)), "_o")
+                        idx = once((base, d, "int", idx), _call(
+                            "shapes.wrap_index", load(size), _atom(idx)), "_o")
                     out.append(("int", idx))
                     continue
                 start, stop = p[1], p[2]
@@ -409,45 +417,45 @@ class Scalarizer:
                     continue
                 a = const(0) if start is None else _atom(start)
                 b = load(size) if stop is None else _atom(stop)
-                off = emit_pre(_call("shapes.slice_lo", load(size), a, b), "_o")
-                length = emit_pre(_call("shapes.slice_len", load(size), a, b), "_m")
+                off = once((base, d, start, stop), _call("shapes.slice_lo", load(size), a, b),
+                           "_o")
+                length = once((base, d, start, stop, "len"),
+                              _call("shapes.slice_len", load(size), a, b), "_m")
                 out.append(("slice", off, length))
             return out
 
         info = {a: dims_of(leaves[a]) for a in order}
         tinfo = dims_of(root[1]) if root[0] == "store" else None
 
-        # the loop's lengths: the operands broadcast, dimension by dimension
-        lengths: list[str] = []
+        # the loop's lengths: the part a store writes (NumPy broadcasts the value to it), or
+        # the operands broadcast, dimension by dimension
+        lengths: list = []
         for d in range(rank):
-            cands = []
+            if tinfo is not None:
+                lengths.append([x for x in tinfo if x[0] == "slice"][d][2])
+                continue
+            cands: list = []
             for a in order:
                 sl = [x for x in info[a] if x[0] == "slice"]
                 e = d - (rank - len(sl))
-                if e >= 0:
+                if e >= 0 and sl[e][2] not in cands:
                     cands.append(sl[e][2])
-            if tinfo is not None:
-                sl = [x for x in tinfo if x[0] == "slice"]
-                cands.append(sl[d][2])
             n = cands[0]
             for c in cands[1:]:
                 n = emit_pre(_call("shapes.bcast_len", _atom(n), _atom(c)), "_n")
-            if tinfo is not None:
-                sl = [x for x in tinfo if x[0] == "slice"]
-                n = emit_pre(_call("shapes.fit_len", _atom(n), _atom(sl[d][2])), "_n")
-            if isinstance(n, int):
-                n = emit_pre(const(n), "_n")
             lengths.append(n)
         # per operand and dimension: stride 1, or 0 for a broadcast length-1 dimension
+        # (a length neither 1 nor the loop's raises NumPy's ValueError)
         strides: dict[str, list] = {}
         for a in order:
             sl = [x for x in info[a] if x[0] == "slice"]
             st = []
             for e, x in enumerate(sl):
                 d = e + rank - len(sl)
-                same = x[2] == lengths[d]
-                st.append(1 if same else emit_pre(_call("shapes.bstride", _atom(x[2])), "_s"))
+                st.append(1 if x[2] == lengths[d] else emit_pre(
+                    _call("shapes.bstride_to", _atom(x[2]), _atom(lengths[d])), "_s"))
             strides[a] = st
+        lengths = [emit_pre(const(n), "_n") if isinstance(n, int) else n for n in lengths]
 
         # the result
         result = None

@@ -169,19 +169,15 @@ def bcast_len(a, b):
 
 
 @register_jitable
-def fit_len(n, target):
-    """The length of a store into a part of length `target` of a value of broadcast length
-    n: NumPy's ValueError when n neither equals it nor is 1."""
-    if n != target and n != 1:
-        raise ValueError("could not broadcast input array into the shape of the target")
-    return target
-
-
-@register_jitable
-def bstride(m):
-    """The index step of an operand dimension of length m in a broadcast loop: 0 for a
-    dimension of length 1 (its one element serves every position), 1 otherwise."""
-    return 0 if m == 1 else 1
+def bstride_to(m, n):
+    """The index step, in a loop of length n, of an operand dimension of length m: 1 when
+    m is n, 0 when m is 1 (its one element serves every position); NumPy's ValueError
+    otherwise."""
+    if m == n:
+        return 1
+    if m == 1:
+        return 0
+    raise ValueError("operands could not be broadcast together")
 
 
 # =====================================================================
