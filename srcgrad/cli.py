@@ -32,7 +32,7 @@ import traceback
 from pathlib import Path
 
 # Stages whose result pipeline.generate() prints when SRCGRAD_PRINT_AFTER names them.
-AFTER_STAGES = ("normalize", "types", "analyze", "reverse", "forward", "emit")
+AFTER_STAGES = ("normalize", "types", "scalarize", "analyze", "reverse", "forward", "emit")
 
 
 class CLIError(Exception):
@@ -375,7 +375,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     show.add_argument("--after", choices=AFTER_STAGES, default="emit",
                       help="print the result of this stage instead: normalize (the function lowered "
-                           "to one operation per statement), types, analyze (active variables), "
+                           "to one operation per statement), types, scalarize (elementwise array "
+                           "expressions as loops), analyze (active variables), "
                            "reverse or emit (the adjoint module, the default)")
     show.add_argument("--mode", choices=("rev", "fwd"), default="rev",
                       help="rev: the adjoint grad compiles (default); fwd: the tangent module "

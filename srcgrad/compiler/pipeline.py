@@ -144,8 +144,8 @@ def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str,
     if scalar is not norm:   # elementwise array expressions became loops: typed again
         norm = scalar
         typed = run_stage("types", infer_types, norm, cap, arg_types)
-        if _print_after("scalarize"):
-            print(emit_function(norm.tree, cap.line_text).text, file=sys.stderr)
+    if _print_after("scalarize"):
+        print(emit_function(norm.tree, cap.line_text).text, file=sys.stderr)
     if _print_after("types"):
         print({k: str(v) for k, v in sorted(typed.types.items())}, file=sys.stderr)
     ret = norm.tree.body[-1].value

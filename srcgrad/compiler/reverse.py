@@ -1074,6 +1074,7 @@ def reverse(norm: Normalized, cap: Captured, typed: Typed, ana: Analysis,
     fn = rev.run()
     for f in [fn, *rev.outlined]:
         hoist_ensures(f.body)
+        drop_dead(f)
     return Adjoint(fn, rev.outlined, rev.sweep.tape.imports() | rev.sweep.tape.helpers_np)
 
 
@@ -1145,3 +1146,106 @@ def _without_ensures(block: list[ast.stmt], bound: dict, hoisted: list[ast.stmt]
                 s.body = [with_line(ast.Pass(), getattr(s, "srcline", None))]
         kept.append(s)
     return kept
+
+
+# Calls without effects whose result alone matters (a dead one can go): the runtime's
+# shape helpers and allocations the reverse sweep replays for a shape.
+_PURE_CALLS = frozenset({"ensure", "empty_adjoint", "np.empty", "np.zeros", "np.ones",
+                         "np.copy", "range_len", "len"})
+
+
+def _pure(value: ast.expr) -> bool:
+    for n in ast.walk(value):
+        if isinstance(n, ast.Call):
+            name = dotted(n.func) or ""
+            if name not in _PURE_CALLS and not name.startswith("shapes."):
+                return False
+    return True
+
+
+def drop_dead(fn: ast.FunctionDef) -> None:
+    """Remove assignments whose value no later statement reads, when computing it has no
+    effect (arithmetic, shapes, allocations, `ensure`): what the reverse sweep replays
+    only for a shape that no adjoint ends up using (`f = np.empty(n)` before
+    `b_f = empty_adjoint(b_f)`). A backward liveness pass over the structured code."""
+    fn.body = _sweep_dead(fn.body, set(), set())
+
+
+def _uses(node: ast.AST | None) -> set[str]:
+    if node is None:
+        return set()
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+
+
+def _defs(stmt: ast.stmt) -> set[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+    return {n.id for t in targets if not isinstance(t, ast.Subscript)
+            for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _removable(stmt: ast.stmt, live: set[str]) -> bool:
+    return isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+        and isinstance(stmt.targets[0], ast.Name) and stmt.targets[0].id not in live \
+        and _pure(stmt.value)
+
+
+def _loop_out(stmt: ast.stmt, live: set[str]) -> set[str]:
+    """What is live at the end of a loop's body, given `live` after the loop."""
+    head = _uses(stmt.test) if isinstance(stmt, ast.While) else set()
+    out = live | head
+    while True:
+        body_in = _live_in(stmt.body, out, out)
+        if isinstance(stmt, ast.For):
+            body_in = body_in - {stmt.target.id}
+        new = live | head | body_in
+        if new == out:
+            return out
+        out = new
+
+
+def _live_in(body: list[ast.stmt], live: set[str], jump: set[str]) -> set[str]:
+    """The names live before `body` when `live` are after it (`jump`: at a break or
+    continue)."""
+    live = set(live)
+    for stmt in reversed(body):
+        live = _stmt_in(stmt, live, jump)
+    return live
+
+
+def _stmt_in(stmt: ast.stmt, live: set[str], jump: set[str]) -> set[str]:
+    if isinstance(stmt, ast.If):
+        return _live_in(stmt.body, live, jump) | _live_in(stmt.orelse, live, jump) \
+            | _uses(stmt.test)
+    if isinstance(stmt, (ast.For, ast.While)):
+        out = _loop_out(stmt, live)
+        extra = _uses(stmt.iter) if isinstance(stmt, ast.For) else set()
+        return (out - ({stmt.target.id} if isinstance(stmt, ast.For) else set())) | extra \
+            | live
+    if isinstance(stmt, (ast.Break, ast.Continue)):
+        return set(jump)
+    if isinstance(stmt, ast.Return):
+        return _uses(stmt.value)
+    if _removable(stmt, live):
+        return live
+    return (live - _defs(stmt)) | _uses(stmt)
+
+
+def _sweep_dead(body: list[ast.stmt], live: set[str], jump: set[str]) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    live = set(live)
+    for stmt in reversed(body):
+        if isinstance(stmt, ast.If):
+            stmt.body = _sweep_dead(stmt.body, live, jump) or [with_line(
+                ast.Pass(), getattr(stmt, "srcline", None))]
+            stmt.orelse = _sweep_dead(stmt.orelse, live, jump)
+        elif isinstance(stmt, (ast.For, ast.While)):
+            body_out = _loop_out(stmt, live)
+            stmt.body = _sweep_dead(stmt.body, body_out, body_out) or [with_line(
+                ast.Pass(), getattr(stmt, "srcline", None))]
+        elif _removable(stmt, live):
+            continue
+        live = _stmt_in(stmt, live, jump)
+        out.append(stmt)
+    out.reverse()
+    return out
