@@ -149,3 +149,14 @@ def test_broadcast_error_is_numpys(user, jit):
     value, grads = g(np.arange(5.0), np.ones(4))
     assert value == 10.0
     np.testing.assert_array_equal(grads[1], np.arange(1.0, 5.0))
+
+
+def test_types_match_numbas(user, monkeypatch):
+    """scalarize gives its new variables their types itself (no second type inference);
+    SRCGRAD_CHECK_SCALARIZE=1 makes the pipeline compare them with Numba's."""
+    monkeypatch.setenv("SRCGRAD_CHECK_SCALARIZE", "1")
+    monkeypatch.setenv("SRCGRAD_DISK_CACHE", "0")
+    for name in ("heat", "broadcast", "rows"):
+        args, wrt = _args(name)
+        srcgrad.value_and_grad(getattr(user, name), wrt=wrt, jit=False).source_for(*args)
+

@@ -18,6 +18,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from numba.core import types as nbtypes
+
 from ..errors import InternalError, SrcgradError
 from . import cache
 from .analyze import analyze, check_aliasing, check_calls
@@ -140,10 +142,18 @@ def _generate(cap: Captured, norm, arg_types: tuple, wrt: list[str], mode: str,
         if _print_after("normalize"):
             print(normalized, file=sys.stderr)
     check_output(typed, cap, "vjp" if mode == "jvp" else mode)
-    scalar = run_stage("scalarize", scalarize, norm, typed)
-    if scalar is not norm:   # elementwise array expressions became loops: typed again
-        norm = scalar
-        typed = run_stage("types", infer_types, norm, cap, arg_types)
+    norm, typed = run_stage("scalarize", scalarize, norm, typed)
+    if os.environ.get("SRCGRAD_CHECK_SCALARIZE"):   # its types against Numba's own
+        again = infer_types(norm, cap, arg_types)
+        def same(a, b) -> bool:
+            if isinstance(a, nbtypes.Array) or isinstance(b, nbtypes.Array):
+                return isinstance(a, nbtypes.Array) and isinstance(b, nbtypes.Array) \
+                    and a.ndim == b.ndim and a.dtype == b.dtype
+            return type(nbtypes.unliteral(a)) is type(nbtypes.unliteral(b))
+        wrong = {k: (str(v), str(again.types[k])) for k, v in typed.types.items()
+                 if k in again.types and not same(v, again.types[k])}
+        if wrong:
+            raise InternalError(f"scalarize typed {wrong} unlike Numba")
     if _print_after("scalarize"):
         print(emit_function(norm.tree, cap.line_text).text, file=sys.stderr)
     if _print_after("types"):

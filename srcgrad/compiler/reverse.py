@@ -1228,6 +1228,9 @@ def _stmt_in(stmt: ast.stmt, live: set[str], jump: set[str]) -> set[str]:
         return _uses(stmt.value)
     if _removable(stmt, live):
         return live
+    if isinstance(stmt, ast.AugAssign):   # b += g reads b
+        return live | _uses(stmt) | {n.id for n in ast.walk(stmt.target)
+                                     if isinstance(n, ast.Name)}
     return (live - _defs(stmt)) | _uses(stmt)
 
 

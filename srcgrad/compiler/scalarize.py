@@ -93,6 +93,7 @@ class Scalarizer:
             if t:
                 self.assigns[t] = self.assigns.get(t, 0) + 1
         self.alias = self._alias_classes()
+        self.new_types: dict = {}   # name -> Numba type of every temporary made here
         # arrays whose rank NumPy may not give as Numba types it (np.cross of 2-vectors
         # returns a scalar per pair): never read element by element
         self.unsure = {target_of(s) for s in _walk(norm.tree.body)
@@ -348,9 +349,13 @@ class Scalarizer:
 
     # code ----------------------------------------------------------------------
 
-    def _fresh(self, prefix: str) -> str:
+    def _fresh(self, prefix: str, typ=None) -> str:
+        """A new temporary, of Numba type `typ` (by its prefix when not given: sizes,
+        offsets, strides, indexes and counters are integers, loads and results floats)."""
         name = self.namer.fresh(prefix)
         self.temps.add(name)
+        self.new_types[name] = typ if typ is not None else \
+            nbtypes.float64 if prefix in ("_e", "_v", "_acc") else nbtypes.intp
         return name
 
     def _emit(self, body, members, views_idx, root, rootstmt):
@@ -360,8 +365,8 @@ class Scalarizer:
         line = getattr(rootstmt, "srcline", None)
         pre: list[ast.stmt] = []
 
-        def emit_pre(value: ast.expr, prefix: str = "_m") -> str:
-            name = self._fresh(prefix)
+        def emit_pre(value: ast.expr, prefix: str = "_m", typ=None) -> str:
+            name = self._fresh(prefix, typ)
             pre.append(with_line(assign(name, value), line))
             return name
 
@@ -400,7 +405,8 @@ class Scalarizer:
             for d, p in enumerate(leaf.parts):
                 if leaf.base not in shapes_of:
                     shapes_of[leaf.base] = emit_pre(ast.Attribute(load(leaf.base), "shape",
-                                                                  ast.Load()), "_sh")
+                                                                  ast.Load()), "_sh",
+                        nbtypes.UniTuple(nbtypes.intp, self._ndim(leaf.base)))
                 base = leaf.base
                 size = once((base, d), ast.Subscript(load(shapes_of[base]), const(d),
                                                      ast.Load()), "_m")
@@ -462,7 +468,7 @@ class Scalarizer:
         if root[0] == "new":
             dest = top
             if dest in leaves or any(leaf.base == dest for leaf in leaves.values()):
-                dest = self._fresh("_r")
+                dest = self._fresh("_r", nbtypes.Array(nbtypes.float64, rank, "C"))
             shape = ast.Tuple([load(n) for n in lengths], ast.Load()) if rank > 1 \
                 else load(lengths[0])
             pre.append(with_line(assign(dest, ast.Call(name_node("np.empty"), [shape], [])),
@@ -620,15 +626,18 @@ def _walk(body):
             yield from _walk(stmt.orelse)
 
 
-def scalarize(norm: Normalized, typed) -> Normalized:
-    """`norm` with its elementwise array groups written as loops (a copy), or `norm`
-    itself when there is nothing to scalarize."""
+def scalarize(norm: Normalized, typed):
+    """`(norm, typed)` with the elementwise array groups written as loops (copies), or
+    the arguments themselves when there is nothing to scalarize."""
     if not enabled():
-        return norm
+        return norm, typed
     work = dataclasses.replace(norm, tree=copy.deepcopy(norm.tree),
                                namer=copy.deepcopy(norm.namer))
     sc = Scalarizer(work, typed)
     sc.run()
     if not sc.changed:
-        return norm
-    return dataclasses.replace(work, temps=sc.temps)
+        return norm, typed
+    # the new names' types are known by construction: no second type inference
+    types = dict(typed.types)
+    types.update(sc.new_types)
+    return dataclasses.replace(work, temps=sc.temps), dataclasses.replace(typed, types=types)

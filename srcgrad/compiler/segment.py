@@ -447,6 +447,7 @@ class Segments:
         out: list[ast.stmt] = []
         g: ast.expr = load(bt)
         single = self._single_use(t, seg)
+        from_ensure = False
         if t in self.sweep.dense:
             # allocated before the reverse sweep; t is bound once, so nothing reads b_t
             # after this statement and it needs no zeroing
@@ -458,6 +459,7 @@ class Segments:
             self.sweep.tape.helpers_np.add("ensure")
             out.append(with_line(assign(gname, call), line))
             g = load(gname)
+            from_ensure = True
         elif self_ref and len(exprs) > 1:
             gname = self.sweep.namer.fresh("_g")
             out.append(with_line(assign(gname, load(bt)), line))
@@ -467,6 +469,8 @@ class Segments:
                 and not self._adjoint_dead_after(t, stmt, loops):
             out.append(with_line(assign(bt, self._zero_adjoint(bt)), line))
             zeroed = True
+        # the adjoint taken by ensure, then reset: this statement's one contribution owns it
+        taken = g if zeroed and from_ensure and len(exprs) == 1 else None
         assigned_here: set[str] = set()
         for c in exprs:
             ba = self.sweep.b(c.name)
@@ -518,6 +522,11 @@ class Segments:
                     # writes: taken as it is (no zero array to add it into)
                     call = ast.Call(load("fresh_adjoint"), [expr, like], [])
                     self.sweep.tape.helpers_np.add("fresh_adjoint")
+                    self.sweep.tape.helpers_np |= _runtime_calls(expr)
+                elif taken is not None and _owned(expr, taken):
+                    # an adjoint passed on (u = u_new): taken as it is while b is empty
+                    call = ast.Call(load("take_adjoint"), [start, expr, like], [])
+                    self.sweep.tape.helpers_np.add("take_adjoint")
                     self.sweep.tape.helpers_np |= _runtime_calls(expr)
                 else:
                     call = ast.Call(load("accum"), [start, expr, like], [])

@@ -64,6 +64,7 @@ __all__ = [
     "unbroadcast", "empty_adjoint", "ensure", "accum",
     "sum_grad", "mean_grad", "prod_grad", "max_grad", "min_grad", "cumsum_grad",
     "matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b", "matmul_acc_a", "fresh_adjoint",
+    "take_adjoint",
     "outer_grad_a", "outer_grad_b", "trace_grad", "norm_grad",
     "transpose_grad", "reshape_grad", "concatenate_grad", "stack_grad",
     "maximum_grad_x", "maximum_grad_y", "minimum_grad_x", "minimum_grad_y",
@@ -767,6 +768,29 @@ def _ov_fresh_adjoint(c, like):
             return accum(empty_adjoint(like), c, like)
         return impl
     return lambda c, like: accum(empty_adjoint(like), c, like)
+
+
+def take_adjoint(b, c, like):
+    """``accum(b, c, like)`` for a contribution `c` that nothing else will write to (an
+    adjoint just taken from a variable that was then reset): `c` itself while `b` is
+    still the empty sentinel and `c` has like's shape, dtype and layout, so passing an
+    adjoint on (``u = u_new``) allocates and adds nothing."""
+    if _isarr(like) and _isarr(b) and _isarr(c) and b.shape != like.shape \
+            and c.shape == like.shape and c.dtype == like.dtype and c.flags.c_contiguous:
+        return c
+    return accum(b, c, like)
+
+
+@overload(take_adjoint)
+def _ov_take_adjoint(b, c, like):
+    if _is_arr(like) and _is_arr(b) and _is_arr(c) and b == c and c.layout == "C" \
+            and c.ndim == like.ndim and _dt(c) is _dt(like):
+        def impl(b, c, like):
+            if b.shape != like.shape and c.shape == like.shape:
+                return c
+            return accum(b, c, like)
+        return impl
+    return lambda b, c, like: accum(b, c, like)
 
 
 # =====================================================================
