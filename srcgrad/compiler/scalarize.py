@@ -43,8 +43,8 @@ import os
 from numba.core import types as nbtypes
 
 from .analyze import fancy_index, view_source
-from .core import assign, const, dotted, load, name_node, names_read, store_of, target_of, \
-    with_line
+from .core import assign, const, dotted, load, name_node, names_read, store_of, substitute, \
+    target_of, walk_stmts, with_line
 from .normalize import Normalized
 
 # NumPy's elementwise functions whose rule is one template for scalars and arrays alike
@@ -82,7 +82,7 @@ class Scalarizer:
         self.temps = set(norm.temps)
         self.reads: dict[str, int] = {}
         self.assigns: dict[str, int] = {}
-        for stmt in _walk(norm.tree.body):
+        for stmt in walk_stmts(norm.tree.body):
             own = [stmt.test] if isinstance(stmt, (ast.If, ast.While)) else \
                 [stmt.iter] if isinstance(stmt, ast.For) else [stmt]
             for part in own:
@@ -96,7 +96,7 @@ class Scalarizer:
         self.new_types: dict = {}   # name -> Numba type of every temporary made here
         # arrays whose rank NumPy may not give as Numba types it (np.cross of 2-vectors
         # returns a scalar per pair): never read element by element
-        self.unsure = {target_of(s) for s in _walk(norm.tree.body)
+        self.unsure = {target_of(s) for s in walk_stmts(norm.tree.body)
                        if target_of(s) and isinstance(s.value, ast.Call)
                        and dotted(s.value.func) in UNSURE_RANK}
         self.changed = False
@@ -143,7 +143,7 @@ class Scalarizer:
         params = [a.arg for a in self.norm.tree.args.args if self.typed.is_array(a.arg)]
         for p in params[1:]:
             union(p, params[0])
-        for stmt in _walk(self.norm.tree.body):
+        for stmt in walk_stmts(self.norm.tree.body):
             t = target_of(stmt)
             if t and self.typed.is_array(t):
                 src = view_source(stmt.value, self.typed)
@@ -168,7 +168,7 @@ class Scalarizer:
             s = body[k]
             if target_of(s) == name:
                 return isinstance(s.value, ast.Call) and _fresh_call(s.value)
-            for n in _walk([s]):
+            for n in walk_stmts([s]):
                 if target_of(n) == name:
                     return False
                 if isinstance(n, ast.Assign) and (view_source(n.value, self.typed) == name
@@ -516,7 +516,7 @@ class Scalarizer:
         # views read through their base: rename the loads above
         for k in members:
             stmt = body[k]
-            value = _Rename(scalars).visit(copy.deepcopy(stmt.value))
+            value = substitute(stmt.value, scalars)
             if k == members[-1] and root[0] == "store":
                 store = ast.Assign([ast.Subscript(load(root[1].base),
                                                   index_of(tinfo, None), ast.Store())],
@@ -548,14 +548,6 @@ class Scalarizer:
         return code
 
 
-class _Rename(ast.NodeTransformer):
-    def __init__(self, mapping: dict[str, ast.expr]) -> None:
-        self.mapping = mapping
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        return copy.deepcopy(self.mapping[node.id]) if node.id in self.mapping else node
-
-
 def _is_atom(node: ast.expr) -> bool:
     return isinstance(node, (ast.Name, ast.Constant))
 
@@ -577,7 +569,7 @@ def _fresh_call(value: ast.Call) -> bool:
     return name in UNARY or name in BINARY or name in (
         "np.copy", "np.zeros", "np.ones", "np.empty", "np.full", "np.zeros_like",
         "np.ones_like", "np.empty_like", "np.full_like", "np.dot", "np.matmul", "np.sum",
-        "np.array", "np.arange", "np.linspace", "np.outer", "np.exp", "np.log")
+        "np.array", "np.arange", "np.linspace", "np.outer")
 
 
 def _parts(index: ast.expr, ndim: int, typed) -> list | None:
@@ -616,14 +608,6 @@ def _parts(index: ast.expr, ndim: int, typed) -> list | None:
             return None
     out += [("slice", None, None)] * (ndim - len(items))
     return out
-
-
-def _walk(body):
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, (ast.If, ast.For, ast.While)):
-            yield from _walk(stmt.body)
-            yield from _walk(stmt.orelse)
 
 
 def scalarize(norm: Normalized, typed):
