@@ -45,6 +45,7 @@ from .core import (
 from .fuse import fusable
 from .infer import Typed
 from .normalize import Normalized
+from .saves import drop_repeated, drop_unread_restores, mark, mark_old
 from .segment import Plan, Segments, Sweep, index_value
 from .tapegen import KINDS, TapeWriter, array_like
 
@@ -82,6 +83,7 @@ class Reverse:
         self.loop_info: dict[int, dict] = {}
         self.store_kind: dict[int, object] = {}  # id(store) -> tape kind of the old value
         self.index_recompute: dict[int, list[ast.stmt]] = {}  # id(store) -> its index again
+        self.renamed: set[tuple[str, str]] = set()   # (taped name, name popped into)
         # Names read by active statements: arrays among them must be restored in reverse.
         # Closed over the statements that compute those names (the reverse sweep may
         # replay them): `_t = w[0]; a = x * _t` reads w in reverse even though w and _t
@@ -199,7 +201,7 @@ class Reverse:
                     continue
                 plan = self.segments.plan(item, loops)
                 for name in plan.saves:
-                    out.append(self.push_var(name, item[0].srcline))
+                    out.append(mark(self.push_var(name, item[0].srcline), ("s", id(plan), name)))
                 for j, stmt in enumerate(item):
                     out.append(stmt)
                     if j in plan.kept:
@@ -267,7 +269,7 @@ class Reverse:
                 and value.id in self.sweep.ana.active:
             reads.append(value.id)  # its shape, for unbroadcast
         self.segments.plan_saves(plan, reads, at, loops)
-        out = [self.push_var(n, line) for n in plan.saves]
+        out = [mark(self.push_var(n, line), ("s", id(plan), n)) for n in plan.saves]
         old = ast.Subscript(load(base), index, ast.Load())
         dtype = self.sweep.typed.types[base].dtype
         if id(node) in self.unread_stores:
@@ -275,12 +277,12 @@ class Reverse:
             self.store_kind[id(node)] = None
         elif element:
             kind = "b" if str(dtype) == "bool" else "i" if "int" in str(dtype) else "f"
-            out.append(self.sweep.tape.push(kind, old, line))
+            out.append(mark_old(self.sweep.tape.push(kind, old, line), node, base))
             self.store_kind[id(node)] = kind
         else:
             copy_type = nbtypes.Array(dtype, self._part_ndim(base, index), "C")
             copy_call = ast.Call(ast.Attribute(load("np"), "copy", ast.Load()), [old], [])
-            out.append(self.sweep.tape.push_ref(copy_call, copy_type, line))
+            out.append(mark_old(self.sweep.tape.push_ref(copy_call, copy_type, line), node, base))
             self.store_kind[id(node)] = copy_type
         out.append(node)
         return out
@@ -295,10 +297,10 @@ class Reverse:
         if kind is None:
             out = []
         elif isinstance(kind, str):
-            out = [self.sweep.tape.pop(kind, old, line)]
+            out = [mark_old(self.sweep.tape.pop(kind, old, line), node, base)]
         else:
-            out = [self.sweep.tape.pop_ref(old, kind, line)]
-        out += [self.pop_var(n, line) for n in reversed(plan.saves)]
+            out = [mark_old(self.sweep.tape.pop_ref(old, kind, line), node, base)]
+        out += [mark(self.pop_var(n, line), ("s", id(plan), n)) for n in reversed(plan.saves)]
         out += [clone(st) for st in self.index_recompute.get(id(node), [])]
         if base in self.sweep.ana.active:
             bb = self.sweep.b(base)
@@ -339,8 +341,8 @@ class Reverse:
                                             const(0.0)), line))
         # restore what the store overwrote
         if kind is not None:
-            out.append(with_line(ast.Assign([ast.Subscript(load(base), index, ast.Store())],
-                                    load(old)), line))
+            out.append(mark_old(with_line(ast.Assign(
+                [ast.Subscript(load(base), index, ast.Store())], load(old)), line), node, base))
         return out
 
     def _index_inputs(self, name: str, at: int, loops: list[ast.stmt],
@@ -680,11 +682,11 @@ class Reverse:
         return const(0.0)
 
     def _push_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
-        return [self.push_var(n, loop.srcline)
+        return [mark(self.push_var(n, loop.srcline), ("h", id(loop), n))
                 for n in self.sweep.hoisted.get(id(loop), [])]
 
     def _pop_hoisted(self, loop: ast.stmt) -> list[ast.stmt]:
-        return [self.pop_var(n, loop.srcline)
+        return [mark(self.pop_var(n, loop.srcline), ("h", id(loop), n))
                 for n in reversed(self.sweep.hoisted.get(id(loop), []))]
 
     # reverse sweep -------------------------------------------------------
@@ -700,8 +702,9 @@ class Reverse:
                 for j in sorted(plan.kept, reverse=True):
                     out.append(self.pop_var(target_of(item[j]), item[j].srcline,
                                             into=plan.kept[j]))
+                    self.renamed.add((target_of(item[j]), plan.kept[j]))
                 for name in reversed(plan.saves):
-                    out.append(self.pop_var(name, line))
+                    out.append(mark(self.pop_var(name, line), ("s", id(plan), name)))
                 out += plan.replay
                 out += plan.adjoint
             elif store_of(item) is not None:
@@ -898,6 +901,11 @@ class Reverse:
         seed = self.sweep.namer.exact("_seed")
         fwd = self.fwd_block(tree.body, [])
         rev = self.rev_block(tree.body[:-1], [])
+        if self.ck is None:   # checkpointed loops run their forward sweep again in reverse
+            drop_repeated(fwd, rev)
+            arrays = {n for n in self.sweep.typed.types if self.sweep.typed.is_array(n)}
+            drop_unread_restores(fwd, rev, [f.body for f in self.outlined], arrays,
+                                 self.renamed)
         init = self.sweep.tape.init()
         adjoints: list[str] = []
         for stmt in walk_stmts(tree.body):
