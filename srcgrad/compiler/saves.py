@@ -26,6 +26,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from .core import dotted
+
 _KEY = "srcgrad_save"
 
 
@@ -127,15 +129,6 @@ def mark_old(stmt: ast.stmt, store: ast.stmt, base: str) -> ast.stmt:
     return stmt
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return None if inner is None else f"{inner}.{node.attr}"
-    return None
-
-
 def _array_reads(bodies: list[list[ast.stmt]], arrays: set[str]) -> set[str]:
     """Names in `arrays` whose elements some statement of `bodies` may read."""
     out: set[str] = set()
@@ -150,7 +143,7 @@ def _array_reads(bodies: list[list[ast.stmt]], arrays: set[str]) -> set[str]:
                     and all(isinstance(t, ast.Name) for t in node.targets):
                 skip.add(id(node.value))   # another name for it: an alias, below
             elif isinstance(node, ast.Call):
-                name = _dotted(node.func) or ""
+                name = dotted(node.func) or ""
                 for k in _SHAPE_ONLY.get(name, ()):
                     if k < len(node.args):
                         skip.add(id(node.args[k]))
@@ -186,7 +179,7 @@ def _alias_classes(bodies: list[list[ast.stmt]], arrays: set[str],
                 continue
             value = node.value
             if isinstance(value, (ast.BinOp, ast.UnaryOp)) or (
-                    isinstance(value, ast.Call) and _dotted(value.func) in _FRESH):
+                    isinstance(value, ast.Call) and dotted(value.func) in _FRESH):
                 continue   # a new array
             names = [n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id in parent]
             for t in node.targets:
