@@ -14,7 +14,8 @@ which is how a hand-written adjoint of such a loop is written.
 This module decides when that is exact. A ``for`` loop of the function's top
 level qualifies when:
 
-* its body stores into no array, and has no ``break`` or ``return``;
+* its body has no ``break``, ``continue`` or ``return``, and stores only into *work
+  arrays* private to the iteration (below);
 * exactly one name is carried from one iteration to the next: the accumulator,
   updated once, at the body's top level, by ``acc = acc + e``, ``acc = e + acc``
   or ``acc = acc - e``, and read nowhere else in the body;
@@ -24,20 +25,32 @@ level qualifies when:
   iteration restores old values into these names);
 * it assigns no parameter of the function, and every array it reads that has an
   adjoint has one allocated up front (``Reverse.dense``).
+
+A work array is one the function allocates once, before the loop, as
+``w = np.zeros(m)`` (or ``np.empty``, ``np.ones``), that nothing after the loop mentions,
+and that every iteration writes whole before it reads any of it: its first use on
+every path is a loop ``for j in range(m)`` whose body stores ``w[j] = e`` and mentions
+`w` nowhere else (ADBench's GMM: ``xcentered``, ``qxcentered``, ``main_term``, filled
+anew for each data point). No value, and so no adjoint, flows through it from one
+iteration to the next: each iteration's adjoint leaves its elements' adjoints zero
+again (a store's adjoint takes and clears them), and the tape holds one iteration.
+A fill at the top of the body tapes nothing: what it overwrites is the previous
+iteration's, which nothing reads again.
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .core import names_read, store_of, target_of, walk_stmts
+from .core import dotted, is_constant, names_read, range_args, store_of, target_of, walk_stmts
 
 
 @dataclass
 class Fusable:
     acc: str             # the accumulator
     outside: list[str]   # active names the body reads and does not assign
+    fills: list[ast.stmt] = field(default_factory=list)  # stores filling work arrays
 
 
 def _mentions(node: ast.AST, name: str) -> bool:
@@ -100,16 +113,87 @@ def _accumulator(stmt: ast.stmt) -> str | None:
     return None
 
 
+_ALLOCATIONS = frozenset({"np.zeros", "np.empty", "np.ones"})
+
+
+def work_lengths(before: list[ast.stmt], bound_once: set[str]) -> dict[str, str]:
+    """Arrays `before` (a function's top-level statements ahead of a loop) allocates as
+    ``w = np.zeros(m)``, with `w` and `m` (a name) bound once in the function: w -> m."""
+    out = {}
+    for stmt in before:
+        w = target_of(stmt)
+        value = getattr(stmt, "value", None)
+        if w is None or store_of(stmt) is not None or not isinstance(value, ast.Call) \
+                or dotted(value.func) not in _ALLOCATIONS or len(value.args) != 1 \
+                or not isinstance(value.args[0], ast.Name):
+            continue
+        m = value.args[0].id
+        if w in bound_once and m in bound_once:
+            out[w] = m
+    return out
+
+
+def _fills(stmt: ast.stmt, w: str, m: str) -> bool:
+    """`stmt` is ``for j in range(m)`` whose body stores ``w[j] = e`` at its top level
+    and mentions `w` nowhere else."""
+    if not isinstance(stmt, ast.For) or stmt.orelse or not isinstance(stmt.target, ast.Name):
+        return False
+    start, stop, step = range_args(stmt)
+    if not (is_constant(start, 0) and is_constant(step, 1)
+            and isinstance(stop, ast.Name) and stop.id == m):
+        return False
+    j = stmt.target.id
+    stores = [s for s in stmt.body if store_of(s) == w and isinstance(s, ast.Assign)
+              and isinstance(s.targets[0].slice, ast.Name) and s.targets[0].slice.id == j
+              and not _mentions(s.value, w)]
+    others = [s for s in stmt.body if _mentions(s, w) and s not in stores]
+    return len(stores) == 1 and not others
+
+
+def _written_first(block: list[ast.stmt], w: str, m: str, fills: list[ast.stmt] | None
+                   ) -> bool:
+    """On every path through `block`, each use of `w` comes after a loop that fills it
+    (`_fills`) in the same block or one enclosing it. The filling stores of `block`'s
+    own fills go to `fills` (not those in inner loops: an inner loop's reverse sweep
+    needs what its fill overwrote, the previous inner iteration's values)."""
+    for stmt in block:
+        if not _mentions(stmt, w):
+            continue
+        if _fills(stmt, w, m):
+            if fills is not None:
+                fills += [s for s in stmt.body if store_of(s) == w]
+            return True   # whole from here on
+        if isinstance(stmt, ast.For) and not stmt.orelse and not _mentions(stmt.iter, w):
+            if not _written_first(stmt.body, w, m, None):
+                return False
+            continue      # maybe no iteration: still not written after it
+        if isinstance(stmt, ast.If) and not _mentions(stmt.test, w):
+            if not (_written_first(stmt.body, w, m, fills)
+                    and _written_first(stmt.orelse, w, m, fills)):
+                return False
+            continue
+        return False
+    return True
+
+
 def fusable(loop: ast.For, rest: list[ast.stmt], params: set[str], active: set[str],
-            kind, is_array, dense: set[str]) -> Fusable | None:
-    """Whether top-level `loop`, followed by the statements `rest`, qualifies."""
+            kind, is_array, dense: set[str], work: dict[str, str] | None = None
+            ) -> Fusable | None:
+    """Whether top-level `loop`, followed by the statements `rest`, qualifies. `work`:
+    the arrays allocated before it that may be its work arrays, with their lengths
+    (``work_lengths``)."""
     body = loop.body
     if loop.orelse or not isinstance(loop.target, ast.Name):
         return None
     stmts = list(walk_stmts(body))
-    if any(store_of(s) is not None or isinstance(s, (ast.Return, ast.Break, ast.Continue))
-           for s in stmts):
+    if any(isinstance(s, (ast.Return, ast.Break, ast.Continue)) for s in stmts):
         return None
+    work = work or {}
+    fills: list[ast.stmt] = []
+    for w in {store_of(s) for s in stmts} - {None}:
+        if w not in work or w in params or any(_mentions(s, w) for s in rest) \
+                or not _written_first(body, w, work[w], fills):
+            return None
     assigned: set[str] = {loop.target.id}
     for s in stmts:
         if target_of(s) is not None:
@@ -136,4 +220,4 @@ def fusable(loop: ast.For, rest: list[ast.stmt], params: set[str], active: set[s
     outside = [n for n in names_read(loop) if n in active and n not in assigned]
     if any(is_array(n) and n not in dense for n in outside):
         return None
-    return Fusable(acc, outside)
+    return Fusable(acc, outside, fills)

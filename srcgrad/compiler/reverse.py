@@ -42,7 +42,7 @@ from .core import (
     walk_stmts,
     with_line,
 )
-from .fuse import fusable
+from .fuse import fusable, work_lengths
 from .infer import Typed
 from .normalize import Normalized
 from .saves import drop_repeated, drop_unread_restores, mark, mark_old
@@ -114,12 +114,15 @@ class Reverse:
         self.unit_is_adjoint: set[str] = set()  # dense adjoints a unit adjoint replaces
         body = norm.tree.body
         params = {a.arg for a in norm.tree.args.args}
+        once = {name for name, places in ana.assigned_at.items() if len(places) == 1}
         for j, stmt in enumerate(body):
             if isinstance(stmt, ast.For) and self.needs_rev(stmt):
                 info = fusable(stmt, body[j + 1:], params, ana.active, typed.kind,
-                               typed.is_array, self.sweep.dense)
+                               typed.is_array, self.sweep.dense,
+                               work_lengths(body[:j], once))
                 if info is not None:
                     self.sweep.fusable[id(stmt)] = info
+                    self.unread_stores |= {id(s) for s in info.fills}
         # temporaries bound once: name -> (position, value), to recompute loop bounds
         self.temp_def: dict[str, tuple[int, ast.expr]] = {
             stmt.targets[0].id: (ana.pos(stmt), stmt.value)
@@ -277,12 +280,13 @@ class Reverse:
             self.store_kind[id(node)] = None
         elif element:
             kind = "b" if str(dtype) == "bool" else "i" if "int" in str(dtype) else "f"
-            out.append(mark_old(self.sweep.tape.push(kind, old, line), node, base))
+            out.append(mark_old(self.sweep.tape.push(kind, old, line), node, base, True))
             self.store_kind[id(node)] = kind
         else:
             copy_type = nbtypes.Array(dtype, self._part_ndim(base, index), "C")
             copy_call = ast.Call(ast.Attribute(load("np"), "copy", ast.Load()), [old], [])
-            out.append(mark_old(self.sweep.tape.push_ref(copy_call, copy_type, line), node, base))
+            out.append(mark_old(self.sweep.tape.push_ref(copy_call, copy_type, line), node, base,
+                                True))
             self.store_kind[id(node)] = copy_type
         out.append(node)
         return out
@@ -297,9 +301,9 @@ class Reverse:
         if kind is None:
             out = []
         elif isinstance(kind, str):
-            out = [mark_old(self.sweep.tape.pop(kind, old, line), node, base)]
+            out = [mark_old(self.sweep.tape.pop(kind, old, line), node, base, False)]
         else:
-            out = [mark_old(self.sweep.tape.pop_ref(old, kind, line), node, base)]
+            out = [mark_old(self.sweep.tape.pop_ref(old, kind, line), node, base, False)]
         out += [mark(self.pop_var(n, line), ("s", id(plan), n)) for n in reversed(plan.saves)]
         out += [clone(st) for st in self.index_recompute.get(id(node), [])]
         if base in self.sweep.ana.active:
@@ -342,7 +346,8 @@ class Reverse:
         # restore what the store overwrote
         if kind is not None:
             out.append(mark_old(with_line(ast.Assign(
-                [ast.Subscript(load(base), index, ast.Store())], load(old)), line), node, base))
+                [ast.Subscript(load(base), index, ast.Store())], load(old)), line), node, base,
+                False))
         return out
 
     def _index_inputs(self, name: str, at: int, loops: list[ast.stmt],
@@ -626,7 +631,7 @@ class Reverse:
             bound |= {n.id for n in ast.walk(st)
                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         needs: list[str] = []
-        reads_before_assigned(rev, set(), needs)
+        reads_before_assigned(rev, set(), needs, stores_read=True)
         params = [n for n in needs if n in bound]
         written = {n.id for st in rev for n in ast.walk(st)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}

@@ -123,9 +123,10 @@ _FRESH = frozenset({"np.copy", "np.zeros", "np.empty", "np.ones", "np.full",
                     "np.array"})
 
 
-def mark_old(stmt: ast.stmt, store: ast.stmt, base: str) -> ast.stmt:
-    """Tag a statement that tapes, pops or writes back what `store` overwrote in `base`."""
-    setattr(stmt, _OLD, (id(store), base))
+def mark_old(stmt: ast.stmt, store: ast.stmt, base: str, taped: bool) -> ast.stmt:
+    """Tag a statement that tapes (`taped`), or pops or writes back (not `taped`), what
+    `store` overwrote in `base`."""
+    setattr(stmt, _OLD, (id(store), base, taped))
     return stmt
 
 
@@ -197,15 +198,19 @@ def drop_unread_restores(fwd: list[ast.stmt], rev: list[ast.stmt],
     elements no statement of the reverse sweep (`rev`, and the functions in `others`
     it calls) reads, directly or through another name. `arrays`: the function's array
     variables. Returns the arrays concerned."""
-    tagged = [(block, s) for body in (fwd, rev) for block in _blocks(body)
-              for s in block if getattr(s, _OLD, None) is not None]
+    tagged = [(where, s) for where, body in (("fwd", fwd), ("rev", rev), *(("other", o) for o in others))
+              for block in _blocks(body) for s in block if getattr(s, _OLD, None) is not None]
     if not tagged:
         return set()
     everything = [fwd, rev, *others]
     cls = _alias_classes(everything, arrays, pairs)
     read = {cls[a] for a in _array_reads([rev, *others], arrays)}
     bases = {getattr(s, _OLD)[1] for _, s in tagged}
-    free = {b for b in bases if b in cls and cls[b] not in read}
+    # A store in a fused loop (fuse.py) has its pop in the forward sweep or in an
+    # outlined iteration adjoint, where the reads above do not see it: left alone.
+    fused = {getattr(s, _OLD)[1] for where, s in tagged
+             if where != ("fwd" if getattr(s, _OLD)[2] else "rev")}
+    free = {b for b in bases - fused if b in cls and cls[b] not in read}
     if free:
         gone = {id(s) for _, s in tagged if getattr(s, _OLD)[1] in free}
         for body in (fwd, rev):
