@@ -281,6 +281,7 @@ def test_fused_loop_compiled_tape_holds_one_iteration(mod):
     assert sizes[10] == sizes[2000] > 0
 
 
+@pytest.mark.slow   # the fast tier is held under 10 minutes on two cores
 def test_fused_loop_retries_when_one_iteration_overflows_the_tape(mod):
     # a while loop of 300,000 steps in one iteration: more than a fresh tape holds
     rng = np.random.default_rng(5)

@@ -186,6 +186,7 @@ def _composite_aug_index(source: str) -> bool:
     return False
 
 
+@pytest.mark.slow   # the fast tier is held under 10 minutes on two cores
 def test_generator_covers_the_language_and_behaves():
     """Without srcgrad: the generated programs use every construct the issue lists, run in
     plain Python at their points (finite float values, bounded loops), and
@@ -287,6 +288,7 @@ def _fused(prog) -> bool | None:
         pf.unload_module(module)
 
 
+@pytest.mark.slow   # the fast tier is held under 10 minutes on two cores
 def test_generator_sum_loops_are_fused_and_near_misses_are_not():
     """The generator's sums over data points (``_Gen.s_sum_loop``) keep exercising
     srcgrad/fuse.py: every near miss is generated; most loops meant to qualify are fused
