@@ -62,6 +62,10 @@ RUNTIME_MODULES = ("linalg", "np_ops", "shapes", "special", "stats")
 
 MODULE_NAMES = {"math", "np", "srcgrad", *RUNTIME_MODULES}
 
+# Calls that return a new array, written by no one else yet
+FRESH_ARRAYS = frozenset({"np.copy", "np.zeros", "np.empty", "np.ones", "np.full",
+                          "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"})
+
 
 def dotted(node: ast.expr) -> str | None:
     """'math.sin' for math.sin, 'np.linalg.norm', 'abs' for abs; None otherwise."""

@@ -27,6 +27,7 @@ from .capture import Captured
 from .checkpoint import RUNTIME as CHECKPOINT_RUNTIME
 from .checkpoint import Checkpointer
 from .core import (
+    FRESH_ARRAYS,
     assign,
     clone,
     const,
@@ -62,11 +63,6 @@ def _items(body: list[ast.stmt]) -> list[list[ast.stmt] | ast.stmt]:
         else:
             items.append(stmt)
     return items
-
-
-# Calls that return a new array, written by no one else yet
-FRESH_ARRAYS = frozenset({"np.copy", "np.zeros", "np.empty", "np.ones", "np.full",
-                          "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like"})
 
 
 class Reverse:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from .core import dotted
+from .core import FRESH_ARRAYS, dotted
 
 _KEY = "srcgrad_save"
 
@@ -118,9 +118,7 @@ _OLD = "srcgrad_old"
 _SHAPE_ONLY = {"ensure": (1,), "empty_adjoint": (0,), "take_adjoint": (2,),
                "accum": (2,), "unbroadcast": (1,)}
 _SHAPE_ATTRS = frozenset({"shape", "size", "ndim", "dtype"})
-_FRESH = frozenset({"np.copy", "np.zeros", "np.empty", "np.ones", "np.full",
-                    "np.zeros_like", "np.ones_like", "np.empty_like", "np.full_like",
-                    "np.array"})
+_FRESH = FRESH_ARRAYS | {"np.array"}   # np.array copies what it is given
 
 
 def mark_old(stmt: ast.stmt, store: ast.stmt, base: str, taped: bool) -> ast.stmt:
