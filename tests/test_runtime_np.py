@@ -250,6 +250,25 @@ def test_empty_adjoint_is_a_zero_size_sentinel_that_ensure_fills(jit):
         assert got == 0.0 and isinstance(got, float)
 
 
+@numba.njit(**_NJ)
+def _zero_d_adjoints(n):
+    """Adjoints of 0-d arrays taken after other 0-d arrays were freed: the allocator
+    hands the same block back, so an uninitialised sentinel would show old values."""
+    seen = np.empty(n)
+    for k in range(n):
+        old = np.full((), 7.0 + k)
+        b = R.accum(R.empty_adjoint(old), 1.5, old)
+        seen[k] = b[()]
+    return seen
+
+
+def test_empty_adjoint_of_a_0d_array_is_zero():
+    # a 0-d array has one element, so its sentinel cannot be zero-size
+    np.testing.assert_array_equal(_zero_d_adjoints(50), np.full(50, 1.5))
+    got = R.empty_adjoint(np.array(2.0))
+    assert got.shape == () and got[()] == 0.0
+
+
 @pytest.mark.parametrize("jit", [False, True])
 def test_ensure_keeps_a_matching_buffer_and_casts_a_mismatched_dtype(jit):
     like = mk((3, 4))

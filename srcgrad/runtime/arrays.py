@@ -626,7 +626,8 @@ def _ov_unbroadcast(g, like):
 def empty_adjoint(like):
     """The "adjoint is zero, not allocated yet" sentinel: a zero-size array
     with like's ndim and dtype (`ensure` turns it into zeros); 0.0 for a
-    scalar `like`."""
+    scalar `like`. A 0-d `like` has one element, so no 0-d array is zero-size:
+    its sentinel is a 0-d zero, which `ensure` keeps."""
     if not _isarr(like):
         return 0.0
     return np.zeros((0,) * like.ndim, like.dtype)
@@ -638,6 +639,10 @@ def _ov_empty_adjoint(like):
         return lambda like: 0.0
     zshape = (0,) * like.ndim
     dt = _dt(like)
+    if like.ndim == 0:
+        # a 0-d array has one element, so it cannot be zero-size: its sentinel is a real
+        # zero (np.empty here left whatever the allocator had, and ensure kept it)
+        return lambda like: np.zeros((), dt)
     return lambda like: np.empty(zshape, dt)
 
 
