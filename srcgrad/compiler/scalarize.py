@@ -46,6 +46,7 @@ from .analyze import fancy_index, view_source
 from .core import assign, const, dotted, load, name_node, names_read, store_of, substitute, \
     target_of, walk_stmts, with_line
 from .normalize import Normalized
+from .smallarrays import small_arrays
 
 # NumPy's elementwise functions whose rule is one template for scalars and arrays alike
 # (rules.py): in the loop, each is called on one element.
@@ -619,9 +620,12 @@ def scalarize(norm: Normalized, typed):
                                namer=copy.deepcopy(norm.namer))
     sc = Scalarizer(work, typed)
     sc.run()
-    if not sc.changed:
-        return norm, typed
     # the new names' types are known by construction: no second type inference
     types = dict(typed.types)
     types.update(sc.new_types)
-    return dataclasses.replace(work, temps=sc.temps), dataclasses.replace(typed, types=types)
+    typed_now = dataclasses.replace(typed, types=types)
+    small, small_types = small_arrays(work.tree, typed_now, work.namer, UNARY, work.constants)
+    if not (sc.changed or small):
+        return norm, typed
+    types.update(small_types)
+    return dataclasses.replace(work, temps=sc.temps), typed_now
