@@ -9,14 +9,13 @@ operation.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 import srcgrad
 
-from .support.oracles_np import assert_allclose_grads, fd_grad_array
+from .support.oracles_np import assert_allclose_grads, fd_grad_array, \
+    unscalarized_value_and_grad
 
 SOURCE = '''
 import numpy as np
@@ -88,18 +87,6 @@ def _args(name):
     return (rng.normal(size=6), 0.4), (0, 1)
 
 
-def _unscalarized(fn, wrt, args):
-    saved = os.environ.get("SRCGRAD_SCALARIZE")
-    os.environ["SRCGRAD_SCALARIZE"] = "0"
-    try:
-        return srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
-    finally:
-        if saved is None:
-            del os.environ["SRCGRAD_SCALARIZE"]
-        else:
-            os.environ["SRCGRAD_SCALARIZE"] = saved
-
-
 @pytest.mark.parametrize("name", ["heat", "broadcast", "rows", "aliased"])
 @pytest.mark.parametrize("jit", [False, True])
 def test_gradients_agree(user, name, jit):
@@ -109,7 +96,7 @@ def test_gradients_agree(user, name, jit):
     args, wrt = _args(name)
     value, grads = srcgrad.value_and_grad(fn, wrt=wrt, jit=jit)(*args)
     assert value == pytest.approx(fn(*args), rel=1e-12)
-    plain_value, plain = _unscalarized(fn, wrt, args)
+    plain_value, plain = unscalarized_value_and_grad(fn, wrt, args)
     assert value == pytest.approx(plain_value, rel=1e-12)
     assert_allclose_grads(grads, plain, rtol=1e-10, atol=1e-12, what=f"{name}: vs array rules")
     assert_allclose_grads(grads, fd_grad_array(fn, args, wrt), rtol=1e-6, atol=1e-8,

@@ -9,13 +9,12 @@ floats and which stayed arrays (aliases stored into, dynamic indexes, whole-arra
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import srcgrad
 
-from .support.oracles_np import assert_allclose_grads, fd_grad_array
+from .support.oracles_np import assert_allclose_grads, fd_grad_array, \
+    unscalarized_value_and_grad
 
 SOURCE = '''
 import math
@@ -119,25 +118,13 @@ def user(make_module):
     return make_module(SOURCE)
 
 
-def _unscalarized(fn, wrt, args):
-    saved = os.environ.get("SRCGRAD_SCALARIZE")
-    os.environ["SRCGRAD_SCALARIZE"] = "0"
-    try:
-        return srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
-    finally:
-        if saved is None:
-            del os.environ["SRCGRAD_SCALARIZE"]
-        else:
-            os.environ["SRCGRAD_SCALARIZE"] = saved
-
-
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradients_agree(user, name):
     fn = getattr(user, name)
     args, wrt = CASES[name]
     value, grads = srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
     assert value == pytest.approx(fn(*args), rel=1e-12)
-    plain_value, plain = _unscalarized(fn, wrt, args)
+    plain_value, plain = unscalarized_value_and_grad(fn, wrt, args)
     assert value == pytest.approx(plain_value, rel=1e-12)
     assert_allclose_grads(grads, plain, rtol=1e-10, atol=1e-12, what=f"{name}: vs array rules")
     assert_allclose_grads(grads, fd_grad_array(fn, args, wrt), rtol=1e-6, atol=1e-8,
@@ -150,7 +137,7 @@ def test_compiled(user):
     g = srcgrad.value_and_grad(user.filled, wrt=wrt)
     first = g(*args)
     assert g(*args) == first
-    _, plain = _unscalarized(user.filled, wrt, args)
+    _, plain = unscalarized_value_and_grad(user.filled, wrt, args)
     assert_allclose_grads(first[1], plain, rtol=1e-10, atol=1e-12, what="filled compiled")
 
 

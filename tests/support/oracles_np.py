@@ -346,3 +346,21 @@ def assert_allclose_grads(actual: Any, expected: Any, rtol: float, atol: float =
                             + f"\n    expected: {np.array2string(e_arr, precision=6)}")
     if problems:
         raise AssertionError(prefix + "gradients differ\n" + "\n".join(problems))
+
+
+def unscalarized_value_and_grad(fn, wrt, args):
+    """srcgrad's value and gradient with stage scalarize off (SRCGRAD_SCALARIZE=0: the
+    array rules), uncompiled: what the scalarize tests compare the stage with."""
+    import os
+
+    import srcgrad
+
+    saved = os.environ.get("SRCGRAD_SCALARIZE")
+    os.environ["SRCGRAD_SCALARIZE"] = "0"
+    try:
+        return srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
+    finally:
+        if saved is None:
+            del os.environ["SRCGRAD_SCALARIZE"]
+        else:
+            os.environ["SRCGRAD_SCALARIZE"] = saved
