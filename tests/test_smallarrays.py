@@ -18,6 +18,7 @@ from .support.oracles_np import assert_allclose_grads, fd_grad_array, \
 
 SOURCE = '''
 import math
+import numpy as np
 
 X0 = 0.0
 V0 = 0.75
