@@ -229,6 +229,7 @@ class Scalarizer:
                 stmt.body = self.block(stmt.body, inner)
                 stmt.orelse = self.block(stmt.orelse, inner)
         self._in_loop = in_loop
+        body = self._copies_folded(body)
         defs: dict[str, int] = {}
         for j, stmt in enumerate(body):
             t = target_of(stmt)
@@ -256,6 +257,29 @@ class Scalarizer:
             elif j not in absorbed:
                 out.append(stmt)
         return out
+
+    def _copies_folded(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """``a = b``, where the array temporary b is made earlier in the block and read
+        only here and a is bound nowhere else, folded into b's statement (which then
+        binds a): an inlined helper's parameter (``z = x @ W + b`` into relu's
+        ``np.maximum(z, 0.0)``) no longer splits an elementwise group in two."""
+        defs = {target_of(s): j for j, s in enumerate(body) if target_of(s)}
+        drop: set[int] = set()
+        for j, stmt in enumerate(body):
+            a = target_of(stmt)
+            if a is None or not isinstance(stmt.value, ast.Name):
+                continue
+            b = stmt.value.id
+            if not self._temp_once(b) or b not in defs or defs[b] >= j \
+                    or self.assigns.get(a) != 1 or not self._f64_array(b) \
+                    or not self._f64_array(a) or self._ndim(a) != self._ndim(b) \
+                    or not isinstance(body[defs[b]].value, (ast.BinOp, ast.UnaryOp, ast.Call)):
+                continue
+            body[defs[b]].targets[0].id = a
+            self.reads[b] = 0
+            drop.add(j)
+            self.changed = True
+        return [s for j, s in enumerate(body) if j not in drop]
 
     def _group(self, body, j, defs):
         """The group rooted at statement j: (members, views, root kind), or None."""
