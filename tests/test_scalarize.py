@@ -66,6 +66,16 @@ def aliased(x, w):
 
 def mismatch(a, b):
     return np.sum(a[1:] * b)
+
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+def layer(x, W, b):
+    # an inlined helper's parameter (z) between the bias and the relu
+    h = relu(x @ W + b)
+    return np.sum(h * h)
 '''
 
 
@@ -84,13 +94,16 @@ def _args(name):
     if name == "rows":
         P = np.stack([np.linspace(0.0, 2.0, 5), np.linspace(0.05, 0.6, 5)], axis=1)
         return (P, np.tile([0.1, -1.0], (5, 1)), 30.0, 8), (0, 1, 2)
+    if name == "layer":
+        return (rng.normal(size=(5, 3)), rng.normal(size=(3, 4)), rng.normal(size=4)), \
+            (1, 2)
     return (rng.normal(size=6), 0.4), (0, 1)
 
 
-@pytest.mark.parametrize("name", ["heat", "broadcast", "rows", "aliased"])
+@pytest.mark.parametrize("name", ["heat", "broadcast", "rows", "aliased", "layer"])
 @pytest.mark.parametrize("jit", [False, True])
 def test_gradients_agree(user, name, jit):
-    if jit and name in ("broadcast", "aliased"):
+    if jit and name in ("broadcast", "aliased", "layer"):
         pytest.skip("compiled: heat and rows (the uncompiled run covers the semantics)")
     fn = getattr(user, name)
     args, wrt = _args(name)
@@ -116,6 +129,14 @@ def test_loops_in_the_source(user):
     assert "push(_tf" not in body, "the stencil's store tapes the elements it overwrites"
     inner = source.split("while _k2 >= 0:", 1)[1].split("_k2 -= 1", 1)[0]
     assert "ensure(" not in inner and "accum(" not in inner, inner
+
+
+def test_an_inlined_parameter_does_not_split_a_group(user):
+    """relu's parameter z is bound to dense's result: the bias and the relu are one loop
+    (np.maximum of elements), not two whole-array operations."""
+    args, wrt = _args("layer")
+    source = srcgrad.value_and_grad(user.layer, wrt=wrt, jit=False).source_for(*args)
+    assert "np.maximum(_v" in source and "np.maximum(_t" not in source, source
 
 
 def test_aliased_store_stays_an_array_operation(user):
