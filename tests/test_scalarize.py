@@ -72,9 +72,13 @@ def relu(z):
     return np.maximum(z, 0.0)
 
 
+def dense(x, W, b):
+    return x @ W + b
+
+
 def layer(x, W, b):
-    # an inlined helper's parameter (z) between the bias and the relu
-    h = relu(x @ W + b)
+    # an inlined helper's result bound to a name between the bias and the relu
+    h = relu(dense(x, W, b))
     return np.sum(h * h)
 '''
 
@@ -131,9 +135,9 @@ def test_loops_in_the_source(user):
     assert "ensure(" not in inner and "accum(" not in inner, inner
 
 
-def test_an_inlined_parameter_does_not_split_a_group(user):
-    """relu's parameter z is bound to dense's result: the bias and the relu are one loop
-    (np.maximum of elements), not two whole-array operations."""
+def test_an_inlined_result_does_not_split_a_group(user):
+    """dense's result is bound to a name that relu reads: the bias and the relu are one
+    loop (np.maximum of elements), not two whole-array operations."""
     args, wrt = _args("layer")
     source = srcgrad.value_and_grad(user.layer, wrt=wrt, jit=False).source_for(*args)
     assert "np.maximum(_v" in source and "np.maximum(_t" not in source, source

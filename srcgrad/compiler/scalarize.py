@@ -261,7 +261,7 @@ class Scalarizer:
     def _copies_folded(self, body: list[ast.stmt]) -> list[ast.stmt]:
         """``a = b``, where the array temporary b is made earlier in the block and read
         only here and a is bound nowhere else, folded into b's statement (which then
-        binds a): an inlined helper's parameter (``z = x @ W + b`` into relu's
+        binds a): an inlined helper's result bound to a name (dense's ``x @ W + b`` read by relu's
         ``np.maximum(z, 0.0)``) no longer splits an elementwise group in two."""
         defs = {target_of(s): j for j, s in enumerate(body) if target_of(s)}
         drop: set[int] = set()
