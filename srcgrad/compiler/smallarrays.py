@@ -35,7 +35,7 @@ from numba.core import types as nbtypes
 
 from ..runtime import shapes
 from ..runtime.tape import range_len
-from .core import const, dotted, load, name_node, walk_stmts, with_line
+from .core import assign, const, dotted, load, name_node, walk_stmts
 
 MAX_LEN = 8            # the longest array that becomes scalars
 MAX_UNROLLED = 4000    # statements an unrolled loop may grow to
@@ -110,8 +110,7 @@ class SmallArrays:
                                                                     "np.pi", "np.e")
 
     def _float_atom(self, node: ast.expr) -> bool:
-        if isinstance(node, ast.Constant):
-            return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        """A float atom, or a number: what an element may be set to."""
         if isinstance(node, ast.Name):
             if node.id not in self.typed.types and node.id in self.constants:
                 return isinstance(self.constants[node.id], float)
@@ -290,8 +289,7 @@ class SmallArrays:
                         and size * len(trips) <= MAX_UNROLLED:
                     var = stmt.target.id
                     for k in trips:
-                        copy_ = [with_line(ast.Assign([ast.Name(var, ast.Store())], const(k),
-                                                      lineno=0), getattr(stmt, "srcline", None))]
+                        copy_ = [assign(var, const(k), getattr(stmt, "srcline", None))]
                         copy_ += copy.deepcopy(stmt.body)
                         self._fold(copy_, {})
                         out.extend(copy_)
@@ -522,8 +520,7 @@ class SmallArrays:
             if new is None:
                 out.append(self._shape_consts(stmt))
             else:
-                out.extend(with_line(ast.Assign([ast.Name(t, ast.Store())], v, lineno=0), line)
-                           for t, v in new)
+                out.extend(assign(t, v, line) for t, v in new)
         return out
 
     def _rewrite(self, stmt: ast.Assign) -> list[tuple[str, ast.expr]] | None:
