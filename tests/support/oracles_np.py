@@ -21,6 +21,7 @@ Nothing here runs srcgrad's differentiation (only its finite-difference formula,
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import inspect
 import textwrap
@@ -348,19 +349,26 @@ def assert_allclose_grads(actual: Any, expected: Any, rtol: float, atol: float =
         raise AssertionError(prefix + "gradients differ\n" + "\n".join(problems))
 
 
-def unscalarized_value_and_grad(fn, wrt, args):
-    """srcgrad's value and gradient with stage scalarize off (SRCGRAD_SCALARIZE=0: the
-    array rules), uncompiled: what the scalarize tests compare the stage with."""
+@contextlib.contextmanager
+def scalarize_off():
+    """Stage scalarize off (SRCGRAD_SCALARIZE=0: the array rules) inside the block."""
     import os
-
-    import srcgrad
 
     saved = os.environ.get("SRCGRAD_SCALARIZE")
     os.environ["SRCGRAD_SCALARIZE"] = "0"
     try:
-        return srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
+        yield
     finally:
         if saved is None:
             del os.environ["SRCGRAD_SCALARIZE"]
         else:
             os.environ["SRCGRAD_SCALARIZE"] = saved
+
+
+def unscalarized_value_and_grad(fn, wrt, args):
+    """srcgrad's value and gradient with stage scalarize off, uncompiled: what the
+    scalarize tests compare the stage with."""
+    import srcgrad
+
+    with scalarize_off():
+        return srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
