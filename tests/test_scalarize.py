@@ -14,8 +14,7 @@ import pytest
 
 import srcgrad
 
-from .support.oracles_np import assert_allclose_grads, fd_grad_array, \
-    unscalarized_value_and_grad
+from .support.oracles_np import check_scalarized
 
 SOURCE = '''
 import numpy as np
@@ -111,13 +110,7 @@ def test_gradients_agree(user, name, jit):
         pytest.skip("compiled: heat and rows (the uncompiled run covers the semantics)")
     fn = getattr(user, name)
     args, wrt = _args(name)
-    value, grads = srcgrad.value_and_grad(fn, wrt=wrt, jit=jit)(*args)
-    assert value == pytest.approx(fn(*args), rel=1e-12)
-    plain_value, plain = unscalarized_value_and_grad(fn, wrt, args)
-    assert value == pytest.approx(plain_value, rel=1e-12)
-    assert_allclose_grads(grads, plain, rtol=1e-10, atol=1e-12, what=f"{name}: vs array rules")
-    assert_allclose_grads(grads, fd_grad_array(fn, args, wrt), rtol=1e-6, atol=1e-8,
-                          what=f"{name}: vs finite differences")
+    check_scalarized(fn, args, wrt, name, jit)
 
 
 def test_loops_in_the_source(user):

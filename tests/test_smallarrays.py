@@ -13,7 +13,7 @@ import pytest
 
 import srcgrad
 
-from .support.oracles_np import assert_allclose_grads, fd_grad_array, scalarize_off, \
+from .support.oracles_np import assert_allclose_grads, check_scalarized, scalarize_off, \
     unscalarized_value_and_grad
 
 SOURCE = '''
@@ -123,13 +123,7 @@ def user(make_module):
 def test_gradients_agree(user, name):
     fn = getattr(user, name)
     args, wrt = CASES[name]
-    value, grads = srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
-    assert value == pytest.approx(fn(*args), rel=1e-12)
-    plain_value, plain = unscalarized_value_and_grad(fn, wrt, args)
-    assert value == pytest.approx(plain_value, rel=1e-12)
-    assert_allclose_grads(grads, plain, rtol=1e-10, atol=1e-12, what=f"{name}: vs array rules")
-    assert_allclose_grads(grads, fd_grad_array(fn, args, wrt), rtol=1e-6, atol=1e-8,
-                          what=f"{name}: vs finite differences")
+    check_scalarized(fn, args, wrt, name)
 
 
 def test_forward_mode(user):

@@ -372,3 +372,19 @@ def unscalarized_value_and_grad(fn, wrt, args):
 
     with scalarize_off():
         return srcgrad.value_and_grad(fn, wrt=wrt, jit=False)(*args)
+
+
+def check_scalarized(fn, args, wrt, name: str, jit: bool = False) -> None:
+    """srcgrad's value equals the function's, and its gradient equals the one with stage
+    scalarize off and the finite differences (the scalarize tests' common check)."""
+    import pytest
+
+    import srcgrad
+
+    value, grads = srcgrad.value_and_grad(fn, wrt=wrt, jit=jit)(*args)
+    assert value == pytest.approx(fn(*args), rel=1e-12)
+    plain_value, plain = unscalarized_value_and_grad(fn, wrt, args)
+    assert value == pytest.approx(plain_value, rel=1e-12)
+    assert_allclose_grads(grads, plain, rtol=1e-10, atol=1e-12, what=f"{name}: vs array rules")
+    assert_allclose_grads(grads, fd_grad_array(fn, args, wrt), rtol=1e-6, atol=1e-8,
+                          what=f"{name}: vs finite differences")
